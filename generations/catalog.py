@@ -1,0 +1,89 @@
+"""What each provider's model accepts: modes, resolutions, aspect ratios and bounds.
+
+One source for the forms, the price table, the clients and the simulator's expectations.
+Every rule names the provider page it comes from (``../shared/provider-docs``).
+"""
+
+from dataclasses import dataclass
+
+from django.db import models
+
+
+class Mode(models.TextChoices):
+    TEXT_TO_VIDEO = "text-to-video", "Text to video"
+    IMAGE_TO_VIDEO = "image-to-video", "Image to video"
+    VIDEO_EXTEND = "video-extend", "Extend a video"
+
+
+class Provider(models.TextChoices):
+    APIXO = "apixo", "APIXO"
+    AIVIDEOAPI = "aivideoapi", "aivideoapi.ai"
+
+
+# 001 "Overview" and 000 "Overview": prompt 3-2500 characters after trimming, duration 4-12 s.
+PROMPT_MIN_CHARS = 3
+PROMPT_MAX_CHARS = 2500
+DURATION_MIN_SECONDS = 4
+DURATION_MAX_SECONDS = 12
+# 001 "Overview": aspect ratios; 000 says extend has no public aspect_ratio field.
+ASPECT_RATIOS = ("1:1", "3:4", "4:3", "9:16", "16:9", "21:9")
+# 000 Parameters / seed.
+SEED_MIN = 0
+SEED_MAX = 2_147_483_647
+# 001 "Overview": 1-2 reference images for image-to-video; the second is the end frame.
+MAX_IMAGES = 2
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One provider model serving one mode, with the resolutions its docs allow."""
+
+    provider: str
+    model_id: str
+    mode: str
+    resolutions: tuple[str, ...]
+
+
+MODEL_SPECS: tuple[ModelSpec, ...] = (
+    # 001 Parameters: "backend validation accepts only 480p and 720p".
+    ModelSpec(Provider.APIXO, "seedance-1-5-pro", Mode.TEXT_TO_VIDEO, ("480p", "720p")),
+    ModelSpec(Provider.APIXO, "seedance-1-5-pro", Mode.IMAGE_TO_VIDEO, ("480p", "720p")),
+    # 000 Overview: 480p, 720p, 1080p.
+    ModelSpec(
+        Provider.APIXO, "seedance-1-5-pro-extend", Mode.VIDEO_EXTEND, ("480p", "720p", "1080p")
+    ),
+    # 002 Model: 480p, 720p, 1080p; no video_urls.
+    ModelSpec(
+        Provider.AIVIDEOAPI,
+        "doubao-seedance-1.5-pro",
+        Mode.TEXT_TO_VIDEO,
+        ("480p", "720p", "1080p"),
+    ),
+    ModelSpec(
+        Provider.AIVIDEOAPI,
+        "doubao-seedance-1.5-pro",
+        Mode.IMAGE_TO_VIDEO,
+        ("480p", "720p", "1080p"),
+    ),
+)
+
+
+class UnsupportedRequest(ValueError):
+    """Raised when no provider model serves a mode at a resolution."""
+
+
+def model_spec(*, provider: str, mode: str) -> ModelSpec:
+    """Return the model that ``provider`` uses for ``mode``.
+
+    Raises:
+        UnsupportedRequest: the provider does not offer the mode (e.g. extend on aivideoapi.ai).
+    """
+    for spec in MODEL_SPECS:
+        if spec.provider == provider and spec.mode == mode:
+            return spec
+    raise UnsupportedRequest(f"{Provider(provider).label} does not offer {Mode(mode).label}.")
+
+
+def resolutions_for(*, mode: str, provider: str = Provider.APIXO) -> tuple[str, ...]:
+    """Return the resolutions a provider's model accepts for ``mode`` ("480p", ...)."""
+    return model_spec(provider=provider, mode=mode).resolutions

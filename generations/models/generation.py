@@ -1,0 +1,219 @@
+"""Generations (one video job each) and their input assets.
+
+DESIGN.md "Generation lifecycle": queued -> submitting -> submitted -> succeeded | failed,
+plus canceled (before submission) and expired (no final answer before a deadline). Moves
+are forward only; the services in ``generations.services.lifecycle`` make them.
+"""
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+from ..catalog import Mode, Provider
+from .ledger import credits_to_usd
+
+
+class GenerationQuerySet(models.QuerySet):
+    def for_user(self, user) -> "GenerationQuerySet":
+        """Return the generations ``user`` owns (managers see others only in manager views)."""
+        return self.filter(user=user)
+
+    def in_flight(self) -> "GenerationQuerySet":
+        return self.filter(state__in=Generation.State.in_flight())
+
+
+class Generation(models.Model):
+    """One video job: its request, its price, its provider task and its outcome."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SUBMITTING = "submitting", "Submitting"
+        UNKNOWN = "unknown", "Submit outcome unknown"
+        SUBMITTED = "submitted", "In progress"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELED = "canceled", "Canceled"
+        EXPIRED = "expired", "Expired"
+
+        @classmethod
+        def final(cls) -> tuple[str, ...]:
+            return (cls.SUCCEEDED, cls.FAILED, cls.CANCELED, cls.EXPIRED)
+
+        @classmethod
+        def in_flight(cls) -> tuple[str, ...]:
+            return (cls.QUEUED, cls.SUBMITTING, cls.UNKNOWN, cls.SUBMITTED)
+
+    class ResultState(models.TextChoices):
+        NONE = "", "-"
+        PENDING = "pending", "Downloading"
+        STORED = "stored", "Stored"
+        FAILED = "failed", "Download failed"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="generations"
+    )
+    mode = models.CharField(max_length=20, choices=Mode.choices)
+    provider = models.CharField(max_length=20, choices=Provider.choices, default=Provider.APIXO)
+    model_id = models.CharField(max_length=64)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.QUEUED)
+
+    # The request, as the member gave it (001 Parameters / input; 000 Parameters).
+    prompt = models.TextField()
+    resolution = models.CharField(max_length=8)
+    duration = models.PositiveSmallIntegerField(help_text="Requested seconds (4-12).")
+    sound = models.BooleanField()
+    aspect_ratio = models.CharField(max_length=5, blank=True)
+    camera_fixed = models.BooleanField(
+        default=False, help_text="fixed_lens on seedance-1-5-pro, camera_fixed on extend."
+    )
+    seed = models.BigIntegerField(null=True, blank=True)
+    watermark = models.BooleanField(default=False)
+    source_generation = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="extensions",
+        help_text="For video-extend: the member's own generation being extended.",
+    )
+
+    # Price, fixed at submission (DESIGN.md "Money").
+    price_credits = models.PositiveIntegerField()
+    price_table = models.ForeignKey(
+        "generations.PriceTable", on_delete=models.PROTECT, related_name="+"
+    )
+
+    # The provider's task.
+    provider_task_id = models.CharField(max_length=128, null=True, blank=True)
+    callback_token_hash = models.CharField(max_length=64, blank=True)
+    submit_attempts = models.PositiveSmallIntegerField(default=0)
+    poll_count = models.PositiveIntegerField(default=0)
+    poll_errors = models.PositiveSmallIntegerField(default=0)
+    next_action_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the dispatcher next submits or polls this job."
+    )
+    deadline_at = models.DateTimeField(
+        null=True, blank=True, help_text="Expire (and release the hold) if not final by then."
+    )
+    provider_state = models.CharField(max_length=32, blank=True)
+    fail_code = models.CharField(max_length=64, blank=True)
+    fail_message = models.TextField(blank=True)
+    cost_time_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    # The result, kept by the portal (DESIGN.md: not an expiring provider link).
+    result_url = models.URLField(max_length=2000, blank=True)
+    result_state = models.CharField(
+        max_length=8, choices=ResultState.choices, default=ResultState.NONE, blank=True
+    )
+    result_file = models.FileField(upload_to="results/%Y/%m/", blank=True)
+    result_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    download_attempts = models.PositiveSmallIntegerField(default=0)
+
+    # One-time key from the form, so a double submit creates one generation.
+    client_token = models.CharField(max_length=64, blank=True)
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = GenerationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="generation_user_created"),
+            models.Index(fields=["state", "next_action_at"], name="generation_state_due"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "provider_task_id"],
+                condition=models.Q(provider_task_id__isnull=False),
+                name="generation_unique_provider_task",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "client_token"],
+                condition=~models.Q(client_token=""),
+                name="generation_unique_client_token",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(duration__gte=4, duration__lte=12),
+                name="generation_duration_4_12",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.mode} ({self.state})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("generations:detail", kwargs={"pk": self.pk})
+
+    @property
+    def price_usd(self):
+        return credits_to_usd(self.price_credits)
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in self.State.final()
+
+    @property
+    def is_in_flight(self) -> bool:
+        return self.state in self.State.in_flight()
+
+    @property
+    def has_video(self) -> bool:
+        return self.state == self.State.SUCCEEDED and self.result_state == self.ResultState.STORED
+
+
+def _input_token() -> str:
+    return secrets.token_urlsafe(24)  # 192 random bits
+
+
+class GenerationInput(models.Model):
+    """An input asset of a generation (start/end frame image or source clip).
+
+    Uploaded files get an unguessable public URL (``public_token``, 192 bits) that the
+    provider fetches, valid until ``expires_at``.
+    """
+
+    class Kind(models.TextChoices):
+        IMAGE = "image"
+        VIDEO = "video"
+
+    generation = models.ForeignKey(Generation, on_delete=models.PROTECT, related_name="inputs")
+    kind = models.CharField(max_length=5, choices=Kind.choices)
+    position = models.PositiveSmallIntegerField(default=0, help_text="0: start frame, 1: end.")
+    file = models.FileField(upload_to="inputs/%Y/%m/", blank=True)
+    source_url = models.URLField(max_length=2000, blank=True)
+    content_type = models.CharField(max_length=50, blank=True)
+    size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    public_token = models.CharField(max_length=64, unique=True, default=_input_token)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["generation", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["generation", "kind", "position"], name="input_unique_position"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.position} of generation {self.generation_id}"
+
+
+class WorkerLease(models.Model):
+    """A named lease, so that only one dispatcher loop runs at a time across all workers.
+
+    Taken and renewed with a conditional UPDATE and a row-count check (STYLE.md, healthchecks).
+    """
+
+    name = models.CharField(max_length=50, primary_key=True)
+    holder = models.CharField(max_length=64, blank=True)
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} held by {self.holder or 'nobody'} until {self.expires_at}"

@@ -1,0 +1,174 @@
+"""The credit ledger: append-only entries and the per-user account they explain.
+
+DESIGN.md "Money: the credit ledger": 1 credit = US$0.001; entries are never updated or
+deleted (the database refuses it, see migration 0002); ``CreditAccount.balance`` and
+``held`` change only in the transaction that writes the entry explaining the change.
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+USD_PER_CREDIT = Decimal("0.001")
+
+
+def credits_to_usd(credits: int) -> Decimal:
+    """Return the US$ value of ``credits`` (1 credit = US$0.001, DESIGN.md "Money")."""
+    return (Decimal(credits) * USD_PER_CREDIT).quantize(USD_PER_CREDIT)
+
+
+class AppendOnlyError(Exception):
+    """Raised on an attempt to change or delete a ledger entry."""
+
+
+class CreditAccount(models.Model):
+    """A user's credits: ``balance`` is available to spend, ``held`` is reserved by jobs.
+
+    Both are integers of credits, never negative (CHECK constraints), and always equal the
+    sums over the account's entries; ``ledger_check`` proves it.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="credit_account"
+    )
+    balance = models.BigIntegerField("available credits", default=0)
+    held = models.BigIntegerField("reserved credits", default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(balance__gte=0), name="account_balance_gte_0"),
+            models.CheckConstraint(condition=models.Q(held__gte=0), name="account_held_gte_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.balance} available, {self.held} reserved"
+
+    @property
+    def balance_usd(self) -> Decimal:
+        return credits_to_usd(self.balance)
+
+    @property
+    def held_usd(self) -> Decimal:
+        return credits_to_usd(self.held)
+
+
+class CreditEntry(models.Model):
+    """One append-only movement of credits.
+
+    ``amount`` is signed. Its effect on the account depends on the kind (``EFFECTS``):
+
+    ======== ====== ============= ==========
+    kind     sign   balance       held
+    ======== ====== ============= ==========
+    grant    +      +amount       .
+    revoke   -      +amount       .
+    adjust   +/-    +amount       .
+    hold     -      +amount       -amount
+    release  +      +amount       -amount
+    capture  -      .             +amount
+    ======== ====== ============= ==========
+
+    So a hold of 80 is ``-80`` (80 move from available to reserved), its capture is ``-80``
+    (80 leave reserved: spent) and its release ``+80`` (80 return to available). Spend is
+    the negated sum of captures. A capture or release names the hold it settles in
+    ``hold``; the unique constraint on it allows exactly one settlement per hold.
+    """
+
+    class Kind(models.TextChoices):
+        GRANT = "grant"
+        REVOKE = "revoke"
+        HOLD = "hold"
+        CAPTURE = "capture"
+        RELEASE = "release"
+        ADJUST = "adjust"
+
+    # kind -> (factor on balance, factor on held), applied to ``amount``.
+    EFFECTS: dict[str, tuple[int, int]] = {
+        Kind.GRANT: (1, 0),
+        Kind.REVOKE: (1, 0),
+        Kind.ADJUST: (1, 0),
+        Kind.HOLD: (1, -1),
+        Kind.RELEASE: (1, -1),
+        Kind.CAPTURE: (0, 1),
+    }
+
+    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="entries")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    amount = models.BigIntegerField(help_text="Signed credits; see the class docstring.")
+    generation = models.ForeignKey(
+        "generations.Generation",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="credit_entries",
+    )
+    hold = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="settlements",
+        help_text="For a capture or release: the hold it settles.",
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Who caused the entry; empty for the system.",
+    )
+    memo = models.CharField(max_length=255, blank=True)
+    idempotency_key = models.CharField(max_length=100, unique=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name_plural = "credit entries"
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["account", "-created_at"], name="entry_account_created"),
+            models.Index(fields=["kind", "-created_at"], name="entry_kind_created"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(kind__in=["grant", "release"], amount__gt=0)
+                    | models.Q(kind__in=["revoke", "hold", "capture"], amount__lt=0)
+                    | (models.Q(kind="adjust") & ~models.Q(amount=0))
+                ),
+                name="entry_amount_sign_matches_kind",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(kind__in=["capture", "release"], hold__isnull=False)
+                    | (~models.Q(kind__in=["capture", "release"]) & models.Q(hold__isnull=True))
+                ),
+                name="entry_settlement_names_hold",
+            ),
+            # Exactly one capture or release per hold (DESIGN.md "Two-phase charging").
+            models.UniqueConstraint(fields=["hold"], name="entry_one_settlement_per_hold"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount:+d} ({self.account.user_id})"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("Ledger entries are append-only; write a correcting entry.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Ledger entries are append-only; write a correcting entry.")
+
+    @property
+    def balance_delta(self) -> int:
+        """Return the change this entry made to the account's available credits."""
+        return self.EFFECTS[self.kind][0] * self.amount
+
+    @property
+    def held_delta(self) -> int:
+        """Return the change this entry made to the account's reserved credits."""
+        return self.EFFECTS[self.kind][1] * self.amount

@@ -1,0 +1,1 @@
+"""Selectors: read-only queries shared by views, commands and checks (HackSoft style)."""

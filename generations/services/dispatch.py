@@ -1,0 +1,108 @@
+"""The dispatcher: find jobs whose next action is due and hand them to workers.
+
+Each job carries its own ``next_action_at`` (DESIGN.md "Generation lifecycle": a per-job
+schedule). One dispatcher loop runs at a time, guarded by a ``WorkerLease``; a pass claims
+due jobs by pushing their ``next_action_at`` forward (a lease on the job, in case the worker
+dies) and enqueues django-q2 tasks: submits one by one, polls in batches. Polls per pass are
+capped so the portal stays under the provider's request budget (CONTRACT.md: 10,000
+requests per minute; ``PROVIDER_REQUESTS_PER_MINUTE`` is our share).
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from ..models import Generation, WorkerLease
+from .lifecycle import Outcome, generation_finalize
+
+logger = logging.getLogger(__name__)
+State = Generation.State
+
+JOB_LEASE = timedelta(seconds=60)
+POLL_BATCH_SIZE = 25
+LOOP_LEASE = timedelta(seconds=20)
+
+
+@dataclass(frozen=True)
+class PassReport:
+    """What one dispatcher pass did (counts of jobs)."""
+
+    submits: int = 0
+    polls: int = 0
+    downloads: int = 0
+    expired: int = 0
+    in_flight: int = 0
+
+
+def _claim(queryset, *, limit: int, now) -> list[int]:
+    """Claim up to ``limit`` due jobs of ``queryset`` by moving their next action forward."""
+    ids = list(queryset.order_by("next_action_at").values_list("pk", flat=True)[:limit])
+    if ids:
+        Generation.objects.filter(pk__in=ids).update(next_action_at=now + JOB_LEASE)
+    return ids
+
+
+def dispatch_pass(*, interval_seconds: float = 1.0) -> PassReport:
+    """Run one pass: expire overdue jobs, then enqueue due submits, polls and downloads.
+
+    Args:
+        interval_seconds: how often passes run; sets the poll budget of this pass.
+    """
+    from django_q.tasks import async_task
+
+    now = timezone.now()
+    expired = 0
+    overdue = Generation.objects.filter(state__in=State.in_flight(), deadline_at__lt=now)
+    for pk in overdue.values_list("pk", flat=True)[:500]:
+        expired += generation_finalize(
+            generation_id=pk,
+            outcome=Outcome(
+                State.EXPIRED,
+                fail_code="EXPIRED",
+                fail_message="No final answer came from the video service in time; refunded.",
+            ),
+        )
+    due = Q(next_action_at__lte=now)
+    submits = _claim(Generation.objects.filter(due, state=State.QUEUED), limit=200, now=now)
+    for pk in submits:
+        async_task("generations.tasks.submit_generation", pk, group="submit")
+    budget = max(1, int(settings.PROVIDER_REQUESTS_PER_MINUTE / 60 * interval_seconds))
+    polls = _claim(Generation.objects.filter(due, state=State.SUBMITTED), limit=budget, now=now)
+    for start in range(0, len(polls), POLL_BATCH_SIZE):
+        async_task("generations.tasks.poll_generations", polls[start : start + POLL_BATCH_SIZE], group="poll")
+    downloads = _claim(
+        Generation.objects.filter(
+            due, state=State.SUCCEEDED, result_state=Generation.ResultState.PENDING
+        ),
+        limit=50,
+        now=now,
+    )
+    for pk in downloads:
+        async_task("generations.tasks.store_result", pk, group="results")
+    in_flight = Generation.objects.filter(
+        Q(state__in=State.in_flight())
+        | Q(state=State.SUCCEEDED, result_state=Generation.ResultState.PENDING)
+    ).count()
+    return PassReport(len(submits), len(polls), len(downloads), expired, in_flight)
+
+
+def lease_acquire(*, name: str, holder: str, ttl: timedelta = LOOP_LEASE) -> bool:
+    """Take or renew the lease ``name`` for ``holder``; return whether it is now held.
+
+    A conditional UPDATE with a row-count check: only a free, expired or own lease is taken.
+    """
+    now = timezone.now()
+    WorkerLease.objects.get_or_create(name=name, defaults={"expires_at": now})
+    taken = WorkerLease.objects.filter(
+        Q(expires_at__lt=now) | Q(holder=holder) | Q(holder=""), name=name
+    ).update(holder=holder, expires_at=now + ttl)
+    return bool(taken)
+
+
+def lease_release(*, name: str, holder: str) -> None:
+    """Give the lease back at once, if ``holder`` still holds it."""
+    WorkerLease.objects.filter(name=name, holder=holder).update(holder="", expires_at=timezone.now())

@@ -1,0 +1,110 @@
+"""Creating generations: price, hold and enqueue in one transaction.
+
+DESIGN.md "Money" (two-phase charging: the price is held at submission) and "Generation
+lifecycle" (submission runs in a django-q2 task enqueued on commit).
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from ..catalog import Mode, Provider
+from ..models import Generation, User
+from .ledger import credits_hold
+from .pricing import price_quote
+
+# A job whose submit task was lost (e.g. the broker died before it ran) is re-driven by the
+# dispatcher after this grace period.
+SUBMIT_GRACE = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class GenerationSpec:
+    """What a member asks for; validated by ``forms.GenerationForm`` before it gets here.
+
+    Durations are seconds; ``camera_fixed`` is the form's "camera lock", sent as
+    ``fixed_lens`` (001 Parameters) or ``camera_fixed`` (000 Parameters) by the client.
+    """
+
+    mode: str
+    prompt: str
+    resolution: str
+    duration: int
+    sound: bool
+    aspect_ratio: str = ""
+    camera_fixed: bool = False
+    seed: int | None = None
+    watermark: bool = False
+    provider: str = Provider.APIXO
+    source_generation: Generation | None = None
+
+
+def generation_create(
+    *, user: User, spec: GenerationSpec, client_token: str = ""
+) -> Generation:
+    """Price ``spec``, hold its credits and queue its submission, all or nothing.
+
+    Args:
+        user: the member paying for the job.
+        spec: the validated request.
+        client_token: the form's one-time key; a second call with the same key returns the
+            generation the first call created (double clicks, resubmitted forms).
+
+    Returns:
+        The new (or, for a repeated ``client_token``, the existing) generation, ``queued``.
+
+    Raises:
+        InsufficientCredits: the member's available balance is short; nothing is written.
+        UnsupportedRequest: no provider model or price for the mode and resolution.
+    """
+    quote = price_quote(
+        provider=spec.provider,
+        mode=spec.mode,
+        resolution=spec.resolution,
+        sound=spec.sound,
+        duration=spec.duration,
+    )
+    now = timezone.now()
+    with transaction.atomic():
+        if client_token:
+            existing = Generation.objects.filter(user=user, client_token=client_token).first()
+            if existing is not None:
+                return existing
+        generation = Generation.objects.create(
+            user=user,
+            mode=spec.mode,
+            provider=spec.provider,
+            model_id=quote.model_id,
+            prompt=spec.prompt,
+            resolution=spec.resolution,
+            duration=spec.duration,
+            sound=spec.sound,
+            aspect_ratio=spec.aspect_ratio if spec.mode != Mode.VIDEO_EXTEND else "",
+            camera_fixed=spec.camera_fixed,
+            seed=spec.seed,
+            watermark=spec.watermark,
+            source_generation=spec.source_generation,
+            price_credits=quote.credits,
+            price_table=quote.price_table,
+            client_token=client_token,
+            created_at=now,
+            next_action_at=now + SUBMIT_GRACE,
+            deadline_at=now + timedelta(seconds=settings.GENERATION_DEADLINE_SECONDS),
+        )
+        credits_hold(user=user, amount=quote.credits, generation=generation, actor=user)
+        transaction.on_commit(lambda: _enqueue_submit(generation.pk))
+    return generation
+
+
+def _enqueue_submit(generation_id: int) -> None:
+    from django_q.tasks import async_task
+
+    async_task(
+        "generations.tasks.submit_generation",
+        generation_id,
+        task_name=f"submit-generation-{generation_id}",
+        group="submit",
+    )

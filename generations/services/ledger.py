@@ -1,0 +1,267 @@
+"""Ledger services: the only code that moves credits.
+
+Every function writes one append-only ``CreditEntry`` and changes the account's ``balance``
+and ``held`` in the same transaction, on the account row locked with ``SELECT ... FOR
+UPDATE`` (DESIGN.md "Money: the credit ledger"; STYLE.md practice 2). Amounts are whole
+credits (1 credit = US$0.001).
+
+Idempotency: each entry carries a unique ``idempotency_key``. Calling a service again with a
+key already used for the same account, kind and amount returns the existing entry and moves
+nothing; the same key with different terms raises ``IdempotencyConflict``.
+"""
+
+import uuid
+
+from django.db import IntegrityError, transaction
+
+from ..models import CreditAccount, CreditEntry, Generation, User
+
+Kind = CreditEntry.Kind
+
+
+class LedgerError(Exception):
+    """Base class of the ledger's domain errors."""
+
+
+class InsufficientCredits(LedgerError):
+    """Raised when an account's available balance does not cover an amount.
+
+    Attributes:
+        needed: credits the operation needs.
+        available: credits available when it was refused.
+    """
+
+    def __init__(self, *, needed: int, available: int):
+        self.needed = needed
+        self.available = available
+        super().__init__(
+            f"This needs {needed:,} credits but only {available:,} are available."
+        )
+
+
+class IdempotencyConflict(LedgerError):
+    """Raised when an idempotency key was already used for a different entry."""
+
+
+def _locked_account(user_id: int) -> CreditAccount:
+    """Return the user's account locked for update (created empty if missing)."""
+    CreditAccount.objects.get_or_create(user_id=user_id)
+    return CreditAccount.objects.select_for_update().get(user_id=user_id)
+
+
+def _replay(key: str, *, account: CreditAccount, kind: str, amount: int) -> CreditEntry | None:
+    """Return the entry already written under ``key``, or None when the key is new."""
+    entry = CreditEntry.objects.filter(idempotency_key=key).first()
+    if entry is None:
+        return None
+    if (entry.account_id, entry.kind, entry.amount) != (account.pk, kind, amount):
+        raise IdempotencyConflict(f"Idempotency key {key!r} was used for another entry.")
+    return entry
+
+
+def _apply(
+    account: CreditAccount,
+    *,
+    kind: str,
+    amount: int,
+    key: str,
+    actor: User | None = None,
+    memo: str = "",
+    generation: Generation | None = None,
+    hold: CreditEntry | None = None,
+) -> CreditEntry:
+    """Write one entry and apply its effect to the locked ``account``.
+
+    Raises:
+        InsufficientCredits: the entry would make ``balance`` negative.
+    """
+    balance_factor, held_factor = CreditEntry.EFFECTS[kind]
+    new_balance = account.balance + balance_factor * amount
+    new_held = account.held + held_factor * amount
+    if new_balance < 0:
+        raise InsufficientCredits(needed=-balance_factor * amount, available=account.balance)
+    entry = CreditEntry.objects.create(
+        account=account,
+        kind=kind,
+        amount=amount,
+        idempotency_key=key,
+        actor=actor,
+        memo=memo[:255],
+        generation=generation,
+        hold=hold,
+    )
+    account.balance, account.held = new_balance, new_held
+    account.save(update_fields=["balance", "held", "updated_at"])
+    return entry
+
+
+def _positive(amount: int) -> int:
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise ValueError(f"amount must be a positive whole number of credits, got {amount!r}")
+    return amount
+
+
+def _move(
+    *, user: User, kind: str, amount: int, key: str | None, **fields
+) -> CreditEntry:
+    key = key or f"{kind}:{uuid.uuid4().hex}"
+    with transaction.atomic():
+        account = _locked_account(user.pk)
+        existing = _replay(key, account=account, kind=kind, amount=amount)
+        if existing is not None:
+            return existing
+        return _apply(account, kind=kind, amount=amount, key=key, **fields)
+
+
+def credits_grant(
+    *,
+    user: User,
+    amount: int,
+    actor: User | None,
+    memo: str = "",
+    idempotency_key: str | None = None,
+) -> CreditEntry:
+    """Add ``amount`` credits (> 0) to ``user``'s available balance.
+
+    Raises:
+        ValueError: ``amount`` is not a positive integer.
+        IdempotencyConflict: the key was used for a different entry.
+    """
+    return _move(
+        user=user,
+        kind=Kind.GRANT,
+        amount=_positive(amount),
+        key=idempotency_key,
+        actor=actor,
+        memo=memo,
+    )
+
+
+def credits_revoke(
+    *,
+    user: User,
+    amount: int,
+    actor: User | None,
+    memo: str = "",
+    idempotency_key: str | None = None,
+) -> CreditEntry:
+    """Take back ``amount`` unused credits (> 0) from ``user``'s available balance.
+
+    Reserved credits cannot be revoked: they belong to jobs in flight.
+
+    Raises:
+        ValueError: ``amount`` is not a positive integer.
+        InsufficientCredits: fewer than ``amount`` credits are available.
+        IdempotencyConflict: the key was used for a different entry.
+    """
+    return _move(
+        user=user,
+        kind=Kind.REVOKE,
+        amount=-_positive(amount),
+        key=idempotency_key,
+        actor=actor,
+        memo=memo,
+    )
+
+
+def credits_adjust(
+    *,
+    user: User,
+    amount: int,
+    actor: User | None,
+    memo: str,
+    idempotency_key: str | None = None,
+) -> CreditEntry:
+    """Correct ``user``'s available balance by a signed, non-zero ``amount`` of credits.
+
+    Corrections never edit entries; they are entries themselves (DESIGN.md "Money").
+
+    Raises:
+        ValueError: ``amount`` is zero or not an integer, or ``memo`` is empty.
+        InsufficientCredits: a negative correction exceeds the available balance.
+    """
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount == 0:
+        raise ValueError(f"amount must be a non-zero whole number of credits, got {amount!r}")
+    if not memo.strip():
+        raise ValueError("An adjustment needs a memo saying why.")
+    return _move(
+        user=user, kind=Kind.ADJUST, amount=amount, key=idempotency_key, actor=actor, memo=memo
+    )
+
+
+def credits_hold(
+    *,
+    user: User,
+    amount: int,
+    generation: Generation,
+    actor: User | None = None,
+    memo: str = "",
+) -> CreditEntry:
+    """Reserve ``amount`` credits (> 0) of ``user``'s balance for ``generation``.
+
+    One hold per generation: the key is ``hold:generation:<id>``, so a repeated call returns
+    the first hold. Call it inside the transaction that creates the generation, so a refused
+    hold leaves no generation behind.
+
+    Raises:
+        InsufficientCredits: the available balance is short; nothing is written.
+    """
+    return _move(
+        user=user,
+        kind=Kind.HOLD,
+        amount=-_positive(amount),
+        key=f"hold:generation:{generation.pk}",
+        actor=actor,
+        memo=memo or f"Generation #{generation.pk}",
+        generation=generation,
+    )
+
+
+def _settle(hold: CreditEntry, *, kind: str, actor: User | None, memo: str) -> CreditEntry | None:
+    """Capture or release ``hold`` once; return None if it was already settled.
+
+    The unique constraint on ``CreditEntry.hold`` decides, not a prior read: a second
+    settlement fails its INSERT inside a savepoint and changes nothing.
+    """
+    if hold.kind != Kind.HOLD:
+        raise ValueError(f"Entry {hold.pk} is a {hold.kind}, not a hold.")
+    amount = hold.amount if kind == Kind.CAPTURE else -hold.amount
+    with transaction.atomic():
+        account = _locked_account(hold.account.user_id)
+        try:
+            with transaction.atomic():
+                return _apply(
+                    account,
+                    kind=kind,
+                    amount=amount,
+                    key=f"settle:hold:{hold.pk}",
+                    actor=actor,
+                    memo=memo,
+                    generation=hold.generation,
+                    hold=hold,
+                )
+        except IntegrityError:
+            if CreditEntry.objects.filter(hold=hold).exists():
+                return None
+            raise
+
+
+def credits_capture(
+    *, hold: CreditEntry, actor: User | None = None, memo: str = ""
+) -> CreditEntry | None:
+    """Turn a hold into spend: its credits leave ``held`` for good.
+
+    Returns the capture entry, or None when the hold was already captured or released
+    (exactly one settlement per hold, DESIGN.md "Two-phase charging").
+    """
+    return _settle(hold, kind=Kind.CAPTURE, actor=actor, memo=memo or "Generation succeeded")
+
+
+def credits_release(
+    *, hold: CreditEntry, actor: User | None = None, memo: str = ""
+) -> CreditEntry | None:
+    """Refund a hold: its credits return from ``held`` to the available balance.
+
+    Returns the release entry, or None when the hold was already captured or released.
+    """
+    return _settle(hold, kind=Kind.RELEASE, actor=actor, memo=memo or "Refund")

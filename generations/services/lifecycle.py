@@ -1,0 +1,328 @@
+"""Moving a generation through its lifecycle: submit, poll, finalize, store the result.
+
+DESIGN.md "Generation lifecycle". The rules every function here keeps (STYLE.md 2-3):
+- state moves are claimed with a conditional UPDATE and a row-count check, or made on the
+  row locked with SELECT ... FOR UPDATE after re-checking it; a late actor does nothing;
+- no transaction or lock is held across an HTTP call: commit the intent, call out, commit
+  the outcome in a second short transaction;
+- ``generation_finalize`` is the one path to a final state, for the poller, the webhook and
+  the sweeper, and writes the capture or release in the same transaction.
+"""
+
+import logging
+import tempfile
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.files import File
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from ..catalog import Mode
+from ..models import CreditEntry, Generation
+from ..providers import GenerationRequest, TaskStatus, get_provider
+from ..providers.errors import ProviderError, ProviderOutcomeUnknown
+from ..providers.http import backoff_delay, download_to_file
+from .ledger import credits_capture, credits_release
+
+logger = logging.getLogger(__name__)
+State = Generation.State
+
+SUBMIT_MAX_ATTEMPTS = 6
+DOWNLOAD_MAX_ATTEMPTS = 5
+RESULT_CONTENT_TYPES = ("video/mp4", "video/quicktime", "video/webm", "application/octet-stream")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A final answer about a job, whoever brings it (poller, webhook, sweeper).
+
+    Attributes:
+        state: one of ``Generation.State.final()``.
+        result_url: the provider's result URL, taken only from a status response.
+        fail_code: the provider's ``failCode`` (or ours, e.g. ``HTTP_400``); kept for reports.
+        fail_message: what the member reads.
+        cost_time_ms: the provider's ``costTime`` (milliseconds), when known.
+    """
+
+    state: str
+    result_url: str = ""
+    fail_code: str = ""
+    fail_message: str = ""
+    cost_time_ms: int | None = None
+
+    @classmethod
+    def from_status(cls, status: TaskStatus) -> "Outcome":
+        """Build the outcome of a final ``statusTask`` answer (001 "Status response fields")."""
+        if status.succeeded:
+            return cls(State.SUCCEEDED, status.result_urls[0], cost_time_ms=status.cost_time_ms)
+        return cls(
+            State.FAILED,
+            fail_code=status.fail_code,
+            fail_message=status.fail_message,
+            cost_time_ms=status.cost_time_ms,
+        )
+
+    @classmethod
+    def from_error(cls, error: ProviderError) -> "Outcome":
+        """Build the outcome of a request the provider refused for good (HTTP 4xx)."""
+        code = f"HTTP_{error.status}" if error.status else error.code
+        return cls(State.FAILED, fail_code=code, fail_message=error.message)
+
+
+def _scaled(seconds: float) -> timedelta:
+    return timedelta(seconds=seconds * settings.POLL_TIME_SCALE)
+
+
+def first_poll_delay(generation: Generation) -> timedelta:
+    """Return when to poll first: near the documented typical completion time.
+
+    001 "Latency and polling": first poll 40 s after creation for 4 s of video, 60 s for 8 s,
+    90 s for 12 s; 000 recommends 45/60/90 s for extend. Linear in between, scaled by
+    ``POLL_TIME_SCALE`` (small for the simulator, which runs faster than the real service).
+    """
+    base = 45.0 if generation.mode == Mode.VIDEO_EXTEND else 40.0
+    seconds = base + (generation.duration - 4) * (50.0 / 8)
+    return _scaled(seconds)
+
+
+def next_poll_delay(generation: Generation) -> timedelta:
+    """Return the wait before the next poll: 5-10 s (001 "Latency and polling"), scaled.
+
+    The interval grows from 5 s to 10 s with the number of polls already made.
+    """
+    return _scaled(min(5.0 + generation.poll_count, 10.0))
+
+
+def _request_for(generation: Generation) -> GenerationRequest:
+    return GenerationRequest(
+        mode=generation.mode,
+        prompt=generation.prompt,
+        resolution=generation.resolution,
+        duration=generation.duration,
+        sound=generation.sound,
+        aspect_ratio=generation.aspect_ratio or None,
+        camera_fixed=generation.camera_fixed,
+        seed=generation.seed,
+        watermark=generation.watermark if generation.mode == Mode.VIDEO_EXTEND else None,
+    )
+
+
+def generation_submit(*, generation_id: int) -> str:
+    """Send a queued generation to its provider and record the provider's ``taskId``.
+
+    The job is claimed (``queued`` -> ``submitting``) by a conditional UPDATE, so two workers
+    never submit it twice. The outcome decides the next state:
+    - accepted: ``submitted``, first poll scheduled near the typical completion time;
+    - refused for good (400, 401, 402, 403, 404): ``failed`` and the hold released, with the
+      provider's message (CONTRACT.md "HTTP errors");
+    - retryable (429, 5xx, no connection): back to ``queued`` with backoff and jitter, up to
+      ``SUBMIT_MAX_ATTEMPTS`` attempts, then failed and released;
+    - outcome unknown (the connection dropped after sending): ``unknown``; never re-sent
+      blindly (DESIGN.md "Generation lifecycle"); the sweeper expires it with a release.
+
+    Returns:
+        The state the generation is left in ("" when it was not queued: nothing done).
+    """
+    now = timezone.now()
+    claimed = Generation.objects.filter(pk=generation_id, state=State.QUEUED).update(
+        state=State.SUBMITTING, submit_attempts=F("submit_attempts") + 1, updated_at=now
+    )
+    if not claimed:
+        return ""
+    generation = Generation.objects.get(pk=generation_id)
+    client = get_provider(generation.provider)
+    try:
+        task_id = client.submit(_request_for(generation))
+    except ProviderOutcomeUnknown as error:
+        logger.warning("Submit of generation %s has an unknown outcome: %r", generation_id, error)
+        _move(generation_id, State.SUBMITTING, state=State.UNKNOWN, next_action_at=None)
+        return State.UNKNOWN
+    except ProviderError as error:
+        if error.retryable and generation.submit_attempts < SUBMIT_MAX_ATTEMPTS:
+            delay = backoff_delay(generation.submit_attempts, cap=300.0)
+            _move(
+                generation_id,
+                State.SUBMITTING,
+                state=State.QUEUED,
+                next_action_at=timezone.now() + timedelta(seconds=delay),
+                fail_message=error.message,
+            )
+            return State.QUEUED
+        logger.warning("Submit of generation %s refused: %r", generation_id, error)
+        generation_finalize(generation_id=generation_id, outcome=Outcome.from_error(error))
+        return State.FAILED
+    moved = _move(
+        generation_id,
+        State.SUBMITTING,
+        state=State.SUBMITTED,
+        provider_task_id=task_id,
+        submitted_at=timezone.now(),
+        next_action_at=timezone.now() + first_poll_delay(generation),
+        fail_message="",
+    )
+    return State.SUBMITTED if moved else ""
+
+
+def _move(generation_id: int, from_state: str, **changes) -> bool:
+    """Apply ``changes`` if the generation is still in ``from_state``; return whether it was."""
+    changes.setdefault("updated_at", timezone.now())
+    return bool(
+        Generation.objects.filter(pk=generation_id, state=from_state).update(**changes)
+    )
+
+
+def generation_poll(*, generation_id: int) -> str:
+    """Ask the provider for a submitted job's status and act on the answer.
+
+    A final answer goes to ``generation_finalize``. A running one schedules the next poll
+    5-10 s later. A retryable error (429, 5xx, no answer) backs off exponentially; a
+    permanent one (e.g. 404 task not found) fails the job and releases its hold.
+
+    Returns:
+        The generation's state afterwards ("" when it was not ``submitted``).
+    """
+    generation = Generation.objects.filter(pk=generation_id, state=State.SUBMITTED).first()
+    if generation is None:
+        return ""
+    client = get_provider(generation.provider)
+    try:
+        status = client.fetch_status(generation.provider_task_id, model=generation.model_id)
+    except ProviderError as error:
+        if error.retryable or isinstance(error, ProviderOutcomeUnknown):
+            delay = backoff_delay(generation.poll_errors + 1, base=5.0, cap=120.0)
+            _move(
+                generation_id,
+                State.SUBMITTED,
+                poll_errors=F("poll_errors") + 1,
+                poll_count=F("poll_count") + 1,
+                next_action_at=timezone.now() + timedelta(seconds=delay),
+            )
+            return State.SUBMITTED
+        generation_finalize(generation_id=generation_id, outcome=Outcome.from_error(error))
+        return State.FAILED
+    if status.is_final:
+        generation_finalize(generation_id=generation_id, outcome=Outcome.from_status(status))
+        return Generation.objects.values_list("state", flat=True).get(pk=generation_id)
+    _move(
+        generation_id,
+        State.SUBMITTED,
+        provider_state=status.raw_state[:32],
+        poll_count=F("poll_count") + 1,
+        poll_errors=0,
+        next_action_at=timezone.now() + next_poll_delay(generation),
+    )
+    return State.SUBMITTED
+
+
+def generation_finalize(*, generation_id: int, outcome: Outcome) -> bool:
+    """Move a generation to its final state and settle its hold, exactly once.
+
+    Runs on the generation row locked FOR UPDATE; a generation already final is left as it
+    is (late or duplicate reports change nothing). Success captures the hold and queues the
+    result download; any other outcome releases it (the refund). The capture or release is
+    written in the same transaction as the state, and the ledger's unique constraint allows
+    only one per hold (DESIGN.md "Two-phase charging").
+
+    Returns:
+        True if this call finalized the generation, False if it was already final.
+    """
+    with transaction.atomic():
+        generation = Generation.objects.select_for_update().get(pk=generation_id)
+        if generation.is_final:
+            return False
+        hold = CreditEntry.objects.get(generation=generation, kind=CreditEntry.Kind.HOLD)
+        generation.state = outcome.state
+        generation.finished_at = timezone.now()
+        generation.next_action_at = None
+        generation.cost_time_ms = outcome.cost_time_ms
+        if outcome.state == State.SUCCEEDED:
+            generation.result_url = outcome.result_url
+            generation.result_state = Generation.ResultState.PENDING
+            generation.fail_code = generation.fail_message = ""
+            credits_capture(hold=hold, memo=f"Generation #{generation.pk} succeeded")
+            transaction.on_commit(lambda: _enqueue_store_result(generation.pk))
+        else:
+            generation.fail_code = outcome.fail_code[:64]
+            generation.fail_message = outcome.fail_message or "The generation failed."
+            credits_release(
+                hold=hold, memo=f"Refund: generation #{generation.pk} {outcome.state}"
+            )
+        generation.save()
+    return True
+
+
+def _enqueue_store_result(generation_id: int) -> None:
+    from django_q.tasks import async_task
+
+    async_task(
+        "generations.tasks.store_result",
+        generation_id,
+        task_name=f"store-result-{generation_id}",
+        group="results",
+    )
+
+
+def generation_store_result(*, generation_id: int) -> str:
+    """Download a succeeded job's video into the portal's storage.
+
+    The provider's URL may expire within 24 hours (provider-docs README), so the video is
+    copied at once through the guarded downloader (HTTP(S) only, public addresses only
+    except the configured simulator, ``RESULT_MAX_BYTES`` bytes, ``RESULT_DOWNLOAD_TIMEOUT``
+    seconds, video content checked). A failed download is retried by the sweeper up to
+    ``DOWNLOAD_MAX_ATTEMPTS`` times; the job stays succeeded meanwhile.
+
+    Returns:
+        The result state afterwards ("stored", "pending" or "failed"; "" if nothing to do).
+    """
+    generation = Generation.objects.filter(
+        pk=generation_id,
+        state=State.SUCCEEDED,
+        result_state=Generation.ResultState.PENDING,
+    ).first()
+    if generation is None:
+        return ""
+    client = get_provider(generation.provider)
+    with tempfile.TemporaryFile() as spool:
+        try:
+            result = download_to_file(
+                generation.result_url,
+                spool,
+                max_bytes=settings.RESULT_MAX_BYTES,
+                timeout_total_s=settings.RESULT_DOWNLOAD_TIMEOUT,
+                allowed_content_types=RESULT_CONTENT_TYPES,
+                allow_loopback_hosts=client.download_allow_hosts(),
+            )
+        except ProviderError as error:
+            attempts = generation.download_attempts + 1
+            gave_up = attempts >= DOWNLOAD_MAX_ATTEMPTS
+            logger.warning("Download of generation %s failed: %r", generation_id, error)
+            Generation.objects.filter(pk=generation_id).update(
+                download_attempts=attempts,
+                result_state=(
+                    Generation.ResultState.FAILED if gave_up else Generation.ResultState.PENDING
+                ),
+                next_action_at=(
+                    None
+                    if gave_up
+                    else timezone.now() + timedelta(seconds=backoff_delay(attempts, base=10.0))
+                ),
+                updated_at=timezone.now(),
+            )
+            return Generation.ResultState.FAILED if gave_up else Generation.ResultState.PENDING
+        spool.seek(0)
+        extension = {"video/webm": "webm", "video/quicktime": "mov"}.get(result.content_type, "mp4")
+        generation.result_file.save(
+            f"generation-{generation.pk}.{extension}", File(spool), save=False
+        )
+    Generation.objects.filter(pk=generation_id).update(
+        result_file=generation.result_file.name,
+        result_bytes=result.size_bytes,
+        result_state=Generation.ResultState.STORED,
+        download_attempts=F("download_attempts") + 1,
+        next_action_at=None,
+        updated_at=timezone.now(),
+    )
+    return Generation.ResultState.STORED

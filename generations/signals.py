@@ -1,0 +1,19 @@
+"""Signal receivers: every user gets a credit account the moment it exists."""
+
+from django.conf import settings
+from django.db.backends.signals import connection_created
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+
+from .db import register_sqlite_functions
+from .models import CreditAccount
+
+
+@receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="create_credit_account")
+def create_credit_account(sender, instance, created: bool, raw: bool = False, **kwargs) -> None:
+    """Create the user's empty ``CreditAccount`` when the user is created."""
+    if created and not raw:
+        CreditAccount.objects.get_or_create(user=instance)
+
+
+connection_created.connect(register_sqlite_functions, dispatch_uid="ledger_sqlite_functions")

@@ -1,0 +1,86 @@
+"""django-q2 entry points: take ids, call a service, decide nothing else (STYLE.md 5).
+
+Retries with backoff are decided by the services, which set each job's ``next_action_at``;
+the dispatcher enqueues what is due. django-q2's own re-delivery (``retry`` in Q_CLUSTER)
+only covers a worker that died mid-task, and every service here is safe to run twice.
+"""
+
+import logging
+import time
+import uuid
+
+from django.conf import settings
+from django.utils import timezone
+
+from .models import WorkerLease
+from .services.dispatch import dispatch_pass, lease_acquire, lease_release
+from .services.lifecycle import generation_poll, generation_store_result, generation_submit
+
+logger = logging.getLogger(__name__)
+
+DISPATCHER_LEASE = "dispatcher"
+LOOP_SECONDS = 55.0  # below the schedule's minute and Q_CLUSTER timeout
+IDLE_PASSES_BEFORE_EXIT = 20
+
+
+def submit_generation(generation_id: int) -> str:
+    """Submit one queued generation (``generation_submit``); then make sure polling runs."""
+    state = generation_submit(generation_id=generation_id)
+    if state and settings.DISPATCHER_AUTOSTART:
+        ensure_dispatcher()
+    return state
+
+
+def poll_generations(generation_ids: list[int]) -> dict[int, str]:
+    """Poll a batch of submitted generations; one failing job does not stop the others."""
+    results = {}
+    for generation_id in generation_ids:
+        try:
+            results[generation_id] = generation_poll(generation_id=generation_id)
+        except Exception:
+            # Logged and left for the next pass: the job's lease expires and it is re-polled.
+            logger.exception("Polling generation %s failed", generation_id)
+            results[generation_id] = "error"
+    return results
+
+
+def store_result(generation_id: int) -> str:
+    """Download a succeeded generation's video into storage (``generation_store_result``)."""
+    return generation_store_result(generation_id=generation_id)
+
+
+def ensure_dispatcher() -> None:
+    """Start a dispatcher loop unless one holds the lease (cheap; called after submits)."""
+    from django_q.tasks import async_task
+
+    busy = WorkerLease.objects.filter(
+        name=DISPATCHER_LEASE, expires_at__gt=timezone.now()
+    ).exclude(holder="")
+    if not busy.exists():
+        async_task("generations.tasks.dispatch_loop", group="dispatch")
+
+
+def dispatch_loop() -> str:
+    """Run dispatcher passes every second for up to ``LOOP_SECONDS``.
+
+    Scheduled every minute (the safety net) and started after submits. Only the holder of
+    the ``dispatcher`` lease runs; it stops early once nothing has been in flight for
+    ``IDLE_PASSES_BEFORE_EXIT`` passes.
+    """
+    holder = uuid.uuid4().hex
+    if not lease_acquire(name=DISPATCHER_LEASE, holder=holder):
+        return "another dispatcher is running"
+    started = time.monotonic()
+    idle = 0
+    passes = 0
+    try:
+        while time.monotonic() - started < LOOP_SECONDS and idle < IDLE_PASSES_BEFORE_EXIT:
+            report = dispatch_pass(interval_seconds=settings.DISPATCH_INTERVAL)
+            passes += 1
+            idle = idle + 1 if report.in_flight == 0 else 0
+            if not lease_acquire(name=DISPATCHER_LEASE, holder=holder):
+                return f"lost the lease after {passes} passes"
+            time.sleep(settings.DISPATCH_INTERVAL)
+    finally:
+        lease_release(name=DISPATCHER_LEASE, holder=holder)
+    return f"{passes} passes"

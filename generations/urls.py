@@ -1,0 +1,18 @@
+"""URLs of the generations app."""
+
+from django.urls import path
+
+from .views import generations
+
+app_name = "generations"
+
+urlpatterns = [
+    path("", generations.GenerationListView.as_view(), name="list"),
+    path("new/", generations.GenerationCreateView.as_view(), name="new"),
+    path("new/price/", generations.QuoteView.as_view(), name="quote"),
+    path("credits/", generations.CreditsBarView.as_view(), name="credits"),
+    path("g/<int:pk>/", generations.GenerationDetailView.as_view(), name="detail"),
+    path("g/<int:pk>/card/", generations.GenerationCardView.as_view(), name="card"),
+    path("g/<int:pk>/status/", generations.GenerationStatusView.as_view(), name="status"),
+    path("g/<int:pk>/video/", generations.GenerationVideoView.as_view(), name="video"),
+]

@@ -1,0 +1,257 @@
+"""Settings for Seedance Studio, read from the environment.
+
+Every variable is parsed strictly: a value that does not parse stops start-up with
+``ImproperlyConfigured`` naming the variable. The names of the variables are fixed by
+DESIGN.md ("Configuration"); `.env.example` lists them all with their defaults.
+"""
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+# A local .env is read when present; the real environment wins over it.
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+
+def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """Return the environment variable ``name``, refusing values outside ``choices``."""
+    value = env.str(name, default=default).strip().lower()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}; got {value!r}.")
+    return value
+
+
+def _url(name: str, default: str, *, schemes: tuple[str, ...] = ("http", "https")) -> str:
+    """Return the URL in ``name`` without a trailing slash, or "" when unset and no default."""
+    value = env.str(name, default=default).strip().rstrip("/")
+    if value and (urlsplit(value).scheme not in schemes or not urlsplit(value).netloc):
+        raise ImproperlyConfigured(f"{name} must be an absolute {'/'.join(schemes)} URL.")
+    return value
+
+
+# --- Django basics -------------------------------------------------------------------------
+DEBUG = env.bool("DEBUG", default=True)
+_DEV_SECRET_KEY = "django-insecure-dev-only-never-use-in-production"  # noqa: S105
+SECRET_KEY = env.str("SECRET_KEY", default=_DEV_SECRET_KEY if DEBUG else "")
+if not SECRET_KEY or (not DEBUG and SECRET_KEY == _DEV_SECRET_KEY):
+    raise ImproperlyConfigured("SECRET_KEY must be set to a long random value when DEBUG=false.")
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else []
+)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "axes",
+    "django_q",
+    "generations",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns lockouts into responses.
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "seedance_site.urls"
+WSGI_APPLICATION = "seedance_site.wsgi.application"
+ASGI_APPLICATION = "seedance_site.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "generations.context_processors.credits",
+            ],
+        },
+    },
+]
+
+# --- Database ------------------------------------------------------------------------------
+DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+_engine = DATABASES["default"]["ENGINE"]
+if _engine not in ("django.db.backends.sqlite3", "django.db.backends.postgresql"):
+    raise ImproperlyConfigured("DATABASE_URL must point to SQLite or PostgreSQL.")
+if _engine == "django.db.backends.sqlite3":
+    # WAL and a busy timeout let the web process and qcluster share one SQLite file.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Accounts ------------------------------------------------------------------------------
+AUTH_USER_MODEL = "generations.User"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "generations:list"
+LOGOUT_REDIRECT_URL = "login"
+# django-axes: lock an account/IP pair out for an hour after 5 failed logins.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = 1  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+
+# --- E-mail --------------------------------------------------------------------------------
+# EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.com:587; console by default.
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Seedance Studio <noreply@localhost>")
+
+# --- Internationalisation ------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files and storage --------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
+# No MEDIA_URL is routed: stored videos are served by views that check who may see them.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # bytes; larger uploads spool to disk
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
+# --- Security ------------------------------------------------------------------------------
+# Secure defaults follow from DEBUG=false. An operator serving plain HTTP (e.g. on a private
+# network) opts out with ALLOW_PLAIN_HTTP=true.
+ALLOW_PLAIN_HTTP = env.bool("ALLOW_PLAIN_HTTP", default=False)
+_https = not DEBUG and not ALLOW_PLAIN_HTTP
+SECURE_SSL_REDIRECT = _https
+SESSION_COOKIE_SECURE = _https
+CSRF_COOKIE_SECURE = _https
+SECURE_HSTS_SECONDS = 31_536_000 if _https else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _https
+SECURE_HSTS_PRELOAD = _https
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# --- Providers -----------------------------------------------------------------------------
+# Without APIXO_API_KEY the portal talks to the local simulator through the same client code;
+# only the base URL differs (DESIGN.md "Provider simulator").
+SIMULATOR_HOST = env.str("SIMULATOR_HOST", default="127.0.0.1")
+SIMULATOR_PORT = env.int("SIMULATOR_PORT", default=8765)
+SIMULATOR_API_KEY = "simulator-key"  # noqa: S105 - the simulator's own, not a secret
+APIXO_API_KEY = env.str("APIXO_API_KEY", default="")
+USE_SIMULATOR = not APIXO_API_KEY
+APIXO_BASE_URL = _url(
+    "APIXO_BASE_URL",
+    default=(
+        f"http://{SIMULATOR_HOST}:{SIMULATOR_PORT}/api/v1"
+        if USE_SIMULATOR
+        else "https://api.apixo.ai/api/v1"
+    ),
+)
+if USE_SIMULATOR:
+    APIXO_API_KEY = SIMULATOR_API_KEY
+APIXO_ROUTING = _choice("APIXO_ROUTING", "auto", ("auto", "value", "official"))
+AIVIDEOAPI_API_KEY = env.str("AIVIDEOAPI_API_KEY", default="")
+AIVIDEOAPI_BASE_URL = _url("AIVIDEOAPI_BASE_URL", default="https://api.aivideoapi.ai/v1")
+PROVIDER_CONNECT_TIMEOUT = env.float("PROVIDER_CONNECT_TIMEOUT", default=5.0)  # seconds
+PROVIDER_READ_TIMEOUT = env.float("PROVIDER_READ_TIMEOUT", default=30.0)  # seconds
+# The provider allows 10,000 requests a minute (CONTRACT.md "Other endpoints and facts");
+# the poller keeps to this share of it.
+PROVIDER_REQUESTS_PER_MINUTE = env.int("PROVIDER_REQUESTS_PER_MINUTE", default=8_000)
+
+# HTTPS here enables callback mode and public input URLs (DESIGN.md "Generation lifecycle").
+PUBLIC_BASE_URL = _url("PUBLIC_BASE_URL", default="")
+
+# --- Generations ---------------------------------------------------------------------------
+RESULT_MAX_BYTES = env.int("RESULT_MAX_BYTES", default=500 * 1024 * 1024)
+RESULT_DOWNLOAD_TIMEOUT = env.float("RESULT_DOWNLOAD_TIMEOUT", default=300.0)  # seconds
+# Polling starts near the documented typical completion time, scaled for the simulator.
+POLL_TIME_SCALE = env.float("POLL_TIME_SCALE", default=0.05 if USE_SIMULATOR else 1.0)
+GENERATION_DEADLINE_SECONDS = env.int("GENERATION_DEADLINE_SECONDS", default=3 * 3600)
+
+# --- Task queue (django-q2) ----------------------------------------------------------------
+Q_BROKER = _choice("Q_BROKER", "orm", ("orm", "redis"))
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+Q_CLUSTER = {
+    "name": "seedance",
+    "workers": env.int("Q_WORKERS", default=2),
+    # A task may run for `timeout` seconds; the broker hands it out again only after `retry`,
+    # well above it, so a slow task is never run twice at once. Attempts are finite.
+    "timeout": 90,
+    "retry": 180,
+    "max_attempts": 3,
+    "ack_failures": True,
+    # Schedules (the poller, the sweeper) never run a backlog of missed runs.
+    "catch_up": False,
+    "save_limit": 500,
+    "poll": 0.2,
+    "label": "Task queue",
+}
+if Q_BROKER == "orm":
+    # The ORM broker survives a worker crash; the Redis one does not (STYLE.md practice 6).
+    Q_CLUSTER["orm"] = "default"
+else:
+    Q_CLUSTER["redis"] = REDIS_URL
+
+# --- Logging -------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# --- Dispatcher ----------------------------------------------------------------------------
+# Seconds between dispatcher passes (each pass enqueues due submits, polls and downloads).
+DISPATCH_INTERVAL = env.float("DISPATCH_INTERVAL", default=1.0)
+# Start a dispatcher loop right after a submit instead of waiting for the minute schedule.
+DISPATCHER_AUTOSTART = True

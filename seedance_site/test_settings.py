@@ -1,0 +1,18 @@
+"""Settings for the test suite: the production settings with fast, isolated services.
+
+``DATABASE_URL`` still selects SQLite or PostgreSQL, so the same suite runs on both.
+"""
+
+from .settings import *  # noqa: F403
+from .settings import STORAGES
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+# Login throttling needs the request in authenticate(); tests that check it turn it back on.
+AXES_ENABLED = False
+SECURE_SSL_REDIRECT = False
+# Tasks run in-process through django-q2's own sync path unless a test starts a cluster.
+Q_CLUSTER = {**Q_CLUSTER, "sync": True}  # noqa: F405
+POLL_TIME_SCALE = 0.0
+DISPATCHER_AUTOSTART = False  # tests drive dispatch_pass() themselves

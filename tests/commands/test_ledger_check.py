@@ -1,0 +1,49 @@
+"""``ledger_check`` and ``grant_credits``: exit codes and what they print."""
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from generations.models import CreditAccount
+from generations.services.ledger import credits_grant
+
+pytestmark = pytest.mark.django_db
+
+
+def test_ledger_check_passes_on_a_consistent_ledger(member, capsys):
+    credits_grant(user=member, amount=500, actor=None)
+    call_command("ledger_check")
+    assert "Ledger OK" in capsys.readouterr().out
+
+
+def test_ledger_check_detects_a_corrupted_account_and_exits_1(member, capsys):
+    credits_grant(user=member, amount=500, actor=None)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE generations_creditaccount SET balance = 900 WHERE user_id = %s", [member.pk]
+        )
+    with pytest.raises(CommandError) as excinfo:
+        call_command("ledger_check")
+    assert excinfo.value.returncode == 1
+    err = capsys.readouterr().err
+    assert f"account of {member.username}" in err
+    assert "stored balance=900" in err and "balance=500" in err
+
+
+def test_grant_credits_command(member, capsys):
+    call_command("grant_credits", member.username, "1500", "--memo", "monthly budget")
+    assert CreditAccount.objects.get(user=member).balance == 1500
+    assert "1,500" in capsys.readouterr().out
+    entry = member.credit_account.entries.get()
+    assert (entry.kind, entry.memo) == ("grant", "monthly budget")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["nobody", "10"], "No user named"), (["{user}", "0"], "positive whole number")],
+)
+def test_grant_credits_refuses_bad_input(member, args, message):
+    args = [a.format(user=member.username) for a in args]
+    with pytest.raises(CommandError, match=message):
+        call_command("grant_credits", *args)
+    assert CreditAccount.objects.get(user=member).balance == 0

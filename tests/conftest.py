@@ -1,0 +1,51 @@
+"""Shared fixtures: factories, users with credits, and the SQLite ledger-guard flush hook."""
+
+import pytest
+from django.db import connection
+
+from generations.db import ledger_guard_disabled
+
+from .factories import ManagerFactory, UserFactory
+
+requires_postgres = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="needs PostgreSQL (row locks and real concurrency); set DATABASE_URL=postgres://...",
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _sqlite_flush_passes_ledger_guard():
+    """Let the test database's flush empty the append-only ledger table on SQLite.
+
+    Transactional tests end with a flush, which on SQLite is a DELETE the ledger trigger would
+    refuse (see ``generations.db``). Only this flush is let through; application writes are not.
+    """
+    if connection.vendor != "sqlite":
+        yield
+        return
+    operations = type(connection.ops)
+    original = operations.execute_sql_flush
+
+    def execute_sql_flush(self, sql_list):
+        with ledger_guard_disabled():
+            return original(self, sql_list)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(operations, "execute_sql_flush", execute_sql_flush)
+        yield
+
+
+@pytest.fixture
+def member(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def manager(db):
+    return ManagerFactory()
+
+
+@pytest.fixture
+def member_client(client, member):
+    client.force_login(member)
+    return client

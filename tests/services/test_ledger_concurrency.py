@@ -1,0 +1,62 @@
+"""Concurrency on PostgreSQL: parallel holds never overdraw an account."""
+
+import threading
+
+import pytest
+from django.db import connections
+
+from generations.models import CreditAccount, CreditEntry, Generation, PriceTable
+from generations.selectors.ledger import ledger_mismatches
+from generations.services.ledger import InsufficientCredits, credits_grant, credits_hold
+from tests.conftest import requires_postgres
+from tests.factories import UserFactory
+
+pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True)]
+
+
+def run_in_threads(target, count: int) -> list:
+    """Run ``target(i)`` in ``count`` threads released together; return results/exceptions."""
+    barrier = threading.Barrier(count)
+    results: list = [None] * count
+
+    def worker(i: int) -> None:
+        try:
+            barrier.wait()
+            results[i] = target(i)
+        except Exception as exc:  # collected and asserted on by the test
+            results[i] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_20_parallel_holds_against_a_balance_for_5():
+    user = UserFactory()
+    credits_grant(user=user, amount=5 * 80, actor=None)
+    table = PriceTable.objects.current()
+    generations = [
+        Generation.objects.create(
+            user=user, mode="text-to-video", model_id="seedance-1-5-pro", prompt=f"job {i}",
+            resolution="480p", duration=8, sound=False, price_credits=80, price_table=table,
+        )
+        for i in range(20)
+    ]
+
+    results = run_in_threads(
+        lambda i: credits_hold(user=user, amount=80, generation=generations[i]), 20
+    )
+
+    holds = [r for r in results if isinstance(r, CreditEntry)]
+    refused = [r for r in results if isinstance(r, InsufficientCredits)]
+    assert len(holds) == 5
+    assert len(refused) == 15, [r for r in results if not isinstance(r, CreditEntry)]
+    account = CreditAccount.objects.get(user=user)
+    assert (account.balance, account.held) == (0, 400)
+    assert CreditEntry.objects.filter(kind="hold").count() == 5
+    assert ledger_mismatches() == []

@@ -1,0 +1,17 @@
+"""Helpers to walk the URL configuration with sample arguments."""
+
+from django.urls import URLPattern
+
+SAMPLES = {"int": 1, "str": "sample", "slug": "sample", "uuid": "00000000-0000-0000-0000-000000000000"}
+
+
+def sample_kwargs(pattern: URLPattern) -> dict:
+    """Return keyword arguments that satisfy ``pattern``'s converters."""
+    converters = getattr(pattern.pattern, "converters", {})
+    kwargs = {}
+    for name, converter in converters.items():
+        kind = type(converter).__name__.replace("Converter", "").lower()
+        kwargs[name] = SAMPLES.get(kind, "sample")
+    if "uidb64" in kwargs:
+        kwargs.update(uidb64="MQ", token="set-password")
+    return kwargs
