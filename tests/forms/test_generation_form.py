@@ -1,0 +1,103 @@
+"""Validation matrix of the text-to-video form and the ``generate`` command.
+
+Rules from 001 "Overview" and "Parameters": prompt 3-2500 characters after trimming,
+resolution 480p/720p, integer duration 4-12, sound on/off required, six aspect ratios.
+"""
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from generations.forms import GenerationForm
+from generations.models import CreditEntry, Generation
+
+VALID = {
+    "mode": "text-to-video",
+    "prompt": "a calm seaside sunrise with gentle camera dolly movement",
+    "resolution": "720p",
+    "duration": "8",
+    "sound": "off",
+    "aspect_ratio": "16:9",
+}
+
+
+def form_errors(**changes):
+    data = {**VALID, **changes}
+    data = {k: v for k, v in data.items() if v is not None}
+    form = GenerationForm(data=data)
+    form.is_valid()
+    return form.errors
+
+
+def test_the_documented_example_is_valid():
+    form = GenerationForm(data=VALID)
+    assert form.is_valid(), form.errors
+    spec = form.to_spec()
+    assert (spec.duration, spec.sound, spec.camera_fixed) == (8, False, False)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"prompt": "ab"}, "prompt", "at least 3 characters"),
+        ({"prompt": "   ab   "}, "prompt", "at least 3 characters"),
+        ({"prompt": ""}, "prompt", "required"),
+        ({"prompt": "   "}, "prompt", "required"),
+        ({"prompt": "x" * 2501}, "prompt", "within 2500 characters"),
+        ({"duration": "3"}, "duration", "greater than or equal to 4"),
+        ({"duration": "13"}, "duration", "less than or equal to 12"),
+        ({"duration": "8.5"}, "duration", "whole number"),
+        ({"duration": "eight"}, "duration", "whole number"),
+        ({"duration": None}, "duration", "required"),
+        ({"resolution": "1080p"}, "resolution", "1080p is not available for text to video"),
+        ({"resolution": "4k"}, "resolution", "Select a valid choice"),
+        ({"sound": None}, "sound", "required"),
+        ({"sound": "maybe"}, "sound", "Select a valid choice"),
+        ({"aspect_ratio": "2:1"}, "aspect_ratio", "Select a valid choice"),
+        ({"mode": "video-extend"}, "mode", "Select a valid choice"),
+    ],
+)
+def test_each_wrong_value_gets_a_message_next_to_its_field(changes, field, message):
+    errors = form_errors(**changes)
+    assert field in errors, errors
+    assert message in " ".join(errors[field])
+
+
+@pytest.mark.parametrize("prompt", ["abc", "  abc  ", "x" * 2500, " " + "x" * 2500 + "\n"])
+def test_prompt_bounds_count_after_trimming(prompt):
+    form = GenerationForm(data={**VALID, "prompt": prompt})
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["prompt"] == prompt.strip()
+
+
+@pytest.mark.parametrize("duration", [4, 12])
+@pytest.mark.parametrize("resolution", ["480p", "720p"])
+@pytest.mark.parametrize("ratio", ["1:1", "3:4", "4:3", "9:16", "16:9", "21:9"])
+def test_every_documented_value_is_accepted(duration, resolution, ratio):
+    assert form_errors(duration=str(duration), resolution=resolution, aspect_ratio=ratio) == {}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--prompt", "ab"], "--prompt: Write at least 3 characters"),
+        (["--prompt", "a fine prompt", "--duration", "13"], "--duration: Ensure this value"),
+        (["--prompt", "a fine prompt", "--resolution", "1080p"], "--resolution: 1080p is not"),
+        (["--prompt", "a fine prompt", "--aspect-ratio", "5:4"], "--aspect-ratio: Select"),
+    ],
+)
+def test_generate_command_refuses_bad_input_with_exit_2(member, args, message):
+    with pytest.raises(CommandError) as excinfo:
+        call_command("generate", "--user", member.username, *args)
+    assert excinfo.value.returncode == 2
+    assert message in str(excinfo.value)
+    assert Generation.objects.count() == 0
+    assert CreditEntry.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_generate_command_refuses_a_short_balance_with_exit_2(member):
+    with pytest.raises(CommandError, match="only 0 are available") as excinfo:
+        call_command("generate", "--user", member.username, "--prompt", "a fine prompt")
+    assert excinfo.value.returncode == 2
+    assert Generation.objects.count() == 0
