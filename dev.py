@@ -32,8 +32,16 @@ def ensure_venv(requirements: str) -> None:
         return
     print(f"Installing {requirements} ...", flush=True)
     subprocess.run(
-        [PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         "-r", ROOT / requirements],
+        [
+            PYTHON,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+            ROOT / requirements,
+        ],
         check=True,
     )
     stamp.write_text(wanted)

@@ -1,0 +1,164 @@
+"""The Django admin as an operations console for managers (STYLE.md practice 12).
+
+The ledger is read-only here; credits move only through the ledger services. Actions call
+the same services as the views and workers.
+"""
+
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import QuerySet
+
+from .models import CreditAccount, CreditEntry, Generation, Price, PriceTable, User
+from .services.lifecycle import Outcome, generation_finalize, generation_poll
+from .services.pricing import price_table_publish
+
+
+class ReadOnlyAdminMixin:
+    """Refuse add, change and delete: the rows are history."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class CreditAccountInline(ReadOnlyAdminMixin, admin.StackedInline):
+    model = CreditAccount
+    fields = ("balance", "held", "updated_at")
+    readonly_fields = fields
+    can_delete = False
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    inlines = [CreditAccountInline]
+    list_display = ("username", "email", "is_active", "balance", "held", "last_login")
+    list_select_related = ("credit_account",)
+
+    @admin.display(description="available", ordering="credit_account__balance")
+    def balance(self, user: User) -> int:
+        return user.credit_account.balance
+
+    @admin.display(description="reserved", ordering="credit_account__held")
+    def held(self, user: User) -> int:
+        return user.credit_account.held
+
+
+@admin.register(CreditEntry)
+class CreditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("created_at", "user", "kind", "amount", "generation", "actor", "memo")
+    list_filter = ("kind", "created_at")
+    list_select_related = ("account__user", "actor")
+    search_fields = ("account__user__username", "memo", "idempotency_key")
+    raw_id_fields = ("generation", "hold")
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+    @admin.display(ordering="account__user__username")
+    def user(self, entry: CreditEntry) -> str:
+        return entry.account.user.username
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.is_active and request.user.is_staff
+
+
+@admin.register(Generation)
+class GenerationAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "user",
+        "mode",
+        "provider",
+        "state",
+        "resolution",
+        "duration",
+        "price_credits",
+        "fail_code",
+        "created_at",
+    )
+    list_filter = ("state", "mode", "provider", "result_state", "fail_code", "created_at")
+    list_select_related = ("user",)
+    search_fields = ("prompt", "provider_task_id", "user__username")
+    raw_id_fields = ("user", "source_generation")
+    date_hierarchy = "created_at"
+    readonly_fields = [f.name for f in Generation._meta.fields]
+    actions = ["poll_now", "release_stuck"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Poll the provider now")
+    def poll_now(self, request, queryset: QuerySet) -> None:
+        states = [
+            generation_poll(generation_id=pk)
+            for pk in queryset.filter(state=Generation.State.SUBMITTED).values_list("pk", flat=True)
+        ]
+        self.message_user(request, f"Polled {len(states)} submitted generation(s).")
+
+    @admin.action(description="Expire and release the hold (jobs in flight)")
+    def release_stuck(self, request, queryset: QuerySet) -> None:
+        outcome = Outcome(
+            Generation.State.EXPIRED,
+            fail_code="EXPIRED_BY_MANAGER",
+            fail_message="Stopped by a manager; the reserved credits were returned.",
+        )
+        done = sum(
+            generation_finalize(generation_id=pk, outcome=outcome)
+            for pk in queryset.filter(state__in=Generation.State.in_flight()).values_list(
+                "pk", flat=True
+            )
+        )
+        self.message_user(request, f"Released {done} generation(s).", messages.SUCCESS)
+
+
+class PriceInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = Price
+    fields = ("provider", "model_id", "resolution", "sound", "credits_per_second")
+    readonly_fields = fields
+
+
+@admin.register(PriceTable)
+class PriceTableAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("version", "note", "created_at", "created_by")
+    inlines = [PriceInline]
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.is_active and request.user.is_staff
+
+
+@admin.register(Price)
+class PriceAdmin(admin.ModelAdmin):
+    """Current prices; saving a change publishes a new price table version."""
+
+    list_display = ("model_id", "provider", "resolution", "sound", "credits_per_second")
+    list_editable = ("credits_per_second",)
+    list_filter = ("provider", "model_id", "resolution")
+    fields = ("provider", "model_id", "resolution", "sound", "credits_per_second")
+    readonly_fields = ("provider", "model_id", "resolution", "sound")
+
+    def get_queryset(self, request):
+        table = PriceTable.objects.order_by("-version").first()
+        return super().get_queryset(request).filter(table=table)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj: Price, form, change: bool) -> None:
+        key = (obj.provider, obj.model_id, obj.resolution, obj.sound)
+        table = price_table_publish(
+            changes={key: obj.credits_per_second},
+            actor=request.user,
+            note=f"{obj}: changed in the admin by {request.user}",
+        )
+        self.message_user(request, f"Published price table v{table.version}.", messages.SUCCESS)

@@ -28,7 +28,10 @@ SQLITE_INSTALL = [
     BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END
     """,
 ]
-SQLITE_REMOVE = ["DROP TRIGGER IF EXISTS ledger_no_update", "DROP TRIGGER IF EXISTS ledger_no_delete"]
+SQLITE_REMOVE = [
+    "DROP TRIGGER IF EXISTS ledger_no_update",
+    "DROP TRIGGER IF EXISTS ledger_no_delete",
+]
 
 POSTGRES_INSTALL = [
     """

@@ -53,9 +53,9 @@ def ensure_dispatcher() -> None:
     """Start a dispatcher loop unless one holds the lease (cheap; called after submits)."""
     from django_q.tasks import async_task
 
-    busy = WorkerLease.objects.filter(
-        name=DISPATCHER_LEASE, expires_at__gt=timezone.now()
-    ).exclude(holder="")
+    busy = WorkerLease.objects.filter(name=DISPATCHER_LEASE, expires_at__gt=timezone.now()).exclude(
+        holder=""
+    )
     if not busy.exists():
         async_task("generations.tasks.dispatch_loop", group="dispatch")
 

@@ -36,7 +36,7 @@ def _url(name: str, default: str, *, schemes: tuple[str, ...] = ("http", "https"
 
 # --- Django basics -------------------------------------------------------------------------
 DEBUG = env.bool("DEBUG", default=True)
-_DEV_SECRET_KEY = "django-insecure-dev-only-never-use-in-production"  # noqa: S105
+_DEV_SECRET_KEY = "django-insecure-dev-only-never-use-in-production"
 SECRET_KEY = env.str("SECRET_KEY", default=_DEV_SECRET_KEY if DEBUG else "")
 if not SECRET_KEY or (not DEBUG and SECRET_KEY == _DEV_SECRET_KEY):
     raise ImproperlyConfigured("SECRET_KEY must be set to a long random value when DEBUG=false.")
@@ -184,7 +184,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # only the base URL differs (DESIGN.md "Provider simulator").
 SIMULATOR_HOST = env.str("SIMULATOR_HOST", default="127.0.0.1")
 SIMULATOR_PORT = env.int("SIMULATOR_PORT", default=8765)
-SIMULATOR_API_KEY = "simulator-key"  # noqa: S105 - the simulator's own, not a secret
+SIMULATOR_API_KEY = "sim-apixo-key"
 APIXO_API_KEY = env.str("APIXO_API_KEY", default="")
 USE_SIMULATOR = not APIXO_API_KEY
 APIXO_BASE_URL = _url(

@@ -1,6 +1,9 @@
 """Shared fixtures: factories, users with credits, and the SQLite ledger-guard flush hook."""
 
+import importlib
+
 import pytest
+from django.apps import apps
 from django.db import connection
 
 from generations.db import ledger_guard_disabled
@@ -33,6 +36,22 @@ def _sqlite_flush_passes_ledger_guard():
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(operations, "execute_sql_flush", execute_sql_flush)
         yield
+
+
+@pytest.fixture(autouse=True)
+def _migration_data(request):
+    """Restore the data migrations' rows (price table, Managers group) for database tests.
+
+    Transactional tests end with a flush that empties every table, data migrations' rows
+    included; the tests after them still expect the defaults a migrated database has.
+    """
+    if request.node.get_closest_marker("django_db") is None and not any(
+        name in request.fixturenames for name in ("db", "transactional_db")
+    ):
+        return
+    request.getfixturevalue("db")
+    migration = importlib.import_module("generations.migrations.0003_default_prices_and_managers")
+    migration.load(apps, None)
 
 
 @pytest.fixture

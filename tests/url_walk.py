@@ -2,7 +2,12 @@
 
 from django.urls import URLPattern
 
-SAMPLES = {"int": 1, "str": "sample", "slug": "sample", "uuid": "00000000-0000-0000-0000-000000000000"}
+SAMPLES = {
+    "int": 1,
+    "str": "sample",
+    "slug": "sample",
+    "uuid": "00000000-0000-0000-0000-000000000000",
+}
 
 
 def sample_kwargs(pattern: URLPattern) -> dict:

@@ -42,17 +42,19 @@ def load(apps, schema_editor):
             )
             for (provider, model_id, resolution, sound), rate in DEFAULT_PRICES.items()
         )
-    # Permissions are normally created after all migrations; managers need theirs now.
-    app_config = apps.get_app_config("generations")
-    app_config.models_module = True
-    create_permissions(app_config, apps=apps, verbosity=0)
-    app_config.models_module = None
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
-    group, _ = Group.objects.get_or_create(name="Managers")
-    group.permissions.add(
-        Permission.objects.get(codename="manage_team", content_type__app_label="generations")
+    permission = Permission.objects.filter(
+        codename="manage_team", content_type__app_label="generations"
     )
+    if not permission.exists():
+        # Permissions are normally created after all migrations; managers need theirs now.
+        app_config = apps.get_app_config("generations")
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = None
+    group, _ = Group.objects.get_or_create(name="Managers")
+    group.permissions.add(permission.get())
 
 
 class Migration(migrations.Migration):

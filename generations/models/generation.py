@@ -87,7 +87,8 @@ class Generation(models.Model):
     )
 
     # The provider's task.
-    provider_task_id = models.CharField(max_length=128, null=True, blank=True)
+    # NULL until submitted: the unique constraint below then ignores the job.
+    provider_task_id = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
     callback_token_hash = models.CharField(max_length=64, blank=True)
     submit_attempts = models.PositiveSmallIntegerField(default=0)
     poll_count = models.PositiveIntegerField(default=0)

@@ -39,7 +39,9 @@ class CreditAccount(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=models.Q(balance__gte=0), name="account_balance_gte_0"),
+            models.CheckConstraint(
+                condition=models.Q(balance__gte=0), name="account_balance_gte_0"
+            ),
             models.CheckConstraint(condition=models.Q(held__gte=0), name="account_held_gte_0"),
         ]
 

@@ -67,7 +67,9 @@ def ledger_mismatches() -> list[Mismatch]:
         .values_list("pk", "kind", "amount", "hold__amount")
     )
     for pk, kind, amount, hold_amount in bad_settlements:
-        problems.append(Mismatch(f"entry {pk}", f"{kind} of {amount} settles a hold of {hold_amount}"))
+        problems.append(
+            Mismatch(f"entry {pk}", f"{kind} of {amount} settles a hold of {hold_amount}")
+        )
     final_unsettled = Generation.objects.filter(
         state__in=Generation.State.final(),
         credit_entries__kind=Kind.HOLD,

@@ -73,7 +73,11 @@ def dispatch_pass(*, interval_seconds: float = 1.0) -> PassReport:
     budget = max(1, int(settings.PROVIDER_REQUESTS_PER_MINUTE / 60 * interval_seconds))
     polls = _claim(Generation.objects.filter(due, state=State.SUBMITTED), limit=budget, now=now)
     for start in range(0, len(polls), POLL_BATCH_SIZE):
-        async_task("generations.tasks.poll_generations", polls[start : start + POLL_BATCH_SIZE], group="poll")
+        async_task(
+            "generations.tasks.poll_generations",
+            polls[start : start + POLL_BATCH_SIZE],
+            group="poll",
+        )
     downloads = _claim(
         Generation.objects.filter(
             due, state=State.SUCCEEDED, result_state=Generation.ResultState.PENDING
@@ -105,4 +109,6 @@ def lease_acquire(*, name: str, holder: str, ttl: timedelta = LOOP_LEASE) -> boo
 
 def lease_release(*, name: str, holder: str) -> None:
     """Give the lease back at once, if ``holder`` still holds it."""
-    WorkerLease.objects.filter(name=name, holder=holder).update(holder="", expires_at=timezone.now())
+    WorkerLease.objects.filter(name=name, holder=holder).update(
+        holder="", expires_at=timezone.now()
+    )

@@ -42,9 +42,7 @@ class GenerationSpec:
     source_generation: Generation | None = None
 
 
-def generation_create(
-    *, user: User, spec: GenerationSpec, client_token: str = ""
-) -> Generation:
+def generation_create(*, user: User, spec: GenerationSpec, client_token: str = "") -> Generation:
     """Price ``spec``, hold its credits and queue its submission, all or nothing.
 
     Args:

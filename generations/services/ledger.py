@@ -34,9 +34,7 @@ class InsufficientCredits(LedgerError):
     def __init__(self, *, needed: int, available: int):
         self.needed = needed
         self.available = available
-        super().__init__(
-            f"This needs {needed:,} credits but only {available:,} are available."
-        )
+        super().__init__(f"This needs {needed:,} credits but only {available:,} are available.")
 
 
 class IdempotencyConflict(LedgerError):
@@ -101,9 +99,7 @@ def _positive(amount: int) -> int:
     return amount
 
 
-def _move(
-    *, user: User, kind: str, amount: int, key: str | None, **fields
-) -> CreditEntry:
+def _move(*, user: User, kind: str, amount: int, key: str | None, **fields) -> CreditEntry:
     key = key or f"{kind}:{uuid.uuid4().hex}"
     with transaction.atomic():
         account = _locked_account(user.pk)

@@ -169,9 +169,7 @@ def generation_submit(*, generation_id: int) -> str:
 def _move(generation_id: int, from_state: str, **changes) -> bool:
     """Apply ``changes`` if the generation is still in ``from_state``; return whether it was."""
     changes.setdefault("updated_at", timezone.now())
-    return bool(
-        Generation.objects.filter(pk=generation_id, state=from_state).update(**changes)
-    )
+    return bool(Generation.objects.filter(pk=generation_id, state=from_state).update(**changes))
 
 
 def generation_poll(*, generation_id: int) -> str:
@@ -247,9 +245,7 @@ def generation_finalize(*, generation_id: int, outcome: Outcome) -> bool:
         else:
             generation.fail_code = outcome.fail_code[:64]
             generation.fail_message = outcome.fail_message or "The generation failed."
-            credits_release(
-                hold=hold, memo=f"Refund: generation #{generation.pk} {outcome.state}"
-            )
+            credits_release(hold=hold, memo=f"Refund: generation #{generation.pk} {outcome.state}")
         generation.save()
     return True
 

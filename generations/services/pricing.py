@@ -15,7 +15,6 @@ from ..models import Price, PriceTable, User
 from ..models.ledger import credits_to_usd
 
 
-
 @dataclass(frozen=True)
 class Quote:
     """The price of one job.
@@ -35,9 +34,7 @@ class Quote:
     price_table: PriceTable
 
 
-def price_quote(
-    *, provider: str, mode: str, resolution: str, sound: bool, duration: int
-) -> Quote:
+def price_quote(*, provider: str, mode: str, resolution: str, sound: bool, duration: int) -> Quote:
     """Return the price of a job from the current price table.
 
     Args:

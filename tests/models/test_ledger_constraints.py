@@ -15,29 +15,34 @@ def entry(member):
 
 
 def test_raw_update_of_an_entry_fails(entry):
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "UPDATE generations_creditentry SET amount = 1000000 WHERE id = %s", [entry.pk]
-            )
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(
+            "UPDATE generations_creditentry SET amount = 1000000 WHERE id = %s", [entry.pk]
+        )
     assert CreditEntry.objects.get(pk=entry.pk).amount == 100
 
 
 def test_raw_delete_of_an_entry_fails(entry):
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("DELETE FROM generations_creditentry WHERE id = %s", [entry.pk])
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("DELETE FROM generations_creditentry WHERE id = %s", [entry.pk])
     assert CreditEntry.objects.filter(pk=entry.pk).exists()
 
 
 @pytest.mark.parametrize("column", ["balance", "held"])
 def test_raw_update_making_the_account_negative_fails(entry, column):
-    with pytest.raises(IntegrityError), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE generations_creditaccount SET {column} = -1 WHERE id = %s",
-                [entry.account_id],
-            )
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE generations_creditaccount SET {column} = -1 WHERE id = %s",
+            [entry.account_id],
+        )
 
 
 def test_an_entry_with_the_wrong_sign_for_its_kind_fails(entry):
@@ -53,8 +58,14 @@ def test_a_second_settlement_of_a_hold_fails_in_the_database(member):
 
     credits_grant(user=member, amount=100, actor=None)
     generation = Generation.objects.create(
-        user=member, mode="text-to-video", model_id="seedance-1-5-pro", prompt="abc",
-        resolution="480p", duration=4, sound=False, price_credits=40,
+        user=member,
+        mode="text-to-video",
+        model_id="seedance-1-5-pro",
+        prompt="abc",
+        resolution="480p",
+        duration=4,
+        sound=False,
+        price_credits=40,
         price_table=PriceTable.objects.current(),
     )
     hold = credits_hold(user=member, amount=40, generation=generation)

@@ -42,8 +42,15 @@ def test_20_parallel_holds_against_a_balance_for_5():
     table = PriceTable.objects.current()
     generations = [
         Generation.objects.create(
-            user=user, mode="text-to-video", model_id="seedance-1-5-pro", prompt=f"job {i}",
-            resolution="480p", duration=8, sound=False, price_credits=80, price_table=table,
+            user=user,
+            mode="text-to-video",
+            model_id="seedance-1-5-pro",
+            prompt=f"job {i}",
+            resolution="480p",
+            duration=8,
+            sound=False,
+            price_credits=80,
+            price_table=table,
         )
         for i in range(20)
     ]

@@ -32,7 +32,9 @@ def test_new_generation_page_renders_with_a_one_time_key(member_client):
     assert response.context["form"].initial["client_token"]
 
 
-def test_submit_holds_the_price_and_queues_one_generation(client, rich_member, django_capture_on_commit_callbacks):
+def test_submit_holds_the_price_and_queues_one_generation(
+    client, rich_member, django_capture_on_commit_callbacks
+):
     client.force_login(rich_member)
     with django_capture_on_commit_callbacks() as callbacks:
         response = client.post(reverse("generations:new"), POST)

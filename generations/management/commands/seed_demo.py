@@ -7,7 +7,7 @@ from generations.models import User
 from generations.models.users import MANAGERS_GROUP
 from generations.services.ledger import credits_grant
 
-DEMO_PASSWORD = "seedance-demo"  # noqa: S105 - printed for local demos only
+DEMO_PASSWORD = "seedance-demo"
 
 
 class Command(BaseCommand):

@@ -1,0 +1,36 @@
+"""Fixtures for end-to-end tests: a live simulator and a way to drive the dispatcher."""
+
+import time
+
+import pytest
+
+from generations.models import Generation
+from generations.services.dispatch import dispatch_pass
+from generations.simulator.config import SimulatorConfig
+from generations.simulator.server import start_in_thread
+
+
+@pytest.fixture
+def simulator(settings, tmp_path):
+    """Run the APIXO simulator on a free port and point the portal's client at it."""
+    config = SimulatorConfig(
+        time_scale=0.01, allow_http_callbacks=True, media_dir=str(tmp_path / "sim-media"), seed=7
+    )
+    server, _ = start_in_thread(config)
+    settings.APIXO_BASE_URL = server.api_base_url
+    settings.APIXO_API_KEY = config.api_key
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    yield server
+    server.stop()
+
+
+def drive_until_settled(generation: Generation, *, timeout: float = 30.0) -> Generation:
+    """Run dispatcher passes (as the scheduled loop does) until the job is final and stored."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        dispatch_pass(interval_seconds=0.1)
+        generation.refresh_from_db()
+        if generation.is_final and generation.result_state != Generation.ResultState.PENDING:
+            return generation
+        time.sleep(0.1)
+    raise AssertionError(f"generation {generation.pk} still {generation.state} after {timeout} s")

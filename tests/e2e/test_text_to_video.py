@@ -1,0 +1,127 @@
+"""Text-to-video end to end: form -> hold -> django-q2 submit -> simulator over HTTP -> poll
+-> capture -> stored, playable video; and a provider failure releasing the hold."""
+
+import av
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from generations.models import CreditAccount, CreditEntry, Generation
+from generations.selectors.ledger import ledger_mismatches
+from generations.services.ledger import credits_grant
+
+from .conftest import drive_until_settled
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+FORM = {
+    "mode": "text-to-video",
+    "prompt": "a paper boat drifting down a rainy street",
+    "resolution": "480p",
+    "duration": "4",
+    "sound": "on",
+    "aspect_ratio": "16:9",
+    "camera_fixed": "on",
+}
+
+
+def test_success_captures_exactly_the_quoted_price(client, member, simulator):
+    credits_grant(user=member, amount=1000, actor=None)
+    client.force_login(member)
+    quote = client.get(reverse("generations:quote"), FORM).json()
+    client.post(reverse("generations:new"), {**FORM, "client_token": "t1"})
+    generation = Generation.objects.get()
+    assert generation.state == "submitted" and generation.provider_task_id
+
+    generation = drive_until_settled(generation)
+
+    assert generation.state == "succeeded"
+    assert generation.result_state == "stored"
+    assert generation.poll_count >= 0 and generation.cost_time_ms is not None
+    entries = list(generation.credit_entries.order_by("id").values_list("kind", "amount"))
+    assert entries == [("hold", -quote["credits"]), ("capture", -quote["credits"])]
+    account = CreditAccount.objects.get(user=member)
+    assert (account.balance, account.held) == (1000 - quote["credits"], 0)
+    with av.open(generation.result_file.path) as container:
+        duration = container.duration / av.time_base
+        assert abs(duration - 4) < 0.5
+        assert container.streams.audio  # sound on
+    page = client.get(generation.get_absolute_url())
+    assert b'id="result-video"' in page.content
+    video = client.get(reverse("generations:video", args=[generation.pk]))
+    assert video.status_code == 200 and video["Content-Type"] == "video/mp4"
+    assert ledger_mismatches() == []
+    call_command("ledger_check")
+
+
+def test_a_failed_task_releases_the_hold(client, member, simulator):
+    credits_grant(user=member, amount=500, actor=None)
+    client.force_login(member)
+    client.post(
+        reverse("generations:new"),
+        {**FORM, "prompt": "a scene the provider refuses [sim:fail=SensitiveContent]"},
+    )
+    generation = drive_until_settled(Generation.objects.get())
+
+    assert generation.state == "failed"
+    assert generation.fail_code == "SensitiveContent"
+    assert generation.fail_message
+    kinds = list(generation.credit_entries.order_by("id").values_list("kind", flat=True))
+    assert kinds == ["hold", "release"]
+    account = CreditAccount.objects.get(user=member)
+    assert (account.balance, account.held) == (500, 0)
+    page = client.get(generation.get_absolute_url())
+    assert generation.fail_message.encode() in page.content
+    assert ledger_mismatches() == []
+
+
+def test_a_rejected_submit_fails_the_job_and_releases(member, simulator, settings):
+    from generations.services.generations import GenerationSpec, generation_create
+
+    settings.APIXO_API_KEY = "wrong-key"  # the simulator answers 401
+    credits_grant(user=member, amount=500, actor=None)
+    generation = generation_create(
+        user=member,
+        spec=GenerationSpec(
+            mode="text-to-video",
+            prompt="a quiet harbour",
+            resolution="480p",
+            duration=4,
+            sound=False,
+        ),
+    )
+    generation.refresh_from_db()
+    assert generation.state == "failed"
+    assert generation.fail_code == "HTTP_401"
+    assert CreditEntry.objects.filter(generation=generation, kind="release").count() == 1
+    assert CreditAccount.objects.get(user=member).balance == 500
+
+
+def test_rate_limited_submits_are_retried_with_backoff(member, simulator, settings):
+    import requests
+
+    from generations.services.generations import GenerationSpec, generation_create
+
+    requests.post(f"{simulator.base_url}/_sim/config", json={"rate_429": 1.0}, timeout=5)
+    credits_grant(user=member, amount=500, actor=None)
+    generation = generation_create(
+        user=member,
+        spec=GenerationSpec(
+            mode="text-to-video",
+            prompt="a quiet harbour",
+            resolution="480p",
+            duration=4,
+            sound=False,
+        ),
+    )
+    generation.refresh_from_db()
+    assert generation.state == "queued"  # waiting for its retry, hold still in place
+    assert generation.submit_attempts == 1 and generation.next_action_at is not None
+    assert CreditAccount.objects.get(user=member).held == 40
+
+    requests.post(f"{simulator.base_url}/_sim/config", json={"rate_429": 0.0}, timeout=5)
+    Generation.objects.filter(pk=generation.pk).update(next_action_at=generation.created_at)
+    generation = drive_until_settled(generation)
+    assert generation.state == "succeeded"
+    assert generation.submit_attempts == 2
+    assert ledger_mismatches() == []
