@@ -23,7 +23,7 @@ from django.utils import timezone
 from ..catalog import Mode
 from ..models import CreditEntry, Generation
 from ..providers import GenerationRequest, TaskStatus, get_provider
-from ..providers.errors import ProviderError, ProviderOutcomeUnknown
+from ..providers.errors import ProviderError, ProviderOutcomeUnknown, ProviderResponseError
 from ..providers.http import backoff_delay, download_to_file
 from .ledger import credits_capture, credits_release
 
@@ -120,7 +120,8 @@ def generation_submit(*, generation_id: int) -> str:
       provider's message (CONTRACT.md "HTTP errors");
     - retryable (429, 5xx, no connection): back to ``queued`` with backoff and jitter, up to
       ``SUBMIT_MAX_ATTEMPTS`` attempts, then failed and released;
-    - outcome unknown (the connection dropped after sending): ``unknown``; never re-sent
+    - outcome unknown (the connection dropped after sending, or an answer without a usable
+      ``taskId``): ``unknown``; never re-sent
       blindly (DESIGN.md "Generation lifecycle"); the sweeper expires it with a release.
 
     Returns:
@@ -136,7 +137,9 @@ def generation_submit(*, generation_id: int) -> str:
     client = get_provider(generation.provider)
     try:
         task_id = client.submit(_request_for(generation))
-    except ProviderOutcomeUnknown as error:
+    except (ProviderOutcomeUnknown, ProviderResponseError) as error:
+        # Sent, but no usable answer (dropped connection, or a 200 without a taskId): the
+        # task may exist at the provider, so re-sending could charge twice.
         logger.warning("Submit of generation %s has an unknown outcome: %r", generation_id, error)
         _move(generation_id, State.SUBMITTING, state=State.UNKNOWN, next_action_at=None)
         return State.UNKNOWN

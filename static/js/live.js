@@ -25,6 +25,11 @@
         element.replaceWith(fresh);
       } catch (error) { /* the next tick retries */ }
     }));
+    if (settled && document.querySelector("[data-reload-on-settle]")) {
+      // The detail page's timings and ledger entries change too: show them all.
+      window.location.reload();
+      return;
+    }
     if (settled) await refreshCredits();
     if (document.querySelector("[data-live]")) setTimeout(tick, INTERVAL_MS);
   }

@@ -1,0 +1,505 @@
+"""APIXO client for Seedance 1.5 Pro (``seedance-1-5-pro``, ``seedance-1-5-pro-extend``).
+
+Sources, cited in each docstring: ``001`` (seedance-1-5-pro page), ``000`` (the extend page),
+``003``/``004`` (reference page with the ``provider`` routing field) and ``CONTRACT.md``, all in
+``provider-docs/``. The same code talks to the local simulator; only the base URL differs.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit
+
+from .base import GenerationRequest, TaskStatus
+from .errors import ProviderError, ProviderResponseError, error_for_status
+from .http import JSON_MAX_BYTES, parse_json, request_json
+
+MODEL_PRO = "seedance-1-5-pro"
+MODEL_EXTEND = "seedance-1-5-pro-extend"
+_MODEL_BY_MODE = {
+    "text-to-video": MODEL_PRO,
+    "image-to-video": MODEL_PRO,
+    "video-extend": MODEL_EXTEND,
+}
+# 001 Parameters: "backend validation accepts only 480p and 720p"; 000 Overview adds 1080p.
+_RESOLUTIONS = {MODEL_PRO: ("480p", "720p"), MODEL_EXTEND: ("480p", "720p", "1080p")}
+# 001 Overview.
+ASPECT_RATIOS = ("1:1", "3:4", "4:3", "9:16", "16:9", "21:9")
+PROMPT_CHARS = (3, 2500)  # 001/000 Overview, after trimming
+DURATION_SECONDS = (4, 12)  # 001/000 Overview
+SEED_RANGE = (0, 2_147_483_647)  # 000 Parameters / seed
+# 003 Parameters / provider; CONTRACT.md "Other endpoints and facts" (routing).
+ROUTINGS = ("auto", "value", "official")
+# 001 Status response fields / state; CONTRACT.md "Envelope and states".
+_STATES = {s: s for s in ("pending", "processing", "success", "failed")}
+GENERIC_FAIL_MESSAGE = "The video service could not generate this video."
+_MAX_TASK_ID_CHARS = 255
+_MAX_URL_CHARS = 4096
+_MAX_FAIL_MESSAGE_CHARS = 1000
+
+
+class ApixoClient:
+    """Talk to APIXO's task API (or the simulator at another ``base_url``).
+
+    Every network method raises only ``ProviderError`` subclasses for provider or network
+    trouble (mapping: CONTRACT.md "HTTP errors"), and never retries by itself.
+    """
+
+    name = "apixo"
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        routing: str = "auto",
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
+    ) -> None:
+        """Configure the client.
+
+        Args:
+            base_url: e.g. ``https://api.apixo.ai/api/v1`` (001 Endpoint and authentication).
+            api_key: the APIXO key, sent as ``Authorization: Bearer <key>``.
+            routing: ``auto``, ``value`` or ``official`` (003 Parameters / provider).
+            connect_timeout: seconds to connect to APIXO.
+            read_timeout: seconds to wait for an answer.
+
+        Raises:
+            ValueError: any argument out of its domain (a configuration error).
+        """
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"APIXO base URL must be an http(s) URL, not {base_url!r}")
+        if not api_key or api_key != api_key.strip() or any(c.isspace() for c in api_key):
+            raise ValueError("APIXO API key must be a non-empty string without whitespace")
+        if routing not in ROUTINGS:
+            raise ValueError(f"APIXO routing must be one of {ROUTINGS}, not {routing!r}")
+        if connect_timeout <= 0 or read_timeout <= 0:
+            raise ValueError("APIXO timeouts must be positive numbers of seconds")
+        self.base_url = base_url.rstrip("/")
+        self.routing = routing
+        self.connect_timeout = float(connect_timeout)
+        self.read_timeout = float(read_timeout)
+        self._api_key = api_key
+
+    def __repr__(self) -> str:
+        """Describe the client without its key."""
+        return f"ApixoClient(base_url={self.base_url!r}, routing={self.routing!r})"
+
+    def model_for(self, mode: str) -> str:
+        """Return ``seedance-1-5-pro`` for text/image-to-video, ``-extend`` for video-extend.
+
+        Source: 001 Overview (modes), 000 Overview (required mode ``video-extend``).
+
+        Raises:
+            ValueError: unknown mode.
+        """
+        model = _MODEL_BY_MODE.get(mode) if isinstance(mode, str) else None
+        if model is None:
+            raise ValueError(f"APIXO has no model for mode {mode!r}")
+        return model
+
+    def build_request(self, request: GenerationRequest, *, callback_url: str | None = None) -> dict:
+        """Return the exact submit body for ``request``, with documented fields only.
+
+        Shapes: 001 "Request body" (text-to-video, image-to-video: ``aspect_ratio`` and
+        ``fixed_lens``), 000 "Request body" (video-extend: ``video_urls``, ``camera_fixed``,
+        optional ``seed`` and ``watermark``; no ``aspect_ratio``, no ``fixed_lens``).
+        ``request_type`` is ``callback`` with ``callback_url`` when one is given (001 Webhook
+        callback mode), else ``async``.
+
+        ``provider`` is sent only for ``value`` and ``official``. 003 documents its default
+        as ``auto``, so leaving it out means the same to the request body; and the key's
+        dashboard strategy takes part too, with no documented precedence (CONTRACT.md
+        "Other endpoints and facts"), so under ``auto`` the body never overrides it. It goes
+        to both models: CONTRACT.md cites the general parameters page for it, though 000
+        does not list it.
+
+        Args:
+            request: what the member asked for; ``aspect_ratio`` None leaves the provider's
+                default (1:1 per 003 Tips).
+            callback_url: the portal's public HTTPS webhook URL, or None to poll.
+
+        Raises:
+            ValueError: a value the docs do not allow (the forms should have caught it):
+                unknown mode, resolution not offered by the model, duration outside 4-12,
+                prompt outside 3-2500 characters, 0 or 3 images, not exactly 1 video,
+                fields of another mode, seed outside 0-2147483647, non-HTTPS callback URL.
+        """
+        model = self.model_for(request.mode)
+        _check_common(request, model)
+        fields = _extend_input(request) if model == MODEL_EXTEND else _pro_input(request)
+        body: dict[str, Any] = {"request_type": "async"}
+        if callback_url is not None:
+            _check_url(callback_url, "callback_url", schemes=("https",))
+            body = {"request_type": "callback", "callback_url": callback_url}
+        if self.routing != "auto":
+            body["provider"] = self.routing
+        body["input"] = fields
+        return body
+
+    def submit(self, request: GenerationRequest, *, callback_url: str | None = None) -> str:
+        """Create a task: ``POST /generateTask/<model>``; return ``data.taskId``.
+
+        Source: 001/000 "Copy-paste async quickstart" and "Submit task response".
+
+        Raises:
+            ValueError: see :meth:`build_request`.
+            ProviderOutcomeUnknown: the request went out but the answer was lost; the task
+                may exist. Never re-send blindly.
+            ProviderResponseError: an HTTP 200 without a usable ``taskId``. The task may
+                exist here too.
+            ProviderError: any other subclass, per CONTRACT.md "HTTP errors"; a 400 quotes
+                the body's ``message`` and ``data.error`` (CONTRACT.md "Envelope and states").
+        """
+        body = self.build_request(request, callback_url=callback_url)
+        data = self._call("POST", f"/generateTask/{self.model_for(request.mode)}", json=body)
+        task_id = data.get("taskId") if isinstance(data, dict) else None
+        if not _is_task_id(task_id):
+            raise ProviderResponseError(
+                status=200, detail=f"submit answer without taskId: {data!r:.200}"
+            )
+        return task_id
+
+    def fetch_status(self, task_id: str, *, model: str) -> TaskStatus:
+        """Read a task: ``GET /statusTask/<model>?taskId=<id>``; parse it strictly.
+
+        Source: 001/000 "Poll for result" and "Status response fields"; unknown states
+        (e.g. ``processing_r2``) become ``unknown`` (CONTRACT.md "Envelope and states").
+
+        Args:
+            task_id: the id :meth:`submit` returned.
+            model: the model the task was submitted to (:meth:`model_for`).
+
+        Raises:
+            ValueError: empty task id or unknown model.
+            ProviderResponseError: bad envelope, other ``taskId``, missing state, malformed
+                ``resultJson`` or times.
+            ProviderError: any other subclass, per CONTRACT.md "HTTP errors". An unknown
+                outcome is safe to retry here (``errors.is_retryable(..., idempotent=True)``).
+        """
+        if not _is_task_id(task_id):
+            raise ValueError(f"not a task id: {task_id!r}")
+        if model not in _RESOLUTIONS:
+            raise ValueError(f"not an APIXO model: {model!r}")
+        data = self._call("GET", f"/statusTask/{model}", params={"taskId": task_id})
+        return parse_task(data, expected_task_id=task_id)
+
+    def parse_callback(self, body: bytes) -> TaskStatus:
+        """Parse a webhook body: the ``statusTask`` envelope (CONTRACT.md "Webhooks").
+
+        The body is unauthenticated; use it only as a signal and confirm with
+        :meth:`fetch_status` before finalizing (DESIGN.md "Generation lifecycle").
+
+        Args:
+            body: the raw request body.
+
+        Raises:
+            ProviderResponseError: anything but a well-formed envelope with ``code`` 200
+                and a task in ``data`` (too large, not JSON, bad fields).
+        """
+        if len(body) > JSON_MAX_BYTES:
+            raise ProviderResponseError(detail=f"callback body over {JSON_MAX_BYTES} bytes")
+        envelope = parse_json(bytes(body))
+        if not isinstance(envelope, dict) or not _is_int(envelope.get("code")):
+            raise ProviderResponseError(detail="callback body is not an APIXO envelope")
+        if envelope["code"] != 200:
+            raise ProviderResponseError(detail=f"callback envelope code {envelope['code']}")
+        return parse_task(envelope.get("data"), expected_task_id=None)
+
+    def account_balance(self) -> Decimal:
+        """Return the key's remaining balance in USD: ``GET /apikeys/current-balance``.
+
+        Source: CONTRACT.md "Other endpoints and facts" (``data`` is a number, e.g. 74.87).
+
+        Raises:
+            ProviderResponseError: ``data`` is not a finite number.
+            ProviderError: any other subclass, per CONTRACT.md "HTTP errors".
+        """
+        data = self._call("GET", "/apikeys/current-balance")
+        if _is_int(data) or (isinstance(data, float) and math.isfinite(data)):
+            return Decimal(str(data))
+        raise ProviderResponseError(status=200, detail=f"balance is not a number: {data!r:.100}")
+
+    def download_allow_hosts(self) -> frozenset[str]:
+        """Return ``{"host:port"}`` when the base URL is a loopback address, else nothing.
+
+        A loopback base URL is the local simulator (DESIGN.md "Provider simulator"), whose
+        result URLs the downloader must be allowed to fetch.
+        """
+        parts = urlsplit(self.base_url)
+        host = parts.hostname or ""
+        try:
+            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            return frozenset()
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        return frozenset({f"[{host}]:{port}" if ":" in host else f"{host}:{port}"})
+
+    def _call(self, method: str, path: str, *, json: Any = None, params: dict | None = None) -> Any:
+        """Send one API request and return the envelope's ``data``.
+
+        Raises:
+            ProviderError: transport failures (``http.request_json``) and error answers
+                (:func:`_data_or_error`).
+        """
+        status, body = request_json(
+            method,
+            self.base_url + path,
+            headers={"Authorization": f"Bearer {self._api_key}", "Accept": "application/json"},
+            json=json,
+            params=params,
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+        )
+        return _data_or_error(status, body)
+
+
+def _data_or_error(status: int, body: Any) -> Any:
+    """Return ``data`` of a good envelope; raise the typed error of any other answer.
+
+    Source: CONTRACT.md "Envelope and states": check both the HTTP status and the body
+    ``code`` before trusting ``data``; a 200 whose ``code`` is not 200 is an error carrying
+    that code. 003 "Response / Error" shows a 400 "Insufficient credits"; it is treated as
+    a balance error (402) so that an operator hears of it.
+
+    Raises:
+        ProviderError: the subclass for the status or code (``errors.error_for_status``).
+        ProviderResponseError: a 200 answer that is not an envelope.
+    """
+    envelope = body if isinstance(body, dict) else {}
+    code = envelope.get("code")
+    if status == 200:
+        if not _is_int(code) or "data" not in envelope:
+            raise ProviderResponseError(status=200, detail=f"not an APIXO envelope: {body!r:.200}")
+        if code == 200:
+            return envelope["data"]
+    raise _envelope_error(code if status == 200 else status, envelope, http_status=status)
+
+
+def _envelope_error(status: int, envelope: dict, *, http_status: int) -> ProviderError:
+    """Build the typed error for an error answer (see :func:`_data_or_error`)."""
+    message = envelope.get("message")
+    data = envelope.get("data")
+    extra = data.get("error") if isinstance(data, dict) else None
+    text = ": ".join(t for t in (message, extra) if isinstance(t, str) and t)
+    if status == 400 and "insufficient" in text.lower():
+        status = 402
+    code = envelope.get("code")
+    return error_for_status(
+        status,
+        http_status=http_status,
+        code=str(code) if _is_int(code) else "",
+        provider_text=text,
+    )
+
+
+def parse_task(data: Any, *, expected_task_id: str | None) -> TaskStatus:
+    """Parse a ``statusTask`` (or callback) ``data`` object into a :class:`TaskStatus`.
+
+    Source: 001/000 "Status response fields"; CONTRACT.md "Envelope and states" (pending
+    and processing carry only ``taskId``, ``state``, ``createTime``; unknown states are
+    still running). Times must be integers when present. On success ``resultJson`` must be
+    a JSON string holding a non-empty ``resultUrls`` list of http(s) URLs; on failure a
+    missing ``failMsg`` becomes a generic message.
+
+    Args:
+        data: the envelope's ``data``.
+        expected_task_id: the id asked for, or None (callbacks).
+
+    Raises:
+        ProviderResponseError: any field missing or of the wrong type.
+    """
+    if not isinstance(data, dict):
+        raise ProviderResponseError(detail=f"task data is not an object: {data!r:.200}")
+    task_id = data.get("taskId")
+    if not _is_task_id(task_id):
+        raise ProviderResponseError(detail=f"task data without a valid taskId: {task_id!r:.100}")
+    if expected_task_id is not None and task_id != expected_task_id:
+        raise ProviderResponseError(detail=f"asked for {expected_task_id}, got {task_id!r:.100}")
+    raw_state = data.get("state")
+    if not isinstance(raw_state, str) or not raw_state.strip():
+        raise ProviderResponseError(detail=f"task {task_id} without a state")
+    state = _STATES.get(raw_state.strip().lower(), "unknown")
+    times = {
+        "create_time_ms": _optional_int(data, "createTime"),
+        "complete_time_ms": _optional_int(data, "completeTime"),
+        "cost_time_ms": _optional_int(data, "costTime"),
+    }
+    if state == "success":
+        urls = _parse_result_json(data.get("resultJson"))
+        return TaskStatus(task_id, state, raw_state, result_urls=urls, **times)
+    if state == "failed":
+        fail_code = _optional_str(data, "failCode")
+        fail_message = _optional_str(data, "failMsg")[:_MAX_FAIL_MESSAGE_CHARS]
+        return TaskStatus(
+            task_id,
+            state,
+            raw_state,
+            fail_code=fail_code,
+            fail_message=fail_message or GENERIC_FAIL_MESSAGE,
+            **times,
+        )
+    return TaskStatus(task_id, state, raw_state, **times)
+
+
+def _parse_result_json(value: Any) -> tuple[str, ...]:
+    """Return ``resultUrls`` from the ``resultJson`` string (001 "Parse resultJson").
+
+    Raises:
+        ProviderResponseError: not a string, not JSON, no non-empty list of http(s) URLs.
+    """
+    if not isinstance(value, str):
+        raise ProviderResponseError(detail=f"resultJson is not a string: {value!r:.200}")
+    payload = parse_json(value)
+    urls = payload.get("resultUrls") if isinstance(payload, dict) else None
+    if not isinstance(urls, list) or not urls:
+        raise ProviderResponseError(detail=f"resultJson without resultUrls: {value:.200}")
+    for url in urls:
+        if not _is_http_url(url):
+            raise ProviderResponseError(detail=f"result URL is not http(s): {url!r:.200}")
+    return tuple(urls)
+
+
+def _check_common(request: GenerationRequest, model: str) -> None:
+    """Check the fields every mode shares (001/000 Overview and Parameters).
+
+    Raises:
+        ValueError: prompt, resolution, duration or sound out of their documented domain.
+    """
+    if not isinstance(request.prompt, str):
+        raise ValueError("prompt must be a string")
+    low, high = PROMPT_CHARS
+    if not low <= len(request.prompt.strip()) <= high:
+        raise ValueError(f"prompt must have {low}-{high} characters after trimming")
+    if request.resolution not in _RESOLUTIONS[model]:
+        raise ValueError(
+            f"{model} takes resolutions {_RESOLUTIONS[model]}, not {request.resolution!r}"
+        )
+    low, high = DURATION_SECONDS
+    if not _is_int(request.duration) or not low <= request.duration <= high:
+        raise ValueError(f"duration must be an integer from {low} to {high} seconds")
+    if not isinstance(request.sound, bool) or not isinstance(request.camera_fixed, bool):
+        raise ValueError("sound and camera_fixed must be booleans")
+
+
+def _pro_input(request: GenerationRequest) -> dict[str, Any]:
+    """Return ``input`` for text- or image-to-video (001 "Request body").
+
+    Raises:
+        ValueError: images on text-to-video, not 1-2 images on image-to-video, a video URL,
+            a seed or watermark (extend-only fields), or an unknown aspect ratio.
+    """
+    if request.video_urls or request.seed is not None or request.watermark is not None:
+        raise ValueError("video_urls, seed and watermark are for video-extend only")
+    if request.aspect_ratio is not None and request.aspect_ratio not in ASPECT_RATIOS:
+        raise ValueError(f"aspect_ratio must be one of {ASPECT_RATIOS}")
+    fields: dict[str, Any] = {"mode": request.mode, "prompt": request.prompt.strip()}
+    if request.mode == "image-to-video":
+        if not 1 <= len(request.image_urls) <= 2:
+            raise ValueError("image-to-video takes 1 or 2 image URLs (start, end frame)")
+        fields["image_urls"] = [_check_url(url, "image_urls") for url in request.image_urls]
+    elif request.image_urls:
+        raise ValueError("text-to-video takes no image URLs")
+    fields.update(resolution=request.resolution, duration=request.duration, sound=request.sound)
+    if request.aspect_ratio is not None:
+        fields["aspect_ratio"] = request.aspect_ratio
+    fields["fixed_lens"] = request.camera_fixed
+    return fields
+
+
+def _extend_input(request: GenerationRequest) -> dict[str, Any]:
+    """Return ``input`` for video-extend (000 "Request body" and "Parameters").
+
+    Raises:
+        ValueError: not exactly one video URL, image URLs, an aspect ratio (000: "no public
+            aspect_ratio field"), a seed outside 0-2147483647, a non-boolean watermark.
+    """
+    if len(request.video_urls) != 1:
+        raise ValueError("video-extend takes exactly 1 video URL")
+    if request.image_urls or request.aspect_ratio is not None:
+        raise ValueError("video-extend takes no image URLs and no aspect ratio")
+    fields: dict[str, Any] = {
+        "mode": request.mode,
+        "prompt": request.prompt.strip(),
+        "video_urls": [_check_url(request.video_urls[0], "video_urls")],
+        "resolution": request.resolution,
+        "duration": request.duration,
+        "sound": request.sound,
+        "camera_fixed": request.camera_fixed,
+    }
+    if request.seed is not None:
+        low, high = SEED_RANGE
+        if not _is_int(request.seed) or not low <= request.seed <= high:
+            raise ValueError(f"seed must be an integer from {low} to {high}")
+        fields["seed"] = request.seed
+    if request.watermark is not None:
+        if not isinstance(request.watermark, bool):
+            raise ValueError("watermark must be a boolean")
+        fields["watermark"] = request.watermark
+    return fields
+
+
+def _check_url(url: Any, field: str, *, schemes: tuple[str, ...] = ("http", "https")) -> str:
+    """Return ``url`` if it is an absolute URL with one of ``schemes``; else ValueError."""
+    if not _is_http_url(url) or urlsplit(url).scheme not in schemes:
+        raise ValueError(f"{field} must be {'/'.join(schemes)} URLs, not {url!r:.100}")
+    return url
+
+
+def _is_http_url(value: Any) -> bool:
+    """Tell whether ``value`` is a string holding an absolute http(s) URL with a host."""
+    if not isinstance(value, str) or len(value) > _MAX_URL_CHARS or value != value.strip():
+        return False
+    try:
+        parts = urlsplit(value)
+        return parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        return False
+
+
+def _is_int(value: Any) -> bool:
+    """Tell whether ``value`` is an int and not a bool (JSON true is not 1 here)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_task_id(value: Any) -> bool:
+    """Tell whether ``value`` looks like a task id: a short non-blank string."""
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= _MAX_TASK_ID_CHARS
+        and value == value.strip()
+        and value.isprintable()
+    )
+
+
+def _optional_int(data: dict, key: str) -> int | None:
+    """Return ``data[key]`` if it is an int, None if absent or null.
+
+    Raises:
+        ProviderResponseError: present with another type.
+    """
+    value = data.get(key)
+    if value is None or _is_int(value):
+        return value
+    raise ProviderResponseError(detail=f"{key} is not an integer: {value!r:.100}")
+
+
+def _optional_str(data: dict, key: str) -> str:
+    """Return ``data[key]`` stripped if it is a string, "" if absent or null.
+
+    Raises:
+        ProviderResponseError: present with another type.
+    """
+    value = data.get(key)
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.strip()
+    raise ProviderResponseError(detail=f"{key} is not a string: {value!r:.100}")

@@ -1,0 +1,267 @@
+"""Typed errors raised by the provider clients and the outbound-HTTP wrapper.
+
+Every error says whether trying again can help (``retryable``) and whether an operator must
+act (``alert_admin``). Retry policy itself belongs to the callers (tasks with backoff); nothing
+in ``generations.providers`` retries on its own.
+
+The HTTP status mapping follows CONTRACT.md "HTTP errors" (pages disagree, so every listed
+status is handled) and 001/000 "Errors and troubleshooting / HTTP errors".
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+# Longest provider-supplied text copied into a user-facing message.
+_MAX_PROVIDER_TEXT = 300
+
+
+class ProviderError(Exception):
+    """Base of every error raised by ``generations.providers``.
+
+    Attributes:
+        message: human text, safe to show a user (no secrets, no raw bodies).
+        status: the HTTP status of the answer, or None when there was no answer.
+        code: the provider's machine code (APIXO: its numeric body ``code`` as a string)
+            or one of ours (``default_code`` of each class).
+        retryable: True when the same call may succeed later (with backoff).
+        alert_admin: True when an operator must act (credentials, provider balance).
+        detail: extra text for logs only (e.g. a body excerpt); not for users.
+    """
+
+    default_code = "provider_error"
+    default_message = "The video service returned an error."
+    retryable = False
+    alert_admin = False
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        status: int | None = None,
+        code: str = "",
+        retryable: bool | None = None,
+        alert_admin: bool | None = None,
+        detail: str = "",
+    ) -> None:
+        """Build the error; omitted flags keep the class defaults."""
+        self.message = message or self.default_message
+        self.status = status
+        self.code = code or self.default_code
+        if retryable is not None:
+            self.retryable = retryable
+        if alert_admin is not None:
+            self.alert_admin = alert_admin
+        self.detail = detail
+        super().__init__(self.message)
+
+    def __repr__(self) -> str:
+        """Show the fields that matter in logs."""
+        return (
+            f"{type(self).__name__}(message={self.message!r}, status={self.status!r}, "
+            f"code={self.code!r}, retryable={self.retryable!r}, detail={self.detail!r})"
+        )
+
+
+class ProviderRequestRejected(ProviderError):
+    """The provider refused the request as invalid (HTTP 400/422); fix it, do not retry."""
+
+    default_code = "request_rejected"
+    default_message = "The video service rejected the request."
+
+
+class ProviderAuthError(ProviderError):
+    """The API key is missing, invalid or lacks access (HTTP 401/403)."""
+
+    default_code = "auth_failed"
+    default_message = (
+        "The video service refused the portal's credentials. An administrator must check them."
+    )
+    alert_admin = True
+
+
+class ProviderBalanceError(ProviderError):
+    """The provider account has no balance left (HTTP 402)."""
+
+    default_code = "insufficient_balance"
+    default_message = "The video service account is out of funds. An administrator must top it up."
+    alert_admin = True
+
+
+class ProviderNotFound(ProviderError):
+    """The model or the task does not exist at the provider (HTTP 404)."""
+
+    default_code = "not_found"
+    default_message = "The video service does not know this model or task."
+
+
+class ProviderRateLimited(ProviderError):
+    """Rate or concurrency limit reached (HTTP 429); retry with backoff and jitter."""
+
+    default_code = "rate_limited"
+    default_message = "The video service is busy right now."
+    retryable = True
+
+
+class ProviderServerError(ProviderError):
+    """Server, upstream, unavailable or gateway timeout (HTTP 5xx); retry with backoff."""
+
+    default_code = "server_error"
+    default_message = "The video service had a temporary error."
+    retryable = True
+
+
+class ProviderConnectionError(ProviderError):
+    """No connection was made (DNS, refused, connect timeout, TLS): nothing was sent."""
+
+    default_code = "connection_failed"
+    default_message = "Could not reach the video service."
+    retryable = True
+
+
+class ProviderOutcomeUnknown(ProviderError):
+    """The request was sent but no complete answer came back (read timeout, dropped link).
+
+    For a submit the task may or may not exist, so ``retryable`` is False: re-sending blindly
+    could start and bill a second task (DESIGN.md "Generation lifecycle"). A status read is
+    idempotent; see :func:`is_retryable`.
+    """
+
+    default_code = "outcome_unknown"
+    default_message = "The connection to the video service dropped before it answered."
+
+
+class ProviderResponseError(ProviderError):
+    """The answer could not be understood: not JSON, wrong envelope, bad ``resultJson``."""
+
+    default_code = "bad_response"
+    default_message = "The video service sent an answer that could not be understood."
+
+
+class DownloadReason(StrEnum):
+    """Why a guarded download failed or was refused (``DownloadError.reason``)."""
+
+    SCHEME = "scheme"  # not http or https
+    URL = "url"  # unparsable, no host, credentials in the URL
+    ADDRESS = "address"  # resolves to a private, loopback, link-local, ... address
+    DNS = "dns"  # the host name does not resolve
+    REDIRECTS = "redirects"  # too many redirects, or a redirect without Location
+    STATUS = "status"  # the server answered with an error status
+    CONTENT_TYPE = "content_type"  # Content-Type header not allowed
+    CONTENT = "content"  # the first bytes are not an allowed media type
+    SIZE = "size"  # larger than the byte cap
+    TIMEOUT = "timeout"  # the wall-clock cap ran out
+    CONNECTION = "connection"  # connect, TLS or transfer failure
+
+
+class DownloadError(ProviderError):
+    """A guarded download failed on the way (network, server error, time limit).
+
+    Attributes:
+        reason: a :class:`DownloadReason`, for tests, logs and form messages.
+    """
+
+    default_code = "download_failed"
+    default_message = "The file could not be downloaded."
+    retryable = True
+
+    def __init__(self, message: str = "", *, reason: DownloadReason, **kwargs) -> None:
+        """Build the error; ``kwargs`` are those of :class:`ProviderError`."""
+        kwargs.setdefault("code", str(reason))
+        super().__init__(message, **kwargs)
+        self.reason = reason
+
+    def __reduce__(self):
+        """Pickle with the keyword-only ``reason`` (task queues pickle exceptions)."""
+        return (_rebuild_download_error, (type(self), self.reason), self.__dict__)
+
+
+class DownloadRefused(DownloadError):
+    """The download policy refused the URL or the content; retrying cannot help."""
+
+    default_code = "download_refused"
+    default_message = "The file was refused."
+    retryable = False
+
+
+def _rebuild_download_error(cls: type[DownloadError], reason: DownloadReason) -> DownloadError:
+    """Recreate a :class:`DownloadError` while unpickling; its state follows."""
+    return cls(reason=reason)
+
+
+_CLASS_BY_STATUS: dict[int, type[ProviderError]] = {
+    400: ProviderRequestRejected,
+    422: ProviderRequestRejected,
+    401: ProviderAuthError,
+    403: ProviderAuthError,
+    402: ProviderBalanceError,
+    404: ProviderNotFound,
+    429: ProviderRateLimited,
+    500: ProviderServerError,
+    502: ProviderServerError,
+    503: ProviderServerError,
+    504: ProviderServerError,
+}
+
+# Classes whose user message quotes the provider's own explanation (it helps fix the input).
+_QUOTES_PROVIDER = (ProviderRequestRejected, ProviderNotFound, ProviderAuthError)
+
+
+def error_class_for_status(status: int) -> type[ProviderError]:
+    """Return the error class for an HTTP status (or a body ``code`` that stands for one).
+
+    Source: CONTRACT.md "HTTP errors". Statuses outside the table fall back by class: other
+    4xx are rejections (not retryable), other 5xx server errors (retryable), anything else
+    (1xx, 2xx, 3xx) an answer that cannot be understood.
+    """
+    if status in _CLASS_BY_STATUS:
+        return _CLASS_BY_STATUS[status]
+    if 400 <= status <= 499:
+        return ProviderRequestRejected
+    if 500 <= status <= 599:
+        return ProviderServerError
+    return ProviderResponseError
+
+
+def error_for_status(
+    status: int,
+    *,
+    http_status: int | None = None,
+    code: str = "",
+    provider_text: str = "",
+    detail: str = "",
+) -> ProviderError:
+    """Return (not raise) the typed error for a failed provider answer.
+
+    Args:
+        status: the status that decides the class: the HTTP status, or the body ``code`` of
+            an HTTP 200 answer whose ``code`` is not 200 (CONTRACT.md "Envelope and states").
+        http_status: the real HTTP status, when it differs from ``status``.
+        code: the provider's machine code; defaults to the class's own code.
+        provider_text: the provider's human explanation (e.g. APIXO ``message`` plus
+            ``data.error``); quoted in the user message for rejections, 403 and 404.
+        detail: extra text for logs.
+    """
+    cls = error_class_for_status(status)
+    message = ""
+    text = " ".join(provider_text.split())[:_MAX_PROVIDER_TEXT]
+    if text and issubclass(cls, _QUOTES_PROVIDER) and status != 401:
+        message = f"{cls.default_message} The service said: {text}"
+    return cls(
+        message,
+        status=http_status if http_status is not None else status,
+        code=code,
+        detail=detail or text,
+    )
+
+
+def is_retryable(error: ProviderError, *, idempotent: bool) -> bool:
+    """Tell whether ``error`` allows the same call again (after a backoff delay).
+
+    Args:
+        error: the error raised by a provider call.
+        idempotent: True for reads (status, balance) that may be repeated safely; then an
+            unknown outcome is retryable too. False for submits, which must never be re-sent
+            blindly (DESIGN.md "Generation lifecycle").
+    """
+    return error.retryable or (idempotent and isinstance(error, ProviderOutcomeUnknown))
