@@ -1,5 +1,6 @@
 """Fixtures for end-to-end tests: a live simulator and a way to drive the dispatcher."""
 
+import os
 import time
 
 import pytest
@@ -8,6 +9,8 @@ from generations.models import Generation
 from generations.services.dispatch import dispatch_pass
 from generations.simulator.config import SimulatorConfig
 from generations.simulator.server import start_in_thread
+
+from .browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 
 
 @pytest.fixture
@@ -34,3 +37,25 @@ def drive_until_settled(generation: Generation, *, timeout: float = 30.0) -> Gen
             return generation
         time.sleep(0.1)
     raise AssertionError(f"generation {generation.pk} still {generation.state} after {timeout} s")
+
+
+@pytest.fixture
+def browser_page():
+    """Yield a Playwright page in headless Debian Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
+    # between browser steps are still synchronous and safe.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)

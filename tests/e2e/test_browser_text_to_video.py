@@ -8,7 +8,7 @@ from generations.models import Generation
 from generations.services.dispatch import dispatch_pass
 from generations.services.ledger import credits_grant
 
-from .browser import ARTIFACTS, browser_page, requires_chromium  # noqa: F401
+from .browser import ARTIFACTS, requires_chromium
 
 pytestmark = [requires_chromium, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -32,9 +32,7 @@ def test_member_generates_a_video_that_plays(live_server, browser_page, member, 
     page.select_option("select[name=resolution]", "480p")
     page.fill("input[name=duration]", "4")
     page.check("input[name=sound][value=on]")
-    page.wait_for_function(
-        "document.getElementById('price-credits').textContent.trim() === '80'"
-    )
+    page.wait_for_function("document.getElementById('price-credits').textContent.trim() === '80'")
     assert "US$0.080" in page.text_content("#price-usd")
     assert page.text_content("#prompt-count").startswith("48 /")
     page.click("#submit-button")

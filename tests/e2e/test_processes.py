@@ -55,7 +55,12 @@ def portal_env(tmp_path):
     def manage(*args, **kwargs):
         return subprocess.run(
             [sys.executable, "manage.py", *args],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, **kwargs,
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            **kwargs,
         )
 
     assert manage("migrate", "--no-input").returncode == 0
@@ -63,12 +68,18 @@ def portal_env(tmp_path):
     processes = [
         subprocess.Popen(
             [sys.executable, "-m", "generations.simulator", "--port", str(port)],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
             start_new_session=True,
         ),
         subprocess.Popen(
             [sys.executable, "manage.py", "qcluster"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
             start_new_session=True,
         ),
     ]
@@ -88,9 +99,21 @@ def portal_env(tmp_path):
 
 def test_generate_wait_with_a_real_worker(portal_env):
     result = portal_env(
-        "generate", "--user", "member", "--mode", "text-to-video",
-        "--prompt", "a hot air balloon over a canyon at sunrise",
-        "--resolution", "480p", "--duration", "4", "--sound", "--wait", "--timeout", "120",
+        "generate",
+        "--user",
+        "member",
+        "--mode",
+        "text-to-video",
+        "--prompt",
+        "a hot air balloon over a canyon at sunrise",
+        "--resolution",
+        "480p",
+        "--duration",
+        "4",
+        "--sound",
+        "--wait",
+        "--timeout",
+        "120",
     )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout.strip().splitlines()[-1])
@@ -104,8 +127,18 @@ def test_generate_wait_with_a_real_worker(portal_env):
 
 def test_generate_wait_reports_a_failed_job_with_exit_1(portal_env):
     result = portal_env(
-        "generate", "--user", "member", "--prompt", "please fail [sim:fail]",
-        "--resolution", "480p", "--duration", "4", "--wait", "--timeout", "120",
+        "generate",
+        "--user",
+        "member",
+        "--prompt",
+        "please fail [sim:fail]",
+        "--resolution",
+        "480p",
+        "--duration",
+        "4",
+        "--wait",
+        "--timeout",
+        "120",
     )
     assert result.returncode == 1, result.stderr
     data = json.loads(result.stdout.strip().splitlines()[-1])
