@@ -1,0 +1,314 @@
+"""In-memory, thread-safe state of the simulator: tasks, account balance, request counters.
+
+Sources: 001 "Status response fields" (the shape :meth:`Task.status_data` returns), 003/004
+"Rate Limits" (10,000 requests/minute, 1,000 concurrent tasks), 001 "Billing" and CONTRACT.md
+"Other endpoints and facts" (balance in USD).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from collections import Counter, deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import NamedTuple, TypeVar
+
+from .validation import TaskSpec
+
+T = TypeVar("T")
+WINDOW_S = 60.0
+
+
+class Failure(NamedTuple):
+    """A task's documented ``failCode`` and human ``failMsg``."""
+
+    code: str
+    message: str
+
+
+class InsufficientBalanceError(Exception):
+    """The account cannot pay for the task (HTTP 402)."""
+
+
+class ConcurrencyLimitError(Exception):
+    """Too many non-final tasks (HTTP 429, 003/004 "Rate Limits")."""
+
+
+@dataclass
+class Task:
+    """One generation task; fields below ``duplicate_callback`` change as it progresses."""
+
+    task_id: str
+    spec: TaskSpec
+    request_body: dict
+    base_url: str
+    created_at: float
+    pending_until: float
+    due_at: float
+    planned_failure: Failure | None
+    duplicate_callback: bool
+    prepared: bool = False
+    result_path: Path | None = None
+    failure: Failure | None = None
+    final_state: str | None = None
+    completed_at: float | None = None
+    status_requests: int = 0
+    callbacks: list[dict] = field(default_factory=list)
+
+    @property
+    def result_url(self) -> str:
+        """Return the public URL of the result video."""
+        return f"{self.base_url}/files/{self.task_id}.mp4"
+
+    def state(self, now: float) -> str:
+        """Return pending, processing, success or failed (004 "Status Response Fields")."""
+        if self.final_state is not None:
+            return self.final_state
+        return "pending" if now < self.pending_until else "processing"
+
+    def status_data(self, now: float) -> dict:
+        """Return the ``data`` of a statusTask answer (001 "Poll for result").
+
+        Pending and processing carry only taskId, state and createTime; success adds
+        ``resultJson`` as a JSON *string*; failed adds failCode and failMsg; both final states
+        add completeTime and costTime (Unix milliseconds / milliseconds).
+        """
+        created_ms = _ms(self.created_at)
+        data: dict[str, object] = {"taskId": self.task_id, "state": self.state(now)}
+        if self.final_state == "success":
+            data["resultJson"] = json.dumps(
+                {"resultUrls": [self.result_url]}, separators=(",", ":")
+            )
+        elif self.final_state == "failed" and self.failure is not None:
+            data["failCode"] = self.failure.code
+            data["failMsg"] = self.failure.message
+        data["createTime"] = created_ms
+        if self.completed_at is not None:
+            data["completeTime"] = _ms(self.completed_at)
+            data["costTime"] = _ms(self.completed_at) - created_ms
+        return data
+
+
+class TaskStore:
+    """Hold tasks and the account balance behind one lock.
+
+    The price of a task is held from the balance when it is admitted and given back if it
+    fails, so the balance only ever pays for successful tasks.
+    """
+
+    def __init__(self, balance_usd: float) -> None:
+        self._lock = threading.Lock()
+        self._tasks: dict[str, Task] = {}
+        self._active: set[str] = set()
+        self._balance = _usd(balance_usd)
+
+    def admit(self, task: Task, *, max_active: int) -> None:
+        """Store a new task and hold its price; raise ConcurrencyLimitError or
+        InsufficientBalanceError without storing anything."""
+        price = task.spec.price_usd
+        with self._lock:
+            if len(self._active) >= max_active:
+                raise ConcurrencyLimitError
+            if self._balance < price:
+                raise InsufficientBalanceError
+            self._balance -= price
+            self._tasks[task.task_id] = task
+            self._active.add(task.task_id)
+
+    def get(self, task_id: str) -> Task | None:
+        """Return a stored task by id."""
+        with self._lock:
+            return self._tasks.get(task_id)
+
+    def poll(self, task_id: str, model: str, now: float) -> dict | None:
+        """Count a status request and return the task's status data, or None if not found.
+
+        A task created under one model is not found under the other.
+        """
+        with self._lock:
+            task = self._tasks.get(task_id)
+            if task is None or task.spec.model != model:
+                return None
+            task.status_requests += 1
+            return task.status_data(now)
+
+    def status_data(self, task: Task, now: float) -> dict:
+        """Return a task's status data without counting a request."""
+        with self._lock:
+            return task.status_data(now)
+
+    def mark_prepared(
+        self, task: Task, *, result_path: Path | None, failure: Failure | None
+    ) -> bool:
+        """Record the outcome of input checks and rendering; False if the task was cleared."""
+        with self._lock:
+            if self._tasks.get(task.task_id) is not task:
+                return False
+            task.result_path, task.failure, task.prepared = result_path, failure, True
+            return True
+
+    def finalize(self, task: Task, now: float) -> bool:
+        """Move a prepared task to its final state once; give a failed task's price back.
+
+        Return False if the task is gone, not prepared or already final.
+        """
+        with self._lock:
+            if self._tasks.get(task.task_id) is not task or not task.prepared:
+                return False
+            if task.final_state is not None:
+                return False
+            task.completed_at = now
+            task.final_state = "failed" if task.failure else "success"
+            if task.failure:
+                self._balance += task.spec.price_usd
+            self._active.discard(task.task_id)
+            return True
+
+    def record_callback(self, task: Task, record: dict) -> None:
+        """Append one delivery attempt to a task's callback log."""
+        with self._lock:
+            task.callbacks.append(record)
+
+    @property
+    def balance_usd(self) -> Decimal:
+        """Return the available balance in USD (held prices already deducted)."""
+        with self._lock:
+            return self._balance
+
+    def set_balance(self, balance_usd: float) -> None:
+        """Set the available balance in USD."""
+        with self._lock:
+            self._balance = _usd(balance_usd)
+
+    def describe(self, now: float) -> list[dict]:
+        """Return every task with its request body, state and counters (``GET /_sim/tasks``)."""
+        with self._lock:
+            return [
+                {
+                    "taskId": task.task_id,
+                    "model": task.spec.model,
+                    "state": task.state(now),
+                    "request": task.request_body,
+                    "status": task.status_data(now),
+                    "statusRequests": task.status_requests,
+                    "callbacks": list(task.callbacks),
+                }
+                for task in self._tasks.values()
+            ]
+
+    def counts(self, now: float) -> dict:
+        """Return tasks per state, status requests per task and callback attempts
+        (``GET /_sim/stats``)."""
+        with self._lock:
+            states = Counter(task.state(now) for task in self._tasks.values())
+            per_task = {task_id: t.status_requests for task_id, t in self._tasks.items()}
+            attempts = [a for task in self._tasks.values() for a in task.callbacks]
+        total = len(per_task)
+        return {
+            "tasks": {"total": total, "active": total - states["success"] - states["failed"]}
+            | dict(states),
+            "status_requests_per_task": per_task,
+            "status_requests_avg": sum(per_task.values()) / total if total else 0.0,
+            "callbacks": {
+                "attempts": len(attempts),
+                "delivered": sum(1 for attempt in attempts if attempt["status"] == 200),
+            },
+        }
+
+    def clear(self, balance_usd: float) -> None:
+        """Forget every task and set the balance (``POST /_sim/reset``)."""
+        with self._lock:
+            self._tasks.clear()
+            self._active.clear()
+            self._balance = _usd(balance_usd)
+
+
+class RequestLog:
+    """Count requests per endpoint and enforce the per-minute rate limit (004 "Rate Limits").
+
+    ``max_requests_per_60s`` is the largest number of API requests received in any 60 s window;
+    requests refused with 429 count there but not against the limit.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.clear()
+
+    def record(self, endpoint: str, outcome: str) -> None:
+        """Count one request and its outcome (an HTTP status, or "dropped")."""
+        with self._lock:
+            self._endpoints[endpoint] += 1
+            self._statuses[outcome] += 1
+
+    def arrive(self, now: float) -> None:
+        """Note an API request, authenticated or not, for ``max_requests_per_60s``."""
+        with self._lock:
+            self._received.append(now)
+            while self._received[0] <= now - WINDOW_S:
+                self._received.popleft()
+            self._peak = max(self._peak, len(self._received))
+
+    def admit(self, now: float, limit: int) -> bool:
+        """Admit an authenticated request unless ``limit`` were exceeded in the last 60 s."""
+        with self._lock:
+            while self._admitted and self._admitted[0] <= now - WINDOW_S:
+                self._admitted.popleft()
+            if len(self._admitted) >= limit:
+                return False
+            self._admitted.append(now)
+            return True
+
+    def snapshot(self) -> dict:
+        """Return the counters as JSON-ready data."""
+        with self._lock:
+            return {
+                "requests": dict(self._endpoints),
+                "responses": dict(self._statuses),
+                "max_requests_per_60s": self._peak,
+            }
+
+    def clear(self) -> None:
+        """Reset every counter."""
+        with self._lock:
+            self._endpoints: Counter[str] = Counter()
+            self._statuses: Counter[str] = Counter()
+            self._received: deque[float] = deque()
+            self._admitted: deque[float] = deque()
+            self._peak = 0
+
+
+class Dice:
+    """Thread-safe, reseedable random source behind every injected fault."""
+
+    def __init__(self, seed: int | None) -> None:
+        self._lock = threading.Lock()
+        self._random = random.Random(seed)
+
+    def chance(self, rate: float) -> bool:
+        """Return True with probability ``rate`` (0 never, 1 always)."""
+        if rate <= 0:
+            return False
+        with self._lock:
+            return self._random.random() < rate
+
+    def choice(self, options: Sequence[T]) -> T:
+        """Return one of ``options`` at random."""
+        with self._lock:
+            return self._random.choice(options)
+
+    def reseed(self, seed: int | None) -> None:
+        """Restart the sequence from ``seed``."""
+        with self._lock:
+            self._random.seed(seed)
+
+
+def _ms(timestamp: float) -> int:
+    return int(timestamp * 1000)
+
+
+def _usd(amount: float) -> Decimal:
+    return Decimal(str(amount))
