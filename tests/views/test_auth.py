@@ -102,3 +102,13 @@ def test_anonymous_users_are_sent_to_login_from_every_page(client):
 def test_public_pages_render_for_anonymous_users(client):
     for name in ("login", "password_reset", "password_reset_done", "password_reset_complete"):
         assert client.get(reverse(name)).status_code == 200, name
+
+
+def test_repeated_failed_logins_are_locked_out(client, member, settings):
+    settings.AXES_ENABLED = True
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post(reverse("login"), {"username": member.username, "password": "wrong"})
+    response = client.post(
+        reverse("login"), {"username": member.username, "password": "correct horse battery"}
+    )
+    assert response.status_code == 429
