@@ -3,11 +3,13 @@
 
 import av
 import pytest
+import requests
 from django.core.management import call_command
 from django.urls import reverse
 
 from generations.models import CreditAccount, CreditEntry, Generation
 from generations.selectors.ledger import ledger_mismatches
+from generations.services.generations import GenerationSpec, generation_create
 from generations.services.ledger import credits_grant
 
 from .conftest import drive_until_settled
@@ -23,6 +25,14 @@ FORM = {
     "aspect_ratio": "16:9",
     "camera_fixed": "on",
 }
+
+
+def create_job(member) -> Generation:
+    """Create a 4 s, 480p, silent text-to-video job through the service (40 credits)."""
+    spec = GenerationSpec(
+        mode="text-to-video", prompt="a quiet harbour", resolution="480p", duration=4, sound=False
+    )
+    return generation_create(user=member, spec=spec)
 
 
 def test_success_captures_exactly_the_quoted_price(client, member, simulator):
@@ -76,20 +86,9 @@ def test_a_failed_task_releases_the_hold(client, member, simulator):
 
 
 def test_a_rejected_submit_fails_the_job_and_releases(member, simulator, settings):
-    from generations.services.generations import GenerationSpec, generation_create
-
     settings.APIXO_API_KEY = "wrong-key"  # the simulator answers 401
     credits_grant(user=member, amount=500, actor=None)
-    generation = generation_create(
-        user=member,
-        spec=GenerationSpec(
-            mode="text-to-video",
-            prompt="a quiet harbour",
-            resolution="480p",
-            duration=4,
-            sound=False,
-        ),
-    )
+    generation = create_job(member)
     generation.refresh_from_db()
     assert generation.state == "failed"
     assert generation.fail_code == "HTTP_401"
@@ -98,22 +97,9 @@ def test_a_rejected_submit_fails_the_job_and_releases(member, simulator, setting
 
 
 def test_rate_limited_submits_are_retried_with_backoff(member, simulator, settings):
-    import requests
-
-    from generations.services.generations import GenerationSpec, generation_create
-
     requests.post(f"{simulator.base_url}/_sim/config", json={"rate_429": 1.0}, timeout=5)
     credits_grant(user=member, amount=500, actor=None)
-    generation = generation_create(
-        user=member,
-        spec=GenerationSpec(
-            mode="text-to-video",
-            prompt="a quiet harbour",
-            resolution="480p",
-            duration=4,
-            sound=False,
-        ),
-    )
+    generation = create_job(member)
     generation.refresh_from_db()
     assert generation.state == "queued"  # waiting for its retry, hold still in place
     assert generation.submit_attempts == 1 and generation.next_action_at is not None
