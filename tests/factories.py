@@ -3,7 +3,7 @@
 import factory
 from django.contrib.auth.models import Group
 
-from generations.models import User
+from generations.models import Generation, PriceTable, User
 from generations.models.users import MANAGERS_GROUP
 
 
@@ -34,3 +34,20 @@ class ManagerFactory(UserFactory):
     def managers_group(self, create, extracted, **kwargs):
         if create:
             self.groups.add(Group.objects.get(name=MANAGERS_GROUP))
+
+
+class GenerationFactory(factory.django.DjangoModelFactory):
+    """A queued 4 s, 480p, silent text-to-video job priced 40 credits (no hold written)."""
+
+    class Meta:
+        model = Generation
+
+    user = factory.SubFactory(UserFactory)
+    mode = "text-to-video"
+    model_id = "seedance-1-5-pro"
+    prompt = factory.Sequence(lambda n: f"a quiet lake, take {n}")
+    resolution = "480p"
+    duration = 4
+    sound = False
+    price_credits = 40
+    price_table = factory.LazyFunction(PriceTable.objects.current)

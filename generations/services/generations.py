@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ..catalog import Mode, Provider
 from ..models import Generation, User
 from .ledger import credits_hold
-from .pricing import price_quote
+from .pricing import Quote, price_quote
 
 # A job whose submit task was lost (e.g. the broker died before it ran) is re-driven by the
 # dispatcher after this grace period.
@@ -65,35 +65,49 @@ def generation_create(*, user: User, spec: GenerationSpec, client_token: str = "
         sound=spec.sound,
         duration=spec.duration,
     )
+    if client_token:
+        existing = Generation.objects.filter(user=user, client_token=client_token).first()
+        if existing is not None:
+            return existing
+    try:
+        with transaction.atomic():
+            generation = _create_and_hold(user=user, spec=spec, quote=quote, token=client_token)
+    except IntegrityError:
+        # A concurrent request with the same one-time key won the unique constraint
+        # (generation_unique_client_token); this one wrote nothing. Anything else re-raises.
+        existing = Generation.objects.filter(user=user, client_token=client_token).first()
+        if not client_token or existing is None:
+            raise
+        return existing
+    return generation
+
+
+def _create_and_hold(*, user: User, spec: GenerationSpec, quote: Quote, token: str) -> Generation:
+    """Create the queued generation, hold its price and enqueue its submit on commit."""
     now = timezone.now()
-    with transaction.atomic():
-        if client_token:
-            existing = Generation.objects.filter(user=user, client_token=client_token).first()
-            if existing is not None:
-                return existing
-        generation = Generation.objects.create(
-            user=user,
-            mode=spec.mode,
-            provider=spec.provider,
-            model_id=quote.model_id,
-            prompt=spec.prompt,
-            resolution=spec.resolution,
-            duration=spec.duration,
-            sound=spec.sound,
-            aspect_ratio=spec.aspect_ratio if spec.mode != Mode.VIDEO_EXTEND else "",
-            camera_fixed=spec.camera_fixed,
-            seed=spec.seed,
-            watermark=spec.watermark,
-            source_generation=spec.source_generation,
-            price_credits=quote.credits,
-            price_table=quote.price_table,
-            client_token=client_token,
-            created_at=now,
-            next_action_at=now + SUBMIT_GRACE,
-            deadline_at=now + timedelta(seconds=settings.GENERATION_DEADLINE_SECONDS),
-        )
-        credits_hold(user=user, amount=quote.credits, generation=generation, actor=user)
-        transaction.on_commit(lambda: _enqueue_submit(generation.pk))
+    generation = Generation.objects.create(
+        user=user,
+        mode=spec.mode,
+        provider=spec.provider,
+        model_id=quote.model_id,
+        prompt=spec.prompt,
+        resolution=spec.resolution,
+        duration=spec.duration,
+        sound=spec.sound,
+        aspect_ratio=spec.aspect_ratio if spec.mode != Mode.VIDEO_EXTEND else "",
+        camera_fixed=spec.camera_fixed,
+        seed=spec.seed,
+        watermark=spec.watermark,
+        source_generation=spec.source_generation,
+        price_credits=quote.credits,
+        price_table=quote.price_table,
+        client_token=token,
+        created_at=now,
+        next_action_at=now + SUBMIT_GRACE,
+        deadline_at=now + timedelta(seconds=settings.GENERATION_DEADLINE_SECONDS),
+    )
+    credits_hold(user=user, amount=quote.credits, generation=generation, actor=user)
+    transaction.on_commit(lambda: _enqueue_submit(generation.pk))
     return generation
 
 

@@ -5,6 +5,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from generations.models import CreditEntry
 from generations.services.ledger import credits_grant
+from tests.factories import GenerationFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -53,21 +54,10 @@ def test_an_entry_with_the_wrong_sign_for_its_kind_fails(entry):
 
 
 def test_a_second_settlement_of_a_hold_fails_in_the_database(member):
-    from generations.models import Generation, PriceTable
     from generations.services.ledger import credits_capture, credits_hold
 
     credits_grant(user=member, amount=100, actor=None)
-    generation = Generation.objects.create(
-        user=member,
-        mode="text-to-video",
-        model_id="seedance-1-5-pro",
-        prompt="abc",
-        resolution="480p",
-        duration=4,
-        sound=False,
-        price_credits=40,
-        price_table=PriceTable.objects.current(),
-    )
+    generation = GenerationFactory(user=member)
     hold = credits_hold(user=member, amount=40, generation=generation)
     credits_capture(hold=hold)
     with pytest.raises(IntegrityError), transaction.atomic():

@@ -2,7 +2,7 @@
 
 import pytest
 
-from generations.models import CreditAccount, CreditEntry, Generation, PriceTable
+from generations.models import CreditAccount, CreditEntry, Generation
 from generations.selectors.ledger import ledger_mismatches
 from generations.services.ledger import (
     IdempotencyConflict,
@@ -14,7 +14,7 @@ from generations.services.ledger import (
     credits_release,
     credits_revoke,
 )
-from tests.factories import UserFactory
+from tests.factories import GenerationFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -25,17 +25,7 @@ def account(user) -> tuple[int, int]:
 
 
 def make_generation(user, price=80) -> Generation:
-    return Generation.objects.create(
-        user=user,
-        mode="text-to-video",
-        model_id="seedance-1-5-pro",
-        prompt="a quiet lake",
-        resolution="480p",
-        duration=8,
-        sound=False,
-        price_credits=price,
-        price_table=PriceTable.objects.current(),
-    )
+    return GenerationFactory(user=user, duration=8, price_credits=price)
 
 
 def test_new_user_has_an_empty_account(member):

@@ -5,11 +5,11 @@ import threading
 import pytest
 from django.db import connections
 
-from generations.models import CreditAccount, CreditEntry, Generation, PriceTable
+from generations.models import CreditAccount, CreditEntry
 from generations.selectors.ledger import ledger_mismatches
 from generations.services.ledger import InsufficientCredits, credits_grant, credits_hold
 from tests.conftest import requires_postgres
-from tests.factories import UserFactory
+from tests.factories import GenerationFactory, UserFactory
 
 pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True)]
 
@@ -39,21 +39,7 @@ def run_in_threads(target, count: int) -> list:
 def test_20_parallel_holds_against_a_balance_for_5():
     user = UserFactory()
     credits_grant(user=user, amount=5 * 80, actor=None)
-    table = PriceTable.objects.current()
-    generations = [
-        Generation.objects.create(
-            user=user,
-            mode="text-to-video",
-            model_id="seedance-1-5-pro",
-            prompt=f"job {i}",
-            resolution="480p",
-            duration=8,
-            sound=False,
-            price_credits=80,
-            price_table=table,
-        )
-        for i in range(20)
-    ]
+    generations = GenerationFactory.create_batch(20, user=user, duration=8, price_credits=80)
 
     results = run_in_threads(
         lambda i: credits_hold(user=user, amount=80, generation=generations[i]), 20
@@ -67,3 +53,22 @@ def test_20_parallel_holds_against_a_balance_for_5():
     assert (account.balance, account.held) == (0, 400)
     assert CreditEntry.objects.filter(kind="hold").count() == 5
     assert ledger_mismatches() == []
+
+
+def test_parallel_submits_with_one_client_token_create_one_generation():
+    from generations.services.generations import GenerationSpec, generation_create
+
+    user = UserFactory()
+    credits_grant(user=user, amount=1000, actor=None)
+    spec = GenerationSpec(
+        mode="text-to-video", prompt="a quiet lake", resolution="480p", duration=4, sound=False
+    )
+    results = run_in_threads(
+        lambda i: generation_create(user=user, spec=spec, client_token="one-click"), 8
+    )
+
+    assert all(not isinstance(r, Exception) for r in results), results
+    assert len({r.pk for r in results}) == 1
+    assert CreditEntry.objects.filter(kind="hold").count() == 1
+    account = CreditAccount.objects.get(user=user)
+    assert (account.balance, account.held) == (960, 40)

@@ -5,8 +5,9 @@ from decimal import Decimal
 import pytest
 
 from generations.catalog import UnsupportedRequest
-from generations.models import Generation, PriceTable
+from generations.models import PriceTable
 from generations.services.pricing import price_quote, price_table_publish
+from tests.factories import GenerationFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -52,17 +53,7 @@ def test_unsupported_combinations_are_refused(provider, mode, resolution):
 
 def test_publishing_a_change_creates_a_version_and_keeps_old_jobs_prices(manager, member):
     old_table = PriceTable.objects.current()
-    generation = Generation.objects.create(
-        user=member,
-        mode="text-to-video",
-        model_id="seedance-1-5-pro",
-        prompt="abc",
-        resolution="480p",
-        duration=4,
-        sound=False,
-        price_credits=40,
-        price_table=old_table,
-    )
+    generation = GenerationFactory(user=member, price_table=old_table)
     new_table = price_table_publish(
         changes={("apixo", "seedance-1-5-pro", "480p", False): 12}, actor=manager, note="raise"
     )
