@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import generations
+from .views import generations, inputs
 
 app_name = "generations"
 
@@ -15,4 +15,9 @@ urlpatterns = [
     path("g/<int:pk>/card/", generations.GenerationCardView.as_view(), name="card"),
     path("g/<int:pk>/status/", generations.GenerationStatusView.as_view(), name="status"),
     path("g/<int:pk>/video/", generations.GenerationVideoView.as_view(), name="video"),
+    path(
+        "g/<int:pk>/inputs/<int:input_pk>/thumbnail/",
+        inputs.InputThumbnailView.as_view(),
+        name="input_thumbnail",
+    ),
 ]

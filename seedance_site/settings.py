@@ -215,6 +215,11 @@ RESULT_DOWNLOAD_TIMEOUT = env.float("RESULT_DOWNLOAD_TIMEOUT", default=300.0)  #
 # Polling starts near the documented typical completion time, scaled for the simulator.
 POLL_TIME_SCALE = env.float("POLL_TIME_SCALE", default=0.05 if USE_SIMULATOR else 1.0)
 GENERATION_DEADLINE_SECONDS = env.int("GENERATION_DEADLINE_SECONDS", default=3 * 3600)
+# Uploaded inputs stay reachable at their public URL this long after their job is final.
+INPUT_URL_MARGIN_SECONDS = env.int("INPUT_URL_MARGIN_SECONDS", default=3600)
+# Where this portal listens (dev.py runs runserver there). With the simulator and no
+# PUBLIC_BASE_URL, input URLs use it: the local simulator can reach it, a real provider cannot.
+PORTAL_ADDRESS = env.str("PORTAL_ADDRESS", default="127.0.0.1:8000")
 
 # --- Task queue (django-q2) ----------------------------------------------------------------
 Q_BROKER = _choice("Q_BROKER", "orm", ("orm", "redis"))

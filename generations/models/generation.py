@@ -173,37 +173,75 @@ def _input_token() -> str:
     return secrets.token_urlsafe(24)  # 192 random bits
 
 
-class GenerationInput(models.Model):
-    """An input asset of a generation (start/end frame image or source clip).
+class GenerationInputQuerySet(models.QuerySet):
+    def for_user(self, user) -> "GenerationInputQuerySet":
+        """Return the inputs of the generations ``user`` owns."""
+        return self.filter(generation__user=user)
 
-    Uploaded files get an unguessable public URL (``public_token``, 192 bits) that the
-    provider fetches, valid until ``expires_at``.
+    def publicly_served(self, *, now=None) -> "GenerationInputQuerySet":
+        """Return the inputs whose public URL works now: stored here and not expired.
+
+        An input is served while its generation is in flight, and after that until
+        ``expires_at`` (set when the generation becomes final, plus ``INPUT_URL_MARGIN``).
+        """
+        now = now or timezone.now()
+        return self.exclude(file="").filter(
+            models.Q(expires_at__gt=now)
+            | models.Q(expires_at__isnull=True, generation__state__in=Generation.State.in_flight())
+        )
+
+
+class GenerationInput(models.Model):
+    """An input asset of a generation: a start/end frame image or the source clip.
+
+    Either stored here (``file``: an upload, re-encoded without metadata, or the member's
+    own stored result for an extend) and fetched by the provider through an unguessable
+    public URL (``public_token``, 192 random bits) until ``expires_at``; or a public URL
+    the member gave (``source_url``), sent to the provider as it is.
     """
 
     class Kind(models.TextChoices):
-        IMAGE = "image"
-        VIDEO = "video"
+        IMAGE = "image", "Image"
+        VIDEO = "video", "Video"
 
     generation = models.ForeignKey(Generation, on_delete=models.PROTECT, related_name="inputs")
     kind = models.CharField(max_length=5, choices=Kind.choices)
     position = models.PositiveSmallIntegerField(default=0, help_text="0: start frame, 1: end.")
     file = models.FileField(upload_to="inputs/%Y/%m/", blank=True)
+    thumbnail = models.FileField(upload_to="inputs/thumbnails/%Y/%m/", blank=True)
+    original_name = models.CharField(max_length=255, blank=True)
     source_url = models.URLField(max_length=2000, blank=True)
     content_type = models.CharField(max_length=50, blank=True)
     size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
     public_token = models.CharField(max_length=64, unique=True, default=_input_token)
     expires_at = models.DateTimeField(null=True, blank=True)
 
+    objects = GenerationInputQuerySet.as_manager()
+
     class Meta:
-        ordering = ["generation", "position"]
+        ordering = ["generation", "kind", "position"]
         constraints = [
             models.UniqueConstraint(
                 fields=["generation", "kind", "position"], name="input_unique_position"
             ),
+            models.CheckConstraint(
+                condition=~models.Q(file="") | ~models.Q(source_url=""),
+                name="input_file_or_url",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.position} of generation {self.generation_id}"
+        return f"{self.get_role_display()} of generation {self.generation_id}"
+
+    def get_role_display(self) -> str:
+        """Return what the input is for: "Start frame", "End frame" or "Source video"."""
+        if self.kind == self.Kind.VIDEO:
+            return "Source video"
+        return "Start frame" if self.position == 0 else "End frame"
+
+    @property
+    def is_stored(self) -> bool:
+        return bool(self.file)
 
 
 class WorkerLease(models.Model):

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from ..catalog import Mode, Provider
 from ..models import Generation, User
+from .inputs import InputSpec, inputs_create
 from .ledger import credits_hold
 from .pricing import Quote, price_quote
 
@@ -40,6 +41,7 @@ class GenerationSpec:
     watermark: bool = False
     provider: str = Provider.APIXO
     source_generation: Generation | None = None
+    inputs: tuple[InputSpec, ...] = ()
 
 
 def generation_create(*, user: User, spec: GenerationSpec, client_token: str = "") -> Generation:
@@ -57,6 +59,7 @@ def generation_create(*, user: User, spec: GenerationSpec, client_token: str = "
     Raises:
         InsufficientCredits: the member's available balance is short; nothing is written.
         UnsupportedRequest: no provider model or price for the mode and resolution.
+        InputsNotConfigured: an uploaded or stored input and no public address to serve it.
     """
     quote = price_quote(
         provider=spec.provider,
@@ -107,6 +110,8 @@ def _create_and_hold(*, user: User, spec: GenerationSpec, quote: Quote, token: s
         deadline_at=now + timedelta(seconds=settings.GENERATION_DEADLINE_SECONDS),
     )
     credits_hold(user=user, amount=quote.credits, generation=generation, actor=user)
+    # After the hold, so a short balance writes no file.
+    inputs_create(generation=generation, inputs=spec.inputs)
     transaction.on_commit(lambda: _enqueue_submit(generation.pk))
     return generation
 

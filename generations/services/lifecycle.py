@@ -25,6 +25,7 @@ from ..models import CreditEntry, Generation
 from ..providers import GenerationRequest, TaskStatus, get_provider
 from ..providers.errors import ProviderError, ProviderOutcomeUnknown, ProviderResponseError
 from ..providers.http import backoff_delay, download_to_file
+from .inputs import InputsNotConfigured, inputs_expire_later, provider_input_urls
 from .ledger import credits_capture, credits_release
 
 logger = logging.getLogger(__name__)
@@ -97,6 +98,8 @@ def next_poll_delay(generation: Generation) -> timedelta:
 
 
 def _request_for(generation: Generation) -> GenerationRequest:
+    """Build the provider-neutral request; inputs become public URLs (``services.inputs``)."""
+    image_urls, video_urls = provider_input_urls(generation)
     return GenerationRequest(
         mode=generation.mode,
         prompt=generation.prompt,
@@ -105,6 +108,8 @@ def _request_for(generation: Generation) -> GenerationRequest:
         sound=generation.sound,
         aspect_ratio=generation.aspect_ratio or None,
         camera_fixed=generation.camera_fixed,
+        image_urls=image_urls,
+        video_urls=video_urls,
         seed=generation.seed,
         watermark=generation.watermark if generation.mode == Mode.VIDEO_EXTEND else None,
     )
@@ -136,7 +141,14 @@ def generation_submit(*, generation_id: int) -> str:
     generation = Generation.objects.get(pk=generation_id)
     client = get_provider(generation.provider)
     try:
-        task_id = client.submit(_request_for(generation))
+        request = _request_for(generation)
+    except InputsNotConfigured as error:
+        # PUBLIC_BASE_URL was removed after the job was accepted: nothing was sent.
+        outcome = Outcome(State.FAILED, fail_code="INPUTS_NOT_PUBLIC", fail_message=str(error))
+        generation_finalize(generation_id=generation_id, outcome=outcome)
+        return State.FAILED
+    try:
+        task_id = client.submit(request)
     except (ProviderOutcomeUnknown, ProviderResponseError) as error:
         # Sent, but no usable answer (dropped connection, or a 200 without a taskId): the
         # task may exist at the provider, so re-sending could charge twice.
@@ -250,6 +262,7 @@ def generation_finalize(*, generation_id: int, outcome: Outcome) -> bool:
             generation.fail_message = outcome.fail_message or "The generation failed."
             credits_release(hold=hold, memo=f"Refund: generation #{generation.pk} {outcome.state}")
         generation.save()
+        inputs_expire_later(generation=generation)
     return True
 
 

@@ -1,0 +1,180 @@
+"""Input assets of a generation: storing them and the public URLs the provider fetches.
+
+The providers take inputs only as public URLs (001 "Parameters / input": ``image_urls``;
+000 "Parameters": exactly one ``video_urls`` entry). A member's upload, or their own stored
+result used as an extend source, is therefore served read-only at an unguessable URL under
+``PUBLIC_BASE_URL`` (192 random bits in the path) until its job is final plus
+``INPUT_URL_MARGIN_SECONDS``. A public URL the member typed is sent as it is.
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.files.base import ContentFile, File
+from django.urls import reverse
+from django.utils import timezone
+
+from ..models import Generation, GenerationInput
+
+
+class InputsNotConfigured(Exception):
+    """Stored inputs need a public address the provider can reach, and none is set."""
+
+    message = (
+        "Uploaded files and your own videos can be used as inputs only when the portal has a "
+        "public address: the operator must set PUBLIC_BASE_URL (e.g. https://studio.example.com) "
+        "so the provider can fetch them. A public image or video URL works meanwhile."
+    )
+
+    def __init__(self) -> None:
+        super().__init__(self.message)
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One input of a new generation, validated by the form.
+
+    Exactly one of ``url`` (a member's public URL, sent as is), ``content`` (new bytes to
+    store: an upload) or ``stored_name`` (a file already in storage: the member's own result
+    or an earlier input of theirs) is set.
+
+    Attributes:
+        kind: ``image`` or ``video``.
+        position: 0 for the start frame or the source clip, 1 for the end frame.
+        name: the file name to store ``content`` under (its extension matters), or the
+            original name to show.
+        content_type: e.g. ``image/png``, ``video/mp4``.
+        size_bytes: the stored file's size in bytes, when known.
+        thumbnail: JPEG bytes of a thumbnail to store with an upload, or
+        thumbnail_name: an existing stored thumbnail to reuse.
+    """
+
+    kind: str
+    position: int = 0
+    url: str = ""
+    content: File | bytes | None = None
+    stored_name: str = ""
+    name: str = ""
+    content_type: str = ""
+    size_bytes: int | None = None
+    thumbnail: bytes | None = None
+    thumbnail_name: str = ""
+
+    @property
+    def needs_public_url(self) -> bool:
+        """Tell whether the provider must fetch this input from the portal."""
+        return not self.url
+
+
+def public_inputs_base_url() -> str:
+    """Return the base URL the provider reaches this portal at, without a trailing slash.
+
+    ``PUBLIC_BASE_URL`` when set; with the simulator and no public address, the local
+    ``PORTAL_ADDRESS`` (the simulator runs on the same machine).
+
+    Raises:
+        InputsNotConfigured: a real provider key and no ``PUBLIC_BASE_URL``.
+    """
+    if settings.PUBLIC_BASE_URL:
+        return settings.PUBLIC_BASE_URL.rstrip("/")
+    if settings.USE_SIMULATOR:
+        return f"http://{settings.PORTAL_ADDRESS}"
+    raise InputsNotConfigured
+
+
+def stored_inputs_available() -> bool:
+    """Tell whether uploads and own results can be used as inputs (see above)."""
+    try:
+        public_inputs_base_url()
+    except InputsNotConfigured:
+        return False
+    return True
+
+
+def input_public_url(generation_input: GenerationInput) -> str:
+    """Return the URL the provider fetches ``generation_input`` from."""
+    if generation_input.source_url:
+        return generation_input.source_url
+    path = reverse("public_input", kwargs={"token": generation_input.public_token})
+    return public_inputs_base_url() + path
+
+
+def provider_input_urls(generation: Generation) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Return ``(image_urls, video_urls)`` for the provider request, in position order.
+
+    Raises:
+        InputsNotConfigured: a stored input and no public address (see above).
+    """
+    images, videos = [], []
+    for generation_input in sorted(generation.inputs.all(), key=lambda i: i.position):
+        url = input_public_url(generation_input)
+        (videos if generation_input.kind == GenerationInput.Kind.VIDEO else images).append(url)
+    return tuple(images), tuple(videos)
+
+
+def inputs_create(*, generation: Generation, inputs: tuple[InputSpec, ...]) -> None:
+    """Store ``inputs`` for a new generation (call inside its creating transaction).
+
+    Files are written to the default storage; the rows point at them. A file written before
+    a later failure rolls back is left unreferenced, never half-referenced.
+
+    Raises:
+        InputsNotConfigured: an input needs a public URL and the portal has no public address.
+    """
+    if any(spec.needs_public_url for spec in inputs):
+        public_inputs_base_url()
+    for spec in inputs:
+        row = GenerationInput(
+            generation=generation,
+            kind=spec.kind,
+            position=spec.position,
+            source_url=spec.url,
+            original_name=spec.name[:255],
+            content_type=spec.content_type,
+            size_bytes=spec.size_bytes,
+        )
+        if spec.content is not None:
+            content = spec.content
+            if isinstance(content, bytes):
+                content = ContentFile(content)
+            row.file.save(spec.name or f"input-{spec.position}", content, save=False)
+        elif spec.stored_name:
+            row.file.name = spec.stored_name
+        if spec.thumbnail is not None:
+            row.thumbnail.save("thumbnail.jpg", ContentFile(spec.thumbnail), save=False)
+        elif spec.thumbnail_name:
+            row.thumbnail.name = spec.thumbnail_name
+        row.save()
+
+
+def inputs_copy_specs(source: Generation) -> tuple[InputSpec, ...]:
+    """Return specs that reuse ``source``'s inputs (same files, new public tokens).
+
+    For "Generate again": the caller has checked that the member owns ``source``.
+    """
+    return tuple(
+        InputSpec(
+            kind=i.kind,
+            position=i.position,
+            url=i.source_url,
+            stored_name=i.file.name if i.file else "",
+            name=i.original_name,
+            content_type=i.content_type,
+            size_bytes=i.size_bytes,
+            thumbnail_name=i.thumbnail.name if i.thumbnail else "",
+        )
+        for i in source.inputs.all()
+    )
+
+
+def inputs_expire_later(*, generation: Generation) -> None:
+    """Let ``generation``'s public input URLs lapse ``INPUT_URL_MARGIN_SECONDS`` from now.
+
+    Called by ``generation_finalize`` in its transaction (DESIGN.md: inputs are served
+    until the job is final plus a margin).
+    """
+    margin = timedelta(seconds=settings.INPUT_URL_MARGIN_SECONDS)
+    GenerationInput.objects.filter(generation=generation, expires_at__isnull=True).update(
+        expires_at=timezone.now() + margin
+    )
