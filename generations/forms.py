@@ -1,41 +1,93 @@
 """Forms: the new-generation form shared by the page, the price API and ``generate``.
 
-Each rule comes from the provider pages (``../shared/provider-docs``), through
-``generations.catalog``. Error messages live in ``error_messages`` and carry codes.
+One form serves the three modes; each mode accepts only its documented fields and a field
+of another mode is refused, not silently dropped. Rules come from the provider pages
+(``../shared/provider-docs``) through ``generations.catalog``; upload checks live in
+``generations.uploads``. Error messages live in ``error_messages`` and carry codes.
 """
 
 import uuid
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.files import File
 
-from . import catalog
+from . import catalog, uploads
 from .catalog import Mode
+from .models import Generation, GenerationInput, User
+from .providers import get_provider
+from .providers.addresses import resolve_target
+from .providers.errors import DownloadError, DownloadRefused
 from .services.generations import GenerationSpec
+from .services.inputs import (
+    InputsNotConfigured,
+    InputSpec,
+    input_spec_copy,
+    stored_inputs_available,
+)
 
 SOUND_CHOICES = [("on", "On"), ("off", "Off")]
+IMAGE_ACCEPT = "image/jpeg,image/png,image/webp"
+VIDEO_ACCEPT = "video/mp4,video/quicktime,video/webm"
+
+# The fields each mode takes besides prompt, resolution, duration and sound.
+# 001 "Parameters / input" (text- and image-to-video), 000 "Parameters" (video-extend).
+MODE_FIELDS = {
+    Mode.TEXT_TO_VIDEO: {"aspect_ratio", "camera_fixed"},
+    Mode.IMAGE_TO_VIDEO: {
+        "aspect_ratio",
+        "camera_fixed",
+        "start_image",
+        "start_image_url",
+        "end_image",
+        "end_image_url",
+    },
+    Mode.VIDEO_EXTEND: {
+        "camera_fixed",
+        "source_video",
+        "source_video_url",
+        "source_generation",
+        "seed",
+        "watermark",
+    },
+}
+OPTIONAL_FIELDS = set().union(*MODE_FIELDS.values()) - {"camera_fixed"}
 
 
 class GenerationForm(forms.Form):
-    """A text-to-video request with every documented field of ``seedance-1-5-pro``.
+    """A request in any of the three modes, with every documented field.
 
     001 "Parameters / input": prompt 3-2500 characters after trimming; resolution 480p or
     720p; duration an integer 4-12; sound a required boolean; aspect ratio one of six;
-    ``fixed_lens`` (shown as "Lock the camera").
+    ``fixed_lens`` ("Lock the camera"); ``image_urls`` 1-2 JPG/PNG/WebP images, the first
+    the start frame, the second the end frame. 000 "Parameters": exactly one source video,
+    resolution up to 1080p, ``camera_fixed`` (default on), ``seed`` 0-2147483647,
+    ``watermark``; no aspect ratio (the output adapts to the source).
+
+    Args:
+        user: the member asking; needed to use their own generations as inputs.
     """
 
     error_messages = {
         "prompt_too_short": "Write at least %(min)d characters (not counting spaces at the ends).",
         "prompt_too_long": "Keep the prompt within %(max)d characters; it has %(length)d.",
         "resolution_for_mode": "%(resolution)s is not available for %(mode)s; choose %(allowed)s.",
+        "not_for_mode": "%(mode)s does not take this field.",
+        "aspect_ratio_required": "Choose an aspect ratio.",
+        "file_and_url": "Upload a file or give a URL, not both.",
+        "start_frame_required": "Add a start frame: upload an image or give its public URL.",
+        "end_without_start": "An end frame needs a start frame; add the start frame first.",
+        "source_required": (
+            "Choose the video to extend: one of yours, an uploaded clip or a public URL."
+        ),
+        "one_source": "Give exactly one source video.",
+        "one_value": "Give one value only.",
+        "not_your_generation": "Choose one of your own finished videos.",
+        "url_refused": "%(reason)s Give a public http(s) address.",
+        "url_unresolved": "The host name in this URL could not be found.",
     }
 
-    # Image-to-video and video-extend arrive with their inputs (uploads, source clips).
-    mode = forms.ChoiceField(
-        choices=[(Mode.TEXT_TO_VIDEO.value, Mode.TEXT_TO_VIDEO.label)],
-        initial=Mode.TEXT_TO_VIDEO,
-        widget=forms.HiddenInput,
-    )
+    mode = forms.ChoiceField(choices=Mode.choices, initial=Mode.TEXT_TO_VIDEO)
     prompt = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 4, "maxlength": catalog.PROMPT_MAX_CHARS}),
         strip=True,
@@ -60,17 +112,64 @@ class GenerationForm(forms.Form):
         help_text="Generated ambient sound and music; doubles the price.",
     )
     aspect_ratio = forms.ChoiceField(
-        choices=[(r, r) for r in catalog.ASPECT_RATIOS], initial="16:9", label="Aspect ratio"
+        choices=[("", "-"), *((r, r) for r in catalog.ASPECT_RATIOS)],
+        required=False,
+        initial="16:9",
+        label="Aspect ratio",
     )
     camera_fixed = forms.BooleanField(
-        required=False, label="Lock the camera", help_text="Keep the camera still (fixed lens)."
+        required=False, label="Lock the camera", help_text="Keep the camera still."
     )
+    start_image = forms.FileField(
+        required=False,
+        label="Start frame",
+        widget=forms.ClearableFileInput(attrs={"accept": IMAGE_ACCEPT}),
+        help_text="JPG, PNG or WebP, up to 10 MB.",
+    )
+    start_image_url = forms.URLField(
+        required=False, assume_scheme="https", label="or start frame URL", max_length=2000
+    )
+    end_image = forms.FileField(
+        required=False,
+        label="End frame (optional)",
+        widget=forms.ClearableFileInput(attrs={"accept": IMAGE_ACCEPT}),
+        help_text="The video ends on this image.",
+    )
+    end_image_url = forms.URLField(
+        required=False, assume_scheme="https", label="or end frame URL", max_length=2000
+    )
+    source_generation = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    source_video = forms.FileField(
+        required=False,
+        label="Source clip",
+        widget=forms.ClearableFileInput(attrs={"accept": VIDEO_ACCEPT}),
+        help_text="MP4, MOV or WebM.",
+    )
+    source_video_url = forms.URLField(
+        required=False, assume_scheme="https", label="or source video URL", max_length=2000
+    )
+    seed = forms.IntegerField(
+        required=False,
+        min_value=catalog.SEED_MIN,
+        max_value=catalog.SEED_MAX,
+        help_text="Optional, 0-2147483647: the same seed gives a similar continuation.",
+    )
+    watermark = forms.BooleanField(
+        required=False, label="Keep the provider's watermark", help_text="Where supported."
+    )
+    inputs_from = forms.IntegerField(required=False, widget=forms.HiddenInput)
     client_token = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, user: User | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.user = user
+        self.input_specs: tuple[InputSpec, ...] = ()
+        self.source: Generation | None = None
+        self.reused_from: Generation | None = None
         if not self.is_bound:
             self.initial.setdefault("client_token", uuid.uuid4().hex)
+
+    # --- field by field ----------------------------------------------------------------
 
     def clean_prompt(self) -> str:
         prompt = self.cleaned_data["prompt"]
@@ -88,35 +187,227 @@ class GenerationForm(forms.Form):
             )
         return prompt
 
+    def clean_start_image_url(self) -> str:
+        return self._public_url("start_image_url")
+
+    def clean_end_image_url(self) -> str:
+        return self._public_url("end_image_url")
+
+    def clean_source_video_url(self) -> str:
+        return self._public_url("source_video_url")
+
+    def _public_url(self, name: str) -> str:
+        """Refuse a URL that is not public HTTP(S) (DESIGN.md "What must hold").
+
+        Checked on the resolved address; the configured simulator's host is the only
+        loopback address allowed (the provider could not fetch anything else local).
+        """
+        url = self.cleaned_data[name]
+        if self._posted_count(name) > 1:
+            raise self._error("one_value")
+        if not url:
+            return ""
+        allowed_loopback = get_provider("apixo").download_allow_hosts()
+        try:
+            resolve_target(url, allow_loopback_hosts=allowed_loopback)
+        except DownloadRefused as error:
+            raise self._error("url_refused", reason=error.message) from error
+        except DownloadError as error:
+            raise self._error("url_unresolved") from error
+        return url
+
+    def _posted_count(self, name: str) -> int:
+        """Return how many values were posted for ``name`` (a crafted form may send two)."""
+        count = 0
+        for source in (self.data, self.files):
+            if hasattr(source, "getlist"):
+                count += len([v for v in source.getlist(name) if v not in ("", None)])
+            elif source.get(name) not in ("", None):
+                count += 1
+        return count
+
+    # --- the form as a whole -----------------------------------------------------------
+
     def clean(self) -> dict:
         cleaned = super().clean()
-        mode, resolution = cleaned.get("mode"), cleaned.get("resolution")
-        if mode and resolution:
-            allowed = catalog.resolutions_for(mode=mode)
-            if resolution not in allowed:
-                self.add_error(
-                    "resolution",
-                    ValidationError(
-                        self.error_messages["resolution_for_mode"],
-                        code="resolution_for_mode",
-                        params={
-                            "resolution": resolution,
-                            "mode": Mode(mode).label.lower(),
-                            "allowed": " or ".join(allowed),
-                        },
-                    ),
-                )
+        mode = cleaned.get("mode")
+        if not mode:
+            return cleaned
+        self._check_resolution(mode, cleaned.get("resolution"))
+        for name in OPTIONAL_FIELDS - MODE_FIELDS[Mode(mode)]:
+            if self._given(name):
+                self.add_error(name, self._error("not_for_mode", mode=Mode(mode).label))
+        framed = mode in (Mode.TEXT_TO_VIDEO, Mode.IMAGE_TO_VIDEO)
+        if framed and not cleaned.get("aspect_ratio") and "aspect_ratio" not in self.errors:
+            self.add_error("aspect_ratio", self._error("aspect_ratio_required"))
+        if self.errors:
+            return cleaned
+        self.reused_from = self._reused_generation()
+        if mode == Mode.IMAGE_TO_VIDEO:
+            self.input_specs = self._image_inputs()
+        elif mode == Mode.VIDEO_EXTEND:
+            self.input_specs = self._video_input()
         return cleaned
+
+    def _check_resolution(self, mode: str, resolution: str | None) -> None:
+        allowed = catalog.resolutions_for(mode=mode)
+        if resolution and resolution not in allowed:
+            self.add_error(
+                "resolution",
+                self._error(
+                    "resolution_for_mode",
+                    resolution=resolution,
+                    mode=Mode(mode).label.lower(),
+                    allowed=" or ".join(allowed),
+                ),
+            )
+
+    def _given(self, name: str) -> bool:
+        value = self.cleaned_data.get(name)
+        return not (value is None or value is False or value == "")
+
+    def _error(self, code: str, **params) -> ValidationError:
+        return ValidationError(self.error_messages[code], code=code, params=params or None)
+
+    def _reused_generation(self) -> Generation | None:
+        """Return the member's generation named by ``inputs_from`` ("Generate again")."""
+        pk = self.cleaned_data.get("inputs_from")
+        if pk is None or self.user is None:
+            return None
+        return Generation.objects.for_user(self.user).filter(pk=pk).first()
+
+    def _reused_input(self, kind: str, position: int) -> GenerationInput | None:
+        if self.reused_from is None:
+            return None
+        return next(
+            (i for i in self.reused_from.inputs.all() if (i.kind, i.position) == (kind, position)),
+            None,
+        )
+
+    def _image_inputs(self) -> tuple[InputSpec, ...]:
+        specs = []
+        for position, slot in enumerate(("start_image", "end_image")):
+            spec = self._image_slot(slot, position)
+            if spec is not None:
+                specs.append(spec)
+            elif position == 0 and "start_image" not in self.errors:
+                end_given = self._given("end_image") or self._given("end_image_url")
+                code = "end_without_start" if end_given else "start_frame_required"
+                self.add_error("start_image", self._error(code))
+        if len(specs) != len({s.position for s in specs}) or (specs and specs[0].position != 0):
+            return ()
+        return tuple(specs)
+
+    def _image_slot(self, slot: str, position: int) -> InputSpec | None:
+        upload, url = self.cleaned_data.get(slot), self.cleaned_data.get(f"{slot}_url")
+        if upload and url:
+            self.add_error(slot, self._error("file_and_url"))
+            return None
+        if url:
+            return InputSpec(kind="image", position=position, url=url, name=url[-255:])
+        if upload:
+            try:
+                image = uploads.clean_image_upload(upload)
+            except uploads.UploadRejected as error:
+                self.add_error(slot, ValidationError(error.message, code=error.code))
+                return None
+            if not self._public_address_ready(slot):
+                return None
+            return InputSpec(
+                kind="image",
+                position=position,
+                content=image.content,
+                name=f"{slot.replace('_', '-')}.{image.extension}",
+                content_type=image.content_type,
+                size_bytes=image.size_bytes,
+                thumbnail=image.thumbnail,
+            )
+        reused = self._reused_input("image", position)
+        return input_spec_copy(reused) if reused is not None else None
+
+    def _video_input(self) -> tuple[InputSpec, ...]:
+        upload = self.cleaned_data.get("source_video")
+        url = self.cleaned_data.get("source_video_url")
+        source_pk = self.cleaned_data.get("source_generation")
+        posted = sum(self._posted_count(n) for n in ("source_video", "source_video_url"))
+        if posted + (source_pk is not None) > 1:
+            self.add_error("source_video", self._error("one_source"))
+            return ()
+        if url:
+            return (InputSpec(kind="video", url=url, name=url[-255:]),)
+        if upload:
+            try:
+                video = uploads.clean_video_upload(upload)
+            except uploads.UploadRejected as error:
+                self.add_error("source_video", ValidationError(error.message, code=error.code))
+                return ()
+            if not self._public_address_ready("source_video"):
+                return ()
+            return (
+                InputSpec(
+                    kind="video",
+                    content=File(upload),
+                    name=f"source.{video.extension}",
+                    content_type=video.content_type,
+                    size_bytes=video.size_bytes,
+                ),
+            )
+        if source_pk is not None:
+            return self._own_video(source_pk)
+        reused = self._reused_input("video", 0)
+        if reused is not None:
+            self.source = self.reused_from.source_generation if self.reused_from else None
+            return (input_spec_copy(reused),)
+        self.add_error("source_video", self._error("source_required"))
+        return ()
+
+    def _own_video(self, pk: int) -> tuple[InputSpec, ...]:
+        """Use the member's own stored result as the source (never another member's)."""
+        owned = Generation.objects.none()
+        if self.user is not None:
+            owned = Generation.objects.for_user(self.user).filter(
+                state=Generation.State.SUCCEEDED, result_state=Generation.ResultState.STORED
+            )
+        source = owned.filter(pk=pk).first()
+        if source is None:
+            self.add_error("source_video", self._error("not_your_generation"))
+            return ()
+        if not self._public_address_ready("source_video"):
+            return ()
+        self.source = source
+        extension = source.result_file.name.rsplit(".", 1)[-1]
+        content_type = {"webm": "video/webm", "mov": "video/quicktime"}.get(extension, "video/mp4")
+        return (
+            InputSpec(
+                kind="video",
+                stored_name=source.result_file.name,
+                name=f"Generation #{source.pk}",
+                content_type=content_type,
+                size_bytes=source.result_bytes,
+            ),
+        )
+
+    def _public_address_ready(self, field: str) -> bool:
+        """Tell whether a stored input can get a public URL; if not, say so on ``field``."""
+        if stored_inputs_available():
+            return True
+        self.add_error(field, ValidationError(InputsNotConfigured.message, code="no_public_url"))
+        return False
 
     def to_spec(self) -> GenerationSpec:
         """Return the validated request as a ``GenerationSpec`` (call after ``is_valid``)."""
         data = self.cleaned_data
+        extend = data["mode"] == Mode.VIDEO_EXTEND
         return GenerationSpec(
             mode=data["mode"],
             prompt=data["prompt"],
             resolution=data["resolution"],
             duration=data["duration"],
             sound=data["sound"],
-            aspect_ratio=data["aspect_ratio"],
+            aspect_ratio="" if extend else data["aspect_ratio"],
             camera_fixed=data["camera_fixed"],
+            seed=data.get("seed") if extend else None,
+            watermark=bool(data.get("watermark")) if extend else False,
+            source_generation=self.source if extend else None,
+            inputs=self.input_specs,
         )

@@ -148,23 +148,20 @@ def inputs_create(*, generation: Generation, inputs: tuple[InputSpec, ...]) -> N
         row.save()
 
 
-def inputs_copy_specs(source: Generation) -> tuple[InputSpec, ...]:
-    """Return specs that reuse ``source``'s inputs (same files, new public tokens).
+def input_spec_copy(generation_input: GenerationInput) -> InputSpec:
+    """Return a spec reusing an earlier input: same file or URL, a new public token.
 
-    For "Generate again": the caller has checked that the member owns ``source``.
+    For "Generate again"; the caller has checked that the member owns the input.
     """
-    return tuple(
-        InputSpec(
-            kind=i.kind,
-            position=i.position,
-            url=i.source_url,
-            stored_name=i.file.name if i.file else "",
-            name=i.original_name,
-            content_type=i.content_type,
-            size_bytes=i.size_bytes,
-            thumbnail_name=i.thumbnail.name if i.thumbnail else "",
-        )
-        for i in source.inputs.all()
+    return InputSpec(
+        kind=generation_input.kind,
+        position=generation_input.position,
+        url=generation_input.source_url,
+        stored_name=generation_input.file.name if generation_input.file else "",
+        name=generation_input.original_name,
+        content_type=generation_input.content_type,
+        size_bytes=generation_input.size_bytes,
+        thumbnail_name=generation_input.thumbnail.name if generation_input.thumbnail else "",
     )
 
 

@@ -6,6 +6,7 @@ URL layout:
   ``seedance-1-5-pro`` and ``seedance-1-5-pro-extend`` (001 / 000 "Endpoint and authentication");
 - ``GET /api/v1/apikeys/current-balance`` (CONTRACT.md "Other endpoints and facts");
 - ``GET|HEAD /files/<taskId>.mp4``: result videos, with single-range support;
+- ``GET /samples/<name>``: sample input images and a clip (``samples.py``; not APIXO);
 - ``GET|POST /_sim/config``, ``POST /_sim/reset``, ``GET /_sim/tasks``, ``GET /_sim/stats``:
   test and benchmark controls, without authentication.
 
@@ -27,6 +28,7 @@ from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import parse_qs
 
+from . import samples
 from .config import ConfigError, SimulatorConfig
 from .lifecycle import Engine, planned_failure
 from .store import (
@@ -105,6 +107,8 @@ class SimulatorApp:
                 self.requests.record("files", str(response.status))
             elif path.startswith("/_sim/"):
                 response = self._control(environ, path)
+            elif path.startswith("/samples/"):
+                response = self._sample(path)
             else:
                 response = envelope(404, "Not found")
         except DropConnection:
@@ -222,6 +226,15 @@ class SimulatorApp:
         if environ["REQUEST_METHOD"] == "HEAD":
             return Response(status, [], headers)
         return Response(status, _read_span(task.result_path, start, end), headers)
+
+    def _sample(self, path: str) -> Response:
+        """Serve a sample input (``samples.py``), or 404."""
+        found = samples.sample(path.removeprefix("/samples/"), self.config.media_path / "samples")
+        if found is None:
+            return envelope(404, "File not found")
+        content, content_type = found
+        headers = [("Content-Type", content_type), ("Content-Length", str(len(content)))]
+        return Response(200, [content], headers)
 
     # --- /_sim -----------------------------------------------------------------------------
 

@@ -11,10 +11,12 @@ from django.shortcuts import get_object_or_404, redirect
 from django.views import View
 from django.views.generic import DetailView, FormView, ListView, TemplateView
 
-from ..catalog import UnsupportedRequest
+from .. import catalog
+from ..catalog import Mode, UnsupportedRequest
 from ..forms import GenerationForm
 from ..models import CreditEntry, Generation
 from ..services.generations import generation_create
+from ..services.inputs import InputsNotConfigured, stored_inputs_available
 from ..services.ledger import InsufficientCredits
 from ..services.pricing import price_quote
 
@@ -45,10 +47,62 @@ class GenerationListView(ListView):
 
 
 class GenerationCreateView(FormView):
-    """Show the new-generation form; on submit hold the price and queue the job."""
+    """Show the new-generation form for the three modes; on submit hold and queue the job.
+
+    ``?mode=`` opens a mode; ``?again=<id>`` pre-fills the settings and inputs of one of
+    the member's generations ("Generate again"); ``?extend=<id>`` opens video-extend with
+    one of their finished videos as the source (the "Extend" button).
+    """
 
     template_name = "generations/generation_form.html"
     form_class = GenerationForm
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "user": self.request.user}
+
+    def get_initial(self):
+        initial = super().get_initial()
+        owned = Generation.objects.for_user(self.request.user)
+        if (mode := self.request.GET.get("mode")) in Mode.values:
+            initial["mode"] = mode
+        again = _int_param(self.request.GET.get("again"))
+        previous = owned.filter(pk=again).first() if again is not None else None
+        if previous is not None:
+            initial.update(_settings_of(previous))
+        if (extend := _int_param(self.request.GET.get("extend"))) is not None:
+            initial.update(mode=Mode.VIDEO_EXTEND, source_generation=extend)
+        if initial.get("mode") == Mode.VIDEO_EXTEND:
+            initial.setdefault("camera_fixed", True)  # 000 Parameters: camera_fixed default true
+        return initial
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        form = context["form"]
+        owned = Generation.objects.for_user(self.request.user)
+        mode = form["mode"].value() or Mode.TEXT_TO_VIDEO
+        reused_pk = _int_param(form["inputs_from"].value())
+        source_pk = _int_param(form["source_generation"].value())
+        context.update(
+            modes=Mode.choices,
+            mode=mode if mode in Mode.values else Mode.TEXT_TO_VIDEO,
+            resolutions={m.value: list(catalog.resolutions_for(mode=m)) for m in Mode},
+            reused=(
+                owned.prefetch_related("inputs").filter(pk=reused_pk).first()
+                if reused_pk is not None
+                else None
+            ),
+            source=(
+                owned.filter(pk=source_pk, state=Generation.State.SUCCEEDED).first()
+                if source_pk is not None
+                else None
+            ),
+            stored_inputs_ok=stored_inputs_available(),
+            image_slots=[
+                (form["start_image"], form["start_image_url"], 0),
+                (form["end_image"], form["end_image_url"], 1),
+            ],
+        )
+        return context
 
     def form_valid(self, form):
         try:
@@ -57,7 +111,7 @@ class GenerationCreateView(FormView):
                 spec=form.to_spec(),
                 client_token=form.cleaned_data["client_token"],
             )
-        except (InsufficientCredits, UnsupportedRequest) as error:
+        except (InsufficientCredits, UnsupportedRequest, InputsNotConfigured) as error:
             form.add_error(None, str(error))
             return self.form_invalid(form)
         messages.success(
@@ -68,6 +122,31 @@ class GenerationCreateView(FormView):
         return redirect(generation)
 
 
+def _int_param(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _settings_of(generation: Generation) -> dict:
+    """Return form initial values repeating ``generation``'s request ("Generate again")."""
+    initial = {
+        "mode": generation.mode,
+        "prompt": generation.prompt,
+        "resolution": generation.resolution,
+        "duration": generation.duration,
+        "sound": "on" if generation.sound else "off",
+        "camera_fixed": generation.camera_fixed,
+        "inputs_from": generation.pk,
+    }
+    if generation.aspect_ratio:
+        initial["aspect_ratio"] = generation.aspect_ratio
+    if generation.mode == Mode.VIDEO_EXTEND:
+        initial.update(seed=generation.seed, watermark=generation.watermark)
+    return initial
+
+
 class QuoteView(View):
     """Return the price of the form's current values as JSON (the form's live price).
 
@@ -76,7 +155,7 @@ class QuoteView(View):
     """
 
     def get(self, request):
-        form = GenerationForm(data={"prompt": "price", **request.GET.dict()})
+        form = GenerationForm(data={"prompt": "price", **request.GET.dict()}, user=request.user)
         fields = ("mode", "resolution", "duration", "sound")
         if not form.is_valid() and any(f in form.errors for f in fields):
             errors = {f: form.errors[f][0] for f in fields if f in form.errors}
@@ -120,7 +199,17 @@ class GenerationDetailView(OwnedGenerationMixin, DetailView):
 
     def get_queryset(self):
         entries = CreditEntry.objects.order_by("created_at", "id")
-        return super().get_queryset().prefetch_related(Prefetch("credit_entries", entries))
+        # Extensions are the member's own: only they can extend their videos.
+        return (
+            super()
+            .get_queryset()
+            .select_related("source_generation")
+            .prefetch_related(
+                Prefetch("credit_entries", entries),
+                "inputs",
+                Prefetch("extensions", Generation.objects.order_by("created_at")),
+            )
+        )
 
 
 class GenerationCardView(OwnedGenerationMixin, DetailView):

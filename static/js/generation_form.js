@@ -1,14 +1,42 @@
-// New-generation form: live character count and live price from the server's price_quote.
+// New-generation form: mode tabs that keep what was typed, resolutions per mode, image
+// previews, live character count and live price from the server's price_quote.
 (function () {
   "use strict";
   const form = document.getElementById("generation-form");
   if (!form) return;
+  const modeInput = form.elements.mode;
   const prompt = form.querySelector("textarea[name=prompt]");
   const count = document.getElementById("prompt-count");
   const credits = document.getElementById("price-credits");
   const usd = document.getElementById("price-usd");
   const note = document.getElementById("price-note");
+  const resolutionsByMode = JSON.parse(document.getElementById("mode-resolutions").textContent);
+  const cameraFixed = form.elements.camera_fixed;
+  let cameraTouched = false;
   const MIN = 3, MAX = 2500;
+
+  function showMode(mode, initial = false) {
+    modeInput.value = mode;
+    document.querySelectorAll(".mode-tabs [role=tab]").forEach((tab) => {
+      tab.setAttribute("aria-selected", String(tab.dataset.mode === mode));
+    });
+    // Fields of other modes are hidden and disabled, so they are not submitted.
+    form.querySelectorAll("fieldset[data-modes]").forEach((fieldset) => {
+      const active = fieldset.dataset.modes.split(" ").includes(mode);
+      fieldset.hidden = !active;
+      fieldset.disabled = !active;
+    });
+    const allowed = resolutionsByMode[mode] || [];
+    const select = form.elements.resolution;
+    for (const option of select.options) option.disabled = !allowed.includes(option.value);
+    if (!allowed.includes(select.value)) select.value = allowed.includes("720p") ? "720p" : allowed[0];
+    // 000 Parameters: camera_fixed defaults to true for extend; fixed_lens to false.
+    if (!initial && !cameraTouched) cameraFixed.checked = mode === "video-extend";
+    const url = new URL(window.location);
+    url.searchParams.set("mode", mode);
+    window.history.replaceState(null, "", url);
+    updatePrice();
+  }
 
   function updateCount() {
     const length = prompt.value.trim().length;
@@ -19,7 +47,7 @@
   let pending = null;
   async function updatePrice() {
     const params = new URLSearchParams();
-    for (const name of ["mode", "resolution", "duration", "sound", "aspect_ratio"]) {
+    for (const name of ["mode", "resolution", "duration", "sound"]) {
       const field = form.elements[name];
       if (field) params.set(name, field.value);
     }
@@ -46,6 +74,27 @@
     }
   }
 
+  function preview(input) {
+    const img = form.querySelector(`img[data-preview-for="${input.id}"]`);
+    if (!img) return;
+    const file = input.files && input.files[0];
+    if (img.dataset.objectUrl) URL.revokeObjectURL(img.dataset.objectUrl);
+    if (file) {
+      img.dataset.objectUrl = URL.createObjectURL(file);
+      img.src = img.dataset.objectUrl;
+    }
+  }
+
+  document.querySelectorAll(".mode-tabs [role=tab]").forEach((tab) => {
+    tab.addEventListener("click", (event) => {
+      event.preventDefault();
+      showMode(tab.dataset.mode);
+    });
+  });
+  cameraFixed.addEventListener("change", () => { cameraTouched = true; });
+  form.querySelectorAll("input[type=file]").forEach((input) => {
+    input.addEventListener("change", () => preview(input));
+  });
   prompt.addEventListener("input", updateCount);
   form.addEventListener("change", updatePrice);
   form.addEventListener("input", (event) => { if (event.target.name === "duration") updatePrice(); });
@@ -56,5 +105,5 @@
     button.disabled = true;
   });
   updateCount();
-  updatePrice();
+  showMode(modeInput.value, true);
 })();

@@ -17,6 +17,8 @@ from pathlib import Path
 import av
 import pytest
 
+from ..media import image_bytes
+
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
@@ -39,7 +41,7 @@ def wait_for_port(port: int, timeout: float = 20.0) -> None:
 
 @pytest.fixture
 def portal_env(tmp_path):
-    port = free_port()
+    port, portal_port = free_port(), free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "APIXO_"))},
         "DJANGO_SETTINGS_MODULE": "seedance_site.settings",
@@ -50,6 +52,8 @@ def portal_env(tmp_path):
         "SIMULATOR_TIME_SCALE": "0.02",
         "POLL_TIME_SCALE": "0.02",
         "Q_WORKERS": "2",
+        # Uploaded inputs are fetched by the simulator from the portal's public input URLs.
+        "PORTAL_ADDRESS": f"127.0.0.1:{portal_port}",
     }
 
     def manage(*args, **kwargs):
@@ -82,8 +86,18 @@ def portal_env(tmp_path):
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         ),
+        subprocess.Popen(
+            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{portal_port}", "--noreload"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        ),
     ]
     wait_for_port(port)
+    wait_for_port(portal_port)
+    manage.simulator_url = f"http://127.0.0.1:{port}"
     yield manage
     # The whole process groups: qcluster's workers are its children. A worker may be in the
     # middle of a dispatcher loop, so after a short grace they are killed.
@@ -122,6 +136,41 @@ def test_generate_wait_with_a_real_worker(portal_env):
     assert data["provider_task_id"]
     with av.open(data["result_file"]) as container:
         assert abs(container.duration / av.time_base - 4) < 0.5
+    assert portal_env("ledger_check").returncode == 0
+
+
+def final_json(result) -> dict:
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_generate_image_to_video_then_extend_it_at_1080p(portal_env, tmp_path):
+    """The README's other two modes from the shell: an uploaded start frame and a URL end
+    frame, then an extend of that finished generation by its id."""
+    start = tmp_path / "start.png"
+    start.write_bytes(image_bytes("PNG", size=(320, 180)))
+    frames = final_json(
+        portal_env(
+            "generate", "--user", "member", "--mode", "image-to-video",
+            "--prompt", "the kite climbs into the wind",
+            "--image", str(start), "--image", f"{portal_env.simulator_url}/samples/frame.jpg",
+            "--resolution", "480p", "--duration", "4", "--wait", "--timeout", "120",
+        )
+    )  # fmt: skip
+    assert frames["state"] == "succeeded" and frames["price_credits"] == 40
+    extension = final_json(
+        portal_env(
+            "generate", "--user", "member", "--mode", "video-extend",
+            "--prompt", "the kite string snaps and it drifts away",
+            "--video", str(frames["id"]), "--resolution", "1080p", "--duration", "4",
+            "--seed", "7", "--no-camera-fixed", "--wait", "--timeout", "180",
+        )
+    )  # fmt: skip
+    assert extension["state"] == "succeeded"
+    assert extension["price_credits"] == 52 * 4  # 000 "Billing": 1080p silent $0.052/s
+    with av.open(extension["result_file"]) as container:
+        assert abs(container.duration / av.time_base - 8) < 0.5
+        assert container.streams.video[0].height == 1080
     assert portal_env("ledger_check").returncode == 0
 
 

@@ -53,7 +53,7 @@ def test_the_documented_example_is_valid():
         ({"sound": None}, "sound", "required"),
         ({"sound": "maybe"}, "sound", "Select a valid choice"),
         ({"aspect_ratio": "2:1"}, "aspect_ratio", "Select a valid choice"),
-        ({"mode": "video-extend"}, "mode", "Select a valid choice"),
+        ({"mode": "image-to-image"}, "mode", "Select a valid choice"),
     ],
 )
 def test_each_wrong_value_gets_a_message_next_to_its_field(changes, field, message):
