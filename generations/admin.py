@@ -8,8 +8,14 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import QuerySet
 
-from .models import CreditAccount, CreditEntry, Generation, Price, PriceTable, User
-from .services.lifecycle import Outcome, generation_finalize, generation_poll
+from .models import CreditAccount, CreditEntry, Generation, Price, PriceTable, ProviderAlert, User
+from .services.alerts import provider_alert_resolve
+from .services.lifecycle import (
+    Outcome,
+    generation_download_retry,
+    generation_finalize,
+    generation_poll,
+)
 from .services.pricing import price_table_publish
 
 
@@ -86,7 +92,7 @@ class GenerationAdmin(admin.ModelAdmin):
     raw_id_fields = ("user", "source_generation")
     date_hierarchy = "created_at"
     readonly_fields = [f.name for f in Generation._meta.fields]
-    actions = ["poll_now", "release_stuck"]
+    actions = ["poll_now", "release_stuck", "retry_download"]
     show_full_result_count = False
 
     def has_add_permission(self, request) -> bool:
@@ -117,6 +123,46 @@ class GenerationAdmin(admin.ModelAdmin):
             )
         )
         self.message_user(request, f"Released {done} generation(s).", messages.SUCCESS)
+
+    @admin.action(description="Retry the failed result download")
+    def retry_download(self, request, queryset: QuerySet) -> None:
+        done = sum(
+            generation_download_retry(generation_id=pk)
+            for pk in queryset.filter(result_state=Generation.ResultState.FAILED).values_list(
+                "pk", flat=True
+            )
+        )
+        self.message_user(request, f"Queued {done} download(s) again.", messages.SUCCESS)
+
+
+@admin.register(ProviderAlert)
+class ProviderAlertAdmin(admin.ModelAdmin):
+    """Provider trouble the managers must act on (401, 402, 403 answers); resolve when fixed."""
+
+    list_display = ("last_seen", "provider", "kind", "message", "count", "first_seen", "resolved")
+    list_filter = ("provider", "kind", ("resolved_at", admin.EmptyFieldListFilter))
+    list_select_related = ("resolved_by",)
+    search_fields = ("message", "detail", "kind")
+    readonly_fields = [f.name for f in ProviderAlert._meta.fields]
+    actions = ["resolve"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(boolean=True, ordering="resolved_at")
+    def resolved(self, alert: ProviderAlert) -> bool:
+        return alert.is_resolved
+
+    @admin.action(description="Mark resolved")
+    def resolve(self, request, queryset: QuerySet) -> None:
+        done = sum(
+            provider_alert_resolve(alert_id=pk, actor=request.user)
+            for pk in queryset.unresolved().values_list("pk", flat=True)
+        )
+        self.message_user(request, f"Resolved {done} alert(s).", messages.SUCCESS)
 
 
 class PriceInline(ReadOnlyAdminMixin, admin.TabularInline):

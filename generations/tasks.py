@@ -15,6 +15,7 @@ from django.utils import timezone
 from .models import WorkerLease
 from .services.dispatch import dispatch_pass, lease_acquire, lease_release
 from .services.lifecycle import generation_poll, generation_store_result, generation_submit
+from .services.notifications import generation_finished_notify
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,11 @@ def poll_generations(generation_ids: list[int]) -> dict[int, str]:
 def store_result(generation_id: int) -> str:
     """Download a succeeded generation's video into storage (``generation_store_result``)."""
     return generation_store_result(generation_id=generation_id)
+
+
+def notify_generation_finished(generation_id: int) -> bool:
+    """E-mail the owner that their job finished (``services.notifications``)."""
+    return generation_finished_notify(generation_id=generation_id)
 
 
 def ensure_dispatcher() -> None:

@@ -5,6 +5,7 @@ Every variable is parsed strictly: a value that does not parse stops start-up wi
 DESIGN.md ("Configuration"); `.env.example` lists them all with their defaults.
 """
 
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -31,6 +32,17 @@ def _url(name: str, default: str, *, schemes: tuple[str, ...] = ("http", "https"
     value = env.str(name, default=default).strip().rstrip("/")
     if value and (urlsplit(value).scheme not in schemes or not urlsplit(value).netloc):
         raise ImproperlyConfigured(f"{name} must be an absolute {'/'.join(schemes)} URL.")
+    return value
+
+
+def _usd(name: str, default: str) -> Decimal:
+    """Return the US-dollar amount in ``name`` as a Decimal (never a float), >= 0."""
+    try:
+        value = Decimal(env.str(name, default=default).strip())
+    except InvalidOperation:
+        value = Decimal("NaN")
+    if not value.is_finite() or value < 0:
+        raise ImproperlyConfigured(f"{name} must be a non-negative amount of US dollars.")
     return value
 
 
@@ -87,6 +99,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "generations.context_processors.credits",
+                "generations.context_processors.provider_alerts",
             ],
         },
     },
@@ -208,6 +221,21 @@ PROVIDER_REQUESTS_PER_MINUTE = env.int("PROVIDER_REQUESTS_PER_MINUTE", default=8
 
 # HTTPS here enables callback mode and public input URLs (DESIGN.md "Generation lifecycle").
 PUBLIC_BASE_URL = _url("PUBLIC_BASE_URL", default="")
+# The team spend page warns managers when the provider account's balance (USD, from
+# GET /apikeys/current-balance; CONTRACT.md "Other endpoints and facts") is below this.
+PROVIDER_BALANCE_WARNING_USD = _usd("PROVIDER_BALANCE_WARNING_USD", default="20")
+
+# Callback mode over plain HTTP, for the local simulator only (run it with
+# --allow-http-callbacks): webhook URLs then start with PUBLIC_BASE_URL or http://PORTAL_ADDRESS.
+# APIXO itself takes only public HTTPS callback URLs (001 "Parameters / callback_url"), so this
+# is refused unless APIXO_BASE_URL is a loopback address.
+CALLBACK_ALLOW_HTTP = env.bool("CALLBACK_ALLOW_HTTP", default=False)
+if CALLBACK_ALLOW_HTTP and (urlsplit(APIXO_BASE_URL).hostname or "") not in (
+    "127.0.0.1",
+    "localhost",
+    "::1",
+):
+    raise ImproperlyConfigured("CALLBACK_ALLOW_HTTP needs APIXO_BASE_URL on a loopback address.")
 
 # --- Generations ---------------------------------------------------------------------------
 RESULT_MAX_BYTES = env.int("RESULT_MAX_BYTES", default=500 * 1024 * 1024)
@@ -217,6 +245,8 @@ POLL_TIME_SCALE = env.float("POLL_TIME_SCALE", default=0.05 if USE_SIMULATOR els
 GENERATION_DEADLINE_SECONDS = env.int("GENERATION_DEADLINE_SECONDS", default=3 * 3600)
 # Uploaded inputs stay reachable at their public URL this long after their job is final.
 INPUT_URL_MARGIN_SECONDS = env.int("INPUT_URL_MARGIN_SECONDS", default=3600)
+# Invitation links work once, for this many days.
+INVITATION_TTL_DAYS = env.int("INVITATION_TTL_DAYS", default=7)
 # Where this portal listens (dev.py runs runserver there). With the simulator and no
 # PUBLIC_BASE_URL, input URLs use it: the local simulator can reach it, a real provider cannot.
 PORTAL_ADDRESS = env.str("PORTAL_ADDRESS", default="127.0.0.1:8000")

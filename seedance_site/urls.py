@@ -3,12 +3,26 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from generations.views.alerts import ProviderAlertResolveView
 from generations.views.inputs import PublicInputView
+from generations.views.webhooks import GenerationWebhookView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("generations.urls_accounts")),
+    path("team/", include("generations.urls_team")),
     # Read-only, token in the path, no login: the provider fetches inputs here.
     path("inputs/<str:token>/", PublicInputView.as_view(), name="public_input"),
+    # POST only, CSRF-exempt, no login: the provider's callbacks, token in the path.
+    path(
+        "webhooks/generations/<int:generation_id>/<str:token>/",
+        GenerationWebhookView.as_view(),
+        name="generation_webhook",
+    ),
+    path(
+        "alerts/<int:pk>/resolve/",
+        ProviderAlertResolveView.as_view(),
+        name="provider_alert_resolve",
+    ),
     path("", include("generations.urls")),
 ]

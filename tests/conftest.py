@@ -3,12 +3,13 @@
 import importlib
 
 import pytest
+import responses
 from django.apps import apps
 from django.db import connection
 
 from generations.db import ledger_guard_disabled
 
-from .factories import ManagerFactory, UserFactory
+from .factories import GenerationFactory, ManagerFactory, UserFactory
 
 requires_postgres = pytest.mark.skipif(
     connection.vendor != "postgresql",
@@ -68,3 +69,35 @@ def manager(db):
 def member_client(client, member):
     client.force_login(member)
     return client
+
+
+@pytest.fixture
+def api(settings):
+    """Point the portal at a faked APIXO (``tests/fake_apixo.py``); yield the ``responses`` mock."""
+    from .fake_apixo import BASE
+
+    settings.APIXO_BASE_URL = BASE
+    settings.APIXO_API_KEY = "test-key"
+    settings.PUBLIC_BASE_URL = ""
+    settings.CALLBACK_ALLOW_HTTP = False
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+@pytest.fixture
+def payer(db):
+    """A member with 1,000 credits."""
+    return UserFactory(credits=1000)
+
+
+@pytest.fixture
+def make_job(payer):
+    """Create a 40-credit job of ``payer`` with its hold, in any state (fields as kwargs)."""
+    from generations.services.ledger import credits_hold
+
+    def make(**fields):
+        generation = GenerationFactory(user=payer, **fields)
+        credits_hold(user=payer, amount=generation.price_credits, generation=generation)
+        return generation
+
+    return make

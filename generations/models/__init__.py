@@ -1,17 +1,22 @@
 """Models of the portal: users, the credit ledger, the price table and generations."""
 
+from .alerts import ProviderAlert
 from .generation import Generation, GenerationInput, WorkerLease
 from .ledger import CreditAccount, CreditEntry
 from .pricing import Price, PriceTable
+from .team import AuditEntry, Invitation
 from .users import User
 
 __all__ = [
+    "AuditEntry",
     "CreditAccount",
     "CreditEntry",
     "Generation",
     "GenerationInput",
+    "Invitation",
     "Price",
     "PriceTable",
+    "ProviderAlert",
     "User",
     "WorkerLease",
 ]

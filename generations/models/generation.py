@@ -89,8 +89,14 @@ class Generation(models.Model):
     # The provider's task.
     # NULL until submitted: the unique constraint below then ignores the job.
     provider_task_id = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
+    # sha256 hex of the current submit attempt's webhook token; empty: submitted for polling.
     callback_token_hash = models.CharField(max_length=64, blank=True)
     submit_attempts = models.PositiveSmallIntegerField(default=0)
+    submit_sent_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the current submit attempt started sending; empty: nothing sent yet.",
+    )
     poll_count = models.PositiveIntegerField(default=0)
     poll_errors = models.PositiveSmallIntegerField(default=0)
     next_action_at = models.DateTimeField(
@@ -167,6 +173,11 @@ class Generation(models.Model):
     @property
     def has_video(self) -> bool:
         return self.state == self.State.SUCCEEDED and self.result_state == self.ResultState.STORED
+
+    @property
+    def uses_callback(self) -> bool:
+        """Tell whether the job was submitted in callback mode (a webhook token exists)."""
+        return bool(self.callback_token_hash)
 
 
 def _input_token() -> str:

@@ -16,6 +16,23 @@ class User(AbstractUser):
     """
 
     email = models.EmailField("email address")
+    monthly_cap_credits = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Most credits this member may spend (captured plus reserved) in a calendar "
+        "month; empty for no cap.",
+    )
+    low_balance_threshold = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="E-mail me when my available credits fall below this; empty for never.",
+    )
+    low_balance_notified = models.BooleanField(
+        default=False, help_text="Set when the low-balance e-mail went out; reset on a top-up."
+    )
+    notify_on_finish = models.BooleanField(
+        default=True, help_text="E-mail me when one of my videos succeeds or fails."
+    )
 
     objects = UserManager()
 

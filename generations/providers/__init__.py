@@ -72,7 +72,7 @@ def get_provider(name: str = "apixo") -> ProviderClient:
     Reads ``APIXO_BASE_URL``, ``APIXO_API_KEY`` (the simulator's key when no real key is
     set), ``APIXO_ROUTING`` (``auto``, ``value`` or ``official``) and
     ``PROVIDER_CONNECT_TIMEOUT`` / ``PROVIDER_READ_TIMEOUT`` (seconds; 5.0 and 30.0 when
-    absent).
+    absent) and ``CALLBACK_ALLOW_HTTP`` (http callback URLs, for the loopback simulator only).
 
     Raises:
         ValueError: unknown provider name (only ``apixo`` is implemented).
@@ -87,6 +87,7 @@ def get_provider(name: str = "apixo") -> ProviderClient:
             routing=getattr(settings, "APIXO_ROUTING", "auto"),
             connect_timeout=float(getattr(settings, "PROVIDER_CONNECT_TIMEOUT", 5.0)),
             read_timeout=float(getattr(settings, "PROVIDER_READ_TIMEOUT", 30.0)),
+            allow_http_callbacks=bool(getattr(settings, "CALLBACK_ALLOW_HTTP", False)),
         )
     except (AttributeError, TypeError, ValueError) as exc:
         raise ImproperlyConfigured(f"APIXO provider settings: {exc}") from exc

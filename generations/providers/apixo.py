@@ -58,6 +58,7 @@ class ApixoClient:
         routing: str = "auto",
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
+        allow_http_callbacks: bool = False,
     ) -> None:
         """Configure the client.
 
@@ -67,9 +68,14 @@ class ApixoClient:
             routing: ``auto``, ``value`` or ``official`` (003 Parameters / provider).
             connect_timeout: seconds to connect to APIXO.
             read_timeout: seconds to wait for an answer.
+            allow_http_callbacks: accept ``http://`` callback URLs. Only with a loopback
+                ``base_url``, i.e. the local simulator (its ``allow_http_callbacks`` knob):
+                APIXO itself requires a public HTTPS callback URL (001 "Parameters /
+                callback_url").
 
         Raises:
-            ValueError: any argument out of its domain (a configuration error).
+            ValueError: any argument out of its domain (a configuration error), or
+                ``allow_http_callbacks`` with a base URL that is not a loopback address.
         """
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -81,6 +87,9 @@ class ApixoClient:
         if connect_timeout <= 0 or read_timeout <= 0:
             raise ValueError("APIXO timeouts must be positive numbers of seconds")
         self.base_url = base_url.rstrip("/")
+        if allow_http_callbacks and not self.download_allow_hosts():
+            raise ValueError("http callback URLs are only for a simulator on a loopback address")
+        self.allow_http_callbacks = bool(allow_http_callbacks)
         self.routing = routing
         self.connect_timeout = float(connect_timeout)
         self.read_timeout = float(read_timeout)
@@ -128,14 +137,16 @@ class ApixoClient:
             ValueError: a value the docs do not allow (the forms should have caught it):
                 unknown mode, resolution not offered by the model, duration outside 4-12,
                 prompt outside 3-2500 characters, 0 or 3 images, not exactly 1 video,
-                fields of another mode, seed outside 0-2147483647, non-HTTPS callback URL.
+                fields of another mode, seed outside 0-2147483647, non-HTTPS callback URL
+                (an ``http://`` one only passes with ``allow_http_callbacks``).
         """
         model = self.model_for(request.mode)
         _check_common(request, model)
         fields = _extend_input(request) if model == MODEL_EXTEND else _pro_input(request)
         body: dict[str, Any] = {"request_type": "async"}
         if callback_url is not None:
-            _check_url(callback_url, "callback_url", schemes=("https",))
+            schemes = ("https", "http") if self.allow_http_callbacks else ("https",)
+            _check_url(callback_url, "callback_url", schemes=schemes)
             body = {"request_type": "callback", "callback_url": callback_url}
         if self.routing != "auto":
             body["provider"] = self.routing

@@ -93,6 +93,7 @@ class ProviderClient(Protocol):
     """
 
     name: str
+    allow_http_callbacks: bool  # http:// callback URLs accepted (local simulator only)
 
     def model_for(self, mode: str) -> str:
         """Return the provider model id that serves ``mode``."""

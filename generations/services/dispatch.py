@@ -5,11 +5,12 @@ schedule). One dispatcher loop runs at a time, guarded by a ``WorkerLease``; a p
 due jobs by pushing their ``next_action_at`` forward (a lease on the job, in case the worker
 dies) and enqueues django-q2 tasks: submits one by one, polls in batches. Polls per pass are
 capped so the portal stays under the provider's request budget (CONTRACT.md: 10,000
-requests per minute; ``PROVIDER_REQUESTS_PER_MINUTE`` is our share).
+requests per minute; ``PROVIDER_REQUESTS_PER_MINUTE`` is our share). Each pass starts with
+the sweeper (``services.sweeper``): expiries and submits abandoned by dead workers.
 """
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
@@ -17,7 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ..models import Generation, WorkerLease
-from .lifecycle import Outcome, generation_finalize
+from .sweeper import SweepReport, generations_sweep
 
 logger = logging.getLogger(__name__)
 State = Generation.State
@@ -36,6 +37,7 @@ class PassReport:
     downloads: int = 0
     expired: int = 0
     in_flight: int = 0
+    sweep: SweepReport = field(default_factory=SweepReport)
 
 
 def _claim(queryset, *, limit: int, now) -> list[int]:
@@ -47,7 +49,11 @@ def _claim(queryset, *, limit: int, now) -> list[int]:
 
 
 def dispatch_pass(*, interval_seconds: float = 1.0) -> PassReport:
-    """Run one pass: expire overdue jobs, then enqueue due submits, polls and downloads.
+    """Run one pass: sweep, then enqueue due submits, polls and downloads.
+
+    The sweep (``services.sweeper.generations_sweep``) expires overdue jobs and settles
+    submits abandoned by dead workers; the due-job claims below re-drive lost submit, poll
+    and download tasks.
 
     Args:
         interval_seconds: how often passes run; sets the poll budget of this pass.
@@ -55,17 +61,7 @@ def dispatch_pass(*, interval_seconds: float = 1.0) -> PassReport:
     from django_q.tasks import async_task
 
     now = timezone.now()
-    expired = 0
-    overdue = Generation.objects.filter(state__in=State.in_flight(), deadline_at__lt=now)
-    for pk in overdue.values_list("pk", flat=True)[:500]:
-        expired += generation_finalize(
-            generation_id=pk,
-            outcome=Outcome(
-                State.EXPIRED,
-                fail_code="EXPIRED",
-                fail_message="No final answer came from the video service in time; refunded.",
-            ),
-        )
+    sweep = generations_sweep(now=now)
     due = Q(next_action_at__lte=now)
     submits = _claim(Generation.objects.filter(due, state=State.QUEUED), limit=200, now=now)
     for pk in submits:
@@ -91,7 +87,7 @@ def dispatch_pass(*, interval_seconds: float = 1.0) -> PassReport:
         Q(state__in=State.in_flight())
         | Q(state=State.SUCCEEDED, result_state=Generation.ResultState.PENDING)
     ).count()
-    return PassReport(len(submits), len(polls), len(downloads), expired, in_flight)
+    return PassReport(len(submits), len(polls), len(downloads), sweep.expired, in_flight, sweep)
 
 
 def lease_acquire(*, name: str, holder: str, ttl: timedelta = LOOP_LEASE) -> bool:

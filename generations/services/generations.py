@@ -58,6 +58,7 @@ def generation_create(*, user: User, spec: GenerationSpec, client_token: str = "
 
     Raises:
         InsufficientCredits: the member's available balance is short; nothing is written.
+        MonthlyCapExceeded: the job would take the member over their monthly cap.
         UnsupportedRequest: no provider model or price for the mode and resolution.
         InputsNotConfigured: an uploaded or stored input and no public address to serve it.
     """

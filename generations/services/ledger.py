@@ -11,8 +11,11 @@ nothing; the same key with different terms raises ``IdempotencyConflict``.
 """
 
 import uuid
+from datetime import datetime
 
 from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
 
 from ..models import CreditAccount, CreditEntry, Generation, User
 
@@ -35,6 +38,22 @@ class InsufficientCredits(LedgerError):
         self.needed = needed
         self.available = available
         super().__init__(f"This needs {needed:,} credits but only {available:,} are available.")
+
+
+class MonthlyCapExceeded(LedgerError):
+    """Raised when a hold would take a member's spending this month over their cap.
+
+    Attributes (credits): ``cap``; ``used``, captured this month plus reserved now;
+    ``needed``, the hold asked for.
+    """
+
+    def __init__(self, *, cap: int, used: int, needed: int):
+        self.cap, self.used, self.needed = cap, used, needed
+        left = max(cap - used, 0)
+        super().__init__(
+            f"This needs {needed:,} credits but your monthly cap of {cap:,} credits leaves "
+            f"{left:,} this month. Ask a manager to raise it."
+        )
 
 
 class IdempotencyConflict(LedgerError):
@@ -99,14 +118,59 @@ def _positive(amount: int) -> int:
     return amount
 
 
-def _move(*, user: User, kind: str, amount: int, key: str | None, **fields) -> CreditEntry:
+def _move(
+    *, user: User, kind: str, amount: int, key: str | None, check=None, **fields
+) -> CreditEntry:
+    """Write one entry on the locked account; ``check(account)`` may refuse it first."""
     key = key or f"{kind}:{uuid.uuid4().hex}"
     with transaction.atomic():
         account = _locked_account(user.pk)
         existing = _replay(key, account=account, kind=kind, amount=amount)
         if existing is not None:
             return existing
-        return _apply(account, kind=kind, amount=amount, key=key, **fields)
+        if check is not None:
+            check(account)
+        entry = _apply(account, kind=kind, amount=amount, key=key, **fields)
+    transaction.on_commit(lambda: _balance_changed(user.pk))
+    return entry
+
+
+def _balance_changed(user_id: int) -> None:
+    from .notifications import low_balance_check
+
+    low_balance_check(user_id=user_id)
+
+
+def month_start(now: datetime | None = None) -> datetime:
+    """Return the start of the current calendar month in ``TIME_ZONE`` (aware datetime)."""
+    local = timezone.localtime(now or timezone.now())
+    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def month_spend(*, account: CreditAccount, since: datetime) -> int:
+    """Return the credits captured from ``account`` since ``since`` (spend, >= 0)."""
+    captured = CreditEntry.objects.filter(
+        account=account, kind=Kind.CAPTURE, created_at__gte=since
+    ).aggregate(total=Sum("amount"))["total"]
+    return -(captured or 0)
+
+
+def _monthly_cap_check(user: User, amount: int):
+    """Return a check refusing a hold that would take the month over ``user``'s cap.
+
+    Runs on the locked account row, so parallel holds of one member are serialised and
+    can never pass the cap together (issue #6 "Monthly caps").
+    """
+
+    def check(account: CreditAccount) -> None:
+        cap = User.objects.values_list("monthly_cap_credits", flat=True).get(pk=user.pk)
+        if cap is None:
+            return
+        used = month_spend(account=account, since=month_start()) + account.held
+        if used + amount > cap:
+            raise MonthlyCapExceeded(cap=cap, used=used, needed=amount)
+
+    return check
 
 
 def credits_grant(
@@ -201,11 +265,15 @@ def credits_hold(
 
     Raises:
         InsufficientCredits: the available balance is short; nothing is written.
+        MonthlyCapExceeded: captured this month + held + ``amount`` would pass the
+            member's ``monthly_cap_credits``; nothing is written.
     """
+    amount = _positive(amount)
     return _move(
         user=user,
         kind=Kind.HOLD,
-        amount=-_positive(amount),
+        check=_monthly_cap_check(user, amount),
+        amount=-amount,
         key=f"hold:generation:{generation.pk}",
         actor=actor,
         memo=memo or f"Generation #{generation.pk}",

@@ -23,8 +23,15 @@ from django.utils import timezone
 from ..catalog import Mode
 from ..models import CreditEntry, Generation
 from ..providers import GenerationRequest, TaskStatus, get_provider
-from ..providers.errors import ProviderError, ProviderOutcomeUnknown, ProviderResponseError
+from ..providers.errors import (
+    ProviderError,
+    ProviderOutcomeUnknown,
+    ProviderResponseError,
+    is_retryable,
+)
 from ..providers.http import backoff_delay, download_to_file
+from .alerts import provider_alert_raise
+from .callback_tokens import callback_base_url, callback_token_new, callback_url
 from .inputs import InputsNotConfigured, inputs_expire_later, provider_input_urls
 from .ledger import credits_capture, credits_release
 
@@ -33,6 +40,10 @@ State = Generation.State
 
 SUBMIT_MAX_ATTEMPTS = 6
 DOWNLOAD_MAX_ATTEMPTS = 5
+# Callback mode: polling is only the safety net, so it starts this much later (seconds,
+# scaled) and runs every 30-60 s instead of 5-10 s.
+CALLBACK_FIRST_POLL_MARGIN_S = 60.0
+CALLBACK_POLL_INTERVAL_S = (30.0, 60.0)
 RESULT_CONTENT_TYPES = ("video/mp4", "video/quicktime", "video/webm", "application/octet-stream")
 
 
@@ -83,18 +94,37 @@ def first_poll_delay(generation: Generation) -> timedelta:
     001 "Latency and polling": first poll 40 s after creation for 4 s of video, 60 s for 8 s,
     90 s for 12 s; 000 recommends 45/60/90 s for extend. Linear in between, scaled by
     ``POLL_TIME_SCALE`` (small for the simulator, which runs faster than the real service).
+    In callback mode (``generation.uses_callback``) the callback should come first, so the
+    safety-net poll waits ``CALLBACK_FIRST_POLL_MARGIN_S`` seconds (scaled) longer.
     """
     base = 45.0 if generation.mode == Mode.VIDEO_EXTEND else 40.0
     seconds = base + (generation.duration - 4) * (50.0 / 8)
+    if generation.uses_callback:
+        seconds += CALLBACK_FIRST_POLL_MARGIN_S
     return _scaled(seconds)
 
 
-def next_poll_delay(generation: Generation) -> timedelta:
-    """Return the wait before the next poll: 5-10 s (001 "Latency and polling"), scaled.
+def next_poll_delay(generation: Generation, *, fast: bool = False) -> timedelta:
+    """Return the wait before the next poll, scaled by ``POLL_TIME_SCALE``.
 
-    The interval grows from 5 s to 10 s with the number of polls already made.
+    Polling mode: 5-10 s (001 "Latency and polling"), growing by 1 s per poll made. Callback
+    mode: 30-60 s, growing by 5 s per poll (001: "use callback mode to avoid frequent
+    polling"), unless ``fast``: a callback announced a final state that the status answer
+    does not show yet, so the next look comes at the polling-mode pace.
     """
+    if generation.uses_callback and not fast:
+        low, high = CALLBACK_POLL_INTERVAL_S
+        return _scaled(min(low + 5.0 * generation.poll_count, high))
     return _scaled(min(5.0 + generation.poll_count, 10.0))
+
+
+def download_lease() -> timedelta:
+    """Return how long a result download may run before the dispatcher re-drives it.
+
+    ``RESULT_DOWNLOAD_TIMEOUT`` seconds plus a minute: a download task that was lost or
+    killed is tried again after that, counting an attempt (``DOWNLOAD_MAX_ATTEMPTS``).
+    """
+    return timedelta(seconds=settings.RESULT_DOWNLOAD_TIMEOUT + 60.0)
 
 
 def _request_for(generation: Generation) -> GenerationRequest:
@@ -119,22 +149,36 @@ def generation_submit(*, generation_id: int) -> str:
     """Send a queued generation to its provider and record the provider's ``taskId``.
 
     The job is claimed (``queued`` -> ``submitting``) by a conditional UPDATE, so two workers
-    never submit it twice. The outcome decides the next state:
-    - accepted: ``submitted``, first poll scheduled near the typical completion time;
+    never submit it twice. Before the request goes out, a second conditional UPDATE records
+    the intent (``submit_sent_at``) and, in callback mode, the hash of a fresh webhook token
+    (``services.callback_tokens``): a callback may arrive before the submit answer, and the
+    sweeper must know whether anything may have been sent. Callback mode: ``PUBLIC_BASE_URL``
+    is HTTPS (or ``CALLBACK_ALLOW_HTTP`` with the simulator); polling runs in any case.
+
+    The outcome decides the next state:
+    - accepted: ``submitted``, first poll scheduled near the typical completion time (later
+      in callback mode);
     - refused for good (400, 401, 402, 403, 404): ``failed`` and the hold released, with the
-      provider's message (CONTRACT.md "HTTP errors");
+      provider's message (CONTRACT.md "HTTP errors"); 401, 402 and 403 also raise a
+      provider alert for the managers (``services.alerts``);
     - retryable (429, 5xx, no connection): back to ``queued`` with backoff and jitter, up to
       ``SUBMIT_MAX_ATTEMPTS`` attempts, then failed and released;
     - outcome unknown (the connection dropped after sending, or an answer without a usable
-      ``taskId``): ``unknown``; never re-sent
-      blindly (DESIGN.md "Generation lifecycle"); the sweeper expires it with a release.
+      ``taskId``): ``unknown``; never re-sent blindly (DESIGN.md "Generation lifecycle").
+      A callback resolves it (``services.callbacks``), else it expires with a release at
+      its deadline (``services.sweeper``).
 
     Returns:
-        The state the generation is left in ("" when it was not queued: nothing done).
+        The state the generation is left in ("" when it was not queued, or another actor
+        moved it meanwhile: nothing done).
     """
     now = timezone.now()
     claimed = Generation.objects.filter(pk=generation_id, state=State.QUEUED).update(
-        state=State.SUBMITTING, submit_attempts=F("submit_attempts") + 1, updated_at=now
+        state=State.SUBMITTING,
+        submit_attempts=F("submit_attempts") + 1,
+        submit_sent_at=None,
+        callback_token_hash="",
+        updated_at=now,
     )
     if not claimed:
         return ""
@@ -142,33 +186,55 @@ def generation_submit(*, generation_id: int) -> str:
     client = get_provider(generation.provider)
     try:
         request = _request_for(generation)
-    except InputsNotConfigured as error:
-        # PUBLIC_BASE_URL was removed after the job was accepted: nothing was sent.
-        outcome = Outcome(State.FAILED, fail_code="INPUTS_NOT_PUBLIC", fail_message=str(error))
-        generation_finalize(generation_id=generation_id, outcome=outcome)
+        token, token_hash = callback_token_new()
+        base_url = callback_base_url(client)
+        hook = (
+            callback_url(base_url=base_url, generation_id=generation_id, token=token)
+            if base_url
+            else None
+        )
+        client.build_request(request, callback_url=hook)  # refuses a bad request unsent
+    except (InputsNotConfigured, ValueError) as error:
+        # Nothing was sent: PUBLIC_BASE_URL was removed after the job was accepted, or the
+        # request breaks a documented rule the form should have caught.
+        logger.warning("Generation %s cannot be submitted: %s", generation_id, error)
+        code = "INPUTS_NOT_PUBLIC" if isinstance(error, InputsNotConfigured) else "INVALID_REQUEST"
+        outcome = Outcome(State.FAILED, fail_code=code, fail_message=str(error))
+        generation_finalize(
+            generation_id=generation_id, outcome=outcome, from_states=(State.SUBMITTING,)
+        )
         return State.FAILED
+    generation.callback_token_hash = token_hash if hook else ""
+    intent = Generation.objects.filter(
+        pk=generation_id, state=State.SUBMITTING, submit_attempts=generation.submit_attempts
+    ).update(
+        submit_sent_at=timezone.now(),
+        callback_token_hash=generation.callback_token_hash,
+        updated_at=timezone.now(),
+    )
+    if not intent:
+        return ""  # the sweeper took the claim back (it had run too long): send nothing
     try:
-        task_id = client.submit(request)
+        task_id = client.submit(request, callback_url=hook)
     except (ProviderOutcomeUnknown, ProviderResponseError) as error:
         # Sent, but no usable answer (dropped connection, or a 200 without a taskId): the
         # task may exist at the provider, so re-sending could charge twice.
         logger.warning("Submit of generation %s has an unknown outcome: %r", generation_id, error)
-        _move(generation_id, State.SUBMITTING, state=State.UNKNOWN, next_action_at=None)
-        return State.UNKNOWN
+        moved = _move(generation_id, State.SUBMITTING, state=State.UNKNOWN, next_action_at=None)
+        return State.UNKNOWN if moved else ""
     except ProviderError as error:
         if error.retryable and generation.submit_attempts < SUBMIT_MAX_ATTEMPTS:
             delay = backoff_delay(generation.submit_attempts, cap=300.0)
-            _move(
+            moved = _move(
                 generation_id,
                 State.SUBMITTING,
                 state=State.QUEUED,
                 next_action_at=timezone.now() + timedelta(seconds=delay),
                 fail_message=error.message,
             )
-            return State.QUEUED
+            return State.QUEUED if moved else ""
         logger.warning("Submit of generation %s refused: %r", generation_id, error)
-        generation_finalize(generation_id=generation_id, outcome=Outcome.from_error(error))
-        return State.FAILED
+        return _fail_on_error(generation, error, from_state=State.SUBMITTING)
     moved = _move(
         generation_id,
         State.SUBMITTING,
@@ -181,6 +247,21 @@ def generation_submit(*, generation_id: int) -> str:
     return State.SUBMITTED if moved else ""
 
 
+def _fail_on_error(generation: Generation, error: ProviderError, *, from_state: str) -> str:
+    """Fail and release ``generation`` (if still ``from_state``) for a permanent provider
+    error; raise a provider alert if the error asks for one (401, 402, 403).
+
+    Returns:
+        The generation's state afterwards: ``failed``, or whatever another actor did first.
+    """
+    generation_finalize(
+        generation_id=generation.pk, outcome=Outcome.from_error(error), from_states=(from_state,)
+    )
+    if error.alert_admin:
+        provider_alert_raise(provider=generation.provider, error=error)
+    return Generation.objects.values_list("state", flat=True).get(pk=generation.pk)
+
+
 def _move(generation_id: int, from_state: str, **changes) -> bool:
     """Apply ``changes`` if the generation is still in ``from_state``; return whether it was."""
     changes.setdefault("updated_at", timezone.now())
@@ -191,8 +272,11 @@ def generation_poll(*, generation_id: int) -> str:
     """Ask the provider for a submitted job's status and act on the answer.
 
     A final answer goes to ``generation_finalize``. A running one schedules the next poll
-    5-10 s later. A retryable error (429, 5xx, no answer) backs off exponentially; a
-    permanent one (e.g. 404 task not found) fails the job and releases its hold.
+    (``next_poll_delay``: 5-10 s, or 30-60 s in callback mode). A retryable error (429, 5xx,
+    no answer) backs off exponentially with jitter, up to 120 s; the job's deadline bounds
+    the retries. A permanent one (404 task not found, 401/403 key refused, 402 no provider
+    balance) fails the job and releases its hold; 401, 402 and 403 also raise a provider
+    alert (CONTRACT.md "HTTP errors").
 
     Returns:
         The generation's state afterwards ("" when it was not ``submitted``).
@@ -204,7 +288,7 @@ def generation_poll(*, generation_id: int) -> str:
     try:
         status = client.fetch_status(generation.provider_task_id, model=generation.model_id)
     except ProviderError as error:
-        if error.retryable or isinstance(error, ProviderOutcomeUnknown):
+        if is_retryable(error, idempotent=True):
             delay = backoff_delay(generation.poll_errors + 1, base=5.0, cap=120.0)
             _move(
                 generation_id,
@@ -214,8 +298,8 @@ def generation_poll(*, generation_id: int) -> str:
                 next_action_at=timezone.now() + timedelta(seconds=delay),
             )
             return State.SUBMITTED
-        generation_finalize(generation_id=generation_id, outcome=Outcome.from_error(error))
-        return State.FAILED
+        logger.warning("Polling generation %s refused: %r", generation_id, error)
+        return _fail_on_error(generation, error, from_state=State.SUBMITTED)
     if status.is_final:
         generation_finalize(generation_id=generation_id, outcome=Outcome.from_status(status))
         return Generation.objects.values_list("state", flat=True).get(pk=generation_id)
@@ -230,21 +314,34 @@ def generation_poll(*, generation_id: int) -> str:
     return State.SUBMITTED
 
 
-def generation_finalize(*, generation_id: int, outcome: Outcome) -> bool:
+def generation_finalize(
+    *, generation_id: int, outcome: Outcome, from_states: tuple[str, ...] | None = None
+) -> bool:
     """Move a generation to its final state and settle its hold, exactly once.
 
     Runs on the generation row locked FOR UPDATE; a generation already final is left as it
     is (late or duplicate reports change nothing). Success captures the hold and queues the
-    result download; any other outcome releases it (the refund). The capture or release is
+    result download (re-driven by the dispatcher after ``download_lease()`` if that task is
+    lost); any other outcome releases it (the refund). The capture or release is
     written in the same transaction as the state, and the ledger's unique constraint allows
     only one per hold (DESIGN.md "Two-phase charging").
 
+    Args:
+        generation_id: the generation.
+        outcome: the final answer.
+        from_states: when given, act only if the locked row is still in one of these states
+            (e.g. a submit's refusal applies only to a job still ``submitting``: a callback
+            may have moved it on meanwhile).
+
     Returns:
-        True if this call finalized the generation, False if it was already final.
+        True if this call finalized the generation, False if it was already final (or not
+        in ``from_states``).
     """
     with transaction.atomic():
         generation = Generation.objects.select_for_update().get(pk=generation_id)
         if generation.is_final:
+            return False
+        if from_states is not None and generation.state not in from_states:
             return False
         hold = CreditEntry.objects.get(generation=generation, kind=CreditEntry.Kind.HOLD)
         generation.state = outcome.state
@@ -252,6 +349,7 @@ def generation_finalize(*, generation_id: int, outcome: Outcome) -> bool:
         generation.next_action_at = None
         generation.cost_time_ms = outcome.cost_time_ms
         if outcome.state == State.SUCCEEDED:
+            generation.next_action_at = generation.finished_at + download_lease()
             generation.result_url = outcome.result_url
             generation.result_state = Generation.ResultState.PENDING
             generation.fail_code = generation.fail_message = ""
@@ -261,6 +359,7 @@ def generation_finalize(*, generation_id: int, outcome: Outcome) -> bool:
             generation.fail_code = outcome.fail_code[:64]
             generation.fail_message = outcome.fail_message or "The generation failed."
             credits_release(hold=hold, memo=f"Refund: generation #{generation.pk} {outcome.state}")
+            transaction.on_commit(lambda: _enqueue_notify(generation.pk))
         generation.save()
         inputs_expire_later(generation=generation)
     return True
@@ -283,19 +382,35 @@ def generation_store_result(*, generation_id: int) -> str:
     The provider's URL may expire within 24 hours (provider-docs README), so the video is
     copied at once through the guarded downloader (HTTP(S) only, public addresses only
     except the configured simulator, ``RESULT_MAX_BYTES`` bytes, ``RESULT_DOWNLOAD_TIMEOUT``
-    seconds, video content checked). A failed download is retried by the sweeper up to
-    ``DOWNLOAD_MAX_ATTEMPTS`` times; the job stays succeeded meanwhile.
+    seconds, video content checked).
+
+    Each attempt is counted when it starts (``download_attempts``, claimed by a conditional
+    UPDATE that also pushes ``next_action_at`` past ``download_lease()``), so a worker that
+    dies mid-download costs an attempt too and nothing retries forever. A retryable failure
+    (network, 429/5xx, time limit) is retried by the dispatcher with backoff; a refused one
+    (address, type, size, 4xx) or the ``DOWNLOAD_MAX_ATTEMPTS``-th failure gives up:
+    ``result_state`` ``failed`` with the reason in ``fail_message``. The job stays
+    succeeded (the provider delivered and the hold is captured) and its page says so.
 
     Returns:
         The result state afterwards ("stored", "pending" or "failed"; "" if nothing to do).
     """
-    generation = Generation.objects.filter(
+    now = timezone.now()
+    claimed = Generation.objects.filter(
         pk=generation_id,
         state=State.SUCCEEDED,
         result_state=Generation.ResultState.PENDING,
-    ).first()
-    if generation is None:
+    ).update(
+        download_attempts=F("download_attempts") + 1,
+        next_action_at=now + download_lease(),
+        updated_at=now,
+    )
+    if not claimed:
         return ""
+    generation = Generation.objects.get(pk=generation_id)
+    attempts = generation.download_attempts
+    if attempts > DOWNLOAD_MAX_ATTEMPTS:
+        return _download_given_up(generation_id, "The video could not be saved after retries.")
     client = get_provider(generation.provider)
     with tempfile.TemporaryFile() as spool:
         try:
@@ -308,33 +423,73 @@ def generation_store_result(*, generation_id: int) -> str:
                 allow_loopback_hosts=client.download_allow_hosts(),
             )
         except ProviderError as error:
-            attempts = generation.download_attempts + 1
-            gave_up = attempts >= DOWNLOAD_MAX_ATTEMPTS
             logger.warning("Download of generation %s failed: %r", generation_id, error)
+            if not error.retryable or attempts >= DOWNLOAD_MAX_ATTEMPTS:
+                return _download_given_up(generation_id, error.message)
+            delay = timedelta(seconds=backoff_delay(attempts, base=10.0))
             Generation.objects.filter(pk=generation_id).update(
-                download_attempts=attempts,
-                result_state=(
-                    Generation.ResultState.FAILED if gave_up else Generation.ResultState.PENDING
-                ),
-                next_action_at=(
-                    None
-                    if gave_up
-                    else timezone.now() + timedelta(seconds=backoff_delay(attempts, base=10.0))
-                ),
-                updated_at=timezone.now(),
+                next_action_at=timezone.now() + delay, updated_at=timezone.now()
             )
-            return Generation.ResultState.FAILED if gave_up else Generation.ResultState.PENDING
+            return Generation.ResultState.PENDING
         spool.seek(0)
         extension = {"video/webm": "webm", "video/quicktime": "mov"}.get(result.content_type, "mp4")
         generation.result_file.save(
             f"generation-{generation.pk}.{extension}", File(spool), save=False
         )
-    Generation.objects.filter(pk=generation_id).update(
+    stored = Generation.objects.filter(
+        pk=generation_id, result_state=Generation.ResultState.PENDING
+    ).update(
         result_file=generation.result_file.name,
         result_bytes=result.size_bytes,
         result_state=Generation.ResultState.STORED,
-        download_attempts=F("download_attempts") + 1,
         next_action_at=None,
         updated_at=timezone.now(),
     )
+    if stored:  # the member hears of success once the video can be watched
+        _enqueue_notify(generation_id)
     return Generation.ResultState.STORED
+
+
+def _enqueue_notify(generation_id: int) -> None:
+    from django_q.tasks import async_task
+
+    async_task(
+        "generations.tasks.notify_generation_finished",
+        generation_id,
+        task_name=f"notify-generation-{generation_id}",
+        group="notify",
+    )
+
+
+def _download_given_up(generation_id: int, message: str) -> str:
+    """Mark a result download failed for good, with ``message`` for the member."""
+    Generation.objects.filter(pk=generation_id).update(
+        result_state=Generation.ResultState.FAILED,
+        fail_message=message,
+        next_action_at=None,
+        updated_at=timezone.now(),
+    )
+    return Generation.ResultState.FAILED
+
+
+def generation_download_retry(*, generation_id: int) -> bool:
+    """Give a succeeded job whose result download failed a fresh set of attempts.
+
+    A manager's action (admin), e.g. after fixing storage; the provider's URL may have
+    expired by then (24 hours, provider-docs README), in which case it fails again.
+
+    Returns:
+        True if the job was in ``result_state`` ``failed`` and is now queued for download.
+    """
+    now = timezone.now()
+    return bool(
+        Generation.objects.filter(
+            pk=generation_id, state=State.SUCCEEDED, result_state=Generation.ResultState.FAILED
+        ).update(
+            result_state=Generation.ResultState.PENDING,
+            download_attempts=0,
+            fail_message="",
+            next_action_at=now,
+            updated_at=now,
+        )
+    )

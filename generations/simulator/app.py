@@ -176,6 +176,7 @@ class SimulatorApp:
             due_at=due_at,
             planned_failure=planned_failure(spec, self.dice, config.fail_rate),
             duplicate_callback=self.dice.chance(config.callback_duplicate_rate),
+            drop_callback=self.dice.chance(config.callback_drop_rate),
         )
         try:
             self.store.admit(task, max_active=config.max_concurrent_tasks)

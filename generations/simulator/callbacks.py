@@ -5,8 +5,9 @@ Source: CONTRACT.md "Webhooks": when a task reaches a final state, POST the same
 retry after 30 s, 2 min and 10 min. Read here as the first delivery plus three retries: once the
 third retry fails the webhook is abandoned. Duplicate deliveries happen. No signature.
 
-Fault knobs applied here: ``callback_delay_s``, ``callback_duplicate_rate`` (decided per task at
-submit), ``callback_mismatch`` and the retry ``callback_time_scale``.
+Fault knobs applied here: ``callback_delay_s``, ``callback_duplicate_rate`` and
+``callback_drop_rate`` (both decided per task at submit), ``callback_mismatch`` and the retry
+``callback_time_scale``.
 """
 
 from __future__ import annotations
@@ -91,11 +92,14 @@ class CallbackDispatcher:
         self._senders = ThreadPoolExecutor(max_workers=16, thread_name_prefix="sim-callback")
 
     def dispatch(self, task: Task, *, deliver_now: bool = False) -> None:
-        """Start delivering a final task's callback.
+        """Start delivering a final task's callback (nothing for ``callback_drop_rate`` tasks).
 
         ``deliver_now`` makes the first attempt in the calling thread (``callback_early``)
         unless ``callback_delay_s`` asks for a late delivery.
         """
+        if task.drop_callback:
+            logger.info("Simulator drops the callback of task %s", task.task_id)
+            return
         delay = self._config().callback_delay_s
         if deliver_now and delay == 0:
             self._attempt(task, 0)

@@ -55,6 +55,9 @@ Fault injection (CONTRACT.md "HTTP errors", "Task failure codes", "Webhooks"):
     exists: the client cannot know whether it was created).
 ``callback_duplicate_rate`` (float 0-1, ``0.0``)
     Share of tasks whose callback is delivered twice.
+``callback_drop_rate`` (float 0-1, ``0.0``)
+    Share of callback tasks whose callback is never sent (lost on the way, as if every attempt
+    failed before reaching the receiver); polling must still finish them.
 ``callback_early`` (bool, ``False``)
     Finish every task at once and, for callback tasks, deliver the callback before the submit
     answer is sent.
@@ -101,6 +104,7 @@ _RATES = {
     "rate_5xx",
     "drop_after_submit_rate",
     "callback_duplicate_rate",
+    "callback_drop_rate",
 }
 _POSITIVE = {
     "time_scale",
@@ -137,6 +141,7 @@ class SimulatorConfig:
     rate_5xx: float = 0.0
     drop_after_submit_rate: float = 0.0
     callback_duplicate_rate: float = 0.0
+    callback_drop_rate: float = 0.0
     callback_early: bool = False
     callback_mismatch: bool = False
     seed: int | None = None

@@ -40,7 +40,7 @@ class ConcurrencyLimitError(Exception):
 
 @dataclass
 class Task:
-    """One generation task; fields below ``duplicate_callback`` change as it progresses."""
+    """One generation task; fields below ``drop_callback`` change as it progresses."""
 
     task_id: str
     spec: TaskSpec
@@ -51,6 +51,7 @@ class Task:
     due_at: float
     planned_failure: Failure | None
     duplicate_callback: bool
+    drop_callback: bool = False
     prepared: bool = False
     result_path: Path | None = None
     failure: Failure | None = None

@@ -17,7 +17,7 @@ from ..forms import GenerationForm
 from ..models import CreditEntry, Generation
 from ..services.generations import generation_create
 from ..services.inputs import InputsNotConfigured, stored_inputs_available
-from ..services.ledger import InsufficientCredits
+from ..services.ledger import LedgerError
 from ..services.pricing import price_quote
 
 
@@ -111,7 +111,7 @@ class GenerationCreateView(FormView):
                 spec=form.to_spec(),
                 client_token=form.cleaned_data["client_token"],
             )
-        except (InsufficientCredits, UnsupportedRequest, InputsNotConfigured) as error:
+        except (LedgerError, UnsupportedRequest, InputsNotConfigured) as error:
             form.add_error(None, str(error))
             return self.form_invalid(form)
         messages.success(

@@ -134,3 +134,15 @@ def test_mismatched_callback_claims_failure_for_a_success(make_sim, local_server
     assert delivery.json["data"]["state"] == "failed"
     assert "resultJson" not in delivery.json["data"]
     assert sim.status(task_id).json["data"]["state"] == "success"
+
+
+def test_drop_rate_loses_the_callback_but_not_the_task(make_sim, local_server):
+    sim = make_sim(callback_drop_rate=1.0)
+
+    task_id = submit_with_callback(sim, local_server)
+    data = sim.wait_final(task_id)
+    time.sleep(0.3)  # a delivery would have arrived by now
+
+    assert data["state"] == "success"
+    assert local_server.received == []
+    assert sim.stats()["callbacks"] == {"attempts": 0, "delivered": 0}

@@ -33,17 +33,22 @@ def test_new_generation_page_renders_with_a_one_time_key(member_client):
 
 
 def test_submit_holds_the_price_and_queues_one_generation(
-    client, rich_member, django_capture_on_commit_callbacks
+    client, rich_member, django_capture_on_commit_callbacks, monkeypatch
 ):
     client.force_login(rich_member)
+    queued = []
+    monkeypatch.setattr("django_q.tasks.async_task", lambda name, *a, **k: queued.append(name))
     with django_capture_on_commit_callbacks() as callbacks:
         response = client.post(reverse("generations:new"), POST)
+    assert queued == []  # nothing is enqueued before the transaction commits
+    for callback in callbacks:
+        callback()
     generation = Generation.objects.get()
     assert response.status_code == 302 and response.url == generation.get_absolute_url()
     assert (generation.state, generation.price_credits) == ("queued", 80)  # 20/s x 4 s
     account = CreditAccount.objects.get(user=rich_member)
     assert (account.balance, account.held) == (920, 80)
-    assert len(callbacks) == 1  # the submit task, enqueued on commit
+    assert queued == ["generations.tasks.submit_generation"]  # once, on commit
 
 
 def test_a_double_submit_creates_one_generation(client, rich_member):

@@ -21,7 +21,7 @@ from generations.forms import GenerationForm
 from generations.models import Generation, User
 from generations.services.generations import generation_create
 from generations.services.inputs import InputsNotConfigured
-from generations.services.ledger import InsufficientCredits
+from generations.services.ledger import LedgerError
 
 
 def generation_json(generation: Generation) -> dict:
@@ -113,7 +113,7 @@ class Command(BaseCommand):
                 raise CommandError("\n".join(lines), returncode=2)
             try:
                 generation = generation_create(user=user, spec=form.to_spec())
-            except (InsufficientCredits, UnsupportedRequest, InputsNotConfigured) as error:
+            except (LedgerError, UnsupportedRequest, InputsNotConfigured) as error:
                 raise CommandError(str(error), returncode=2) from error
         if options["wait"]:
             generation = self._wait(generation, timeout=options["timeout"])

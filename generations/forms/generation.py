@@ -12,14 +12,14 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.files import File
 
-from . import catalog, uploads
-from .catalog import Mode
-from .models import Generation, GenerationInput, User
-from .providers import get_provider
-from .providers.addresses import resolve_target
-from .providers.errors import DownloadError, DownloadRefused
-from .services.generations import GenerationSpec
-from .services.inputs import (
+from .. import catalog, uploads
+from ..catalog import Mode
+from ..models import Generation, GenerationInput, User
+from ..providers import get_provider
+from ..providers.addresses import resolve_target
+from ..providers.errors import DownloadError, DownloadRefused
+from ..services.generations import GenerationSpec
+from ..services.inputs import (
     InputsNotConfigured,
     InputSpec,
     input_spec_copy,

@@ -1,0 +1,111 @@
+"""Forms of the team pages: invitations, credits for many members, caps, notifications.
+
+Error messages live in each form's ``error_messages`` and carry codes (STYLE.md, Django).
+"""
+
+from django import forms
+from django.contrib.auth.password_validation import password_validators_help_text_html
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import ValidationError
+
+from ..models import User
+
+
+class InvitationForm(forms.Form):
+    """A manager invites one e-mail address."""
+
+    email = forms.EmailField(label="E-mail address")
+
+
+class TeamCreditsForm(forms.Form):
+    """Grant or revoke credits for one member or many at once, with a memo.
+
+    A revoke without an amount takes back everything each member has available (never what
+    is reserved by jobs in flight).
+    """
+
+    error_messages = {"amount_required": "Enter how many credits to grant."}
+
+    ACTIONS = [("grant", "Grant"), ("revoke", "Revoke")]
+
+    action = forms.ChoiceField(choices=ACTIONS, initial="grant", widget=forms.RadioSelect)
+    members = forms.ModelMultipleChoiceField(
+        queryset=User.objects.none(),
+        error_messages={"required": "Select at least one member."},
+        widget=forms.CheckboxSelectMultiple,
+    )
+    amount = forms.IntegerField(
+        min_value=1,
+        max_value=1_000_000_000,
+        required=False,
+        label="Credits",
+        help_text="1 credit = US$0.001. For a revoke, empty takes back all available credits.",
+    )
+    memo = forms.CharField(max_length=200, help_text="Why: shown in the ledger and audit log.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["members"].queryset = User.objects.filter(is_active=True).order_by("username")
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        missing = cleaned.get("amount") is None and "amount" not in self.errors
+        if cleaned.get("action") == "grant" and missing:
+            error = ValidationError(self.error_messages["amount_required"], code="amount_required")
+            self.add_error("amount", error)
+        return cleaned
+
+
+class CapForm(forms.Form):
+    """Set or clear one member's monthly cap (credits)."""
+
+    monthly_cap_credits = forms.IntegerField(
+        min_value=0,
+        max_value=1_000_000_000,
+        required=False,
+        label="Monthly cap (credits)",
+        help_text="Captured plus reserved credits per calendar month; empty for no cap.",
+    )
+
+
+class NotificationSettingsForm(forms.ModelForm):
+    """A member's own notification settings (profile page)."""
+
+    class Meta:
+        model = User
+        fields = ["notify_on_finish", "low_balance_threshold"]
+        labels = {
+            "notify_on_finish": "E-mail me when a video succeeds or fails",
+            "low_balance_threshold": "E-mail me when my available credits fall below",
+        }
+
+
+class InvitationAcceptForm(forms.Form):
+    """The invitee chooses a user name and a password."""
+
+    error_messages = {"password_mismatch": "The two passwords do not match."}
+
+    username = forms.CharField(
+        max_length=150,
+        validators=[UnicodeUsernameValidator()],
+        help_text="Letters, digits and @/./+/-/_ only.",
+    )
+    password1 = forms.CharField(
+        label="Password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=password_validators_help_text_html(),
+    )
+    password2 = forms.CharField(
+        label="Password again",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean_password2(self) -> str:
+        first, second = self.cleaned_data.get("password1"), self.cleaned_data["password2"]
+        if first and first != second:
+            raise ValidationError(
+                self.error_messages["password_mismatch"], code="password_mismatch"
+            )
+        return second

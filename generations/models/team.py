@@ -1,0 +1,115 @@
+"""Running the team: invitations to join, and the audit log of managers' actions.
+
+DESIGN.md "Users and their jobs": a manager invites members, grants and revokes credits,
+sets monthly caps; every such action is recorded with who, when, and the values before and
+after, so a team can always tell why a balance or a limit is what it is.
+"""
+
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+def token_digest(token: str) -> str:
+    """Return the SHA-256 hex digest under which a secret token is stored."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class InvitationQuerySet(models.QuerySet):
+    def usable(self, *, now=None) -> "InvitationQuerySet":
+        """Return invitations that can still be accepted: unused, not expired, not revoked."""
+        now = now or timezone.now()
+        return self.filter(accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=now)
+
+
+class Invitation(models.Model):
+    """A single-use link that lets one e-mail address join the team.
+
+    Only the SHA-256 digest of the link's token (256 random bits) is stored, so a copy of the
+    database cannot be used to join.
+    """
+
+    email = models.EmailField()
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="invitations_sent"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="invitation",
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = InvitationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Invitation for {self.email}"
+
+    @staticmethod
+    def new_token() -> str:
+        """Return a fresh secret token (256 random bits, URL-safe)."""
+        return secrets.token_urlsafe(32)
+
+    @property
+    def status(self) -> str:
+        """Return "accepted", "revoked", "expired" or "pending"."""
+        if self.accepted_at:
+            return "accepted"
+        if self.revoked_at:
+            return "revoked"
+        return "expired" if self.expires_at <= timezone.now() else "pending"
+
+
+class AuditEntry(models.Model):
+    """One manager action, with the values before and after it (append-only by convention:
+    no service updates or deletes these rows, and the admin shows them read-only)."""
+
+    class Action(models.TextChoices):
+        GRANT = "grant", "Credits granted"
+        REVOKE = "revoke", "Credits revoked"
+        CAP = "cap", "Monthly cap changed"
+        PRICE = "price", "Prices changed"
+        INVITE = "invite", "Member invited"
+        INVITE_REVOKE = "invite_revoke", "Invitation withdrawn"
+        DEACTIVATE = "deactivate", "Member deactivated"
+        REACTIVATE = "reactivate", "Member reactivated"
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="audit_actions",
+        help_text="Who did it (empty: a command or the system).",
+    )
+    action = models.CharField(max_length=16, choices=Action.choices)
+    target_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="audit_subject_of",
+    )
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    memo = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} by {self.actor or 'system'} at {self.created_at}"

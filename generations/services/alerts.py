@@ -1,0 +1,135 @@
+"""Provider alerts: record trouble only an operator can fix, tell the managers, resolve it.
+
+CONTRACT.md "HTTP errors": 402 (no balance on the provider account) is "no retry (alert an
+admin)"; 401 and 403 (key invalid or without access) need an operator too. The errors carry
+``alert_admin`` (``providers.errors``). Managers see unresolved alerts as a banner on every page
+(``context_processors.provider_alerts``) and get an e-mail at most once an hour per kind.
+"""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from ..models import ProviderAlert, User
+from ..providers.errors import ProviderBalanceError, ProviderError
+from ..selectors.users import manager_emails
+
+logger = logging.getLogger(__name__)
+
+ALERT_EMAIL_INTERVAL = timedelta(hours=1)
+_DETAIL_CHARS = 1000
+
+
+def alert_kind(error: ProviderError) -> str:
+    """Return the alert kind of ``error``: ``http_<status>``, else its code.
+
+    A balance error is ``http_402`` whatever the status it came with (APIXO may answer
+    400 "Insufficient credits", see ``providers.apixo._envelope_error``).
+    """
+    if isinstance(error, ProviderBalanceError):
+        return "http_402"
+    if error.status:
+        return f"http_{error.status}"
+    return error.code[:40]
+
+
+def provider_alert_raise(*, provider: str, error: ProviderError) -> ProviderAlert:
+    """Record that ``provider`` answered with ``error``; e-mail managers once an hour per kind.
+
+    The unresolved alert of the same provider and kind is locked and counted up (one row
+    per kind while it lasts: ``provider_alert_one_open_per_kind``); otherwise a new one is
+    created. The e-mail is claimed on the locked row (no e-mail of this kind in the last
+    ``ALERT_EMAIL_INTERVAL``, resolved alerts included) and sent after commit, outside the
+    transaction (STYLE.md practice 3); a failing mail server is logged, not raised.
+
+    Args:
+        provider: e.g. ``apixo``.
+        error: the error the provider call raised (normally one with ``alert_admin``).
+
+    Returns:
+        The unresolved alert, counted.
+    """
+    kind = alert_kind(error)
+    now = timezone.now()
+    detail = " ".join(error.detail.split())[:_DETAIL_CHARS]
+    with transaction.atomic():
+        alert, created = _locked_unresolved(provider=provider, kind=kind, now=now)
+        if created:
+            alert.message, alert.detail = error.message, detail
+        else:
+            alert.count += 1
+            alert.last_seen = now
+            alert.message, alert.detail = error.message, detail or alert.detail
+        recent = ProviderAlert.objects.filter(
+            provider=provider, kind=kind, emailed_at__gt=now - ALERT_EMAIL_INTERVAL
+        ).exists()
+        if not recent:
+            alert.emailed_at = now
+            alert_id = alert.pk
+            transaction.on_commit(lambda: _email_managers(alert_id), robust=True)
+        alert.save()
+    logger.warning("Provider alert %s %s (#%s): %s", provider, kind, alert.count, error.message)
+    return alert
+
+
+def _locked_unresolved(*, provider: str, kind: str, now) -> tuple[ProviderAlert, bool]:
+    """Return the unresolved alert of ``provider``/``kind`` locked FOR UPDATE, creating it."""
+    unresolved = ProviderAlert.objects.unresolved().select_for_update()
+    alert = unresolved.filter(provider=provider, kind=kind).first()
+    if alert is not None:
+        return alert, False
+    try:
+        with transaction.atomic():
+            alert = ProviderAlert.objects.create(
+                provider=provider, kind=kind, first_seen=now, last_seen=now, count=1
+            )
+        return alert, True
+    except IntegrityError:
+        # Another worker created it first (the partial unique constraint decided).
+        return unresolved.get(provider=provider, kind=kind), False
+
+
+def _email_managers(alert_id: int) -> None:
+    """Send the alert to every active manager with an e-mail address."""
+    alert = ProviderAlert.objects.get(pk=alert_id)
+    recipients = manager_emails()
+    if not recipients:
+        logger.warning("No manager has an e-mail address for provider alert %s", alert_id)
+        return
+    link = ""
+    if settings.PUBLIC_BASE_URL:
+        path = reverse("admin:generations_provideralert_changelist")
+        link = f"\n\nAlerts: {settings.PUBLIC_BASE_URL.rstrip('/')}{path}"
+    send_mail(
+        subject=f"[Seedance Studio] {alert.get_provider_display()}: {alert.message}"[:200],
+        message=(
+            f"{alert.message}\n\nProvider: {alert.get_provider_display()}\nKind: {alert.kind}\n"
+            f"First seen: {alert.first_seen:%Y-%m-%d %H:%M:%S %Z}\n"
+            f"Provider said: {alert.detail or '-'}\n\n"
+            "Jobs refused for this reason were failed and their credits returned. At most one "
+            f"e-mail an hour is sent per kind of alert.{link}"
+        ),
+        from_email=None,
+        recipient_list=recipients,
+    )
+
+
+def provider_alert_resolve(*, alert_id: int, actor: User | None) -> bool:
+    """Mark an alert resolved (a manager fixed the cause or dismissed it).
+
+    A conditional UPDATE: resolving twice, or concurrently, changes nothing the second time.
+    The same trouble coming back afterwards opens a new alert.
+
+    Returns:
+        True if this call resolved it.
+    """
+    return bool(
+        ProviderAlert.objects.unresolved()
+        .filter(pk=alert_id)
+        .update(resolved_at=timezone.now(), resolved_by=actor)
+    )

@@ -1,0 +1,99 @@
+"""E-mail notifications to members: a job finished, the balance fell under their threshold.
+
+Sent after the transaction that caused them has committed (STYLE.md: no e-mail inside
+``transaction.atomic``), each at most once: the job's final state happens once, and the
+low-balance flag is set with a conditional UPDATE before the message goes out.
+"""
+
+import logging
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from ..models import CreditAccount, Generation, User
+
+logger = logging.getLogger(__name__)
+
+
+def _absolute(path: str) -> str:
+    base = settings.PUBLIC_BASE_URL or f"http://{settings.PORTAL_ADDRESS}"
+    return base.rstrip("/") + path
+
+
+def _send(*, user: User, template: str, context: dict) -> None:
+    subject = render_to_string(f"emails/{template}_subject.txt", context).strip()
+    body = render_to_string(f"emails/{template}.txt", context)
+    try:
+        send_mail(subject, body, None, [user.email])
+    except OSError:  # SMTP trouble must not fail the job that triggered the notice
+        logger.exception("Could not e-mail %s about %s", user.pk, template)
+
+
+def generation_finished_notify(*, generation_id: int) -> bool:
+    """E-mail the owner that their job succeeded or failed, unless they opted out.
+
+    Called once per job, after ``generation_finalize`` commits (issue #6 "Notifications").
+    Canceled jobs are the member's own doing and send nothing.
+
+    Returns:
+        True if a message was sent.
+    """
+    generation = Generation.objects.select_related("user").get(pk=generation_id)
+    user = generation.user
+    wanted = generation.state in (
+        Generation.State.SUCCEEDED,
+        Generation.State.FAILED,
+        Generation.State.EXPIRED,
+    )
+    if not (wanted and user.notify_on_finish and user.email and user.is_active):
+        return False
+    _send(
+        user=user,
+        template="generation_finished",
+        context={
+            "generation": generation,
+            "url": _absolute(generation.get_absolute_url()),
+            "profile_url": _absolute(reverse("profile")),
+        },
+    )
+    return True
+
+
+def low_balance_check(*, user_id: int) -> bool:
+    """E-mail the member once when their available balance falls under their threshold.
+
+    The flag ``User.low_balance_notified`` is claimed with a conditional UPDATE, so two
+    workers never send the same notice; it is cleared once the balance is back at or above
+    the threshold (after a grant), so the next fall notifies again.
+
+    Returns:
+        True if a message was sent.
+    """
+    user = User.objects.filter(pk=user_id).first()
+    if user is None or user.low_balance_threshold is None:
+        return False
+    balance = CreditAccount.objects.filter(user_id=user_id).values_list("balance", flat=True)
+    balance = balance.first() or 0
+    threshold = user.low_balance_threshold
+    if balance >= threshold:
+        if user.low_balance_notified:
+            User.objects.filter(pk=user_id).update(low_balance_notified=False)
+        return False
+    claimed = User.objects.filter(pk=user_id, low_balance_notified=False).update(
+        low_balance_notified=True
+    )
+    if not claimed or not user.email or not user.is_active:
+        return False
+    _send(
+        user=user,
+        template="low_balance",
+        context={
+            "user": user,
+            "balance": balance,
+            "threshold": threshold,
+            "profile_url": _absolute(reverse("profile")),
+        },
+    )
+    return True

@@ -1,0 +1,103 @@
+"""The sweeper: settle jobs that nobody else will move (DESIGN.md "Generation lifecycle").
+
+Folded into every dispatcher pass (``services.dispatch.dispatch_pass`` calls
+:func:`generations_sweep` first) rather than run as a schedule of its own: the dispatcher
+already runs every second while jobs are in flight and at least once a minute from its
+schedule (migration 0004), so one loop, one lease and one place decide what is due. The
+sweep is a few indexed queries on the states it looks at.
+
+What it does, each bounded by a per-job counter or deadline:
+- expires jobs in flight past ``deadline_at`` (no final answer in time), with a release;
+- a job ``submitting`` for longer than the task timeout plus a margin belongs to a worker
+  that died (django-q2 kills a task at ``Q_CLUSTER["timeout"]``). If the submit's intent
+  was recorded (``submit_sent_at``), the request may have reached the provider: the job
+  goes to ``unknown``, never re-sent blindly; a callback or the deadline settles it. If no
+  intent was recorded, nothing was sent: back to ``queued`` for another attempt, unless
+  ``submit_attempts`` reached ``SUBMIT_MAX_ATTEMPTS`` (then failed, with a release).
+
+The other re-drives are the dispatcher's due-job claims: ``queued`` jobs whose submit task
+was lost (``next_action_at`` passed), ``submitted`` jobs whose poll was lost (the claim's
+lease) and succeeded jobs whose result download was lost (``lifecycle.download_lease``).
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from ..models import Generation
+from .lifecycle import SUBMIT_MAX_ATTEMPTS, Outcome, generation_finalize
+
+logger = logging.getLogger(__name__)
+State = Generation.State
+
+SUBMIT_STUCK_MARGIN = timedelta(seconds=60)
+SWEEP_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    """What one sweep did (counts of jobs)."""
+
+    expired: int = 0
+    requeued: int = 0
+    unknown: int = 0
+    failed: int = 0
+
+
+def submit_stuck_after() -> timedelta:
+    """Return how long a job may stay ``submitting``: the task timeout plus a margin."""
+    return timedelta(seconds=settings.Q_CLUSTER.get("timeout", 90)) + SUBMIT_STUCK_MARGIN
+
+
+def generations_sweep(*, now: datetime | None = None) -> SweepReport:
+    """Expire overdue jobs and settle submits abandoned by a dead worker (see module doc).
+
+    Every move is a conditional UPDATE on the state it expects, or ``generation_finalize``
+    on the locked row, so a sweep racing a worker, the webhook or another sweep is harmless.
+    At most ``SWEEP_LIMIT`` jobs of each kind are handled per call.
+
+    Args:
+        now: the current time (tests pass a fixed one).
+    """
+    now = now or timezone.now()
+    expired = 0
+    overdue = Generation.objects.filter(state__in=State.in_flight(), deadline_at__lt=now)
+    for pk in overdue.values_list("pk", flat=True)[:SWEEP_LIMIT]:
+        expired += generation_finalize(
+            generation_id=pk,
+            outcome=Outcome(
+                State.EXPIRED,
+                fail_code="EXPIRED",
+                fail_message="No final answer came from the video service in time; refunded.",
+            ),
+        )
+    stuck = Generation.objects.filter(
+        state=State.SUBMITTING, updated_at__lt=now - submit_stuck_after()
+    )
+    maybe_sent = list(stuck.filter(submit_sent_at__isnull=False).values_list("pk", flat=True))
+    unknown = stuck.filter(pk__in=maybe_sent[:SWEEP_LIMIT]).update(
+        state=State.UNKNOWN, next_action_at=None, updated_at=now
+    )
+    if unknown:
+        logger.warning("%d generation(s) stuck submitting after sending moved to unknown", unknown)
+    requeued = failed = 0
+    never_sent = stuck.filter(submit_sent_at__isnull=True)
+    for pk, attempts in never_sent.values_list("pk", "submit_attempts")[:SWEEP_LIMIT]:
+        if attempts >= SUBMIT_MAX_ATTEMPTS:
+            failed += generation_finalize(
+                generation_id=pk,
+                outcome=Outcome(
+                    State.FAILED,
+                    fail_code="SUBMIT_ABANDONED",
+                    fail_message="The job could not be sent to the video service; refunded.",
+                ),
+                from_states=(State.SUBMITTING,),
+            )
+        else:
+            requeued += never_sent.filter(pk=pk).update(
+                state=State.QUEUED, next_action_at=now, updated_at=now
+            )
+    return SweepReport(expired=expired, requeued=requeued, unknown=unknown, failed=failed)

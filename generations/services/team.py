@@ -1,0 +1,245 @@
+"""Running the team: invitations, member status, monthly caps, credits for many members.
+
+Every manager action writes an ``AuditEntry`` with who, when and the values before and
+after, in the same transaction as the change (issue #6 "Credit administration").
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from ..models import AuditEntry, CreditAccount, Invitation, User
+from ..models.team import token_digest
+from .ledger import credits_grant, credits_revoke
+
+Action = AuditEntry.Action
+
+
+class TeamError(Exception):
+    """A team action that cannot be done; the message says why.
+
+    Attributes:
+        field: the form field the message belongs next to, or None for the whole form.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+def audit_record(
+    *,
+    actor: User | None,
+    action: str,
+    target_user: User | None = None,
+    before: dict | None = None,
+    after: dict | None = None,
+    memo: str = "",
+) -> AuditEntry:
+    """Record one manager action (call inside the transaction that makes the change)."""
+    return AuditEntry.objects.create(
+        actor=actor,
+        action=action,
+        target_user=target_user,
+        before=before or {},
+        after=after or {},
+        memo=memo[:500],
+    )
+
+
+def _balances(user: User) -> dict:
+    account = CreditAccount.objects.filter(user=user).values("balance", "held").first()
+    return account or {"balance": 0, "held": 0}
+
+
+@transaction.atomic
+def team_credits_grant(*, users: list[User], amount: int, actor: User, memo: str) -> int:
+    """Grant ``amount`` credits (> 0) to each of ``users``, all or nothing.
+
+    Returns:
+        The number of members credited.
+
+    Raises:
+        ValueError: ``amount`` is not a positive whole number.
+    """
+    for user in users:
+        before = _balances(user)
+        credits_grant(user=user, amount=amount, actor=actor, memo=memo)
+        audit_record(
+            actor=actor,
+            action=Action.GRANT,
+            target_user=user,
+            before=before,
+            after=_balances(user),
+            memo=memo,
+        )
+    return len(users)
+
+
+@transaction.atomic
+def team_credits_revoke(*, users: list[User], amount: int | None, actor: User, memo: str) -> int:
+    """Take back ``amount`` unused credits from each of ``users`` (None: all available).
+
+    Credits reserved by jobs in flight are never revoked: those jobs still finish.
+
+    Returns:
+        The number of members debited (members with nothing available are skipped).
+
+    Raises:
+        InsufficientCredits: a member has fewer than ``amount`` credits available; nothing
+            is revoked from anyone.
+    """
+    done = 0
+    for user in users:
+        before = _balances(user)
+        take = before["balance"] if amount is None else amount
+        if take <= 0:
+            continue
+        credits_revoke(user=user, amount=take, actor=actor, memo=memo)
+        audit_record(
+            actor=actor,
+            action=Action.REVOKE,
+            target_user=user,
+            before=before,
+            after=_balances(user),
+            memo=memo,
+        )
+        done += 1
+    return done
+
+
+@transaction.atomic
+def member_cap_set(*, user: User, cap: int | None, actor: User) -> None:
+    """Set ``user``'s monthly spending cap in credits (None: no cap), audited."""
+    locked = User.objects.select_for_update().get(pk=user.pk)
+    if locked.monthly_cap_credits == cap:
+        return
+    audit_record(
+        actor=actor,
+        action=Action.CAP,
+        target_user=user,
+        before={"monthly_cap_credits": locked.monthly_cap_credits},
+        after={"monthly_cap_credits": cap},
+    )
+    User.objects.filter(pk=user.pk).update(monthly_cap_credits=cap)
+    user.monthly_cap_credits = cap
+
+
+@transaction.atomic
+def member_active_set(*, user: User, active: bool, actor: User) -> None:
+    """Deactivate (or reactivate) a member: they cannot sign in; jobs in flight finish.
+
+    Raises:
+        TeamError: a manager tried to deactivate themselves.
+    """
+    if user.pk == actor.pk and not active:
+        raise TeamError("You cannot deactivate yourself.")
+    changed = User.objects.filter(pk=user.pk, is_active=not active).update(is_active=active)
+    if changed:
+        audit_record(
+            actor=actor,
+            action=Action.REACTIVATE if active else Action.DEACTIVATE,
+            target_user=user,
+            before={"is_active": not active},
+            after={"is_active": active},
+        )
+    user.is_active = active
+
+
+@dataclass(frozen=True)
+class SentInvitation:
+    """An invitation and the link that was e-mailed (the token is not stored)."""
+
+    invitation: Invitation
+    url: str
+
+
+def invitation_create(*, email: str, actor: User, base_url: str) -> SentInvitation:
+    """Invite ``email`` to join: a single-use link, valid ``INVITATION_TTL_DAYS`` days.
+
+    Args:
+        email: the invitee's address.
+        actor: the manager inviting.
+        base_url: the portal's address the link starts with, e.g. ``https://studio.example``.
+
+    Raises:
+        TeamError: a member already uses that address.
+    """
+    email = User.objects.normalize_email(email.strip())
+    if User.objects.filter(email__iexact=email).exists():
+        raise TeamError(f"{email} already belongs to a member.", field="email")
+    token = Invitation.new_token()
+    with transaction.atomic():
+        Invitation.objects.filter(email__iexact=email).usable().update(revoked_at=timezone.now())
+        invitation = Invitation.objects.create(
+            email=email,
+            token_hash=token_digest(token),
+            invited_by=actor,
+            expires_at=timezone.now() + timedelta(days=settings.INVITATION_TTL_DAYS),
+        )
+        audit_record(actor=actor, action=Action.INVITE, after={"email": email})
+    url = base_url.rstrip("/") + reverse("invitation_accept", kwargs={"token": token})
+    context = {"invitation": invitation, "url": url, "days": settings.INVITATION_TTL_DAYS}
+    send_mail(
+        render_to_string("emails/invitation_subject.txt", context).strip(),
+        render_to_string("emails/invitation.txt", context),
+        None,
+        [email],
+    )
+    return SentInvitation(invitation, url)
+
+
+@transaction.atomic
+def invitation_revoke(*, invitation: Invitation, actor: User) -> bool:
+    """Withdraw an unused invitation; return whether it was still usable."""
+    revoked = Invitation.objects.filter(pk=invitation.pk).usable().update(revoked_at=timezone.now())
+    if revoked:
+        audit_record(actor=actor, action=Action.INVITE_REVOKE, after={"email": invitation.email})
+    return bool(revoked)
+
+
+def invitation_find(token: str) -> Invitation | None:
+    """Return the usable invitation for a link's ``token``, or None."""
+    return Invitation.objects.usable().filter(token_hash=token_digest(token)).first()
+
+
+def invitation_accept(*, token: str, username: str, password: str) -> User:
+    """Create the invitee's account from a usable invitation and use the invitation up.
+
+    The invitation is claimed with a conditional UPDATE, so a link works exactly once even
+    when opened twice at the same moment.
+
+    Raises:
+        TeamError: the link is unknown, used, withdrawn or expired, or the user name is taken.
+        ValidationError: the password fails the configured validators.
+    """
+    with transaction.atomic():
+        invitation = invitation_find(token)
+        if invitation is None:
+            raise TeamError("This invitation link is not valid any more. Ask for a new one.")
+        if User.objects.filter(username__iexact=username).exists():
+            raise TeamError("That user name is taken; choose another.", field="username")
+        user = User(username=username, email=invitation.email)
+        validate_password(password, user)
+        user.set_password(password)
+        try:
+            with transaction.atomic():
+                user.save()
+        except IntegrityError as error:
+            raise TeamError("That user name or e-mail address is already in use.") from error
+        claimed = (
+            Invitation.objects.filter(pk=invitation.pk)
+            .usable()
+            .update(accepted_at=timezone.now(), accepted_by=user)
+        )
+        if not claimed:
+            raise TeamError("This invitation link was just used.")
+        CreditAccount.objects.get_or_create(user=user)
+    return user

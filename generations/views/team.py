@@ -1,0 +1,202 @@
+"""Managers' team pages: members and their figures, credits for many, caps, invitations,
+deactivation and the audit log; and the invitee's page to accept an invitation.
+
+Managers only (``User.is_manager``); anyone else gets a 404, so the pages do not reveal
+themselves (DESIGN.md "What must hold"). Every change goes through ``services.team``.
+"""
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.generic import FormView, ListView
+
+from ..forms import CapForm, InvitationAcceptForm, InvitationForm, TeamCreditsForm
+from ..models import Invitation, User
+from ..selectors.team import audit_entries, invitations_pending, members_with_figures
+from ..services.ledger import LedgerError, month_start
+from ..services.team import (
+    TeamError,
+    invitation_accept,
+    invitation_create,
+    invitation_find,
+    invitation_revoke,
+    member_active_set,
+    member_cap_set,
+    team_credits_grant,
+    team_credits_revoke,
+)
+
+
+class ManagerRequiredMixin:
+    """Let managers in; show everyone else a 404 (the login middleware handles anonymous)."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.is_manager:
+            raise Http404("No such page.")
+        return super().dispatch(request, *args, **kwargs)
+
+
+class TeamMembersView(ManagerRequiredMixin, ListView):
+    """List members with balance, reserved, spent this month and last job; act on them."""
+
+    template_name = "team/members.html"
+    context_object_name = "members"
+    paginate_by = 50
+
+    def get_queryset(self):
+        return members_with_figures(since=month_start())
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            credits_form=kwargs.pop("credits_form", None) or TeamCreditsForm(),
+            invitation_form=kwargs.pop("invitation_form", None) or InvitationForm(),
+            invitations=invitations_pending(),
+            month_start=month_start(),
+            **kwargs,
+        )
+
+
+class TeamCreditsView(ManagerRequiredMixin, View):
+    """Grant or revoke credits for the selected members (all or nothing)."""
+
+    def post(self, request):
+        form = TeamCreditsForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            users = list(data["members"])
+            try:
+                if data["action"] == "grant":
+                    count = team_credits_grant(
+                        users=users, amount=data["amount"], actor=request.user, memo=data["memo"]
+                    )
+                    messages.success(
+                        request, f"Granted {data['amount']:,} credits to {count} member(s)."
+                    )
+                else:
+                    count = team_credits_revoke(
+                        users=users, amount=data["amount"], actor=request.user, memo=data["memo"]
+                    )
+                    messages.success(request, f"Revoked credits from {count} member(s).")
+                return redirect("team:members")
+            except LedgerError as error:
+                form.add_error("amount", str(error))
+        view = TeamMembersView(request=request, kwargs={}, args=())
+        view.object_list = view.get_queryset()
+        context = view.get_context_data(credits_form=form)
+        return view.render_to_response(context, status=400)
+
+
+class InvitationCreateView(ManagerRequiredMixin, View):
+    """Send a single-use invitation link to an e-mail address."""
+
+    def post(self, request):
+        form = InvitationForm(request.POST)
+        if form.is_valid():
+            try:
+                sent = invitation_create(
+                    email=form.cleaned_data["email"],
+                    actor=request.user,
+                    base_url=request.build_absolute_uri("/"),
+                )
+            except TeamError as error:
+                form.add_error("email", str(error))
+            else:
+                messages.success(request, f"Invitation sent to {sent.invitation.email}.")
+                return redirect("team:members")
+        view = TeamMembersView(request=request, kwargs={}, args=())
+        view.object_list = view.get_queryset()
+        return view.render_to_response(view.get_context_data(invitation_form=form), status=400)
+
+
+class InvitationRevokeView(ManagerRequiredMixin, View):
+    """Withdraw an unused invitation."""
+
+    def post(self, request, pk: int):
+        invitation = get_object_or_404(Invitation, pk=pk)
+        if invitation_revoke(invitation=invitation, actor=request.user):
+            messages.success(request, f"The invitation for {invitation.email} was withdrawn.")
+        else:
+            messages.info(request, "That invitation was already used, withdrawn or expired.")
+        return redirect("team:members")
+
+
+class MemberCapView(ManagerRequiredMixin, View):
+    """Set or clear one member's monthly cap."""
+
+    def post(self, request, pk: int):
+        member = get_object_or_404(User, pk=pk)
+        form = CapForm(request.POST)
+        if form.is_valid():
+            cap = form.cleaned_data["monthly_cap_credits"]
+            member_cap_set(user=member, cap=cap, actor=request.user)
+            shown = f"{cap:,} credits a month" if cap is not None else "no cap"
+            messages.success(request, f"{member.username}: {shown}.")
+        else:
+            messages.error(request, " ".join(form.errors.get("monthly_cap_credits", [])))
+        return redirect("team:members")
+
+
+class MemberActiveView(ManagerRequiredMixin, View):
+    """Deactivate or reactivate a member (their jobs in flight still finish)."""
+
+    def post(self, request, pk: int):
+        member = get_object_or_404(User, pk=pk)
+        active = request.POST.get("active") == "1"
+        try:
+            member_active_set(user=member, active=active, actor=request.user)
+        except TeamError as error:
+            messages.error(request, str(error))
+        else:
+            state = "reactivated" if active else "deactivated; their jobs in flight still finish"
+            messages.success(request, f"{member.username} {state}.")
+        return redirect("team:members")
+
+
+class AuditLogView(ManagerRequiredMixin, ListView):
+    """Show every manager action with who, when, and the values before and after."""
+
+    template_name = "team/audit.html"
+    context_object_name = "entries"
+    paginate_by = 50
+
+    def get_queryset(self):
+        return audit_entries()
+
+
+@method_decorator(login_not_required, name="dispatch")
+class InvitationAcceptView(FormView):
+    """Let an invitee choose a user name and password, then sign them in."""
+
+    template_name = "registration/invitation_accept.html"
+    form_class = InvitationAcceptForm
+
+    def dispatch(self, request, *args, **kwargs):
+        self.invitation = invitation_find(kwargs["token"])
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(invitation=self.invitation, **kwargs)
+
+    def form_valid(self, form):
+        data = form.cleaned_data
+        try:
+            user = invitation_accept(
+                token=self.kwargs["token"], username=data["username"], password=data["password1"]
+            )
+        except TeamError as error:
+            form.add_error(error.field, str(error))
+            return self.form_invalid(form)
+        except ValidationError as error:
+            form.add_error("password1", error)
+            return self.form_invalid(form)
+        login(self.request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(
+            self.request, f"Welcome, {user.username}! A manager will grant you credits."
+        )
+        return redirect(reverse("generations:list"))

@@ -1,0 +1,43 @@
+"""The provider's webhook: the only CSRF-exempt view (STYLE.md practice 9).
+
+APIXO POSTs a task's final state to the callback URL the portal gave it (CONTRACT.md
+"Webhooks"); the URL carries the generation id and a secret token. Everything else is the
+service's job (``services.callbacks.generation_callback_receive``).
+"""
+
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpResponse
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+
+from ..services.callbacks import generation_callback_receive
+
+# A callback body is one statusTask envelope: a few hundred bytes (001 "Poll for result").
+WEBHOOK_MAX_BYTES = 64 * 1024
+
+
+@method_decorator([csrf_exempt, login_not_required], name="dispatch")
+class GenerationWebhookView(View):
+    """Receive a callback: 200 when recognised, 404 for a wrong or unknown token.
+
+    POST only (405 otherwise). The body is capped at ``WEBHOOK_MAX_BYTES`` (413 above it)
+    and parsed strictly by the provider client; the outcome is confirmed with a fresh
+    status read before anything is finalized.
+    """
+
+    http_method_names = ["post"]
+
+    def post(self, request, generation_id: int, token: str) -> HttpResponse:
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return HttpResponse("Bad Content-Length.\n", status=400, content_type="text/plain")
+        if declared > WEBHOOK_MAX_BYTES:
+            return HttpResponse("Body too large.\n", status=413, content_type="text/plain")
+        body = request.read(WEBHOOK_MAX_BYTES + 1)
+        if len(body) > WEBHOOK_MAX_BYTES:
+            return HttpResponse("Body too large.\n", status=413, content_type="text/plain")
+        if not generation_callback_receive(generation_id=generation_id, token=token, body=body):
+            return HttpResponse("Not found.\n", status=404, content_type="text/plain")
+        return HttpResponse("OK\n", content_type="text/plain")

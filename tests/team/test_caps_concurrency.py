@@ -1,0 +1,30 @@
+"""Caps on PostgreSQL: parallel holds near a member's monthly cap never pass it."""
+
+import pytest
+
+from generations.models import CreditAccount, CreditEntry
+from generations.selectors.ledger import ledger_mismatches
+from generations.services.ledger import MonthlyCapExceeded, credits_hold
+from generations.services.team import member_cap_set
+
+from ..conftest import requires_postgres
+from ..factories import GenerationFactory, ManagerFactory, UserFactory
+from ..services.test_ledger_concurrency import run_in_threads
+
+pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True)]
+
+
+def test_20_parallel_holds_against_a_cap_for_4():
+    member = UserFactory(credits=100_000)  # the balance is not the limit here; the cap is
+    member_cap_set(user=member, cap=4 * 80 + 50, actor=ManagerFactory())
+    generations = GenerationFactory.create_batch(20, user=member, price_credits=80)
+
+    results = run_in_threads(
+        lambda i: credits_hold(user=member, amount=80, generation=generations[i]), 20
+    )
+
+    holds = [r for r in results if isinstance(r, CreditEntry)]
+    refused = [r for r in results if isinstance(r, MonthlyCapExceeded)]
+    assert (len(holds), len(refused)) == (4, 16), results
+    assert CreditAccount.objects.get(user=member).held == 320
+    assert ledger_mismatches() == []

@@ -1,0 +1,111 @@
+"""The webhook view: POST only, CSRF-exempt (the only such view), capped, 404 for strangers."""
+
+import json
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from generations.models import Generation
+from generations.views.webhooks import WEBHOOK_MAX_BYTES
+from tests.fake_apixo import (
+    STATUS_URL,
+    callback_body,
+    envelope,
+    give_token,
+    settlements,
+    task_data,
+)
+
+pytestmark = pytest.mark.django_db
+State = Generation.State
+
+
+@pytest.fixture
+def provider_client():
+    """An anonymous client that enforces CSRF, like a request from the provider would meet."""
+    return Client(enforce_csrf_checks=True)
+
+
+def hook(generation_id: int, token: str) -> str:
+    return reverse("generation_webhook", kwargs={"generation_id": generation_id, "token": token})
+
+
+def post(client, url, body: bytes):
+    return client.post(url, data=body, content_type="application/json")
+
+
+def test_a_recognised_delivery_is_answered_200_and_finalized(api, make_job, provider_client):
+    generation = make_job(state=State.SUBMITTED, provider_task_id="task_1")
+    token = give_token(generation)
+    api.get(STATUS_URL, json=envelope(task_data("task_1", "success")))
+
+    response = post(provider_client, hook(generation.pk, token), callback_body("task_1", "success"))
+
+    assert response.status_code == 200
+    generation.refresh_from_db()
+    assert generation.state == State.SUCCEEDED
+    assert settlements(generation) == ["hold", "capture"]
+
+
+@pytest.mark.parametrize("which", ["wrong token", "unknown generation"])
+def test_a_wrong_or_unknown_token_is_a_404_and_writes_nothing(
+    api, make_job, provider_client, which
+):
+    generation = make_job(state=State.SUBMITTED, provider_task_id="task_1")
+    token = give_token(generation)
+    before = Generation.objects.filter(pk=generation.pk).values().get()
+    url = hook(generation.pk, "x" * 43) if which == "wrong token" else hook(10_000, token)
+
+    response = post(provider_client, url, callback_body("task_1", "success"))
+
+    assert response.status_code == 404
+    assert Generation.objects.filter(pk=generation.pk).values().get() == before
+    assert settlements(generation) == ["hold"]
+    assert len(api.calls) == 0
+
+
+def test_only_post_is_allowed(make_job, provider_client):
+    generation = make_job(state=State.SUBMITTED, provider_task_id="task_1")
+    token = give_token(generation)
+    url = hook(generation.pk, token)
+    for method in ("get", "put", "delete", "patch"):
+        assert getattr(provider_client, method)(url).status_code == 405
+
+
+def test_an_oversized_body_is_refused_before_parsing(api, make_job, provider_client):
+    generation = make_job(state=State.SUBMITTED, provider_task_id="task_1")
+    token = give_token(generation)
+    padding = {"padding": "x" * WEBHOOK_MAX_BYTES}
+    body = json.dumps(envelope(task_data("task_1", "success")) | padding).encode()
+
+    response = post(provider_client, hook(generation.pk, token), body)
+
+    assert response.status_code == 413
+    assert Generation.objects.get(pk=generation.pk).state == State.SUBMITTED
+    assert len(api.calls) == 0
+
+
+def test_a_late_delivery_is_still_answered_200(api, make_job, provider_client):
+    generation = make_job(state=State.FAILED, provider_task_id="task_1")
+    token = give_token(generation)
+
+    response = post(provider_client, hook(generation.pk, token), callback_body("task_1", "success"))
+
+    assert response.status_code == 200
+    assert len(api.calls) == 0
+
+
+def _views(resolver: URLResolver, prefix: str = ""):
+    for pattern in resolver.url_patterns:
+        if isinstance(pattern, URLResolver):
+            yield from _views(pattern, prefix + str(pattern.pattern))
+        elif isinstance(pattern, URLPattern):
+            yield prefix + str(pattern.pattern), pattern.callback
+
+
+def test_the_webhook_is_the_only_csrf_exempt_view():
+    exempt = [
+        route for route, view in _views(get_resolver()) if getattr(view, "csrf_exempt", False)
+    ]
+    assert exempt == ["webhooks/generations/<int:generation_id>/<str:token>/"]
