@@ -1,21 +1,20 @@
 """Managers resolve (dismiss) provider alerts from the banner shown on every page."""
 
-from django.http import Http404, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 
 from ..services.alerts import provider_alert_resolve
+from .mixins import ManagerRequiredMixin
 
 
-class ProviderAlertResolveView(View):
+class ProviderAlertResolveView(ManagerRequiredMixin, View):
     """Mark one provider alert resolved; managers only (404 for anyone else). POST only."""
 
     http_method_names = ["post"]
 
     def post(self, request, pk: int) -> HttpResponseRedirect:
-        if not request.user.is_manager:
-            raise Http404
         provider_alert_resolve(alert_id=pk, actor=request.user)
         target = request.POST.get("next", "")
         if not url_has_allowed_host_and_scheme(

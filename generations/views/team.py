@@ -9,7 +9,6 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
-from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.decorators import method_decorator
@@ -31,15 +30,7 @@ from ..services.team import (
     team_credits_grant,
     team_credits_revoke,
 )
-
-
-class ManagerRequiredMixin:
-    """Let managers in; show everyone else a 404 (the login middleware handles anonymous)."""
-
-    def dispatch(self, request, *args, **kwargs):
-        if not request.user.is_manager:
-            raise Http404("No such page.")
-        return super().dispatch(request, *args, **kwargs)
+from .mixins import ManagerRequiredMixin
 
 
 class TeamMembersView(ManagerRequiredMixin, ListView):

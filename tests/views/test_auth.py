@@ -2,7 +2,7 @@
 
 import pytest
 from django.core import mail
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import reverse
 
 pytestmark = pytest.mark.django_db
 
@@ -71,24 +71,12 @@ def test_password_reset_sends_a_link(client, member):
     assert "/accounts/reset/" in mail.outbox[0].body
 
 
-def _named_patterns(resolver=None, namespace=""):
-    resolver = resolver or get_resolver()
-    for pattern in resolver.url_patterns:
-        if isinstance(pattern, URLResolver):
-            if pattern.namespace == "admin":
-                continue
-            ns = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
-            yield from _named_patterns(pattern, ns)
-        elif isinstance(pattern, URLPattern) and pattern.name:
-            yield f"{namespace}{pattern.name}", pattern
-
-
 def test_anonymous_users_are_sent_to_login_from_every_page(client):
     """Walk every named URL, so a new view cannot forget to require a login."""
-    from tests.url_walk import sample_kwargs
+    from tests.url_walk import named_patterns, sample_kwargs
 
     checked = 0
-    for name, pattern in _named_patterns():
+    for name, pattern in named_patterns():
         if name in PUBLIC_NAMES or getattr(pattern.callback, "login_required", True) is False:
             continue
         url = reverse(name, kwargs=sample_kwargs(pattern))

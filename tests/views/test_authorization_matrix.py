@@ -1,0 +1,128 @@
+"""Authorization matrix, walked over every named URL so that a new view cannot be forgotten.
+
+DESIGN.md "What must hold": a user never sees, downloads or changes another user's
+generations, inputs or ledger (404), except managers through the manager views and the admin.
+Every URL name must be classified below; an unclassified one fails the first test.
+"""
+
+import pytest
+from django.urls import reverse
+
+from generations.models import GenerationInput
+
+from ..factories import GenerationFactory, ManagerFactory, UserFactory
+from ..url_walk import named_patterns, sample_kwargs
+
+pytestmark = pytest.mark.django_db
+
+# No login: the auth pages, the invitee's page, and token-guarded machine endpoints.
+PUBLIC = {
+    "login",
+    "logout",
+    "password_reset",
+    "password_reset_done",
+    "password_reset_confirm",
+    "password_reset_complete",
+    "invitation_accept",
+    "public_input",
+    "generation_webhook",
+}
+# Managers only; members get a 404, anonymous users the login page.
+MANAGER = {
+    "team:members",
+    "team:credits",
+    "team:invite",
+    "team:invite_revoke",
+    "team:cap",
+    "team:active",
+    "team:audit",
+    "generations:team_spend",
+    "generations:team_spend_csv",
+    "provider_alert_resolve",
+}
+# One generation (and its inputs) in the URL: its owner only, 404 for anyone else.
+OWNED = {
+    "generations:detail",
+    "generations:card",
+    "generations:status",
+    "generations:video",
+    "generations:input_thumbnail",
+}
+# Any signed-in member, about their own data only (no object id in the URL).
+MEMBER = {
+    "generations:list",
+    "generations:new",
+    "generations:quote",
+    "generations:credits",
+    "generations:usage",
+    "generations:statement_csv",
+    "profile",
+    "password_change",
+    "password_change_done",
+}
+
+
+def test_every_url_is_classified():
+    names = {name for name, _ in named_patterns()}
+    unclassified = names - PUBLIC - MANAGER - OWNED - MEMBER
+    assert not unclassified, f"classify these URL names in this test: {sorted(unclassified)}"
+
+
+def manager_urls():
+    for name, pattern in named_patterns():
+        if name in MANAGER:
+            yield name, reverse(name, kwargs=sample_kwargs(pattern))
+
+
+def test_members_get_a_404_from_every_manager_url(member_client):
+    checked = 0
+    for name, url in manager_urls():
+        assert member_client.get(url).status_code == 404, name
+        assert member_client.post(url, {}).status_code == 404, name
+        checked += 1
+    assert checked >= 8
+
+
+def test_anonymous_users_are_sent_to_login_from_every_manager_url(client):
+    for name, url in manager_urls():
+        response = client.get(url)
+        assert response.status_code == 302 and response.url.startswith(reverse("login")), name
+
+
+def test_managers_reach_every_manager_page(client):
+    client.force_login(ManagerFactory())
+    for name, url in manager_urls():
+        assert client.get(url).status_code in (200, 405), name  # 405: POST-only actions
+
+
+def test_another_members_generation_is_a_404_everywhere(member_client):
+    theirs = GenerationFactory(
+        user=UserFactory(), state="succeeded", result_state="stored", result_file="results/x.mp4"
+    )
+    their_input = GenerationInput.objects.create(
+        generation=theirs, kind="image", file="inputs/x.png", thumbnail="inputs/t.jpg"
+    )
+    kwargs = {"pk": theirs.pk, "input_pk": their_input.pk}
+    checked = 0
+    for name, pattern in named_patterns():
+        if name not in OWNED:
+            continue
+        url = reverse(name, kwargs={k: kwargs[k] for k in pattern.pattern.converters})
+        assert member_client.get(url).status_code == 404, name
+        checked += 1
+    assert checked == len(OWNED)
+    # Nor can the member reach it through the forms: reuse or extend.
+    again = member_client.get(reverse("generations:new"), {"again": theirs.pk})
+    assert theirs.prompt not in again.content.decode()
+
+
+def test_member_pages_never_show_another_members_data(member_client, member):
+    other = UserFactory(username="someone-else", credits=777)
+    GenerationFactory(user=other, prompt="their private prompt")
+    for name, pattern in named_patterns():
+        if name not in MEMBER or name == "generations:quote":
+            continue
+        response = member_client.get(reverse(name, kwargs=sample_kwargs(pattern)))
+        body = b"".join(response.streaming_content) if response.streaming else response.content
+        assert b"their private prompt" not in body, name
+        assert b"someone-else" not in body, name
