@@ -4,11 +4,24 @@ The ledger is read-only here; credits move only through the ledger services. Act
 the same services as the views and workers.
 """
 
+from datetime import timedelta
+
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.utils import timezone
 
-from .models import CreditAccount, CreditEntry, Generation, Price, PriceTable, ProviderAlert, User
+from .models import (
+    AuditEntry,
+    CreditAccount,
+    CreditEntry,
+    Generation,
+    Invitation,
+    Price,
+    PriceTable,
+    ProviderAlert,
+    User,
+)
 from .services.alerts import provider_alert_resolve
 from .services.lifecycle import (
     Outcome,
@@ -58,7 +71,7 @@ class UserAdmin(DjangoUserAdmin):
 class CreditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "user", "kind", "amount", "generation", "actor", "memo")
     list_filter = ("kind", "created_at")
-    list_select_related = ("account__user", "actor")
+    list_select_related = ("account__user", "actor", "generation")
     search_fields = ("account__user__username", "memo", "idempotency_key")
     raw_id_fields = ("generation", "hold")
     date_hierarchy = "created_at"
@@ -70,6 +83,28 @@ class CreditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None) -> bool:
         return request.user.is_active and request.user.is_staff
+
+
+class StuckFilter(admin.SimpleListFilter):
+    """Jobs that need a look: in flight past their next action by more than 10 minutes, or
+    in flight for more than an hour, or succeeded without a stored video."""
+
+    title = "needs attention"
+    parameter_name = "stuck"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Stuck or unsaved")]
+
+    def queryset(self, request, queryset):
+        if self.value() != "yes":
+            return queryset
+        now = timezone.now()
+        in_flight = Q(state__in=Generation.State.in_flight())
+        late = Q(next_action_at__lt=now - timedelta(minutes=10)) | Q(
+            created_at__lt=now - timedelta(hours=1)
+        )
+        unsaved = Q(state=Generation.State.SUCCEEDED, result_state=Generation.ResultState.FAILED)
+        return queryset.filter((in_flight & late) | unsaved)
 
 
 @admin.register(Generation)
@@ -86,13 +121,21 @@ class GenerationAdmin(admin.ModelAdmin):
         "fail_code",
         "created_at",
     )
-    list_filter = ("state", "mode", "provider", "result_state", "fail_code", "created_at")
+    list_filter = (
+        StuckFilter,
+        "state",
+        "mode",
+        "provider",
+        "result_state",
+        "fail_code",
+        "created_at",
+    )
     list_select_related = ("user",)
     search_fields = ("prompt", "provider_task_id", "user__username")
     raw_id_fields = ("user", "source_generation")
     date_hierarchy = "created_at"
     readonly_fields = [f.name for f in Generation._meta.fields]
-    actions = ["poll_now", "release_stuck", "retry_download"]
+    actions = ["poll_now", "cancel_queued", "release_stuck", "retry_download"]
     show_full_result_count = False
 
     def has_add_permission(self, request) -> bool:
@@ -108,6 +151,21 @@ class GenerationAdmin(admin.ModelAdmin):
             for pk in queryset.filter(state=Generation.State.SUBMITTED).values_list("pk", flat=True)
         ]
         self.message_user(request, f"Polled {len(states)} submitted generation(s).")
+
+    @admin.action(description="Cancel queued jobs (not yet sent) and release their holds")
+    def cancel_queued(self, request, queryset: QuerySet) -> None:
+        outcome = Outcome(
+            Generation.State.CANCELED,
+            fail_code="CANCELED",
+            fail_message="Canceled by a manager before it was sent; the credits were returned.",
+        )
+        done = sum(
+            generation_finalize(
+                generation_id=pk, outcome=outcome, from_states=(Generation.State.QUEUED,)
+            )
+            for pk in queryset.filter(state=Generation.State.QUEUED).values_list("pk", flat=True)
+        )
+        self.message_user(request, f"Canceled {done} queued generation(s).", messages.SUCCESS)
 
     @admin.action(description="Expire and release the hold (jobs in flight)")
     def release_stuck(self, request, queryset: QuerySet) -> None:
@@ -208,3 +266,24 @@ class PriceAdmin(admin.ModelAdmin):
             note=f"{obj}: changed in the admin by {request.user}",
         )
         self.message_user(request, f"Published price table v{table.version}.", messages.SUCCESS)
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Managers' actions with before/after values; read-only (issue #6)."""
+
+    list_display = ("created_at", "actor", "action", "target_user", "memo")
+    list_filter = ("action", "created_at")
+    list_select_related = ("actor", "target_user")
+    search_fields = ("actor__username", "target_user__username", "memo")
+    date_hierarchy = "created_at"
+
+
+@admin.register(Invitation)
+class InvitationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Invitations sent from the team page; read-only (the token is stored hashed)."""
+
+    list_display = ("email", "invited_by", "created_at", "expires_at", "status")
+    list_select_related = ("invited_by",)
+    search_fields = ("email",)
+    exclude = ("token_hash",)

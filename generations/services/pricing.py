@@ -11,8 +11,9 @@ from django.db import transaction
 from django.db.models import Max
 
 from ..catalog import UnsupportedRequest, model_spec
-from ..models import Price, PriceTable, User
+from ..models import AuditEntry, Price, PriceTable, User
 from ..models.ledger import credits_to_usd
+from .audit import audit_record
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ def price_table_publish(
                 (p.provider, p.model_id, p.resolution, p.sound): p.credits_per_second
                 for p in current.prices.all()
             }
+        before = {key: prices.get(key) for key in changes}
         prices.update(changes)
         version = (PriceTable.objects.aggregate(v=Max("version"))["v"] or 0) + 1
         table = PriceTable.objects.create(version=version, note=note, created_by=actor)
@@ -104,7 +106,19 @@ def price_table_publish(
             )
             for (provider, model_id, resolution, sound), rate in sorted(prices.items())
         )
+        audit_record(
+            actor=actor,
+            action=AuditEntry.Action.PRICE,
+            before={_label(key): rate for key, rate in before.items()},
+            after={_label(key): changes[key] for key in changes} | {"version": version},
+            memo=note,
+        )
     return table
+
+
+def _label(key: tuple[str, str, str, bool]) -> str:
+    provider, model_id, resolution, sound = key
+    return f"{provider} {model_id} {resolution} sound {'on' if sound else 'off'}"
 
 
 __all__ = ["Quote", "UnsupportedRequest", "price_quote", "price_table_publish"]

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from ..models import AuditEntry, CreditAccount, Invitation, User
 from ..models.team import token_digest
+from .audit import audit_record
 from .ledger import credits_grant, credits_revoke
 
 Action = AuditEntry.Action
@@ -32,26 +33,6 @@ class TeamError(Exception):
     def __init__(self, message: str, *, field: str | None = None):
         super().__init__(message)
         self.field = field
-
-
-def audit_record(
-    *,
-    actor: User | None,
-    action: str,
-    target_user: User | None = None,
-    before: dict | None = None,
-    after: dict | None = None,
-    memo: str = "",
-) -> AuditEntry:
-    """Record one manager action (call inside the transaction that makes the change)."""
-    return AuditEntry.objects.create(
-        actor=actor,
-        action=action,
-        target_user=target_user,
-        before=before or {},
-        after=after or {},
-        memo=memo[:500],
-    )
 
 
 def _balances(user: User) -> dict:

@@ -1,0 +1,89 @@
+"""The admin as an operations console: filters, actions through services, read-only ledger
+and audit log, price edits that publish a version, constant queries on the lists."""
+
+import pytest
+from django.urls import reverse
+
+from generations.models import AuditEntry, CreditEntry, Generation, Price, PriceTable
+from generations.services.ledger import credits_hold
+
+from ..factories import GenerationFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def held_job(state="queued", **fields) -> Generation:
+    member = UserFactory(credits=1000)
+    generation = GenerationFactory(user=member, state=state, **fields)
+    credits_hold(user=member, amount=generation.price_credits, generation=generation)
+    return generation
+
+
+def test_cancel_queued_releases_only_queued_jobs(admin_client):
+    queued, submitted = held_job("queued"), held_job("submitted", provider_task_id="task_1")
+    admin_client.post(
+        reverse("admin:generations_generation_changelist"),
+        {"action": "cancel_queued", "_selected_action": [queued.pk, submitted.pk]},
+    )
+    queued.refresh_from_db(), submitted.refresh_from_db()
+    assert (queued.state, submitted.state) == ("canceled", "submitted")
+    assert CreditEntry.objects.filter(generation=queued, kind="release").count() == 1
+    assert not CreditEntry.objects.filter(generation=submitted, kind="release").exists()
+
+
+def test_the_stuck_filter_lists_only_jobs_needing_a_look(admin_client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    old = timezone.now() - timedelta(hours=2)
+    stuck = held_job("submitting", created_at=old, next_action_at=old)
+    fresh = held_job("submitted", provider_task_id="task_2", next_action_at=timezone.now())
+    unsaved = GenerationFactory(state="succeeded", result_state="failed")
+    page = admin_client.get(reverse("admin:generations_generation_changelist"), {"stuck": "yes"})
+    shown = {g.pk for g in page.context["cl"].result_list}
+    assert shown == {stuck.pk, unsaved.pk}
+    assert fresh.pk not in shown
+
+
+def test_the_ledger_and_audit_log_are_read_only(admin_client):
+    for model in ("creditentry", "auditentry", "invitation"):
+        assert admin_client.get(reverse(f"admin:generations_{model}_add")).status_code == 403
+
+
+def test_a_price_edit_publishes_a_version_and_is_audited(admin_client):
+    price = Price.objects.filter(table=PriceTable.objects.current(), resolution="720p").first()
+    versions = PriceTable.objects.count()
+    admin_client.post(
+        reverse("admin:generations_price_change", args=[price.pk]),
+        {"credits_per_second": price.credits_per_second + 5},
+    )
+    assert PriceTable.objects.count() == versions + 1
+    audit = AuditEntry.objects.get(action="price")
+    ((label, old),) = audit.before.items()
+    assert "720p" in label and old == price.credits_per_second
+    assert audit.after[label] == price.credits_per_second + 5
+
+
+@pytest.mark.parametrize(
+    "url_name",
+    [
+        "admin:generations_generation_changelist",
+        "admin:generations_user_changelist",
+        "admin:generations_creditentry_changelist",
+        "admin:generations_auditentry_changelist",
+    ],
+)
+def test_admin_lists_issue_a_constant_number_of_queries(
+    admin_client, django_assert_max_num_queries, url_name
+):
+    def build(count):
+        for _ in range(count):
+            held_job("queued")
+
+    build(10)
+    with django_assert_max_num_queries(12) as small:
+        assert admin_client.get(reverse(url_name)).status_code == 200
+    build(90)
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        assert admin_client.get(reverse(url_name)).status_code == 200
