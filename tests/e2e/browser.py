@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -23,3 +24,31 @@ CHROMIUM_ARGS = [
 requires_chromium = pytest.mark.skipif(
     not os.path.exists(CHROMIUM), reason="needs Debian's chromium (apt-get install chromium)"
 )
+
+
+def log_in(page, base_url: str, username: str) -> None:
+    """Sign in through the login page (test users' password is "correct horse battery")."""
+    page.goto(f"{base_url}/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", "correct horse battery")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base_url}/")
+
+
+def wait_for_playing_video(page) -> float:
+    """Drive the dispatcher until the detail page shows the video, play it, return its length."""
+    from generations.services.dispatch import dispatch_pass
+
+    deadline = time.monotonic() + 90
+    while page.locator("#result-video").count() == 0:
+        assert time.monotonic() < deadline, "the video never appeared"
+        dispatch_pass(interval_seconds=0.2)
+        page.wait_for_timeout(300)
+    page.wait_for_function(
+        "(() => { const v = document.getElementById('result-video');"
+        " return v.readyState >= 2 && v.duration > 0; })()"
+    )
+    page.evaluate("document.getElementById('result-video').muted = true")
+    page.evaluate("document.getElementById('result-video').play()")
+    page.wait_for_function("document.getElementById('result-video').currentTime > 0.3")
+    return page.evaluate("document.getElementById('result-video').duration")

@@ -27,6 +27,13 @@ def simulator(settings, tmp_path):
     server.stop()
 
 
+@pytest.fixture
+def portal(settings, live_server):
+    """Serve the portal so the simulator can fetch public input URLs from it."""
+    settings.PUBLIC_BASE_URL = live_server.url
+    return live_server
+
+
 def drive_until_settled(generation: Generation, *, timeout: float = 30.0) -> Generation:
     """Run dispatcher passes (as the scheduled loop does) until the job is final and stored."""
     deadline = time.monotonic() + timeout

@@ -1,36 +1,15 @@
 """Browser: image-to-video with an uploaded PNG start frame and JPEG end frame, then Extend
 from the finished video's page; both end with a playing video."""
 
-import time
-
 import pytest
 
 from generations.models import Generation
-from generations.services.dispatch import dispatch_pass
 from generations.services.ledger import credits_grant
 
 from ..media import image_bytes
-from .browser import ARTIFACTS, requires_chromium
-from .test_browser_text_to_video import log_in
+from .browser import ARTIFACTS, log_in, requires_chromium, wait_for_playing_video
 
 pytestmark = [requires_chromium, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def wait_for_playing_video(page) -> float:
-    """Drive the dispatcher until the detail page shows the video, play it, return its length."""
-    deadline = time.monotonic() + 90
-    while page.locator("#result-video").count() == 0:
-        assert time.monotonic() < deadline, "the video never appeared"
-        dispatch_pass(interval_seconds=0.2)
-        page.wait_for_timeout(300)
-    page.wait_for_function(
-        "(() => { const v = document.getElementById('result-video');"
-        " return v.readyState >= 2 && v.duration > 0; })()"
-    )
-    page.evaluate("document.getElementById('result-video').muted = true")
-    page.evaluate("document.getElementById('result-video').play()")
-    page.wait_for_function("document.getElementById('result-video').currentTime > 0.3")
-    return page.evaluate("document.getElementById('result-video').duration")
 
 
 def test_frames_then_extend(live_server, browser_page, member, simulator, settings, tmp_path):

@@ -1,24 +1,13 @@
 """Browser: a member logs in, prices and submits a text-to-video job, and watches it play."""
 
-import time
-
 import pytest
 
 from generations.models import Generation
-from generations.services.dispatch import dispatch_pass
 from generations.services.ledger import credits_grant
 
-from .browser import ARTIFACTS, requires_chromium
+from .browser import ARTIFACTS, log_in, requires_chromium, wait_for_playing_video
 
 pytestmark = [requires_chromium, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def log_in(page, base_url: str, username: str) -> None:
-    page.goto(f"{base_url}/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", "correct horse battery")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base_url}/")
 
 
 def test_member_generates_a_video_that_plays(live_server, browser_page, member, simulator):
@@ -42,20 +31,7 @@ def test_member_generates_a_video_that_plays(live_server, browser_page, member, 
     assert page.text_content("[data-testid=held]") == "80"
     assert page.locator("progress").count() == 1  # progress while the job runs
 
-    deadline = time.monotonic() + 60
-    while page.locator("#result-video").count() == 0:
-        assert time.monotonic() < deadline, "the video never appeared"
-        dispatch_pass(interval_seconds=0.2)
-        page.wait_for_timeout(300)
-
-    page.wait_for_function(
-        "(() => { const v = document.getElementById('result-video');"
-        " return v.readyState >= 2 && v.duration > 0; })()"
-    )
-    page.evaluate("document.getElementById('result-video').muted = true")
-    page.evaluate("document.getElementById('result-video').play()")
-    page.wait_for_function("document.getElementById('result-video').currentTime > 0.3")
-    duration = page.evaluate("document.getElementById('result-video').duration")
+    duration = wait_for_playing_video(page)
     assert 3.5 < duration < 4.5
     page.wait_for_function(
         "document.querySelector('[data-testid=balance]').textContent.trim() === '920'"

@@ -7,13 +7,11 @@ simulator accepts them with its ``allow_http_callbacks`` knob. With a real provi
 is refused; callback mode then needs an HTTPS ``PUBLIC_BASE_URL``.
 """
 
-import threading
 import time
 
 import pytest
 import requests
 from django.core.management import call_command
-from django.db import connections
 from django.urls import reverse
 
 from generations.models import CreditEntry, Generation
@@ -23,6 +21,7 @@ from generations.services.callbacks import generation_callback_receive
 from generations.services.generations import GenerationSpec, generation_create
 from generations.services.ledger import credits_grant, credits_hold
 from generations.services.lifecycle import generation_poll
+from tests.concurrency import run_in_threads
 from tests.conftest import requires_postgres
 from tests.factories import GenerationFactory, UserFactory
 from tests.fake_apixo import give_token
@@ -194,28 +193,6 @@ def test_with_every_callback_dropped_all_jobs_finish_by_polling(member, callback
 
 
 # --- PostgreSQL: real concurrency ------------------------------------------------------------
-
-
-def run_in_threads(target, count: int) -> list:
-    """Run ``target(i)`` in ``count`` threads released together; return results/exceptions."""
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def worker(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = target(i)
-        except Exception as exc:  # collected and asserted on by the test
-            results[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 @requires_postgres

@@ -24,13 +24,6 @@ FORM = {
 }
 
 
-@pytest.fixture
-def portal(settings, live_server):
-    """Serve the portal so the simulator can fetch public input URLs from it."""
-    settings.PUBLIC_BASE_URL = live_server.url
-    return live_server
-
-
 def test_two_uploaded_frames_give_a_video_and_capture_the_price(client, member, simulator, portal):
     credits_grant(user=member, amount=1000, actor=None)
     client.force_login(member)

@@ -28,13 +28,6 @@ FORM = {
 }
 
 
-@pytest.fixture
-def portal(settings, live_server):
-    """Serve the portal so the simulator can fetch public input URLs from it."""
-    settings.PUBLIC_BASE_URL = live_server.url
-    return live_server
-
-
 def duration_of(path) -> float:
     with av.open(str(path)) as container:
         return container.duration / av.time_base

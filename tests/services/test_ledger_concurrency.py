@@ -1,39 +1,15 @@
 """Concurrency on PostgreSQL: parallel holds never overdraw an account."""
 
-import threading
-
 import pytest
-from django.db import connections
 
 from generations.models import CreditAccount, CreditEntry
 from generations.selectors.ledger import ledger_mismatches
 from generations.services.ledger import InsufficientCredits, credits_grant, credits_hold
+from tests.concurrency import run_in_threads
 from tests.conftest import requires_postgres
 from tests.factories import GenerationFactory, UserFactory
 
 pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True)]
-
-
-def run_in_threads(target, count: int) -> list:
-    """Run ``target(i)`` in ``count`` threads released together; return results/exceptions."""
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def worker(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = target(i)
-        except Exception as exc:  # collected and asserted on by the test
-            results[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 def test_20_parallel_holds_against_a_balance_for_5():

@@ -7,9 +7,9 @@ from generations.selectors.ledger import ledger_mismatches
 from generations.services.ledger import MonthlyCapExceeded, credits_hold
 from generations.services.team import member_cap_set
 
+from ..concurrency import run_in_threads
 from ..conftest import requires_postgres
 from ..factories import GenerationFactory, ManagerFactory, UserFactory
-from ..services.test_ledger_concurrency import run_in_threads
 
 pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True)]
 
