@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import generations, inputs
+from .views import generations, inputs, reports
 
 app_name = "generations"
 
@@ -20,4 +20,8 @@ urlpatterns = [
         inputs.InputThumbnailView.as_view(),
         name="input_thumbnail",
     ),
+    path("usage/", reports.UsageView.as_view(), name="usage"),
+    path("usage/statement.csv", reports.StatementCsvView.as_view(), name="statement_csv"),
+    path("team/spend/", reports.TeamSpendView.as_view(), name="team_spend"),
+    path("team/spend.csv", reports.TeamSpendCsvView.as_view(), name="team_spend_csv"),
 ]

@@ -101,3 +101,13 @@ def make_job(payer):
         return generation
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Start every test with an empty cache (the provider balance is cached for 60 s)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

@@ -1,0 +1,365 @@
+"""Time the spend reports on a large ledger and print query counts and milliseconds.
+
+DESIGN.md "Performance targets": pages issue a constant number of queries whatever the data
+size and stay fast with 100,000 generations and 1,000,000 ledger entries.
+
+    python benchmarks/reports.py                                    # quick: 10k / 100k
+    python benchmarks/reports.py --generations 100000 --entries 1000000
+
+The data goes into a scratch database that is dropped at the end (``--keep`` keeps it):
+a SQLite file in a temporary directory, or, when ``DATABASE_URL`` points to PostgreSQL, a
+database named after it with ``_bench`` appended. Rows are bulk-inserted with explicit ids
+(bypassing the ledger services, which is fine for a benchmark: the append-only triggers
+refuse only UPDATE and DELETE). Every generation gets a hold and, once final, its capture
+or release; the remaining entries are grants, adjustments and revocations. Accounts get the
+balances their entries explain, so the statement's running balance can be checked.
+
+The provider balance is stubbed (the benchmark measures the portal, not the provider).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+# (mode, model, resolution, sound, credits per second) from DESIGN.md's default price table.
+COMBOS = [
+    ("text-to-video", "seedance-1-5-pro", "480p", False, 10),
+    ("text-to-video", "seedance-1-5-pro", "480p", True, 20),
+    ("text-to-video", "seedance-1-5-pro", "720p", False, 20),
+    ("text-to-video", "seedance-1-5-pro", "720p", True, 40),
+    ("image-to-video", "seedance-1-5-pro", "720p", True, 40),
+    ("video-extend", "seedance-1-5-pro-extend", "720p", False, 24),
+    ("video-extend", "seedance-1-5-pro-extend", "1080p", True, 104),
+]
+# State of a generation -> share of all generations (the rest succeed).
+STATES = [("failed", 0.08), ("expired", 0.02), ("canceled", 0.03), ("submitted", 0.02)]
+BATCH = 5000
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--generations", type=int, default=10_000)
+    parser.add_argument("--entries", type=int, default=100_000)
+    parser.add_argument("--members", type=int, default=0, help="default: generations / 100")
+    parser.add_argument("--days", type=int, default=365, help="history length in days")
+    parser.add_argument("--runs", type=int, default=3, help="timed runs per page")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    parser.add_argument("--seed", type=int, default=6)
+    return parser.parse_args()
+
+
+def setup_django(scratch_dir: str) -> None:
+    """Configure Django on a scratch database (created by ``create_test_db``)."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "seedance_site.test_settings")
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    database = connection.settings_dict
+    if connection.vendor == "sqlite":
+        database["TEST"]["NAME"] = str(Path(scratch_dir) / "reports-bench.sqlite3")
+    else:
+        database["TEST"]["NAME"] = f"{database['NAME']}_bench"
+
+
+def build(args: argparse.Namespace) -> dict:
+    """Bulk-insert members, generations, entries and accounts; return what to time."""
+    from django.contrib.auth.hashers import make_password
+    from django.core.management.color import no_style
+    from django.db import connection
+    from django.utils import timezone
+
+    from generations.models import CreditAccount, CreditEntry, Generation, PriceTable, User
+
+    rng = random.Random(args.seed)
+    now = timezone.now()
+    horizon = timedelta(days=args.days)
+    n_members = args.members or max(10, args.generations // 100)
+    password = make_password(None)
+
+    users = [
+        User(id=i, username=f"member{i:05d}", email=f"member{i}@example.com", password=password)
+        for i in range(1, n_members + 1)
+    ]
+    manager = User(
+        id=n_members + 1,
+        username="bench-manager",
+        email="manager@example.com",
+        password=password,
+        is_superuser=True,
+        is_staff=True,
+    )
+    User.objects.bulk_create([*users, manager], batch_size=BATCH)
+    # One member does a tenth of all the work: the heaviest statement.
+    heavy = 1
+
+    def member() -> int:
+        return heavy if rng.random() < 0.1 else rng.randint(1, n_members)
+
+    table = PriceTable.objects.current()
+    balance = dict.fromkeys(range(1, n_members + 2), 0)
+    held = dict.fromkeys(range(1, n_members + 2), 0)
+    entries: list[CreditEntry] = []
+    entry_id = 0
+    written = 0
+
+    def add(**fields) -> int:
+        nonlocal entry_id, written
+        entry_id += 1
+        kind, amount, user_id = fields["kind"], fields["amount"], fields.pop("user_id")
+        b, h = CreditEntry.EFFECTS[kind]
+        balance[user_id] += b * amount
+        held[user_id] += h * amount
+        entries.append(
+            CreditEntry(id=entry_id, account_id=user_id, idempotency_key=f"b:{entry_id}", **fields)
+        )
+        if len(entries) >= BATCH:
+            CreditEntry.objects.bulk_create(entries)
+            written += len(entries)
+            entries.clear()
+        return entry_id
+
+    # Accounts first (entries point to them); balances are set once all entries exist.
+    CreditAccount.objects.bulk_create(
+        [CreditAccount(id=u, user_id=u) for u in range(1, n_members + 2)], batch_size=BATCH
+    )
+    budget = args.entries
+    start = now - horizon
+    for u in range(1, n_members + 1):  # an opening grant covering everything that follows
+        add(user_id=u, kind="grant", amount=10**12, created_at=start, memo="opening grant")
+    budget -= n_members
+
+    generations: list[Generation] = []
+    thresholds, acc = [], 0.0
+    for state, share in STATES:
+        acc += share
+        thresholds.append((acc, state))
+    t0 = time.perf_counter()
+    for g in range(1, args.generations + 1):
+        user_id = member()
+        mode, model, resolution, sound, per_second = rng.choice(COMBOS)
+        duration = rng.randint(4, 12)
+        price = per_second * duration
+        created = start + timedelta(seconds=rng.uniform(60, horizon.total_seconds() - 60))
+        roll = rng.random()
+        state = next((s for limit, s in thresholds if roll < limit), "succeeded")
+        generations.append(
+            Generation(
+                id=g,
+                user_id=user_id,
+                mode=mode,
+                model_id=model,
+                state=state,
+                prompt=f"benchmark scene {g}",
+                resolution=resolution,
+                duration=duration,
+                sound=sound,
+                price_credits=price,
+                price_table=table,
+                created_at=created,
+                finished_at=created + timedelta(minutes=2) if state != "submitted" else None,
+            )
+        )
+        if len(generations) >= BATCH:
+            Generation.objects.bulk_create(generations)
+            generations.clear()
+    Generation.objects.bulk_create(generations)
+    generations.clear()
+    for g, user_id, state, price, created in Generation.objects.order_by("id").values_list(
+        "id", "user_id", "state", "price_credits", "created_at"
+    ):
+        hold = add(user_id=user_id, kind="hold", amount=-price, generation_id=g, created_at=created)
+        budget -= 1
+        if state == "submitted":
+            continue
+        kind = "capture" if state == "succeeded" else "release"
+        add(
+            user_id=user_id,
+            kind=kind,
+            amount=-price if kind == "capture" else price,
+            generation_id=g,
+            hold_id=hold,
+            created_at=created + timedelta(seconds=rng.randint(30, 600)),
+        )
+        budget -= 1
+    for _ in range(max(0, budget)):
+        user_id = member()
+        when = start + timedelta(seconds=rng.uniform(120, horizon.total_seconds()))
+        roll = rng.random()
+        if roll < 0.6:
+            add(user_id=user_id, kind="grant", amount=rng.randint(1, 50) * 100, created_at=when)
+        elif roll < 0.8:
+            amount = rng.choice([-1, 1]) * rng.randint(1, 500)
+            add(user_id=user_id, kind="adjust", amount=amount, created_at=when, memo="bench")
+        else:
+            add(user_id=user_id, kind="revoke", amount=-rng.randint(1, 500), created_at=when)
+    if entries:
+        CreditEntry.objects.bulk_create(entries)
+        written += len(entries)
+    for u in range(1, n_members + 2):
+        CreditAccount.objects.filter(id=u).update(balance=balance[u], held=held[u])
+    with connection.cursor() as cursor:
+        models = [User, Generation, CreditEntry, CreditAccount]
+        for sql in connection.ops.sequence_reset_sql(no_style(), models):
+            cursor.execute(sql)
+        cursor.execute("ANALYZE")  # fresh planner statistics, as a live database has
+    print(
+        f"built {n_members:,} members, {args.generations:,} generations, {written:,} entries "
+        f"in {time.perf_counter() - t0:.1f} s",
+        flush=True,
+    )
+    return {"heavy": User.objects.get(id=heavy), "manager": manager, "now": now}
+
+
+def measure(label: str, fetch: Callable, runs: int) -> None:
+    """Run ``fetch`` ``runs`` times; print queries, milliseconds and response size."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    times, queries, size = [], 0, 0
+    for _ in range(runs):
+        with CaptureQueriesContext(connection) as captured:
+            t0 = time.perf_counter()
+            response = fetch()
+            body = (
+                b"".join(response.streaming_content)
+                if response.streaming
+                else bytes(response.content)
+            )
+            times.append((time.perf_counter() - t0) * 1000)
+        assert response.status_code == 200, (label, response.status_code)
+        queries, size = len(captured), len(body)
+    print(
+        f"{label:<52} {queries:>3} queries  median {statistics.median(times):>8.1f} ms  "
+        f"(min {min(times):.1f}, max {max(times):.1f})  {size / 1024:>8.1f} KiB",
+        flush=True,
+    )
+
+
+def csv_memory(label: str, fetch: Callable) -> None:
+    """Print the peak Python memory while streaming a CSV, and its row count."""
+    tracemalloc.start()
+    response = fetch()
+    rows = 0
+    for chunk in response.streaming_content:
+        rows += chunk.count(b"\n")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    print(f"{label:<52} {rows:>9,} rows  peak Python memory {peak / 2**20:.1f} MiB", flush=True)
+
+
+def run(args: argparse.Namespace, data: dict) -> None:
+    from django.test import Client
+    from django.urls import reverse
+
+    from generations import providers
+    from generations.models import CreditEntry
+    from generations.selectors.reports import local_today, statement_rows
+
+    class StubProvider:
+        def account_balance(self) -> Decimal:
+            return Decimal("123.45")
+
+    providers.get_provider = lambda name="apixo": StubProvider()
+    heavy, manager = data["heavy"], data["manager"]
+    member_client, manager_client = Client(), Client()
+    member_client.force_login(heavy)
+    manager_client.force_login(manager)
+    today = local_today()
+    year = {"from": (today - timedelta(days=args.days)).isoformat(), "to": today.isoformat()}
+    entries = CreditEntry.objects.filter(account__user=heavy).count()
+    pages = (entries + 24) // 25
+    print(f"heaviest member: {entries:,} entries ({pages:,} statement pages)", flush=True)
+
+    usage = reverse("generations:usage")
+    measure("usage page, statement page 1", lambda: member_client.get(usage), args.runs)
+    measure(
+        f"usage page, statement page {pages:,} (oldest)",
+        lambda: member_client.get(usage, {"page": pages}),
+        args.runs,
+    )
+    measure(
+        "usage page, captures of the last 30 days",
+        lambda: member_client.get(
+            usage, {"kind": "capture", "from": (today - timedelta(days=29)).isoformat()}
+        ),
+        args.runs,
+    )
+    team = reverse("generations:team_spend")
+    measure("team spend, last 30 days by day", lambda: manager_client.get(team), args.runs)
+    measure(
+        f"team spend, {args.days} days by week",
+        lambda: manager_client.get(team, {**year, "period": "week"}),
+        args.runs,
+    )
+    measure(
+        f"team spend, {args.days} days by month",
+        lambda: manager_client.get(team, {**year, "period": "month"}),
+        args.runs,
+    )
+    statement_csv = reverse("generations:statement_csv")
+    team_csv = reverse("generations:team_spend_csv")
+    measure(
+        "statement CSV, heaviest member, all time",
+        lambda: member_client.get(statement_csv),
+        args.runs,
+    )
+    measure(
+        f"team CSV, {args.days} days by day",
+        lambda: manager_client.get(team_csv, {**year, "period": "day"}),
+        args.runs,
+    )
+    csv_memory("statement CSV, heaviest member", lambda: member_client.get(statement_csv))
+    csv_memory(
+        f"team CSV, {args.days} days by day",
+        lambda: manager_client.get(team_csv, {**year, "period": "day"}),
+    )
+    newest = statement_rows(user=heavy).first()
+    heavy.credit_account.refresh_from_db()
+    check = "ok" if newest.running_balance == heavy.credit_account.balance else "MISMATCH"
+    print(f"running balance of the newest entry equals the account balance: {check}")
+
+
+def main() -> None:
+    args = parse_args()
+    scratch = tempfile.mkdtemp(prefix="seedance-bench-")
+    setup_django(scratch)
+    from django.conf import settings
+    from django.db import connection
+    from django.test.utils import setup_test_environment
+
+    setup_test_environment()
+    # No query log while a million rows go in; CaptureQueriesContext still counts queries.
+    settings.DEBUG = False
+    original_name = connection.settings_dict["NAME"]
+    print(f"database: {connection.vendor}", flush=True)
+    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    try:
+        data = build(args)
+        run(args, data)
+    finally:
+        if args.keep:
+            print(f"kept {connection.settings_dict['NAME']}")
+        else:
+            connection.creation.destroy_test_db(original_name, verbosity=0)
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,769 @@
+"""Reads for the spend reports: a member's usage and statement, the team's spend.
+
+DESIGN.md "Money": spend is captured credits, the negated sum of ``capture`` entries'
+amounts; "reserved" is ``CreditAccount.held``; 1 credit = US$0.001. DESIGN.md "Users and
+their jobs": members see their own usage, managers the team's spend per member, mode,
+resolution and period, and the provider account's balance.
+
+Every function issues a constant number of queries whatever the number of members,
+generations and entries (DESIGN.md "Performance targets"): sums are made by the database
+(``values(...).annotate(...)``, window functions), never by loading rows. Calendar days,
+weeks (Monday to Sunday) and months are those of ``settings.TIME_ZONE``; spend over time is
+grouped by UTC hour in the database and bucketed here (see ``_slotted``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import models
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    CharField,
+    Count,
+    F,
+    Func,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.functions import Coalesce, Lower, TruncDay
+from django.utils import timezone
+
+from .. import providers
+from ..catalog import Mode
+from ..models import CreditAccount, CreditEntry, Generation, User
+from ..models.ledger import credits_to_usd
+
+logger = logging.getLogger(__name__)
+
+Kind = CreditEntry.Kind
+State = Generation.State
+
+# Newest first; ``id`` breaks ties between entries written in the same microsecond.
+NEWEST_FIRST = (F("created_at").desc(), F("id").desc())
+
+PROVIDER_BALANCE_CACHE_KEY = "reports:provider-balance:apixo"
+PROVIDER_BALANCE_CACHE_SECONDS = 60
+
+# Jobs that count as failed in the failure rate; canceled jobs are the member's choice.
+FAILED_STATES = (State.FAILED, State.EXPIRED)
+
+
+class Period(models.TextChoices):
+    """How the team report groups spend over time."""
+
+    DAY = "day", "Day"
+    WEEK = "week", "Week"
+    MONTH = "month", "Month"
+
+
+# --- Time --------------------------------------------------------------------------------------
+
+
+def local_today(now: datetime | None = None) -> date:
+    """Return today's date in ``settings.TIME_ZONE``."""
+    return timezone.localtime(now or timezone.now(), timezone.get_default_timezone()).date()
+
+
+def local_midnight(day: date) -> datetime:
+    """Return the aware start of ``day`` in ``settings.TIME_ZONE``."""
+    return timezone.make_aware(datetime.combine(day, time.min), timezone.get_default_timezone())
+
+
+def day_range(first: date, last: date) -> tuple[datetime, datetime]:
+    """Return ``[start, end)`` covering the local calendar days ``first`` to ``last``."""
+    return local_midnight(first), local_midnight(last + timedelta(days=1))
+
+
+def month_first_day(day: date) -> date:
+    """Return the first day of ``day``'s calendar month."""
+    return day.replace(day=1)
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def period_start(day: date, period: str) -> date:
+    """Return the first day of the ``period`` (day, ISO week or month) containing ``day``."""
+    if period == Period.MONTH:
+        return day.replace(day=1)
+    if period == Period.WEEK:
+        return day - timedelta(days=day.weekday())
+    return day
+
+
+def period_starts(first: date, last: date, period: str) -> list[date]:
+    """Return the first day of every ``period`` overlapping the days ``first`` to ``last``."""
+    starts, current = [], period_start(first, period)
+    while current <= last:
+        starts.append(current)
+        if period == Period.MONTH:
+            current = _next_month(current)
+        else:
+            current += timedelta(days=7 if period == Period.WEEK else 1)
+    return starts
+
+
+class UTCHour(Func):
+    """The UTC hour of a datetime as text, ``"YYYY-MM-DD HH"``, from the database's own
+    string functions: cheap per row, where Django's ``Trunc*`` on SQLite calls Python for
+    every row (5 times slower on a year of spend, see ``benchmarks/reports.py``)."""
+
+    output_field = CharField()
+
+    def as_sqlite(self, compiler, connection, **extra):
+        # Django stores aware datetimes on SQLite as UTC text, "YYYY-MM-DD HH:MM:SS[.ffffff]".
+        return self.as_sql(compiler, connection, template="substr(%(expressions)s, 1, 13)")
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(
+            compiler,
+            connection,
+            template="to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24')",
+        )
+
+
+def _whole_hour_offsets(first: date, last: date) -> bool:
+    """Tell whether ``settings.TIME_ZONE`` is a whole number of hours from UTC on every day
+    from ``first`` to ``last`` (so that every UTC hour falls in one local day)."""
+    tz = timezone.get_default_timezone()
+    day = first - timedelta(days=1)
+    while day <= last + timedelta(days=1):
+        if tz.utcoffset(datetime.combine(day, time(12))) % timedelta(hours=1):
+            return False
+        day += timedelta(days=1)
+    return True
+
+
+def _slotted(entries: QuerySet, first: date, last: date) -> tuple[QuerySet, Callable]:
+    """Annotate ``entries`` with ``slot``, a time slot to group by that lies in one local
+    day, and return them with the function giving a slot's local date.
+
+    The slot is the UTC hour (``UTCHour``) when the time zone's offsets are whole hours in
+    the range (nearly every zone), else the local day (``TruncDay``, exact for any zone).
+    A year has at most 8,784 hours, so grouping by hour returns few rows whatever the data.
+    """
+    tz = timezone.get_default_timezone()
+    if _whole_hour_offsets(first, last):
+
+        def local_date(slot: str) -> date:
+            hour = datetime.fromisoformat(f"{slot}:00").replace(tzinfo=UTC)
+            return hour.astimezone(tz).date()
+
+        return entries.annotate(slot=UTCHour("created_at")), local_date
+
+    def trunc_date(slot: datetime) -> date:
+        return timezone.localtime(slot, tz).date()
+
+    return entries.annotate(slot=TruncDay("created_at", tzinfo=tz)), trunc_date
+
+
+def _spend_per_period(
+    captures: QuerySet, *, first: date, last: date, period: str
+) -> dict[date, int]:
+    """Return ``{first day of each period: credits spent}`` for the local days ``first`` to
+    ``last``, zeros included, from ``captures`` already limited to that range."""
+    totals = dict.fromkeys(period_starts(first, last, period), 0)
+    slotted, local_date = _slotted(captures, first, last)
+    for row in slotted.values("slot").annotate(credits=_spent()):
+        totals[period_start(local_date(row["slot"]), period)] += row["credits"]
+    return totals
+
+
+# --- Ledger expressions ------------------------------------------------------------------------
+
+
+def balance_effect(prefix: str = "") -> Case:
+    """Return the change, in credits, an entry made to its account's available balance.
+
+    ``CreditEntry.EFFECTS`` as SQL: ``amount`` times the kind's balance factor. ``prefix``
+    is the relation path to the entry (e.g. ``"entries__"`` from an account).
+    """
+    return _effect(0, prefix)
+
+
+def held_effect(prefix: str = "") -> Case:
+    """Return the change, in credits, an entry made to its account's reserved credits."""
+    return _effect(1, prefix)
+
+
+def _effect(position: int, prefix: str) -> Case:
+    kinds_by_factor: dict[int, list[str]] = defaultdict(list)
+    for kind, factors in CreditEntry.EFFECTS.items():
+        if factors[position]:
+            kinds_by_factor[factors[position]].append(kind)
+    amount = F(f"{prefix}amount")
+    whens = [
+        When(**{f"{prefix}kind__in": kinds}, then=amount if factor == 1 else amount * factor)
+        for factor, kinds in sorted(kinds_by_factor.items())
+    ]
+    return Case(*whens, default=Value(0), output_field=BigIntegerField())
+
+
+def _spent() -> Coalesce:
+    """Return the spend of a group of capture entries, in credits (>= 0)."""
+    return Coalesce(-Sum("amount"), 0, output_field=BigIntegerField())
+
+
+def _captures(start: datetime | None, end: datetime | None) -> QuerySet[CreditEntry]:
+    """Return the capture entries written in ``[start, end)``, unordered (for grouping)."""
+    entries = CreditEntry.objects.filter(kind=Kind.CAPTURE).order_by()
+    if start is not None:
+        entries = entries.filter(created_at__gte=start)
+    if end is not None:
+        entries = entries.filter(created_at__lt=end)
+    return entries
+
+
+# --- Shapes ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SpendBucket:
+    """Spend in one period starting on ``start`` (a local date), in credits."""
+
+    start: date
+    credits: int
+
+    @property
+    def usd(self) -> Decimal:
+        return credits_to_usd(self.credits)
+
+
+@dataclass(frozen=True)
+class SpendGroup:
+    """Spend of one group (a mode, a resolution, ...): captured jobs and credits."""
+
+    label: str
+    jobs: int
+    credits: int
+
+    @property
+    def usd(self) -> Decimal:
+        return credits_to_usd(self.credits)
+
+
+def _groups(pairs: dict[str, list[int]]) -> list[SpendGroup]:
+    """Return groups from ``{label: [jobs, credits]}``, largest spend first."""
+    groups = [SpendGroup(label, jobs, credits) for label, (jobs, credits) in pairs.items()]
+    return sorted(groups, key=lambda g: (-g.credits, g.label))
+
+
+# --- A member's usage --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MemberUsage:
+    """A member's credits now and their recent spend (all figures in credits).
+
+    ``spent_this_month`` equals the sum of each breakdown's credits; ``daily`` has one bucket
+    per local day, oldest first, zeros included.
+    """
+
+    balance: int
+    held: int
+    month_start: date
+    spent_this_month: int
+    jobs_this_month: int
+    by_mode: list[SpendGroup]
+    by_resolution: list[SpendGroup]
+    by_sound: list[SpendGroup]
+    daily: list[SpendBucket]
+
+    @property
+    def balance_usd(self) -> Decimal:
+        return credits_to_usd(self.balance)
+
+    @property
+    def held_usd(self) -> Decimal:
+        return credits_to_usd(self.held)
+
+    @property
+    def spent_this_month_usd(self) -> Decimal:
+        return credits_to_usd(self.spent_this_month)
+
+    @property
+    def daily_credits(self) -> int:
+        return sum(bucket.credits for bucket in self.daily)
+
+    @property
+    def daily_usd(self) -> Decimal:
+        return credits_to_usd(self.daily_credits)
+
+
+def member_usage(
+    *, user: User, month_start: date, today: date | None = None, days: int = 30
+) -> MemberUsage:
+    """Return ``user``'s balance, reserved and spent credits, and their spend breakdowns.
+
+    Args:
+        user: the member (their own data only).
+        month_start: first day of the calendar month whose spend is totalled and broken
+            down by mode, resolution and sound (local dates, ``settings.TIME_ZONE``).
+        today: the last day of the daily series (default: today, local).
+        days: length of the daily series, ending with ``today``.
+
+    Three queries: the account, this month's captures grouped by the generation's mode,
+    resolution and sound, and the last ``days`` days' captures grouped by local day.
+    """
+    today = today or local_today()
+    account = CreditAccount.objects.filter(user=user).values("balance", "held").first() or {}
+    mine = CreditEntry.objects.filter(account__user=user, kind=Kind.CAPTURE).order_by()
+    month = (
+        mine.filter(
+            created_at__gte=local_midnight(month_start),
+            created_at__lt=local_midnight(_next_month(month_start)),
+        )
+        .values("generation__mode", "generation__resolution", "generation__sound")
+        .annotate(jobs=Count("id"), credits=_spent())
+    )
+    by_mode, by_resolution, by_sound = defaultdict(_pair), defaultdict(_pair), defaultdict(_pair)
+    spent = jobs = 0
+    for row in month:
+        spent += row["credits"]
+        jobs += row["jobs"]
+        for groups, label in (
+            (by_mode, _mode_label(row["generation__mode"])),
+            (by_resolution, row["generation__resolution"] or "-"),
+            (by_sound, _sound_label(row["generation__sound"])),
+        ):
+            groups[label][0] += row["jobs"]
+            groups[label][1] += row["credits"]
+    first = today - timedelta(days=days - 1)
+    start, end = day_range(first, today)
+    per_day = _spend_per_period(
+        mine.filter(created_at__gte=start, created_at__lt=end),
+        first=first,
+        last=today,
+        period=Period.DAY,
+    )
+    return MemberUsage(
+        balance=account.get("balance", 0),
+        held=account.get("held", 0),
+        month_start=month_start,
+        spent_this_month=spent,
+        jobs_this_month=jobs,
+        by_mode=_groups(by_mode),
+        by_resolution=_groups(by_resolution),
+        by_sound=_groups(by_sound),
+        daily=[SpendBucket(day, credits) for day, credits in per_day.items()],
+    )
+
+
+def _pair() -> list[int]:
+    return [0, 0]
+
+
+def _mode_label(mode: str | None) -> str:
+    return Mode(mode).label if mode in Mode.values else (mode or "-")
+
+
+def _sound_label(sound: bool | None) -> str:
+    if sound is None:
+        return "-"
+    return "Sound on" if sound else "Sound off"
+
+
+# --- A member's statement ----------------------------------------------------------------------
+
+
+def statement_rows(
+    *,
+    user: User,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    kinds: list[str] | tuple[str, ...] | None = None,
+) -> QuerySet[CreditEntry]:
+    """Return ``user``'s ledger entries in ``[start, end)``, newest first, with balances.
+
+    Each entry is annotated with ``actor_name`` (username or None) and, in credits, with
+    ``balance_change`` and ``held_change`` (its effect on the account,
+    ``CreditEntry.EFFECTS``) and ``running_balance``: the account's
+    available balance right after the entry, counting every entry of the account, whatever
+    ``kinds`` shows. ``kinds`` (a subset of ``CreditEntry.Kind``; empty or None: all) and the
+    date bounds only choose the rows shown.
+
+    The running balance is computed by the database in the same statement, so it is right on
+    any page and needs no row outside the range: the balance when the range closes (the
+    account's balance now, less the effect of entries from ``end`` on) minus the effect of
+    the range's entries newer than the row (a window sum). A kind filter is applied after the
+    window (Django's QUALIFY emulation), so hidden kinds still count.
+    """
+    entries = CreditEntry.objects.filter(account__user=user)
+    if start is not None:
+        entries = entries.filter(created_at__gte=start)
+    if end is not None:
+        entries = entries.filter(created_at__lt=end)
+    closing = Coalesce(
+        Subquery(CreditAccount.objects.filter(user=user).values("balance")[:1]),
+        0,
+        output_field=BigIntegerField(),
+    )
+    if end is not None:
+        later = (
+            CreditEntry.objects.filter(account__user=user, created_at__gte=end)
+            .order_by()
+            .values("account")
+            .annotate(total=Sum(balance_effect()))
+            .values("total")
+        )
+        closing = closing - Coalesce(Subquery(later), 0, output_field=BigIntegerField())
+    # Sum of the effects of this entry and every newer one in the range.
+    newer_and_this = Window(
+        Sum(balance_effect()),
+        order_by=NEWEST_FIRST,
+        frame=models.RowRange(start=None, end=0),
+    )
+    entries = entries.annotate(
+        actor_name=F("actor__username"),
+        balance_change=balance_effect(),
+        held_change=held_effect(),
+        running_balance=closing - newer_and_this + balance_effect(),
+    )
+    kinds = [kind for kind in kinds or () if kind in Kind.values]
+    if kinds and set(kinds) != set(Kind.values):
+        # A per-row window (frame: the current row) so that the filter lands after the
+        # running-balance window instead of in its WHERE.
+        entries = entries.annotate(
+            listed=Window(
+                models.Max(Case(When(kind__in=kinds, then=1), default=0)),
+                order_by=NEWEST_FIRST,
+                frame=models.RowRange(start=0, end=0),
+            )
+        ).filter(listed=1)
+    return entries.order_by(*NEWEST_FIRST)
+
+
+@dataclass(frozen=True)
+class StatementTotals:
+    """Totals of the entries a statement shows, in credits."""
+
+    entries: int = 0
+    balance_change: int = 0
+    held_change: int = 0
+    spent: int = 0
+
+    @property
+    def spent_usd(self) -> Decimal:
+        return credits_to_usd(self.spent)
+
+    @property
+    def balance_change_usd(self) -> Decimal:
+        return credits_to_usd(self.balance_change)
+
+
+def statement_totals(
+    *,
+    user: User,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    kinds: list[str] | tuple[str, ...] | None = None,
+) -> StatementTotals:
+    """Return the totals of the entries ``statement_rows`` shows for the same arguments.
+
+    One aggregate query: the number of entries, the sums of their effects on the available
+    balance and on reserved credits, and the credits captured (spent), all in credits.
+    """
+    entries = CreditEntry.objects.filter(account__user=user).order_by()
+    if start is not None:
+        entries = entries.filter(created_at__gte=start)
+    if end is not None:
+        entries = entries.filter(created_at__lt=end)
+    kinds = [kind for kind in kinds or () if kind in Kind.values]
+    if kinds:
+        entries = entries.filter(kind__in=kinds)
+    zero = {"output_field": BigIntegerField()}
+    totals = entries.aggregate(
+        entries=Count("id"),
+        balance_change=Coalesce(Sum(balance_effect()), 0, **zero),
+        held_change=Coalesce(Sum(held_effect()), 0, **zero),
+        spent=Coalesce(-Sum("amount", filter=Q(kind=Kind.CAPTURE)), 0, **zero),
+    )
+    return StatementTotals(**totals)
+
+
+# --- The team's spend --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MemberSpend:
+    """One member's figures in a team report: spend in credits, jobs in the range."""
+
+    user_id: int
+    username: str
+    is_active: bool
+    balance: int
+    held: int
+    credits: int = 0
+    captures: int = 0
+    jobs: int = 0
+    succeeded: int = 0
+    failed: int = 0
+
+    @property
+    def usd(self) -> Decimal:
+        return credits_to_usd(self.credits)
+
+    @property
+    def finished(self) -> int:
+        return self.succeeded + self.failed
+
+    @property
+    def failure_rate(self) -> Decimal | None:
+        """Return failed / (succeeded + failed) as a percentage, or None before any result."""
+        return _rate(self.failed, self.finished)
+
+    @property
+    def has_activity(self) -> bool:
+        return bool(self.credits or self.captures or self.jobs)
+
+
+def _rate(part: int, whole: int) -> Decimal | None:
+    if not whole:
+        return None
+    return (Decimal(100) * part / whole).quantize(Decimal("0.1"))
+
+
+@dataclass(frozen=True)
+class TeamSpend:
+    """The team's spend from ``first`` to ``last`` (local days), grouped by ``period``.
+
+    ``credits`` and ``captures`` are the ledger's sums over the range; each breakdown sums
+    to them exactly. Jobs (``jobs``, ``succeeded``, ``failed``) are the generations created
+    in the range, by their state now; spend counts captures by the time they were written.
+    """
+
+    first: date
+    last: date
+    period: str
+    credits: int
+    captures: int
+    buckets: list[SpendBucket]
+    members: list[MemberSpend]
+    by_mode_resolution: list[SpendGroup]
+    jobs: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    users: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def usd(self) -> Decimal:
+        return credits_to_usd(self.credits)
+
+    @property
+    def failure_rate(self) -> Decimal | None:
+        return _rate(self.failed, self.succeeded + self.failed)
+
+
+def team_spend(*, first: date, last: date, period: str, user_id: int | None = None) -> TeamSpend:
+    """Return the team's spend and jobs on the local days ``first`` to ``last``.
+
+    Args:
+        first, last: the range, inclusive, as local dates (``settings.TIME_ZONE``).
+        period: ``Period`` value grouping the spend series (day, ISO week, month).
+        user_id: only this member's figures (the member filter); None for everyone.
+
+    Five queries whatever the team's size: spend per period, spend per member, spend per
+    mode and resolution, jobs per member and state, and the members with their accounts.
+    """
+    period = Period(period)
+    start, end = day_range(first, last)
+    captures = _captures(start, end)
+    jobs = Generation.objects.filter(created_at__gte=start, created_at__lt=end).order_by()
+    if user_id is not None:
+        captures = captures.filter(account__user_id=user_id)
+        jobs = jobs.filter(user_id=user_id)
+    per_period = _spend_per_period(captures, first=first, last=last, period=period)
+
+    # Grouped by account, not user: no join, so the (kind, created_at) index serves it.
+    spend_by_account = {
+        row["account_id"]: row
+        for row in captures.values("account_id").annotate(captures=Count("id"), credits=_spent())
+    }
+    outcomes: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for row in jobs.values("user_id", "state").annotate(n=Count("id")):
+        outcomes[row["user_id"]][row["state"]] += row["n"]
+
+    by_mode_resolution = [
+        SpendGroup(
+            f"{_mode_label(row['generation__mode'])} · {row['generation__resolution'] or '-'}",
+            row["jobs"],
+            row["credits"],
+        )
+        for row in captures.values("generation__mode", "generation__resolution")
+        .annotate(jobs=Count("id"), credits=_spent())
+        .order_by("-credits", "generation__mode", "generation__resolution")
+    ]
+
+    people = User.objects.order_by(Lower("username")).values(
+        "pk",
+        "username",
+        "is_active",
+        "credit_account__pk",
+        "credit_account__balance",
+        "credit_account__held",
+    )
+    members, users, spend = [], [], {}
+    for person in people:
+        pk = person["pk"]
+        if person["credit_account__pk"] in spend_by_account:
+            spend[pk] = spend_by_account[person["credit_account__pk"]]
+        if person["is_active"] or pk in spend or pk in outcomes:
+            users.append((pk, person["username"]))
+        if user_id is not None and pk != user_id:
+            continue
+        states = outcomes.get(pk, {})
+        member = MemberSpend(
+            user_id=pk,
+            username=person["username"],
+            is_active=person["is_active"],
+            balance=person["credit_account__balance"] or 0,
+            held=person["credit_account__held"] or 0,
+            credits=spend.get(pk, {}).get("credits", 0),
+            captures=spend.get(pk, {}).get("captures", 0),
+            jobs=sum(states.values()),
+            succeeded=states.get(State.SUCCEEDED, 0),
+            failed=sum(states.get(state, 0) for state in FAILED_STATES),
+        )
+        if member.is_active or member.has_activity:
+            members.append(member)
+    members.sort(key=lambda m: (-m.credits, m.username.lower()))
+    return TeamSpend(
+        first=first,
+        last=last,
+        period=period,
+        credits=sum(row["credits"] for row in spend_by_account.values()),
+        captures=sum(row["captures"] for row in spend_by_account.values()),
+        buckets=[SpendBucket(day, credits) for day, credits in per_period.items()],
+        members=members,
+        by_mode_resolution=by_mode_resolution,
+        jobs=sum(sum(states.values()) for states in outcomes.values()),
+        succeeded=sum(states[State.SUCCEEDED] for states in outcomes.values()),
+        failed=sum(states[s] for states in outcomes.values() for s in FAILED_STATES),
+        users=users,
+    )
+
+
+@dataclass(frozen=True)
+class SpendRow:
+    """One row of the team report's export: a member's spend on one mode, resolution and
+    sound in the period starting on ``period_start`` (local date); credits."""
+
+    period_start: date
+    username: str
+    mode: str
+    resolution: str
+    sound: bool | None
+    jobs: int
+    credits: int
+
+    @property
+    def usd(self) -> Decimal:
+        return credits_to_usd(self.credits)
+
+
+def team_spend_rows(
+    *,
+    first: date,
+    last: date,
+    period: str,
+    user_id: int | None = None,
+    chunk_size: int = 2000,
+) -> Iterator[SpendRow]:
+    """Yield the team report's finest rows, for the CSV export: by period, then member,
+    mode, resolution and sound.
+
+    Their sums equal ``team_spend``'s ``captures`` and ``credits`` for the same arguments.
+    One query, read with ``.iterator(chunk_size=...)`` in time order; only the groups of
+    the period being read are held in memory, so any range streams in bounded memory.
+    """
+    period = Period(period)
+    start, end = day_range(first, last)
+    captures = _captures(start, end)
+    if user_id is not None:
+        captures = captures.filter(account__user_id=user_id)
+    slotted, local_date = _slotted(captures, first, last)
+    fields = ("account__user__username", "generation__mode", "generation__resolution")
+    rows = (
+        slotted.values("slot", *fields, "generation__sound")
+        .annotate(jobs=Count("id"), credits=_spent())
+        .order_by("slot")
+    )
+    current: date | None = None
+    groups: dict[tuple, list[int]] = defaultdict(_pair)
+    for row in rows.iterator(chunk_size=chunk_size):
+        bucket = period_start(local_date(row["slot"]), period)
+        if bucket != current:
+            yield from _spend_rows(current, groups)
+            current, groups = bucket, defaultdict(_pair)
+        key = (*(row[name] or "" for name in fields), row["generation__sound"])
+        groups[key][0] += row["jobs"]
+        groups[key][1] += row["credits"]
+    yield from _spend_rows(current, groups)
+
+
+def _spend_rows(bucket: date | None, groups: dict[tuple, list[int]]) -> Iterator[SpendRow]:
+    """Yield one period's groups as rows, by member, mode, resolution and sound."""
+    for (username, mode, resolution, sound), (jobs, credits) in sorted(
+        groups.items(), key=lambda item: (*item[0][:3], item[0][3] is None, item[0][3])
+    ):
+        yield SpendRow(bucket, username, mode, resolution, sound, jobs, credits)
+
+
+# --- The provider account ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProviderBalance:
+    """The provider account's balance in USD, or why it is unavailable."""
+
+    usd: Decimal | None
+    threshold_usd: Decimal
+    checked_at: datetime
+    error: str = ""
+
+    @property
+    def available(self) -> bool:
+        return self.usd is not None
+
+    @property
+    def low(self) -> bool:
+        """Return True when the balance is known and below the warning threshold."""
+        return self.usd is not None and self.usd < self.threshold_usd
+
+
+def provider_balance() -> ProviderBalance:
+    """Return the APIXO account's balance (USD), cached for 60 seconds.
+
+    ``GET /apikeys/current-balance`` (CONTRACT.md "Other endpoints and facts") through the
+    provider client. A ``ProviderError`` is reported as unavailable, and cached too, so a
+    provider that is down does not slow every page load. The warning threshold is
+    ``settings.PROVIDER_BALANCE_WARNING_USD`` (USD).
+    """
+    threshold = Decimal(str(getattr(settings, "PROVIDER_BALANCE_WARNING_USD", 20)))
+    cached = cache.get(PROVIDER_BALANCE_CACHE_KEY)
+    if cached is None:
+        usd, error = None, ""
+        try:
+            usd = providers.get_provider("apixo").account_balance()
+        except providers.ProviderError as exc:
+            logger.warning("provider balance unavailable: %r", exc)
+            error = exc.message
+        cached = (usd, error, timezone.now())
+        cache.set(PROVIDER_BALANCE_CACHE_KEY, cached, PROVIDER_BALANCE_CACHE_SECONDS)
+    usd, error, checked_at = cached
+    return ProviderBalance(usd=usd, threshold_usd=threshold, checked_at=checked_at, error=error)

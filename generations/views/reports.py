@@ -1,0 +1,335 @@
+"""Spend reports: a member's usage and statement, the team's spend, and their CSV exports.
+
+DESIGN.md "Users and their jobs": members see their balance and spend; managers see spend
+per member, mode, resolution and period with charts and CSV, and the provider account's
+balance. Members see only their own ledger; the team pages are a 404 for anyone but a
+manager (the login middleware sends anonymous users to the login page first).
+
+The views only read (``selectors.reports``); CSV exports stream rows from a database
+iterator, so a million rows never sit in memory at once.
+"""
+
+import csv
+from collections.abc import Iterable, Iterator
+from datetime import date, timedelta
+
+from django.core.paginator import Paginator
+from django.http import HttpResponseBadRequest, StreamingHttpResponse
+from django.urls import reverse
+from django.utils import dateformat, timezone
+from django.views import View
+from django.views.generic import TemplateView
+
+from ..forms.reports import StatementFilterForm, TeamSpendFilterForm
+from ..models import CreditEntry
+from ..models.ledger import credits_to_usd
+from ..selectors.reports import (
+    Period,
+    local_midnight,
+    local_today,
+    member_usage,
+    month_first_day,
+    provider_balance,
+    statement_rows,
+    statement_totals,
+    team_spend,
+    team_spend_rows,
+)
+from .mixins import ManagerRequiredMixin
+
+STATEMENT_PAGE_SIZE = 25
+MEMBER_CHART_BARS = 20
+CSV_CHUNK_ROWS = 2000
+
+
+# --- Helpers -----------------------------------------------------------------------------------
+
+
+def _bounds(first: date | None, last: date | None):
+    """Return the aware ``[start, end)`` of local days ``first`` to ``last`` (None: open)."""
+    start = local_midnight(first) if first else None
+    end = local_midnight(last + timedelta(days=1)) if last else None
+    return start, end
+
+
+def _query_without(request, *names: str) -> str:
+    """Return the request's query string without ``names`` (e.g. ``page``), for links."""
+    query = request.GET.copy()
+    for name in names:
+        query.pop(name, None)
+    return query.urlencode()
+
+
+def _period_label(day: date, period: str, *, short: bool = False) -> str:
+    """Return a label for the period starting on ``day``: "3 Nov 2026", "w/c 2 Nov 2026",
+    "Nov 2026"; ``short`` drops the year of days and weeks (chart axes)."""
+    if period == Period.MONTH:
+        return dateformat.format(day, "M Y")
+    label = dateformat.format(day, "j M" if short else "j M Y")
+    return f"w/c {label}" if period == Period.WEEK else label
+
+
+def _chart(labels: list[str], label: str, credits: list[int], *, horizontal=False) -> dict:
+    """Return the data ``static/js/charts.js`` draws: one bar series of credits."""
+    return {
+        "labels": labels,
+        "series": [{"label": label, "data": credits}],
+        "horizontal": horizontal,
+    }
+
+
+def _text(value: str | None) -> str:
+    """Return ``value`` safe for a spreadsheet: text that a spreadsheet would run as a
+    formula (starting with =, +, -, @ or a control character) gets a leading quote."""
+    value = value or ""
+    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+class _Echo:
+    """A file-like object whose ``write`` returns what it is given (csv.writer to strings)."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_lines(rows: Iterable[list]) -> Iterator[str]:
+    """Yield CSV text in chunks of ``CSV_CHUNK_ROWS`` rows (fewer, larger writes)."""
+    writer = csv.writer(_Echo())
+    chunk: list[str] = []
+    for row in rows:
+        chunk.append(writer.writerow(row))
+        if len(chunk) >= CSV_CHUNK_ROWS:
+            yield "".join(chunk)
+            chunk = []
+    if chunk:
+        yield "".join(chunk)
+
+
+def _csv_response(rows: Iterable[list], filename: str) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(_csv_lines(rows), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _bad_filters(form) -> HttpResponseBadRequest:
+    """Return a plain-text 400 listing the filter errors (a CSV link was edited by hand)."""
+    return HttpResponseBadRequest(
+        "Invalid filters:\n" + form.errors.as_text(), content_type="text/plain; charset=utf-8"
+    )
+
+
+def _range_slug(first: date | None, last: date | None) -> str:
+    return f"{first.isoformat() if first else 'start'}_{last.isoformat() if last else 'now'}"
+
+
+# --- Member pages ------------------------------------------------------------------------------
+
+
+class UsageView(TemplateView):
+    """Show the member's credits, this month's spend, a 30-day chart and their statement.
+
+    The statement is paginated newest first; each row shows the balance after it, right
+    across pages. ``?from=&to=`` (local dates) and ``?kind=`` filter it.
+    """
+
+    template_name = "reports/usage.html"
+
+    def get_context_data(self, **kwargs):
+        user = self.request.user
+        form = StatementFilterForm(self.request.GET)
+        start, end = _bounds(*form.date_range())
+        today = local_today()
+        usage = member_usage(user=user, month_start=month_first_day(today), today=today)
+        paginator = Paginator(
+            statement_rows(user=user, start=start, end=end, kinds=form.kinds()),
+            STATEMENT_PAGE_SIZE,
+        )
+        query = _query_without(self.request, "page")
+        return super().get_context_data(
+            form=form,
+            usage=usage,
+            page_obj=paginator.get_page(self.request.GET.get("page")),
+            totals=statement_totals(user=user, start=start, end=end, kinds=form.kinds()),
+            kinds=CreditEntry.Kind.choices,
+            chosen_kinds=form.kinds(),
+            breakdowns=[
+                ("Mode", usage.by_mode),
+                ("Resolution", usage.by_resolution),
+                ("Sound", usage.by_sound),
+            ],
+            filtered=bool(query),
+            csv_url=f"{reverse('generations:statement_csv')}?{query}",
+            daily_chart=_chart(
+                [_period_label(b.start, Period.DAY, short=True) for b in usage.daily],
+                "Credits spent",
+                [b.credits for b in usage.daily],
+            ),
+            **kwargs,
+        )
+
+
+STATEMENT_CSV_HEADER = [
+    "created_at",
+    "entry",
+    "kind",
+    "amount_credits",
+    "balance_change_credits",
+    "reserved_change_credits",
+    "balance_after_credits",
+    "spent_credits",
+    "generation",
+    "memo",
+    "actor",
+]
+
+
+class StatementCsvView(View):
+    """Stream the member's statement as CSV, newest first, with a final totals row.
+
+    Same filters as the usage page. The totals row (entries, balance change, reserved
+    change, spent; credits) is summed from the streamed rows, so it always matches them,
+    and equals the page's totals for the same filters.
+    """
+
+    def get(self, request):
+        form = StatementFilterForm(request.GET)
+        if not form.is_valid():
+            return _bad_filters(form)
+        first, last = form.date_range()
+        start, end = _bounds(first, last)
+        entries = statement_rows(user=request.user, start=start, end=end, kinds=form.kinds())
+        tz = timezone.get_default_timezone()
+
+        # Plain tuples, not model instances: the export may be a million rows long.
+        fields = (
+            "created_at",
+            "pk",
+            "kind",
+            "amount",
+            "balance_change",
+            "held_change",
+            "running_balance",
+            "generation_id",
+            "memo",
+            "actor_name",
+        )
+
+        def rows() -> Iterator[list]:
+            yield STATEMENT_CSV_HEADER
+            count = balance_change = held_change = spent = 0
+            for row in entries.values_list(*fields).iterator(chunk_size=CSV_CHUNK_ROWS):
+                created_at, pk, kind, amount, change, held, after, generation, memo, actor = row
+                entry_spent = -amount if kind == CreditEntry.Kind.CAPTURE else 0
+                count += 1
+                balance_change += change
+                held_change += held
+                spent += entry_spent
+                yield [
+                    timezone.localtime(created_at, tz).isoformat(),
+                    pk,
+                    kind,
+                    amount,
+                    change,
+                    held,
+                    after,
+                    entry_spent,
+                    generation or "",
+                    _text(memo),
+                    _text(actor),
+                ]
+            yield ["TOTAL", count, "", "", balance_change, held_change, "", spent, "", "", ""]
+
+        return _csv_response(rows(), f"statement_{_range_slug(first, last)}.csv")
+
+
+# --- Manager pages -----------------------------------------------------------------------------
+
+
+class TeamSpendView(ManagerRequiredMixin, TemplateView):
+    """Show the team's spend per period, member, mode and resolution; jobs, failure rates
+    and the provider account's balance. Managers only."""
+
+    template_name = "reports/team_spend.html"
+
+    def get_context_data(self, **kwargs):
+        form = TeamSpendFilterForm(self.request.GET)
+        first, last = form.date_range()
+        period = form.chosen_period()
+        report = team_spend(first=first, last=last, period=period, user_id=form.chosen_member())
+        # The chart shows the biggest spenders; the table below lists every member.
+        spenders = [m for m in report.members if m.credits][:MEMBER_CHART_BARS]
+        query = _query_without(self.request, "page")
+        return super().get_context_data(
+            form=form,
+            report=report,
+            periods=Period.choices,
+            chosen_member=form.chosen_member(),
+            member_query=_query_without(self.request, "page", "member"),
+            balance=provider_balance(),
+            csv_url=f"{reverse('generations:team_spend_csv')}?{query}",
+            bucket_rows=[(_period_label(b.start, period), b) for b in report.buckets],
+            period_chart=_chart(
+                [_period_label(b.start, period, short=True) for b in report.buckets],
+                "Credits spent",
+                [b.credits for b in report.buckets],
+            ),
+            member_chart=_chart(
+                [m.username for m in spenders],
+                "Credits spent",
+                [m.credits for m in spenders],
+                horizontal=True,
+            ),
+            mode_chart=_chart(
+                [g.label for g in report.by_mode_resolution],
+                "Credits spent",
+                [g.credits for g in report.by_mode_resolution],
+                horizontal=True,
+            ),
+            **kwargs,
+        )
+
+
+TEAM_CSV_HEADER = [
+    "period_start",
+    "member",
+    "mode",
+    "resolution",
+    "sound",
+    "jobs",
+    "spent_credits",
+    "spent_usd",
+]
+
+
+class TeamSpendCsvView(ManagerRequiredMixin, View):
+    """Stream the team report as CSV: one row per period, member, mode, resolution and
+    sound, then a totals row (jobs, credits, USD) equal to the page's totals."""
+
+    def get(self, request):
+        form = TeamSpendFilterForm(request.GET)
+        if not form.is_valid():
+            return _bad_filters(form)
+        first, last = form.date_range()
+        period = form.chosen_period()
+        spend = team_spend_rows(first=first, last=last, period=period, user_id=form.chosen_member())
+
+        def rows() -> Iterator[list]:
+            yield TEAM_CSV_HEADER
+            jobs = credits = 0
+            for row in spend:
+                jobs += row.jobs
+                credits += row.credits
+                yield [
+                    row.period_start.isoformat(),
+                    _text(row.username),
+                    row.mode,
+                    row.resolution,
+                    "" if row.sound is None else ("on" if row.sound else "off"),
+                    row.jobs,
+                    row.credits,
+                    row.usd,
+                ]
+            yield ["TOTAL", "", "", "", "", jobs, credits, credits_to_usd(credits)]
+
+        return _csv_response(rows(), f"team-spend_{period}_{_range_slug(first, last)}.csv")

@@ -1,0 +1,81 @@
+"""Browser: the spend charts draw with JavaScript, and the tables carry the figures without it."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from generations.services.ledger import credits_capture, credits_grant, credits_hold
+from tests.factories import GenerationFactory, ManagerFactory
+
+from .browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, requires_chromium
+
+pytestmark = [requires_chromium, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def manager_with_spend(settings, monkeypatch):
+    from decimal import Decimal
+
+    from generations import providers
+
+    class Provider:
+        def account_balance(self):
+            return Decimal("12.34")
+
+    monkeypatch.setattr(providers, "get_provider", lambda name="apixo": Provider())
+    manager = ManagerFactory(username="boss")
+    credits_grant(user=manager, amount=50_000, actor=None)
+    for days_ago in (1, 3, 8):
+        generation = GenerationFactory(
+            user=manager, created_at=timezone.now() - timedelta(days=days_ago)
+        )
+        hold = credits_hold(user=manager, amount=generation.price_credits, generation=generation)
+        credits_capture(hold=hold)
+    return manager
+
+
+def log_in(page, base_url: str, username: str) -> None:
+    page.goto(f"{base_url}/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", "correct horse battery")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base_url}/")
+
+
+def test_charts_draw_and_fold_their_tables(live_server, browser_page, manager_with_spend):
+    page = browser_page
+    log_in(page, live_server.url, "boss")
+    page.goto(f"{live_server.url}/team/spend/")
+    page.wait_for_selector("[data-chart=chart-periods] canvas")
+    assert page.locator("[data-chart] canvas").count() == 3
+    assert not page.locator("details.chart-table").first.evaluate("d => d.open")
+    assert "Below US$20.00" in page.text_content("[data-testid=provider-balance]")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(ARTIFACTS / "team-spend-phone.png"), full_page=True)
+    page.goto(f"{live_server.url}/usage/")
+    page.wait_for_selector("[data-chart=chart-daily] canvas")
+    page.screenshot(path=str(ARTIFACTS / "usage-phone.png"), full_page=True)
+
+
+def test_without_javascript_the_tables_show_the_figures(
+    live_server, manager_with_spend, monkeypatch
+):
+    from playwright.sync_api import sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's loop, sync ORM
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(java_script_enabled=False)
+        page = context.new_page()
+        try:
+            log_in(page, live_server.url, "boss")
+            page.goto(f"{live_server.url}/team/spend/")
+            assert page.locator("[data-chart] canvas").count() == 0
+            assert page.locator("[data-chart]").first.is_hidden()
+            assert page.locator("[data-testid=period-table]").is_visible()
+            assert page.locator("[data-testid=member-table] [data-member=boss]").is_visible()
+        finally:
+            context.close()
+            browser.close()

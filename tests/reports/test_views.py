@@ -1,0 +1,421 @@
+"""Report pages and CSV exports: who may see them, what they show, and that the CSV
+totals equal the page totals and the ledger."""
+
+import csv
+import io
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from django.http import StreamingHttpResponse
+from django.urls import reverse
+from django.utils import timezone
+
+from generations.models import CreditAccount, CreditEntry, Generation
+from generations.providers import ProviderConnectionError
+from generations.selectors.reports import day_range, local_today
+from generations.views import reports
+from tests.factories import ManagerFactory, UserFactory
+
+from .conftest import balance_after_each, spent_between
+
+pytestmark = pytest.mark.django_db
+
+TEAM_NAMES = ("generations:team_spend", "generations:team_spend_csv")
+ALL_NAMES = ("generations:usage", "generations:statement_csv", *TEAM_NAMES)
+
+
+def csv_rows(response) -> list[list[str]]:
+    assert isinstance(response, StreamingHttpResponse)
+    assert response["Content-Type"].startswith("text/csv")
+    text = b"".join(response.streaming_content).decode()
+    return list(csv.reader(io.StringIO(text)))
+
+
+@pytest.fixture
+def activity(ledger):
+    """Three members with jobs over the last 40 days (captured, released, held)."""
+    now = timezone.now()
+    members = [UserFactory(username=f"spender{i}") for i in range(3)]
+    for i, member in enumerate(members):
+        ledger.grant(member, 20_000, now - timedelta(days=45))
+        for day in range(0, 40, 4):
+            at = now - timedelta(days=day, hours=i)
+            ledger.job(
+                member, price=40 + 10 * i + day, at=at, resolution="720p" if day % 8 else "480p"
+            )
+        ledger.job(member, price=60, at=now - timedelta(days=3), outcome=Generation.State.FAILED)
+        ledger.job(
+            member, price=70, at=now - timedelta(hours=1), outcome=Generation.State.SUBMITTED
+        )
+    return members
+
+
+@pytest.fixture
+def manager_client(client):
+    client.force_login(ManagerFactory())
+    return client
+
+
+# --- Access --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ALL_NAMES)
+def test_anonymous_users_are_sent_to_login(client, name):
+    response = client.get(reverse(name))
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("login"))
+
+
+@pytest.mark.parametrize("name", TEAM_NAMES)
+def test_members_get_a_404_on_team_reports(member_client, name):
+    assert member_client.get(reverse(name)).status_code == 404
+
+
+def test_managers_see_the_team_report(manager_client, activity):
+    response = manager_client.get(reverse("generations:team_spend"))
+    assert response.status_code == 200
+    for member in activity:
+        assert f'data-member="{member.username}"'.encode() in response.content
+
+
+def test_a_members_statement_never_includes_another_members_entries(client, activity):
+    member, other = activity[0], activity[1]
+    client.force_login(member)
+    page = client.get(reverse("generations:usage"))
+    shown = {entry.pk for entry in page.context["page_obj"].object_list}
+    rows = csv_rows(client.get(reverse("generations:statement_csv")))
+    exported = {int(row[1]) for row in rows[1:-1]}
+    mine = set(CreditEntry.objects.filter(account__user=member).values_list("pk", flat=True))
+    theirs = set(CreditEntry.objects.filter(account__user=other).values_list("pk", flat=True))
+    assert exported == mine and shown <= mine
+    assert not (exported | shown) & theirs
+
+
+# --- Usage page ----------------------------------------------------------------------------
+
+
+def test_usage_page_shows_credits_spend_chart_data_and_tables(client, activity):
+    member = activity[1]
+    client.force_login(member)
+    response = client.get(reverse("generations:usage"))
+    assert response.status_code == 200
+    account = CreditAccount.objects.get(user=member)
+    usage = response.context["usage"]
+    assert (usage.balance, usage.held) == (account.balance, account.held)
+    today = local_today()
+    month_spend = spent_between(*day_range(today.replace(day=1), today), user=member)
+    assert usage.spent_this_month == month_spend
+    content = response.content.decode()
+    assert 'id="chart-daily"' in content and 'type="application/json"' in content
+    assert "vendor/chartjs/chart.umd.min.js" in content
+    assert "<table" in content  # the figures without JavaScript
+    assert f'data-testid="usage-balance">{account.balance:,}<' in content
+
+
+def test_usage_page_empty_states(member_client):
+    response = member_client.get(reverse("generations:usage"))
+    assert response.status_code == 200
+    assert b"No spend in this period" in response.content
+    assert b"No ledger entries in this period" in response.content
+
+
+def test_statement_page_running_balance_across_pages(client, activity, monkeypatch):
+    monkeypatch.setattr(reports, "STATEMENT_PAGE_SIZE", 10)
+    member = activity[2]
+    client.force_login(member)
+    truth = balance_after_each(member)
+    first = client.get(reverse("generations:usage")).context["page_obj"]
+    assert first.paginator.num_pages >= 2
+    assert first.object_list[0].running_balance == CreditAccount.objects.get(user=member).balance
+    second = client.get(reverse("generations:usage"), {"page": 2}).context["page_obj"]
+    for entry in [*first.object_list, *second.object_list]:
+        assert entry.running_balance == truth[entry.pk]
+    assert (
+        first.object_list[len(first.object_list) - 1].created_at >= second.object_list[0].created_at
+    )
+
+
+def test_statement_filter_by_kind_and_dates(client, activity):
+    member = activity[0]
+    client.force_login(member)
+    today = local_today()
+    params = {
+        "kind": "capture",
+        "from": (today - timedelta(days=10)).isoformat(),
+        "to": today.isoformat(),
+    }
+    page = client.get(reverse("generations:usage"), params).context["page_obj"]
+    start, end = day_range(today - timedelta(days=10), today)
+    expected = CreditEntry.objects.filter(
+        account__user=member, kind="capture", created_at__gte=start, created_at__lt=end
+    )
+    assert [e.pk for e in page.object_list] == list(expected.values_list("pk", flat=True))
+    truth = balance_after_each(member)
+    assert all(e.running_balance == truth[e.pk] for e in page.object_list)
+
+
+def test_a_reversed_range_is_an_error_next_to_the_form(member_client):
+    response = member_client.get(
+        reverse("generations:usage"), {"from": "2026-03-10", "to": "2026-03-01"}
+    )
+    assert response.status_code == 200
+    assert b"The start date must be on or before the end date." in response.content
+    csv_response = member_client.get(
+        reverse("generations:statement_csv"), {"from": "2026-03-10", "to": "2026-03-01"}
+    )
+    assert csv_response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"from": "1900-01-01"}, b"Choose a date between 2000 and 2100."),
+        ({"from": "2001-01-01", "to": "2020-01-01"}, b"Choose a range of at most ten years."),
+        ({"to": "not a date"}, b"Enter a valid date."),
+    ],
+)
+def test_bad_ranges_are_refused_with_a_message(manager_client, params, message):
+    for name in ("generations:usage", "generations:team_spend"):
+        response = manager_client.get(reverse(name), params)
+        assert response.status_code == 200
+        assert message in response.content, name
+    for name in ("generations:statement_csv", "generations:team_spend_csv"):
+        assert manager_client.get(reverse(name), params).status_code == 400, name
+
+
+# --- CSV -----------------------------------------------------------------------------------
+
+
+def test_statement_csv_is_streamed_and_its_totals_match_the_page(client, activity):
+    member = activity[1]
+    client.force_login(member)
+    today = local_today()
+    params = {"from": (today - timedelta(days=20)).isoformat(), "to": today.isoformat()}
+    totals = client.get(reverse("generations:usage"), params).context["totals"]
+    rows = csv_rows(client.get(reverse("generations:statement_csv"), params))
+    header, body, total = rows[0], rows[1:-1], rows[-1]
+    assert header[:4] == ["created_at", "entry", "kind", "amount_credits"]
+    assert total[0] == "TOTAL"
+    assert int(total[1]) == totals.entries == len(body) > 0
+    assert int(total[4]) == totals.balance_change == sum(int(r[4]) for r in body)
+    assert int(total[5]) == totals.held_change
+    assert (
+        int(total[7])
+        == totals.spent
+        == spent_between(*day_range(today - timedelta(days=20), today), user=member)
+    )
+    truth = balance_after_each(member)
+    assert all(int(r[6]) == truth[int(r[1])] for r in body)
+
+
+def test_statement_csv_with_a_kind_filter_keeps_every_balance(client, activity):
+    member = activity[0]
+    client.force_login(member)
+    params = {"kind": "capture"}
+    totals = client.get(reverse("generations:usage"), params).context["totals"]
+    body_and_total = csv_rows(client.get(reverse("generations:statement_csv"), params))[1:]
+    body, total = body_and_total[:-1], body_and_total[-1]
+    assert {row[2] for row in body} == {"capture"}
+    assert int(total[1]) == totals.entries == len(body) > 0
+    assert int(total[7]) == totals.spent == spent_between(None, None, user=member)
+    truth = balance_after_each(member)
+    assert all(int(row[6]) == truth[int(row[1])] for row in body)
+
+
+def test_csv_text_cannot_run_as_a_spreadsheet_formula(member_client, member):
+    from generations.services.ledger import credits_grant
+
+    credits_grant(user=member, amount=10, actor=None, memo='=HYPERLINK("http://x","y")')
+    rows = csv_rows(member_client.get(reverse("generations:statement_csv")))
+    assert rows[1][9] == '\'=HYPERLINK("http://x","y")'
+    assert rows[1][3] == "10"  # numbers stay numbers
+
+
+def test_team_csv_is_streamed_and_its_totals_match_the_page_and_ledger(manager_client, activity):
+    today = local_today()
+    params = {
+        "from": (today - timedelta(days=35)).isoformat(),
+        "to": today.isoformat(),
+        "period": "week",
+    }
+    report = manager_client.get(reverse("generations:team_spend"), params).context["report"]
+    rows = csv_rows(manager_client.get(reverse("generations:team_spend_csv"), params))
+    header, body, total = rows[0], rows[1:-1], rows[-1]
+    assert header == [
+        "period_start",
+        "member",
+        "mode",
+        "resolution",
+        "sound",
+        "jobs",
+        "spent_credits",
+        "spent_usd",
+    ]
+    expected = spent_between(*day_range(today - timedelta(days=35), today))
+    assert total[0] == "TOTAL"
+    assert int(total[6]) == report.credits == expected == sum(int(r[6]) for r in body) > 0
+    assert int(total[5]) == report.captures
+    assert Decimal(total[7]) == report.usd == Decimal(expected) / 1000
+    assert {r[1] for r in body} == {m.username for m in activity}
+    assert all(date.fromisoformat(r[0]).weekday() == 0 for r in body)  # weeks start on Monday
+
+
+def test_team_page_totals_equal_the_ledger(manager_client, activity):
+    today = local_today()
+    params = {
+        "from": (today - timedelta(days=13)).isoformat(),
+        "to": today.isoformat(),
+        "period": "day",
+    }
+    response = manager_client.get(reverse("generations:team_spend"), params)
+    report = response.context["report"]
+    assert report.credits == spent_between(*day_range(today - timedelta(days=13), today)) > 0
+    assert len(report.buckets) == 14
+    assert f'data-testid="team-spent">{report.credits:,}<'.encode() in response.content
+    assert b"No spend in this period" not in response.content
+
+
+def test_team_page_member_filter(manager_client, activity):
+    member = activity[1]
+    response = manager_client.get(reverse("generations:team_spend"), {"member": member.pk})
+    report = response.context["report"]
+    assert [m.username for m in report.members] == [member.username]
+    today = local_today()
+    assert report.credits == spent_between(
+        *day_range(today - timedelta(days=29), today), user=member
+    )
+    assert f'<option value="{member.pk}" selected>'.encode() in response.content
+
+
+def test_team_page_empty_state(manager_client):
+    response = manager_client.get(reverse("generations:team_spend"))
+    assert response.status_code == 200
+    assert b"No spend in this period" in response.content
+
+
+# --- Provider balance ----------------------------------------------------------------------
+
+
+def test_provider_balance_is_shown_and_cached(manager_client, fake_provider):
+    first = manager_client.get(reverse("generations:team_spend"))
+    assert b"US$74.87" in first.content
+    assert b"top up the provider account" not in first.content
+    manager_client.get(reverse("generations:team_spend"))
+    assert fake_provider.calls == 1  # the second load used the 60 s cache
+
+
+def test_provider_balance_below_the_threshold_warns(manager_client, fake_provider, settings):
+    settings.PROVIDER_BALANCE_WARNING_USD = Decimal("100")
+    response = manager_client.get(reverse("generations:team_spend"))
+    assert response.context["balance"].low
+    assert b"US$74.87" in response.content
+    assert b"Below US$100.00: top up the provider account" in response.content
+
+
+def test_provider_balance_unavailable_when_the_provider_fails(manager_client, fake_provider):
+    fake_provider.error = ProviderConnectionError("The video service cannot be reached.")
+    response = manager_client.get(reverse("generations:team_spend"))
+    assert response.status_code == 200
+    assert not response.context["balance"].available
+    assert b"unavailable" in response.content
+    assert b"US$74.87" not in response.content
+
+
+def test_the_warning_threshold_setting_is_parsed_as_dollars(monkeypatch):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from seedance_site.settings import _usd
+
+    monkeypatch.setenv("PROVIDER_BALANCE_WARNING_USD", "12.50")
+    assert _usd("PROVIDER_BALANCE_WARNING_USD", default="20") == Decimal("12.50")
+    monkeypatch.delenv("PROVIDER_BALANCE_WARNING_USD")
+    assert _usd("PROVIDER_BALANCE_WARNING_USD", default="20") == Decimal("20")
+    for bad in ("twenty", "-1", "NaN", "inf"):
+        monkeypatch.setenv("PROVIDER_BALANCE_WARNING_USD", bad)
+        with pytest.raises(ImproperlyConfigured):
+            _usd("PROVIDER_BALANCE_WARNING_USD", default="20")
+
+
+# --- Query counts --------------------------------------------------------------------------
+
+
+def _team_of(size: int, ledger) -> None:
+    """``size`` members, each with a grant and one captured job (about 4 entries each)."""
+    now = timezone.now()
+    for i in range(size):
+        member = UserFactory(username=f"q{size}-{i}")
+        ledger.grant(member, 1_000, now - timedelta(days=2))
+        ledger.job(
+            member,
+            price=40 + i % 7,
+            at=now - timedelta(days=1),
+            resolution="720p" if i % 2 else "480p",
+        )
+
+
+def _member_with_jobs(size: int, ledger):
+    now = timezone.now()
+    member = UserFactory(username=f"busy{size}")
+    ledger.grant(member, 100_000, now - timedelta(days=20))
+    for i in range(size):
+        ledger.job(
+            member,
+            price=40,
+            at=now - timedelta(hours=2 * i + 1),
+            outcome=Generation.State.SUCCEEDED if i % 3 else Generation.State.FAILED,
+        )
+    return member
+
+
+# Session, user, manager permissions, the credits bar, provider alerts and the report's own.
+TEAM_PAGE_QUERIES = 11
+USAGE_PAGE_QUERIES = 11
+
+
+@pytest.mark.parametrize("size", [10, 200])
+def test_team_page_queries_do_not_grow_with_the_team(
+    manager_client, ledger, size, django_assert_max_num_queries
+):
+    _team_of(size, ledger)
+    with django_assert_max_num_queries(TEAM_PAGE_QUERIES):
+        response = manager_client.get(reverse("generations:team_spend"), {"period": "week"})
+    assert len(response.context["report"].members) == size + 1  # and the manager
+    with django_assert_max_num_queries(TEAM_PAGE_QUERIES):
+        csv_rows(manager_client.get(reverse("generations:team_spend_csv")))
+
+
+@pytest.mark.parametrize("size", [10, 200])
+def test_usage_page_queries_do_not_grow_with_the_history(
+    client, ledger, size, django_assert_max_num_queries
+):
+    member = _member_with_jobs(size, ledger)
+    client.force_login(member)
+    with django_assert_max_num_queries(USAGE_PAGE_QUERIES):
+        response = client.get(reverse("generations:usage"), {"page": 2})
+    assert (
+        response.context["page_obj"].paginator.count
+        == CreditEntry.objects.filter(account__user=member).count()
+    )
+    with django_assert_max_num_queries(USAGE_PAGE_QUERIES):
+        csv_rows(client.get(reverse("generations:statement_csv")))
+
+
+def test_query_counts_are_equal_for_10_and_200(client, ledger):
+    """The same page costs exactly as many queries with a small and a large history."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    counts = []
+    for size in (10, 200):
+        member = _member_with_jobs(size, ledger)
+        _team_of(size // 10, ledger)
+        client.force_login(member)
+        with CaptureQueriesContext(connection) as usage:
+            client.get(reverse("generations:usage"))
+        manager = ManagerFactory()
+        client.force_login(manager)
+        with CaptureQueriesContext(connection) as team:
+            client.get(reverse("generations:team_spend"))
+        counts.append((len(usage), len(team)))
+    assert counts[0] == counts[1]
