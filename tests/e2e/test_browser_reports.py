@@ -8,7 +8,7 @@ from django.utils import timezone
 from generations.services.ledger import credits_capture, credits_grant, credits_hold
 from tests.factories import GenerationFactory, ManagerFactory
 
-from .browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, requires_chromium
+from .browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, log_in, requires_chromium
 
 pytestmark = [requires_chromium, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -33,14 +33,6 @@ def manager_with_spend(settings, monkeypatch):
         hold = credits_hold(user=manager, amount=generation.price_credits, generation=generation)
         credits_capture(hold=hold)
     return manager
-
-
-def log_in(page, base_url: str, username: str) -> None:
-    page.goto(f"{base_url}/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", "correct horse battery")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base_url}/")
 
 
 def test_charts_draw_and_fold_their_tables(live_server, browser_page, manager_with_spend):
@@ -79,3 +71,31 @@ def test_without_javascript_the_tables_show_the_figures(
         finally:
             context.close()
             browser.close()
+
+
+def test_a_manager_grants_credits_and_sees_the_members_spend(
+    live_server, browser_page, manager_with_spend
+):
+    """Issue #6: grant from the team page, the member spends, the spend chart shows it."""
+    from generations.models import CreditAccount
+    from tests.factories import UserFactory
+
+    member = UserFactory(username="ana")
+    page = browser_page
+    log_in(page, live_server.url, "boss")
+    page.click("text=Team")
+    page.check("input[aria-label='Select ana']")
+    page.fill("input[name=amount]", "2500")
+    page.fill("input[name=memo]", "first budget")
+    page.click("text=Apply to selected")
+    page.wait_for_selector("text=Granted 2,500 credits to 1 member(s).")
+    assert CreditAccount.objects.get(user=member).balance == 2500
+    generation = GenerationFactory(user=member, price_credits=400)
+    credits_capture(hold=credits_hold(user=member, amount=400, generation=generation))
+
+    page.goto(f"{live_server.url}/team/spend/")
+    page.wait_for_selector("[data-chart=chart-periods] canvas")
+    assert "ana" in page.text_content("main")
+    page.screenshot(path=str(ARTIFACTS / "team_spend.png"), full_page=True)
+    page.goto(f"{live_server.url}/team/audit/")
+    assert "first budget" in page.text_content("#audit-table")
