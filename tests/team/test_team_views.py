@@ -106,3 +106,16 @@ def test_members_choose_their_notifications_on_the_profile(member_client, member
     assert "saved" in response.content.decode()
     member.refresh_from_db()
     assert (member.low_balance_threshold, member.notify_on_finish) == (300, False)
+
+
+@pytest.mark.parametrize("extra", [10, 200])
+def test_the_member_list_issues_a_constant_number_of_queries(
+    boss_client, django_assert_max_num_queries, extra
+):
+    """DESIGN.md "Performance targets": the same queries with 10 or 200 more members."""
+    for member in UserFactory.create_batch(extra, credits=100):
+        GenerationFactory(user=member)
+    with django_assert_max_num_queries(12):
+        page = boss_client.get(reverse("team:members"))
+    assert page.status_code == 200
+    assert len(page.context["members"]) == min(extra + 1, 50)  # paginated by 50
