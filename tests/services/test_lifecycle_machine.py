@@ -31,7 +31,6 @@ Run with ``-s`` to see what a run explored.
 """
 
 import json
-import os
 from collections import Counter, defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -728,10 +727,17 @@ class LifecycleMachine(RuleBasedStateMachine):
 
 
 def machine_settings() -> hypothesis_settings:
-    """200 examples in CI or on PostgreSQL; 30 locally on SQLite to keep the run short."""
-    thorough = bool(os.environ.get("CI")) or connection.vendor == "postgresql"
+    """200 examples on PostgreSQL (CI runs it there), 30 on SQLite to keep that run short.
+
+    Derandomized, so every CI run explores the same 200 sequences and a failure reproduces
+    (a FlakyStrategyDefinition was seen once on SQLite with random exploration: see the
+    closing note of session 2).
+    """
+    thorough = connection.vendor == "postgresql"
     return hypothesis_settings(
         max_examples=200 if thorough else 30,
+        derandomize=True,
+        database=None,
         stateful_step_count=25,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
