@@ -4,30 +4,36 @@ DESIGN.md "Performance targets": "One machine tracks 1,000 jobs in flight agains
 all finalized, with the provider request rate under its documented limit and at most 3 status
 requests per job on average in polling mode (1 in callback mode)."
 
-    .venv/bin/python benchmarks/inflight.py                      # 1,000 jobs, polling mode
-    .venv/bin/python benchmarks/inflight.py --mode callback      # webhooks + safety-net polls
-    .venv/bin/python benchmarks/inflight.py --jobs 200 --time-scale 0.25
+    .venv/bin/python benchmarks/inflight.py --workers 4          # 1,000 jobs, polling mode
+    .venv/bin/python benchmarks/inflight.py --workers 4 --mode callback
+    .venv/bin/python benchmarks/inflight.py --jobs 200           # in-process, sync mode
 
 What runs, all on this machine:
-- a scratch database: a new SQLite file in a temporary directory (or ``--database-url``, e.g. a
-  scratch PostgreSQL database: it is migrated and written to);
+- a scratch database: a new SQLite file in a temporary directory, removed at the end unless
+  ``--keep`` (or ``--database-url``, e.g. a scratch PostgreSQL database: it is migrated and
+  written to);
 - the APIXO simulator as its own process (``python -m generations.simulator``), its
   ``time_scale`` equal to the portal's ``POLL_TIME_SCALE`` so that the portal's poll schedule
-  and the simulated generation times stay in the documented proportion (``--time-scale 1`` is
-  real time: a 4 s clip takes ~50 s);
-- the portal in this process: jobs created with ``generation_create`` for a few members (mixed
-  durations 4-12 s, 480p/720p, sound on or off), whose submit task runs on commit, and the
-  dispatcher (``dispatch_pass`` every ``DISPATCH_INTERVAL`` seconds, as ``tasks.dispatch_loop``
-  does). django-q2 runs in **sync mode**: every task the dispatcher enqueues (submits, poll
-  batches, downloads, notifications) runs inline in this process, so the pass durations show
-  whether one process keeps up; no ``qcluster`` is started;
+  and the simulated generation times keep their documented proportion (``--time-scale 1``,
+  the default, is real time: a 4 s clip takes ~50 s, a 12 s clip ~105 s);
+- the portal: jobs created with ``generation_create`` for a few members (durations 4-12 s,
+  480p/720p, sound on or off; their submit task is enqueued on commit), then either
+  - ``--workers N``: a real ``manage.py qcluster`` of N workers (ORM broker) runs everything
+    as in production: submits, its own dispatcher loop (``tasks.dispatch_loop``, started after
+    the first submit and every minute), poll batches, downloads, notifications; or
+  - ``--workers 0`` (default): django-q2 in **sync mode** in this process, which runs
+    ``dispatch_pass`` every ``DISPATCH_INTERVAL`` seconds itself; every task a pass enqueues
+    runs inline, so a pass longer than the interval means this one process fell behind;
 - in callback mode, the portal's WSGI app served on a local port by a threaded server in this
   process (``CALLBACK_ALLOW_HTTP``, the simulator's ``--allow-http-callbacks``), so the
-  simulator's webhooks reach ``generation_callback_receive`` as in production.
+  simulator's webhooks reach the webhook view as in production.
 
 It prints the figures the target names (jobs, wall time, final states, status requests per
-job, the peak request rate in any 60 s against the 10,000/min limit, ``ledger_check``) plus the
-status requests per job by requested duration and the dispatcher's pass timings.
+job, the peak number of API requests in any 60 s window against the 10,000/min limit,
+``ledger_check``), and what explains them: status requests per job by requested duration, the
+average the portal's schedule gives when every poll runs on time, how long after the provider
+finished each job was finalized (the portal's lag), and the sync-mode pass timings.
+Exits 1 unless every job is final and the ledger checks out.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ import argparse
 import os
 import random
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -43,6 +50,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -75,6 +83,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--timeout", type=float, default=900.0, help="Give up after this many seconds."
     )
+    parser.add_argument(
+        "--keep", action="store_true", help="Keep the scratch directory (database, media)."
+    )
     return parser.parse_args()
 
 
@@ -96,9 +107,10 @@ def wait_for_port(port: int, timeout: float = 20.0) -> None:
 
 def configure_environment(args, workdir: Path, sim_port: int, portal_port: int) -> None:
     """Set the portal's environment (read once, when the settings module is imported)."""
+    # An operator may point DJANGO_SETTINGS_MODULE at a variant (e.g. other Q_CLUSTER knobs).
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "seedance_site.settings")
     os.environ.update(
         {
-            "DJANGO_SETTINGS_MODULE": "seedance_site.settings",
             "DEBUG": "false",  # DEBUG keeps every SQL query in memory
             "SECRET_KEY": secrets.token_urlsafe(50),
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
@@ -152,6 +164,44 @@ def serve_portal(port: int):
     server.set_app(WSGIHandler())
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
+
+
+def polls_if_on_time(duration: int, *, callback: bool) -> int:
+    """Return the status reads one job needs if every poll runs exactly when scheduled.
+
+    The portal's schedule (``lifecycle.first_poll_delay`` / ``next_poll_delay``) against the
+    simulator's completion time (``simulator.lifecycle.typical_seconds``), both at the same
+    time scale, which cancels out. Callback mode: the one confirming read of the webhook.
+    """
+    from types import SimpleNamespace
+
+    from generations.models import Generation
+    from generations.services.lifecycle import first_poll_delay, next_poll_delay
+    from generations.simulator.lifecycle import typical_seconds
+
+    if callback:
+        return 1
+    job = Generation(mode="text-to-video", duration=duration, callback_token_hash="")
+    done = typical_seconds(SimpleNamespace(duration=duration, model="seedance-1-5-pro"))
+    scale = 1.0 / settings_poll_scale()
+    at = first_poll_delay(job).total_seconds() * scale
+    reads = 1
+    while at < done:
+        at += next_poll_delay(job).total_seconds() * scale
+        job.poll_count += 1
+        reads += 1
+    return reads
+
+
+def settings_poll_scale() -> float:
+    from django.conf import settings
+
+    return settings.POLL_TIME_SCALE
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 def simulator_get(base_url: str, path: str):
@@ -244,6 +294,7 @@ def main() -> int:
 
     import django
 
+    warnings.filterwarnings("ignore", message="No directory at", module="whitenoise")
     django.setup()
 
     from django.conf import settings
@@ -307,8 +358,22 @@ def main() -> int:
         except CommandError as error:
             ledger = f"FAILED: {error}"
         by_duration: dict[int, list[int]] = defaultdict(list)
+        on_time: list[int] = []
         for task in tasks:
-            by_duration[int(task["request"]["input"]["duration"])].append(task["statusRequests"])
+            duration = int(task["request"]["input"]["duration"])
+            by_duration[duration].append(task["statusRequests"])
+            on_time.append(polls_if_on_time(duration, callback=args.mode == "callback"))
+        # How long after the provider finished the portal finalized (poll or webhook lag).
+        finished = dict(
+            Generation.objects.filter(finished_at__isnull=False).values_list(
+                "provider_task_id", "finished_at"
+            )
+        )
+        lags = [
+            finished[task["taskId"]].timestamp() - task["status"]["completeTime"] / 1000
+            for task in tasks
+            if task["taskId"] in finished and task["status"].get("completeTime")
+        ]
         status_total = stats["requests"].get("statusTask", 0)
         finals = sum(states[s] for s in Generation.State.final())
         target = 3 if args.mode == "polling" else 1
@@ -321,7 +386,8 @@ def main() -> int:
         print(f"submit requests      {stats['requests'].get('generateTask', 0)}")
         print(
             f"status requests      {status_total} total, "
-            f"{status_total / max(len(tasks), 1):.2f} per job (target <= {target})"
+            f"{status_total / max(len(tasks), 1):.2f} per job (target <= {target}); "
+            f"{sum(on_time) / max(len(on_time), 1):.2f} per job if every poll ran on time"
         )
         print(
             "  by duration        "
@@ -335,6 +401,11 @@ def main() -> int:
             f"{settings.PROVIDER_REQUESTS_PER_MINUTE:,}/min)"
         )
         print(f"responses            {stats['responses']}")
+        if lags:
+            print(
+                f"finalized after the provider finished: median {percentile(lags, 0.5):.1f} s, "
+                f"p95 {percentile(lags, 0.95):.1f} s, max {max(lags):.1f} s"
+            )
         if args.mode == "callback":
             print(f"callbacks            {stats['callbacks']}")
         if passes:
@@ -351,6 +422,10 @@ def main() -> int:
             server.shutdown()
         os.killpg(simulator.pid, signal.SIGTERM)
         simulator.wait(timeout=10)
+        if args.keep:
+            print(f"scratch directory    {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
