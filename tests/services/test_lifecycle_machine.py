@@ -76,6 +76,7 @@ from generations.services.lifecycle import (
     generation_submit,
 )
 from generations.services.sweeper import generations_sweep, submit_stuck_after
+from tests.conftest import requires_postgres
 from tests.factories import UserFactory
 from tests.fake_apixo import STATUS_URL, SUBMIT_URL, envelope, task_data
 
@@ -744,6 +745,7 @@ def machine_settings() -> hypothesis_settings:
     )
 
 
+@requires_postgres
 def test_lifecycle_settles_every_job_exactly_once(api, settings, tmp_path, monkeypatch):
     settings.MEDIA_ROOT = str(tmp_path)
     settings.GENERATION_DEADLINE_SECONDS = DEADLINE_S
