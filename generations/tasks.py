@@ -13,6 +13,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from .models import WorkerLease
+from .queue import enqueue
 from .services.dispatch import dispatch_pass, lease_acquire, lease_release
 from .services.lifecycle import generation_poll, generation_store_result, generation_submit
 from .services.notifications import generation_finished_notify
@@ -57,13 +58,11 @@ def notify_generation_finished(generation_id: int) -> bool:
 
 def ensure_dispatcher() -> None:
     """Start a dispatcher loop unless one holds the lease (cheap; called after submits)."""
-    from django_q.tasks import async_task
-
     busy = WorkerLease.objects.filter(name=DISPATCHER_LEASE, expires_at__gt=timezone.now()).exclude(
         holder=""
     )
     if not busy.exists():
-        async_task("generations.tasks.dispatch_loop", group="dispatch")
+        enqueue("dispatch_loop", group="dispatch")
 
 
 def dispatch_loop() -> str:

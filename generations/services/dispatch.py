@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ..models import Generation, WorkerLease
+from ..queue import enqueue
 from .sweeper import SweepReport, generations_sweep
 
 logger = logging.getLogger(__name__)
@@ -58,22 +59,16 @@ def dispatch_pass(*, interval_seconds: float = 1.0) -> PassReport:
     Args:
         interval_seconds: how often passes run; sets the poll budget of this pass.
     """
-    from django_q.tasks import async_task
-
     now = timezone.now()
     sweep = generations_sweep(now=now)
     due = Q(next_action_at__lte=now)
     submits = _claim(Generation.objects.filter(due, state=State.QUEUED), limit=200, now=now)
     for pk in submits:
-        async_task("generations.tasks.submit_generation", pk, group="submit")
+        enqueue("submit_generation", pk, group="submit")
     budget = max(1, int(settings.PROVIDER_REQUESTS_PER_MINUTE / 60 * interval_seconds))
     polls = _claim(Generation.objects.filter(due, state=State.SUBMITTED), limit=budget, now=now)
     for start in range(0, len(polls), POLL_BATCH_SIZE):
-        async_task(
-            "generations.tasks.poll_generations",
-            polls[start : start + POLL_BATCH_SIZE],
-            group="poll",
-        )
+        enqueue("poll_generations", polls[start : start + POLL_BATCH_SIZE], group="poll")
     downloads = _claim(
         Generation.objects.filter(
             due, state=State.SUCCEEDED, result_state=Generation.ResultState.PENDING
@@ -82,7 +77,7 @@ def dispatch_pass(*, interval_seconds: float = 1.0) -> PassReport:
         now=now,
     )
     for pk in downloads:
-        async_task("generations.tasks.store_result", pk, group="results")
+        enqueue("store_result", pk, group="results")
     in_flight = Generation.objects.filter(
         Q(state__in=State.in_flight())
         | Q(state=State.SUCCEEDED, result_state=Generation.ResultState.PENDING)

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from ..catalog import Mode, Provider
 from ..models import Generation, User
+from ..queue import enqueue
 from .inputs import InputSpec, inputs_create
 from .ledger import credits_hold
 from .pricing import Quote, price_quote
@@ -118,11 +119,4 @@ def _create_and_hold(*, user: User, spec: GenerationSpec, quote: Quote, token: s
 
 
 def _enqueue_submit(generation_id: int) -> None:
-    from django_q.tasks import async_task
-
-    async_task(
-        "generations.tasks.submit_generation",
-        generation_id,
-        task_name=f"submit-generation-{generation_id}",
-        group="submit",
-    )
+    enqueue("submit_generation", generation_id, group="submit", name=f"submit-{generation_id}")
