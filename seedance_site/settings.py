@@ -239,7 +239,9 @@ if CALLBACK_ALLOW_HTTP and (urlsplit(APIXO_BASE_URL).hostname or "") not in (
 
 # --- Generations ---------------------------------------------------------------------------
 RESULT_MAX_BYTES = env.int("RESULT_MAX_BYTES", default=500 * 1024 * 1024)
-RESULT_DOWNLOAD_TIMEOUT = env.float("RESULT_DOWNLOAD_TIMEOUT", default=300.0)  # seconds
+# Seconds for one result download; it runs inside a django-q2 task, so it must end before the
+# task's timeout (Q_CLUSTER below) or the worker is killed mid-download and it is retried.
+RESULT_DOWNLOAD_TIMEOUT = env.float("RESULT_DOWNLOAD_TIMEOUT", default=75.0)
 # Polling starts near the documented typical completion time, scaled for the simulator.
 POLL_TIME_SCALE = env.float("POLL_TIME_SCALE", default=0.05 if USE_SIMULATOR else 1.0)
 GENERATION_DEADLINE_SECONDS = env.int("GENERATION_DEADLINE_SECONDS", default=3 * 3600)
@@ -269,6 +271,11 @@ Q_CLUSTER = {
     "poll": 0.2,
     "label": "Task queue",
 }
+if RESULT_DOWNLOAD_TIMEOUT >= Q_CLUSTER["timeout"] - 5:
+    raise ImproperlyConfigured(
+        f"RESULT_DOWNLOAD_TIMEOUT must end at least 5 s before the task timeout "
+        f"({Q_CLUSTER['timeout']} s)."
+    )
 if Q_BROKER == "orm":
     # The ORM broker survives a worker crash; the Redis one does not (STYLE.md practice 6).
     Q_CLUSTER["orm"] = "default"
