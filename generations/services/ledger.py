@@ -18,6 +18,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from ..models import CreditAccount, CreditEntry, Generation, User
+from .notifications import low_balance_check
 
 Kind = CreditEntry.Kind
 
@@ -131,14 +132,9 @@ def _move(
         if check is not None:
             check(account)
         entry = _apply(account, kind=kind, amount=amount, key=key, **fields)
-    transaction.on_commit(lambda: _balance_changed(user.pk))
+    # After commit, so the notice never goes out for a change that was rolled back.
+    transaction.on_commit(lambda: low_balance_check(user_id=user.pk))
     return entry
-
-
-def _balance_changed(user_id: int) -> None:
-    from .notifications import low_balance_check
-
-    low_balance_check(user_id=user_id)
 
 
 def month_start(now: datetime | None = None) -> datetime:
