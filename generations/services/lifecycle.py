@@ -17,7 +17,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.files import File
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
 from ..catalog import Mode
@@ -45,6 +46,10 @@ DOWNLOAD_MAX_ATTEMPTS = 5
 # scaled) and runs every 30-60 s instead of 5-10 s.
 CALLBACK_FIRST_POLL_MARGIN_S = 60.0
 CALLBACK_POLL_INTERVAL_S = (30.0, 60.0)
+# A job whose submit outcome is unknown can only be settled by a callback: the task would end
+# within minutes and APIXO's callback retries end 12.5 min after (CONTRACT.md "Webhooks"). So
+# its hold is released when this has passed without one, not at the 3 h deadline.
+UNKNOWN_OUTCOME_GRACE = timedelta(minutes=30)
 RESULT_CONTENT_TYPES = ("video/mp4", "video/quicktime", "video/webm", "application/octet-stream")
 
 
@@ -238,7 +243,7 @@ def generation_submit(*, generation_id: int) -> str:
         # Sent, but no usable answer (dropped connection, or a 200 without a taskId): the
         # task may exist at the provider, so re-sending could charge twice.
         logger.warning("Submit of generation %s has an unknown outcome: %r", generation_id, error)
-        moved = _move(generation_id, State.SUBMITTING, state=State.UNKNOWN, next_action_at=None)
+        moved = _move(generation_id, State.SUBMITTING, **unknown_outcome_changes(timezone.now()))
         return State.UNKNOWN if moved else ""
     except ProviderError as error:
         if error.retryable and generation.submit_attempts < SUBMIT_MAX_ATTEMPTS:
@@ -263,6 +268,21 @@ def generation_submit(*, generation_id: int) -> str:
         fail_message="",
     )
     return State.SUBMITTED if moved else ""
+
+
+def unknown_outcome_changes(now) -> dict:
+    """Return the field changes that park a job as ``unknown`` (for a conditional UPDATE).
+
+    Nothing is scheduled (it is never re-sent), and its deadline is brought forward to
+    ``UNKNOWN_OUTCOME_GRACE`` from ``now`` unless it comes sooner.
+    """
+    cap = Value(now + UNKNOWN_OUTCOME_GRACE)
+    return {
+        "state": State.UNKNOWN,
+        "next_action_at": None,
+        "deadline_at": Least(Coalesce("deadline_at", cap), cap),
+        "updated_at": now,
+    }
 
 
 def _fail_on_error(generation: Generation, error: ProviderError, *, from_state: str) -> str:

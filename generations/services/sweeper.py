@@ -11,7 +11,8 @@ What it does, each bounded by a per-job counter or deadline:
 - a job ``submitting`` for longer than the task timeout plus a margin belongs to a worker
   that died (django-q2 kills a task at ``Q_CLUSTER["timeout"]``). If the submit's intent
   was recorded (``submit_sent_at``), the request may have reached the provider: the job
-  goes to ``unknown``, never re-sent blindly; a callback or the deadline settles it. If no
+  goes to ``unknown``, never re-sent blindly; a callback settles it, or the deadline, brought
+  forward to ``lifecycle.UNKNOWN_OUTCOME_GRACE``, releases it. If no
   intent was recorded, nothing was sent: back to ``queued`` for another attempt, unless
   ``submit_attempts`` reached ``SUBMIT_MAX_ATTEMPTS`` (then failed, with a release).
 
@@ -28,7 +29,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from ..models import Generation
-from .lifecycle import SUBMIT_MAX_ATTEMPTS, Outcome, generation_finalize
+from .lifecycle import SUBMIT_MAX_ATTEMPTS, Outcome, generation_finalize, unknown_outcome_changes
 
 logger = logging.getLogger(__name__)
 State = Generation.State
@@ -77,9 +78,9 @@ def generations_sweep(*, now: datetime | None = None) -> SweepReport:
     stuck = Generation.objects.filter(
         state=State.SUBMITTING, updated_at__lt=now - submit_stuck_after()
     )
-    maybe_sent = list(stuck.filter(submit_sent_at__isnull=False).values_list("pk", flat=True))
-    unknown = stuck.filter(pk__in=maybe_sent[:SWEEP_LIMIT]).update(
-        state=State.UNKNOWN, next_action_at=None, updated_at=now
+    maybe_sent = stuck.filter(submit_sent_at__isnull=False).values_list("pk", flat=True)
+    unknown = stuck.filter(pk__in=list(maybe_sent[:SWEEP_LIMIT])).update(
+        **unknown_outcome_changes(now)
     )
     if unknown:
         logger.warning("%d generation(s) stuck submitting after sending moved to unknown", unknown)

@@ -20,6 +20,7 @@ from generations.services.dispatch import dispatch_pass
 from generations.services.lifecycle import (
     DOWNLOAD_MAX_ATTEMPTS,
     SUBMIT_MAX_ATTEMPTS,
+    UNKNOWN_OUTCOME_GRACE,
     Outcome,
     download_lease,
     generation_download_retry,
@@ -77,6 +78,11 @@ def test_stuck_submitting_after_sending_moves_to_unknown_and_is_never_resent(api
     assert generation.callback_token_hash  # a callback can still resolve it
     assert submit_calls(api) == 0
     assert settlements(generation) == ["hold"]
+    # Unless a callback comes, the hold is released after the grace, not the 3 h deadline.
+    grace_ends = timezone.now() + UNKNOWN_OUTCOME_GRACE
+    assert abs(generation.deadline_at - grace_ends) < timedelta(seconds=30)
+    assert generations_sweep(now=grace_ends + timedelta(seconds=31)).expired == 1
+    assert settlements(generation) == ["hold", "release"]
 
 
 def test_submitting_within_the_task_timeout_is_left_alone(make_job):
@@ -319,3 +325,21 @@ def test_a_manager_can_retry_a_failed_download(make_job, downloads, settings, tm
     generation.refresh_from_db()
     assert generation.result_state == Generation.ResultState.STORED
     assert generation.fail_message == ""
+
+
+def test_a_dropped_submit_parks_the_job_unknown_with_a_short_deadline(api, make_job):
+    """The connection drops after the request was sent: never re-sent, released after the
+    grace unless a callback settles it (DESIGN.md "Generation lifecycle")."""
+    import requests
+
+    api.post(SUBMIT_URL, body=requests.exceptions.ReadTimeout("read timed out"))
+    generation = make_job(state=State.QUEUED, deadline_at=timezone.now() + timedelta(hours=3))
+
+    assert generation_submit(generation_id=generation.pk) == State.UNKNOWN
+
+    generation.refresh_from_db()
+    assert generation.next_action_at is None
+    assert generation.deadline_at <= timezone.now() + UNKNOWN_OUTCOME_GRACE
+    assert generations_sweep(now=generation.deadline_at + timedelta(seconds=1)).expired == 1
+    assert submit_calls(api) == 1
+    assert settlements(generation) == ["hold", "release"]
