@@ -271,7 +271,7 @@ Q_CLUSTER = {
     "poll": 0.2,
     "label": "Task queue",
 }
-if RESULT_DOWNLOAD_TIMEOUT >= Q_CLUSTER["timeout"] - 5:
+if Q_CLUSTER["timeout"] - RESULT_DOWNLOAD_TIMEOUT < 5:
     raise ImproperlyConfigured(
         f"RESULT_DOWNLOAD_TIMEOUT must end at least 5 s before the task timeout "
         f"({Q_CLUSTER['timeout']} s)."
