@@ -87,3 +87,23 @@ def model_spec(*, provider: str, mode: str) -> ModelSpec:
 def resolutions_for(*, mode: str, provider: str = Provider.APIXO) -> tuple[str, ...]:
     """Return the resolutions a provider's model accepts for ``mode`` ("480p", ...)."""
     return model_spec(provider=provider, mode=mode).resolutions
+
+
+def offers(*, provider: str, mode: str, resolution: str | None = None) -> bool:
+    """Tell whether ``provider`` has a model for ``mode`` (at ``resolution``, when given).
+
+    1080p text/image-to-video is aivideoapi.ai's only (001 Parameters, 002 Model);
+    video-extend is APIXO's only (002: ``video_urls`` is not supported).
+    """
+    try:
+        spec = model_spec(provider=provider, mode=mode)
+    except (UnsupportedRequest, ValueError):
+        return False
+    return resolution is None or resolution in spec.resolutions
+
+
+def providers_offering(
+    *, mode: str, resolution: str | None = None, among: tuple[str, ...]
+) -> tuple[str, ...]:
+    """Return the providers of ``among`` that offer ``mode`` (at ``resolution``), in order."""
+    return tuple(p for p in among if offers(provider=p, mode=mode, resolution=resolution))

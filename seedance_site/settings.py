@@ -28,8 +28,8 @@ def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
 
 
 def _url(name: str, default: str, *, schemes: tuple[str, ...] = ("http", "https")) -> str:
-    """Return the URL in ``name`` without a trailing slash, or "" when unset and no default."""
-    value = env.str(name, default=default).strip().rstrip("/")
+    """Return the URL in ``name`` without a trailing slash; unset or empty gives ``default``."""
+    value = (env.str(name, default="").strip() or default).rstrip("/")
     if value and (urlsplit(value).scheme not in schemes or not urlsplit(value).netloc):
         raise ImproperlyConfigured(f"{name} must be an absolute {'/'.join(schemes)} URL.")
     return value
@@ -211,8 +211,29 @@ APIXO_BASE_URL = _url(
 if USE_SIMULATOR:
     APIXO_API_KEY = SIMULATOR_API_KEY
 APIXO_ROUTING = _choice("APIXO_ROUTING", "auto", ("auto", "value", "official"))
+# The second provider (issue #7; 002 and CONTRACT.md "aivideoapi.ai"). It is offered when it has
+# a key, or when the portal runs on the simulator (no APIXO key): the simulator speaks its API
+# too, under /aivideoapi/v1.
 AIVIDEOAPI_API_KEY = env.str("AIVIDEOAPI_API_KEY", default="")
-AIVIDEOAPI_BASE_URL = _url("AIVIDEOAPI_BASE_URL", default="https://api.aivideoapi.ai/v1")
+AIVIDEOAPI_SIMULATOR_API_KEY = "sk-sim-aivideoapi-key"  # 002: keys start with sk-
+AIVIDEOAPI_USES_SIMULATOR = USE_SIMULATOR and not AIVIDEOAPI_API_KEY
+AIVIDEOAPI_BASE_URL = _url(
+    "AIVIDEOAPI_BASE_URL",
+    default=(
+        f"http://{SIMULATOR_HOST}:{SIMULATOR_PORT}/aivideoapi/v1"
+        if AIVIDEOAPI_USES_SIMULATOR
+        else "https://api.aivideoapi.ai/v1"
+    ),
+)
+if AIVIDEOAPI_USES_SIMULATOR:
+    AIVIDEOAPI_API_KEY = AIVIDEOAPI_SIMULATOR_API_KEY
+# The provider a job goes to when the member (or `generate`) does not choose one; a mode or
+# resolution it does not offer goes to the other configured provider.
+PROVIDER_DEFAULT = _choice("PROVIDER_DEFAULT", "apixo", ("apixo", "aivideoapi"))
+# Failover (off by default): a submit the first provider refuses with a retryable error (5xx,
+# network) after its retries goes to the other configured provider, at that provider's price,
+# if the member's balance covers the difference. Never after a submit with an unknown outcome.
+PROVIDER_FAILOVER = env.bool("PROVIDER_FAILOVER", default=False)
 PROVIDER_CONNECT_TIMEOUT = env.float("PROVIDER_CONNECT_TIMEOUT", default=5.0)  # seconds
 PROVIDER_READ_TIMEOUT = env.float("PROVIDER_READ_TIMEOUT", default=30.0)  # seconds
 # The provider allows 10,000 requests a minute (CONTRACT.md "Other endpoints and facts");

@@ -7,15 +7,30 @@ Sources, cited in each docstring: ``001`` (seedance-1-5-pro page), ``000`` (the 
 
 from __future__ import annotations
 
-import ipaddress
 import math
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlsplit
 
 from .base import GenerationRequest, TaskStatus
 from .errors import ProviderError, ProviderResponseError, error_for_status
-from .http import JSON_MAX_BYTES, parse_json, request_json
+from .fields import (
+    GENERIC_FAIL_MESSAGE,
+    MAX_FAIL_MESSAGE_CHARS,
+    check_bool,
+    check_client_config,
+    check_int,
+    check_prompt,
+    check_url,
+    http_urls,
+    is_int,
+    is_task_id,
+    load_json_body,
+    loopback_hosts,
+    optional_int,
+    optional_str,
+)
+from .http import parse_json, request_json
 
 MODEL_PRO = "seedance-1-5-pro"
 MODEL_EXTEND = "seedance-1-5-pro-extend"
@@ -35,10 +50,6 @@ SEED_RANGE = (0, 2_147_483_647)  # 000 Parameters / seed
 ROUTINGS = ("auto", "value", "official")
 # 001 Status response fields / state; CONTRACT.md "Envelope and states".
 _STATES = {s: s for s in ("pending", "processing", "success", "failed")}
-GENERIC_FAIL_MESSAGE = "The video service could not generate this video."
-_MAX_TASK_ID_CHARS = 255
-_MAX_URL_CHARS = 4096
-_MAX_FAIL_MESSAGE_CHARS = 1000
 
 
 class ApixoClient:
@@ -77,16 +88,15 @@ class ApixoClient:
             ValueError: any argument out of its domain (a configuration error), or
                 ``allow_http_callbacks`` with a base URL that is not a loopback address.
         """
-        parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"APIXO base URL must be an http(s) URL, not {base_url!r}")
-        if not api_key or api_key != api_key.strip() or any(c.isspace() for c in api_key):
-            raise ValueError("APIXO API key must be a non-empty string without whitespace")
+        self.base_url = check_client_config(
+            "APIXO",
+            base_url,
+            api_key,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+        )
         if routing not in ROUTINGS:
             raise ValueError(f"APIXO routing must be one of {ROUTINGS}, not {routing!r}")
-        if connect_timeout <= 0 or read_timeout <= 0:
-            raise ValueError("APIXO timeouts must be positive numbers of seconds")
-        self.base_url = base_url.rstrip("/")
         if allow_http_callbacks and not self.download_allow_hosts():
             raise ValueError("http callback URLs are only for a simulator on a loopback address")
         self.allow_http_callbacks = bool(allow_http_callbacks)
@@ -146,7 +156,7 @@ class ApixoClient:
         body: dict[str, Any] = {"request_type": "async"}
         if callback_url is not None:
             schemes = ("https", "http") if self.allow_http_callbacks else ("https",)
-            _check_url(callback_url, "callback_url", schemes=schemes)
+            check_url(callback_url, "callback_url", schemes=schemes)
             body = {"request_type": "callback", "callback_url": callback_url}
         if self.routing != "auto":
             body["provider"] = self.routing
@@ -170,7 +180,7 @@ class ApixoClient:
         body = self.build_request(request, callback_url=callback_url)
         data = self._call("POST", f"/generateTask/{self.model_for(request.mode)}", json=body)
         task_id = data.get("taskId") if isinstance(data, dict) else None
-        if not _is_task_id(task_id):
+        if not is_task_id(task_id):
             raise ProviderResponseError(
                 status=200, detail=f"submit answer without taskId: {data!r:.200}"
             )
@@ -193,14 +203,16 @@ class ApixoClient:
             ProviderError: any other subclass, per CONTRACT.md "HTTP errors". An unknown
                 outcome is safe to retry here (``errors.is_retryable(..., idempotent=True)``).
         """
-        if not _is_task_id(task_id):
+        if not is_task_id(task_id):
             raise ValueError(f"not a task id: {task_id!r}")
         if model not in _RESOLUTIONS:
             raise ValueError(f"not an APIXO model: {model!r}")
         data = self._call("GET", f"/statusTask/{model}", params={"taskId": task_id})
         return parse_task(data, expected_task_id=task_id)
 
-    def parse_callback(self, body: bytes) -> TaskStatus:
+    def parse_callback(
+        self, body: bytes, *, headers: Mapping[str, str] | None = None
+    ) -> TaskStatus:
         """Parse a webhook body: the ``statusTask`` envelope (CONTRACT.md "Webhooks").
 
         The body is unauthenticated; use it only as a signal and confirm with
@@ -208,15 +220,16 @@ class ApixoClient:
 
         Args:
             body: the raw request body.
+            headers: the request headers; ignored. APIXO documents no callback headers,
+                no signature and no event name (CONTRACT.md "Webhooks"). Accepted so that
+                callers can pass headers to any client (``ProviderClient.parse_callback``).
 
         Raises:
             ProviderResponseError: anything but a well-formed envelope with ``code`` 200
                 and a task in ``data`` (too large, not JSON, bad fields).
         """
-        if len(body) > JSON_MAX_BYTES:
-            raise ProviderResponseError(detail=f"callback body over {JSON_MAX_BYTES} bytes")
-        envelope = parse_json(bytes(body))
-        if not isinstance(envelope, dict) or not _is_int(envelope.get("code")):
+        envelope = load_json_body(body)
+        if not isinstance(envelope, dict) or not is_int(envelope.get("code")):
             raise ProviderResponseError(detail="callback body is not an APIXO envelope")
         if envelope["code"] != 200:
             raise ProviderResponseError(detail=f"callback envelope code {envelope['code']}")
@@ -232,7 +245,7 @@ class ApixoClient:
             ProviderError: any other subclass, per CONTRACT.md "HTTP errors".
         """
         data = self._call("GET", "/apikeys/current-balance")
-        if _is_int(data) or (isinstance(data, float) and math.isfinite(data)):
+        if is_int(data) or (isinstance(data, float) and math.isfinite(data)):
             return Decimal(str(data))
         raise ProviderResponseError(status=200, detail=f"balance is not a number: {data!r:.100}")
 
@@ -240,18 +253,9 @@ class ApixoClient:
         """Return ``{"host:port"}`` when the base URL is a loopback address, else nothing.
 
         A loopback base URL is the local simulator (DESIGN.md "Provider simulator"), whose
-        result URLs the downloader must be allowed to fetch.
+        result URLs the downloader must be allowed to fetch (``fields.loopback_hosts``).
         """
-        parts = urlsplit(self.base_url)
-        host = parts.hostname or ""
-        try:
-            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            loopback = False
-        if not loopback:
-            return frozenset()
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        return frozenset({f"[{host}]:{port}" if ":" in host else f"{host}:{port}"})
+        return loopback_hosts(self.base_url)
 
     def _call(self, method: str, path: str, *, json: Any = None, params: dict | None = None) -> Any:
         """Send one API request and return the envelope's ``data``.
@@ -287,7 +291,7 @@ def _data_or_error(status: int, body: Any) -> Any:
     envelope = body if isinstance(body, dict) else {}
     code = envelope.get("code")
     if status == 200:
-        if not _is_int(code) or "data" not in envelope:
+        if not is_int(code) or "data" not in envelope:
             raise ProviderResponseError(status=200, detail=f"not an APIXO envelope: {body!r:.200}")
         if code == 200:
             return envelope["data"]
@@ -306,7 +310,7 @@ def _envelope_error(status: int, envelope: dict, *, http_status: int) -> Provide
     return error_for_status(
         status,
         http_status=http_status,
-        code=str(code) if _is_int(code) else "",
+        code=str(code) if is_int(code) else "",
         provider_text=text,
     )
 
@@ -330,7 +334,7 @@ def parse_task(data: Any, *, expected_task_id: str | None) -> TaskStatus:
     if not isinstance(data, dict):
         raise ProviderResponseError(detail=f"task data is not an object: {data!r:.200}")
     task_id = data.get("taskId")
-    if not _is_task_id(task_id):
+    if not is_task_id(task_id):
         raise ProviderResponseError(detail=f"task data without a valid taskId: {task_id!r:.100}")
     if expected_task_id is not None and task_id != expected_task_id:
         raise ProviderResponseError(detail=f"asked for {expected_task_id}, got {task_id!r:.100}")
@@ -339,16 +343,16 @@ def parse_task(data: Any, *, expected_task_id: str | None) -> TaskStatus:
         raise ProviderResponseError(detail=f"task {task_id} without a state")
     state = _STATES.get(raw_state.strip().lower(), "unknown")
     times = {
-        "create_time_ms": _optional_int(data, "createTime"),
-        "complete_time_ms": _optional_int(data, "completeTime"),
-        "cost_time_ms": _optional_int(data, "costTime"),
+        "create_time_ms": optional_int(data, "createTime"),
+        "complete_time_ms": optional_int(data, "completeTime"),
+        "cost_time_ms": optional_int(data, "costTime"),
     }
     if state == "success":
         urls = _parse_result_json(data.get("resultJson"))
         return TaskStatus(task_id, state, raw_state, result_urls=urls, **times)
     if state == "failed":
-        fail_code = _optional_str(data, "failCode")
-        fail_message = _optional_str(data, "failMsg")[:_MAX_FAIL_MESSAGE_CHARS]
+        fail_code = optional_str(data, "failCode")
+        fail_message = optional_str(data, "failMsg")[:MAX_FAIL_MESSAGE_CHARS]
         return TaskStatus(
             task_id,
             state,
@@ -369,13 +373,9 @@ def _parse_result_json(value: Any) -> tuple[str, ...]:
     if not isinstance(value, str):
         raise ProviderResponseError(detail=f"resultJson is not a string: {value!r:.200}")
     payload = parse_json(value)
-    urls = payload.get("resultUrls") if isinstance(payload, dict) else None
-    if not isinstance(urls, list) or not urls:
-        raise ProviderResponseError(detail=f"resultJson without resultUrls: {value:.200}")
-    for url in urls:
-        if not _is_http_url(url):
-            raise ProviderResponseError(detail=f"result URL is not http(s): {url!r:.200}")
-    return tuple(urls)
+    if not isinstance(payload, dict):
+        raise ProviderResponseError(detail=f"resultJson is not an object: {value:.200}")
+    return http_urls(payload.get("resultUrls"), "resultUrls")
 
 
 def _check_common(request: GenerationRequest, model: str) -> None:
@@ -384,20 +384,14 @@ def _check_common(request: GenerationRequest, model: str) -> None:
     Raises:
         ValueError: prompt, resolution, duration or sound out of their documented domain.
     """
-    if not isinstance(request.prompt, str):
-        raise ValueError("prompt must be a string")
-    low, high = PROMPT_CHARS
-    if not low <= len(request.prompt.strip()) <= high:
-        raise ValueError(f"prompt must have {low}-{high} characters after trimming")
+    check_prompt(request.prompt, PROMPT_CHARS)
     if request.resolution not in _RESOLUTIONS[model]:
         raise ValueError(
             f"{model} takes resolutions {_RESOLUTIONS[model]}, not {request.resolution!r}"
         )
-    low, high = DURATION_SECONDS
-    if not _is_int(request.duration) or not low <= request.duration <= high:
-        raise ValueError(f"duration must be an integer from {low} to {high} seconds")
-    if not isinstance(request.sound, bool) or not isinstance(request.camera_fixed, bool):
-        raise ValueError("sound and camera_fixed must be booleans")
+    check_int(request.duration, "duration (seconds)", DURATION_SECONDS)
+    check_bool(request.sound, "sound")
+    check_bool(request.camera_fixed, "camera_fixed")
 
 
 def _pro_input(request: GenerationRequest) -> dict[str, Any]:
@@ -415,7 +409,7 @@ def _pro_input(request: GenerationRequest) -> dict[str, Any]:
     if request.mode == "image-to-video":
         if not 1 <= len(request.image_urls) <= 2:
             raise ValueError("image-to-video takes 1 or 2 image URLs (start, end frame)")
-        fields["image_urls"] = [_check_url(url, "image_urls") for url in request.image_urls]
+        fields["image_urls"] = [check_url(url, "image_urls") for url in request.image_urls]
     elif request.image_urls:
         raise ValueError("text-to-video takes no image URLs")
     fields.update(resolution=request.resolution, duration=request.duration, sound=request.sound)
@@ -439,78 +433,14 @@ def _extend_input(request: GenerationRequest) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "mode": request.mode,
         "prompt": request.prompt.strip(),
-        "video_urls": [_check_url(request.video_urls[0], "video_urls")],
+        "video_urls": [check_url(request.video_urls[0], "video_urls")],
         "resolution": request.resolution,
         "duration": request.duration,
         "sound": request.sound,
         "camera_fixed": request.camera_fixed,
     }
     if request.seed is not None:
-        low, high = SEED_RANGE
-        if not _is_int(request.seed) or not low <= request.seed <= high:
-            raise ValueError(f"seed must be an integer from {low} to {high}")
-        fields["seed"] = request.seed
+        fields["seed"] = check_int(request.seed, "seed", SEED_RANGE)
     if request.watermark is not None:
-        if not isinstance(request.watermark, bool):
-            raise ValueError("watermark must be a boolean")
-        fields["watermark"] = request.watermark
+        fields["watermark"] = check_bool(request.watermark, "watermark")
     return fields
-
-
-def _check_url(url: Any, field: str, *, schemes: tuple[str, ...] = ("http", "https")) -> str:
-    """Return ``url`` if it is an absolute URL with one of ``schemes``; else ValueError."""
-    if not _is_http_url(url) or urlsplit(url).scheme not in schemes:
-        raise ValueError(f"{field} must be {'/'.join(schemes)} URLs, not {url!r:.100}")
-    return url
-
-
-def _is_http_url(value: Any) -> bool:
-    """Tell whether ``value`` is a string holding an absolute http(s) URL with a host."""
-    if not isinstance(value, str) or len(value) > _MAX_URL_CHARS or value != value.strip():
-        return False
-    try:
-        parts = urlsplit(value)
-        return parts.scheme in ("http", "https") and bool(parts.hostname)
-    except ValueError:
-        return False
-
-
-def _is_int(value: Any) -> bool:
-    """Tell whether ``value`` is an int and not a bool (JSON true is not 1 here)."""
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_task_id(value: Any) -> bool:
-    """Tell whether ``value`` looks like a task id: a short non-blank string."""
-    return (
-        isinstance(value, str)
-        and 0 < len(value) <= _MAX_TASK_ID_CHARS
-        and value == value.strip()
-        and value.isprintable()
-    )
-
-
-def _optional_int(data: dict, key: str) -> int | None:
-    """Return ``data[key]`` if it is an int, None if absent or null.
-
-    Raises:
-        ProviderResponseError: present with another type.
-    """
-    value = data.get(key)
-    if value is None or _is_int(value):
-        return value
-    raise ProviderResponseError(detail=f"{key} is not an integer: {value!r:.100}")
-
-
-def _optional_str(data: dict, key: str) -> str:
-    """Return ``data[key]`` stripped if it is a string, "" if absent or null.
-
-    Raises:
-        ProviderResponseError: present with another type.
-    """
-    value = data.get(key)
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value.strip()
-    raise ProviderResponseError(detail=f"{key} is not a string: {value!r:.100}")

@@ -6,6 +6,7 @@ submit, fetch status, parse callback; typed errors with a ``retryable`` flag (``
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal, Protocol
@@ -26,13 +27,16 @@ class GenerationRequest:
         prompt: the prompt text (3-2500 characters after trimming).
         resolution: ``480p``, ``720p`` or ``1080p`` (which ones a model takes varies).
         duration: requested length in seconds (4-12).
-        sound: generate audio.
+        sound: generate audio (APIXO ``sound``, aivideoapi.ai ``generate_audio``).
         aspect_ratio: e.g. ``16:9``; None for the provider's default. Not for video-extend.
-        camera_fixed: keep the camera still (APIXO ``fixed_lens`` / ``camera_fixed``).
+        camera_fixed: keep the camera still (APIXO ``fixed_lens`` / ``camera_fixed``,
+            aivideoapi.ai ``camera_fixed``).
         image_urls: public image URLs for image-to-video: start frame, optional end frame.
-        video_urls: the public source clip URL for video-extend.
-        seed: optional seed (video-extend only).
-        watermark: optional upstream watermark switch (video-extend only).
+        video_urls: the public source clip URL for video-extend (APIXO only).
+        seed: optional seed. APIXO: video-extend only, 0-2147483647 (000 Parameters);
+            aivideoapi.ai: text/image-to-video, -1 to 4294967295 (002 Parameters / Seed).
+        watermark: optional upstream watermark switch. APIXO: video-extend only (000);
+            aivideoapi.ai: text/image-to-video (002 Input Object).
     """
 
     mode: str
@@ -111,8 +115,15 @@ class ProviderClient(Protocol):
         """Return the task's current status from the provider."""
         ...
 
-    def parse_callback(self, body: bytes) -> TaskStatus:
-        """Parse a webhook body strictly; never trust it without a fresh status read."""
+    def parse_callback(
+        self, body: bytes, *, headers: Mapping[str, str] | None = None
+    ) -> TaskStatus:
+        """Parse a webhook body strictly; never trust it without a fresh status read.
+
+        ``headers`` are the webhook request's headers, checked against the body by providers
+        that document some (aivideoapi.ai ``X-Event``, ``X-Task-Id``) and ignored by the
+        others; None skips those checks.
+        """
         ...
 
     def account_balance(self) -> Decimal:

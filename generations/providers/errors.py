@@ -103,6 +103,23 @@ class ProviderRateLimited(ProviderError):
     retryable = True
 
 
+class ProviderSpendLimited(ProviderError):
+    """The API key reached a spending limit set on it (aivideoapi.ai 429 ``spend_limit_exceeded``).
+
+    Not retryable and not a :class:`ProviderRateLimited`, although it comes as HTTP 429: the
+    limit is per hour, per day or in total (CONTRACT.md "aivideoapi.ai"), so a backoff of
+    seconds cannot help, and a total limit never resets by itself; an operator must raise
+    the key's limit in the provider's dashboard. Not a :class:`ProviderBalanceError` either:
+    the account may still hold credits, and "top it up" would send the operator the wrong way.
+    """
+
+    default_code = "spend_limit_exceeded"
+    default_message = (
+        "The video service key reached its spending limit. An administrator must raise it."
+    )
+    alert_admin = True
+
+
 class ProviderServerError(ProviderError):
     """Server, upstream, unavailable or gateway timeout (HTTP 5xx); retry with backoff."""
 

@@ -3,7 +3,13 @@
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from generations.providers import ApixoClient, get_provider
+from generations.providers import (
+    AivideoapiClient,
+    ApixoClient,
+    configured_providers,
+    get_provider,
+    provider_configured,
+)
 
 
 @pytest.fixture
@@ -53,4 +59,33 @@ def test_bad_settings_are_improperly_configured(apixo_settings, name, value):
 
 def test_unknown_provider_name():
     with pytest.raises(ValueError):
+        get_provider("kling")
+
+
+def test_aivideoapi_client_from_settings(settings):
+    settings.AIVIDEOAPI_BASE_URL = "https://api.aivideoapi.ai/v1"
+    settings.AIVIDEOAPI_API_KEY = "sk-real-key"
+    settings.CALLBACK_ALLOW_HTTP = True  # for the loopback simulator only: not given here
+    client = get_provider("aivideoapi")
+    assert isinstance(client, AivideoapiClient)
+    assert client.base_url == "https://api.aivideoapi.ai/v1"
+    assert client.allow_http_callbacks is False
+    assert provider_configured("aivideoapi")
+    assert configured_providers() == ("apixo", "aivideoapi")
+
+
+def test_the_simulators_aivideoapi_may_take_http_callbacks(settings):
+    settings.AIVIDEOAPI_BASE_URL = "http://127.0.0.1:8765/aivideoapi/v1"
+    settings.AIVIDEOAPI_API_KEY = "sk-sim-aivideoapi-key"
+    settings.CALLBACK_ALLOW_HTTP = True
+    client = get_provider("aivideoapi")
+    assert client.allow_http_callbacks is True
+    assert client.download_allow_hosts() == frozenset({"127.0.0.1:8765"})
+
+
+def test_aivideoapi_without_a_key_is_not_offered(settings):
+    settings.AIVIDEOAPI_API_KEY = ""
+    assert not provider_configured("aivideoapi")
+    assert configured_providers() == ("apixo",)
+    with pytest.raises(ImproperlyConfigured, match="not configured"):
         get_provider("aivideoapi")
