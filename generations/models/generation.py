@@ -58,6 +58,12 @@ class Generation(models.Model):
     mode = models.CharField(max_length=20, choices=Mode.choices)
     provider = models.CharField(max_length=20, choices=Provider.choices, default=Provider.APIXO)
     model_id = models.CharField(max_length=64)
+    failover_from = models.CharField(
+        max_length=20,
+        choices=Provider.choices,
+        blank=True,
+        help_text="The provider that kept refusing the submit before failover moved the job.",
+    )
     state = models.CharField(max_length=12, choices=State.choices, default=State.QUEUED)
 
     # The request, as the member gave it (001 Parameters / input; 000 Parameters).

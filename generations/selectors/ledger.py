@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from django.db.models import Case, F, IntegerField, Q, Sum, When
+from django.db.models import Case, Count, F, IntegerField, OuterRef, Q, Subquery, Sum, When
 from django.db.models.functions import Coalesce
 
 from ..models import CreditAccount, CreditEntry, Generation
@@ -40,7 +40,8 @@ def ledger_mismatches() -> list[Mismatch]:
     Checks (DESIGN.md "Money" and "What must hold"):
     - ``balance`` and ``held`` of every account equal the sums of their entries' effects;
     - every capture or release settles exactly the amount of its hold;
-    - a generation in a final state has no unsettled hold, and one in flight no settled hold.
+    - a generation in a final state has no unsettled hold; one in flight has exactly one
+      unsettled hold (earlier ones were released by failover) and no capture.
 
     The work is a constant number of aggregate queries whatever the number of entries.
     """
@@ -77,10 +78,24 @@ def ledger_mismatches() -> list[Mismatch]:
     ).values_list("pk", "state")
     for pk, state in final_unsettled:
         problems.append(Mismatch(f"generation {pk}", f"is {state} but its hold is not settled"))
-    flying_settled = Generation.objects.filter(
-        state__in=Generation.State.in_flight(),
-        credit_entries__kind__in=[Kind.CAPTURE, Kind.RELEASE],
-    ).values_list("pk", "state")
-    for pk, state in flying_settled:
-        problems.append(Mismatch(f"generation {pk}", f"is {state} but its hold is settled"))
+    # In flight: exactly one open hold (failover releases the first provider's hold and
+    # holds the second's price in one transaction) and nothing captured yet.
+    open_holds = (
+        CreditEntry.objects.filter(generation=OuterRef("pk"), kind=Kind.HOLD)
+        .exclude(settlements__isnull=False)
+        .values("generation")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    flying_wrong = (
+        Generation.objects.filter(state__in=Generation.State.in_flight())
+        .annotate(open_holds=Coalesce(Subquery(open_holds), 0))
+        .filter(Q(open_holds__gt=1) | Q(open_holds=0) | Q(credit_entries__kind=Kind.CAPTURE))
+        .values_list("pk", "state", "open_holds")
+        .distinct()
+    )
+    for pk, state, count in flying_wrong:
+        problems.append(
+            Mismatch(f"generation {pk}", f"is {state} but has {count} open holds or a capture")
+        )
     return problems

@@ -252,12 +252,14 @@ def credits_hold(
     generation: Generation,
     actor: User | None = None,
     memo: str = "",
+    idempotency_key: str | None = None,
 ) -> CreditEntry:
     """Reserve ``amount`` credits (> 0) of ``user``'s balance for ``generation``.
 
-    One hold per generation: the key is ``hold:generation:<id>``, so a repeated call returns
-    the first hold. Call it inside the transaction that creates the generation, so a refused
-    hold leaves no generation behind.
+    One hold per generation and key: the default key is ``hold:generation:<id>``, so a
+    repeated call returns the first hold. Call it inside the transaction that creates the
+    generation, so a refused hold leaves no generation behind. A failover, which releases
+    the first hold and holds the other provider's price, passes its own key.
 
     Raises:
         InsufficientCredits: the available balance is short; nothing is written.
@@ -270,7 +272,7 @@ def credits_hold(
         kind=Kind.HOLD,
         check=_monthly_cap_check(user, amount),
         amount=-amount,
-        key=f"hold:generation:{generation.pk}",
+        key=idempotency_key or f"hold:generation:{generation.pk}",
         actor=actor,
         memo=memo or f"Generation #{generation.pk}",
         generation=generation,

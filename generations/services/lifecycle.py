@@ -11,7 +11,7 @@ DESIGN.md "Generation lifecycle". The rules every function here keeps (STYLE.md 
 
 import logging
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from django.conf import settings
@@ -34,6 +34,7 @@ from ..providers.http import backoff_delay, download_to_file
 from ..queue import enqueue
 from .alerts import provider_alert_raise
 from .callback_tokens import callback_base_url, callback_token_new, callback_url
+from .failover import generation_failover
 from .inputs import InputsNotConfigured, inputs_expire_later, provider_input_urls
 from .ledger import credits_capture, credits_release
 
@@ -256,8 +257,16 @@ def generation_submit(*, generation_id: int) -> str:
                 fail_message=error.message,
             )
             return State.QUEUED if moved else ""
+        failover = generation_failover(
+            generation_id=generation_id,
+            error=error,
+            request=request,
+            attempts=generation.submit_attempts,
+        )
+        if failover.moved:
+            return State.QUEUED
         logger.warning("Submit of generation %s refused: %r", generation_id, error)
-        return _fail_on_error(generation, error, from_state=State.SUBMITTING)
+        return _fail_on_error(generation, error, from_state=State.SUBMITTING, note=failover.reason)
     moved = _move(
         generation_id,
         State.SUBMITTING,
@@ -285,16 +294,21 @@ def unknown_outcome_changes(now) -> dict:
     }
 
 
-def _fail_on_error(generation: Generation, error: ProviderError, *, from_state: str) -> str:
+def _fail_on_error(
+    generation: Generation, error: ProviderError, *, from_state: str, note: str = ""
+) -> str:
     """Fail and release ``generation`` (if still ``from_state``) for a permanent provider
     error; raise a provider alert if the error asks for one (401, 402, 403).
+
+    ``note`` is appended to the member's message (e.g. why a failover was skipped).
 
     Returns:
         The generation's state afterwards: ``failed``, or whatever another actor did first.
     """
-    generation_finalize(
-        generation_id=generation.pk, outcome=Outcome.from_error(error), from_states=(from_state,)
-    )
+    outcome = Outcome.from_error(error)
+    if note:
+        outcome = replace(outcome, fail_message=f"{outcome.fail_message} {note}")
+    generation_finalize(generation_id=generation.pk, outcome=outcome, from_states=(from_state,))
     if error.alert_admin:
         provider_alert_raise(provider=generation.provider, error=error)
     return Generation.objects.values_list("state", flat=True).get(pk=generation.pk)
@@ -381,7 +395,10 @@ def generation_finalize(
             return False
         if from_states is not None and generation.state not in from_states:
             return False
-        hold = CreditEntry.objects.get(generation=generation, kind=CreditEntry.Kind.HOLD)
+        # The latest hold: a failover released the first provider's hold and held anew.
+        hold = CreditEntry.objects.filter(generation=generation, kind=CreditEntry.Kind.HOLD).latest(
+            "pk"
+        )
         generation.state = outcome.state
         generation.finished_at = timezone.now()
         generation.next_action_at = None

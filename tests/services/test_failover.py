@@ -1,0 +1,260 @@
+"""Failover (issue #7): a submit APIXO keeps refusing with 5xx goes to aivideoapi.ai.
+
+Both providers are faked at the HTTP seam with ``responses``. Prices come from DESIGN.md's
+table: 8 s, 720p, sound on is 40 credits/s at APIXO (320) and 70 at aivideoapi.ai (560).
+"""
+
+import pytest
+import requests
+
+from generations.models import CreditEntry, Generation
+from generations.selectors.ledger import ledger_mismatches
+from generations.services.generations import GenerationSpec, generation_create
+from generations.services.lifecycle import SUBMIT_MAX_ATTEMPTS, generation_poll, generation_submit
+
+from ..factories import UserFactory
+from ..fake_apixo import BASE, SUBMIT_URL, envelope
+
+AIV_BASE = "https://api.aivideoapi.test/v1"
+AIV_SUBMIT_URL = f"{AIV_BASE}/videos/generations"
+AIV_TASK = "7d89c51e-9430-410e-909e-df347131ebaa"
+State = Generation.State
+Kind = CreditEntry.Kind
+
+
+@pytest.fixture
+def both(api, settings):
+    """APIXO and aivideoapi.ai both configured (faked), failover on."""
+    settings.AIVIDEOAPI_BASE_URL = AIV_BASE
+    settings.AIVIDEOAPI_API_KEY = "sk-test-key"
+    settings.PROVIDER_FAILOVER = True
+    return api
+
+
+def spec(**changes) -> GenerationSpec:
+    fields = {
+        "mode": "text-to-video",
+        "prompt": "A lighthouse at dusk, waves below",
+        "resolution": "720p",
+        "duration": 8,
+        "sound": True,
+        "aspect_ratio": "16:9",
+    }
+    return GenerationSpec(**(fields | changes))
+
+
+def apixo_down(api, status: int = 503, url: str = SUBMIT_URL) -> None:
+    body = envelope(None, code=status, message="Service unavailable")
+    api.post(url, json=body, status=status)
+
+
+def submit_until_settled(generation: Generation) -> str:
+    """Run submit attempts (the dispatcher's re-drives, without the backoff waits)."""
+    state, provider = "", generation.provider
+    for _ in range(SUBMIT_MAX_ATTEMPTS + 1):
+        state = generation_submit(generation_id=generation.pk)
+        generation.refresh_from_db()
+        if generation.state != State.QUEUED or generation.provider != provider:
+            break
+    return state
+
+
+def entries(generation: Generation) -> list[tuple[str, int]]:
+    return list(generation.credit_entries.order_by("id").values_list("kind", "amount"))
+
+
+def aiv_task(status: str) -> dict:
+    task = {
+        "id": AIV_TASK,
+        "status": status,
+        "model": "doubao-seedance-1.5-pro",
+        "created_at": 1774790227,
+    }
+    if status == "completed":
+        task |= {
+            "completed_at": 1774790327,
+            "output": {"urls": ["https://file.aivideoapi.test/videos/abc.mp4"]},
+        }
+    return task
+
+
+@pytest.mark.django_db
+def test_apixo_down_moves_the_job_to_aivideoapi_at_its_price(both):
+    member = UserFactory(credits=1000)
+    apixo_down(both)
+    generation = generation_create(user=member, spec=spec())
+    assert (generation.provider, generation.price_credits) == ("apixo", 320)
+
+    assert submit_until_settled(generation) == State.QUEUED
+    generation.refresh_from_db()
+    assert (generation.provider, generation.failover_from) == ("aivideoapi", "apixo")
+    assert (generation.model_id, generation.price_credits) == ("doubao-seedance-1.5-pro", 560)
+    assert generation.submit_attempts == 0
+    assert "moved to aivideoapi.ai" in generation.fail_message
+    # The first hold is released and the new price held: the ledger shows the difference.
+    assert entries(generation) == [(Kind.HOLD, -320), (Kind.RELEASE, 320), (Kind.HOLD, -560)]
+    member.credit_account.refresh_from_db()
+    assert (member.credit_account.balance, member.credit_account.held) == (440, 560)
+    assert ledger_mismatches() == []
+    apixo_calls = [c for c in both.calls if c.request.url == SUBMIT_URL]
+    assert len(apixo_calls) == SUBMIT_MAX_ATTEMPTS
+
+    both.post(AIV_SUBMIT_URL, json={"code": 200, "msg": "success", "data": {"taskId": AIV_TASK}})
+    both.get(f"{AIV_BASE}/tasks/{AIV_TASK}", json=aiv_task("completed"))
+    assert generation_submit(generation_id=generation.pk) == State.SUBMITTED
+    assert generation_poll(generation_id=generation.pk) == State.SUCCEEDED
+    generation.refresh_from_db()
+    assert generation.provider_task_id == AIV_TASK
+    assert entries(generation)[-1] == (Kind.CAPTURE, -560)
+    member.credit_account.refresh_from_db()
+    assert (member.credit_account.balance, member.credit_account.held) == (440, 0)
+    assert ledger_mismatches() == []
+
+
+@pytest.mark.django_db
+def test_a_short_balance_skips_failover_and_the_job_fails_with_a_release(both):
+    member = UserFactory(credits=400)  # covers APIXO's 320, not aivideoapi.ai's 560
+    apixo_down(both)
+    generation = generation_create(user=member, spec=spec())
+
+    assert submit_until_settled(generation) == State.FAILED
+    generation.refresh_from_db()
+    assert (generation.provider, generation.failover_from) == ("apixo", "")
+    assert "Failover to aivideoapi.ai at its price was skipped" in generation.fail_message
+    assert "needs 560 credits but only 400 are available" in generation.fail_message
+    # The release inside the refused failover was rolled back with it: one hold, one release.
+    assert entries(generation) == [(Kind.HOLD, -320), (Kind.RELEASE, 320)]
+    member.credit_account.refresh_from_db()
+    assert (member.credit_account.balance, member.credit_account.held) == (400, 0)
+    assert not [c for c in both.calls if c.request.url == AIV_SUBMIT_URL]
+    assert ledger_mismatches() == []
+
+
+@pytest.mark.django_db
+def test_a_monthly_cap_skips_failover(both):
+    member = UserFactory(credits=5000, monthly_cap_credits=500)
+    apixo_down(both)
+    generation = generation_create(user=member, spec=spec())
+
+    assert submit_until_settled(generation) == State.FAILED
+    generation.refresh_from_db()
+    assert "monthly cap of 500 credits" in generation.fail_message
+    assert entries(generation) == [(Kind.HOLD, -320), (Kind.RELEASE, 320)]
+    assert ledger_mismatches() == []
+
+
+@pytest.mark.django_db
+def test_failover_is_off_by_default(both, settings):
+    settings.PROVIDER_FAILOVER = False
+    member = UserFactory(credits=1000)
+    apixo_down(both)
+    generation = generation_create(user=member, spec=spec())
+
+    assert submit_until_settled(generation) == State.FAILED
+    generation.refresh_from_db()
+    assert generation.provider == "apixo"
+    assert "Failover" not in generation.fail_message
+    assert entries(generation) == [(Kind.HOLD, -320), (Kind.RELEASE, 320)]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [(400, State.FAILED), (429, State.FAILED), (402, State.FAILED)],
+)
+def test_only_server_errors_and_network_failures_fail_over(both, status, expected):
+    member = UserFactory(credits=1000)
+    both.post(SUBMIT_URL, json=envelope(None, code=status, message="No"), status=status)
+    generation = generation_create(user=member, spec=spec())
+
+    assert submit_until_settled(generation) == expected
+    generation.refresh_from_db()
+    assert (generation.provider, generation.failover_from) == ("apixo", "")
+    assert not [c for c in both.calls if c.request.url == AIV_SUBMIT_URL]
+
+
+@pytest.mark.django_db
+def test_a_refused_connection_fails_over(both):
+    member = UserFactory(credits=1000)
+    both.post(SUBMIT_URL, body=requests.exceptions.ConnectTimeout("nothing sent"))
+    generation = generation_create(user=member, spec=spec())
+
+    assert submit_until_settled(generation) == State.QUEUED
+    generation.refresh_from_db()
+    assert (generation.provider, generation.failover_from) == ("aivideoapi", "apixo")
+
+
+@pytest.mark.django_db
+def test_never_after_a_submit_with_an_unknown_outcome(both):
+    member = UserFactory(credits=1000)
+    both.post(SUBMIT_URL, body=requests.exceptions.ReadTimeout("sent, no answer"))
+    generation = generation_create(user=member, spec=spec())
+
+    assert generation_submit(generation_id=generation.pk) == State.UNKNOWN
+    generation.refresh_from_db()
+    assert (generation.provider, generation.failover_from) == ("apixo", "")
+    assert entries(generation) == [(Kind.HOLD, -320)]
+    assert not [c for c in both.calls if c.request.url == AIV_SUBMIT_URL]
+
+
+@pytest.mark.django_db
+def test_video_extend_has_nowhere_to_go(both):
+    member = UserFactory(credits=1000)
+    apixo_down(both, url=f"{BASE}/generateTask/seedance-1-5-pro-extend")
+    generation = generation_create(
+        user=member,
+        spec=spec(mode="video-extend", aspect_ratio="", camera_fixed=True),
+    )
+    Generation.objects.filter(pk=generation.pk).update(prompt="Continue the shot")
+    generation.inputs.create(kind="video", position=0, source_url="https://cdn.example/a.mp4")
+
+    assert submit_until_settled(generation) == State.FAILED
+    generation.refresh_from_db()
+    assert (generation.provider, generation.failover_from) == ("apixo", "")
+    assert "Failover" not in generation.fail_message
+
+
+@pytest.mark.django_db
+def test_failover_happens_once_then_the_job_fails_with_one_release(both):
+    member = UserFactory(credits=1000)
+    apixo_down(both)
+    both.post(
+        AIV_SUBMIT_URL,
+        json={"error": {"code": "upstream_error", "message": "Upstream", "type": "upstream_error"}},
+        status=503,
+    )
+    generation = generation_create(user=member, spec=spec())
+    submit_until_settled(generation)
+    generation.refresh_from_db()
+    assert generation.provider == "aivideoapi"
+
+    assert submit_until_settled(generation) == State.FAILED
+    generation.refresh_from_db()
+    assert (generation.provider, generation.failover_from) == ("aivideoapi", "apixo")
+    assert entries(generation) == [
+        (Kind.HOLD, -320),
+        (Kind.RELEASE, 320),
+        (Kind.HOLD, -560),
+        (Kind.RELEASE, 560),
+    ]
+    member.credit_account.refresh_from_db()
+    assert (member.credit_account.balance, member.credit_account.held) == (1000, 0)
+    assert ledger_mismatches() == []
+
+
+@pytest.mark.django_db
+def test_ledger_check_wants_exactly_one_open_hold_per_job_in_flight(make_job, payer):
+    from generations.services.ledger import credits_hold, credits_release
+
+    generation = make_job(state=State.QUEUED)
+    assert ledger_mismatches() == []
+    second = credits_hold(
+        user=payer, amount=10, generation=generation, idempotency_key="hold:extra"
+    )
+    problems = [str(p) for p in ledger_mismatches()]
+    assert problems == [f"generation {generation.pk}: is queued but has 2 open holds or a capture"]
+    credits_release(hold=second)
+    first = generation.credit_entries.filter(kind=Kind.HOLD).earliest("pk")
+    credits_release(hold=first)
+    problems = [str(p) for p in ledger_mismatches()]
+    assert problems == [f"generation {generation.pk}: is queued but has 0 open holds or a capture"]
