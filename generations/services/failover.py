@@ -80,8 +80,9 @@ def generation_failover(
     Call it from the submit worker once the first provider's retries are spent, with the
     job still ``submitting`` on attempt ``attempts``. It does nothing (``moved`` False, no
     reason) for an error that is not a retryable one of ``FAILOVER_ERRORS`` (a misconfigured
-    address is not retryable) or when :func:`failover_target` finds no provider. Otherwise, on the generation row locked FOR UPDATE and only if it is
-    still ``submitting`` on the same attempt:
+    address is not retryable) or when :func:`failover_target` finds no provider. Otherwise,
+    on the generation row locked FOR UPDATE and only if it is still ``submitting`` on the
+    same attempt:
 
     - the current hold is released and the target's price (``price_quote``, credits) held;
     - the job takes the target's provider, model, price and price table version, records
