@@ -13,9 +13,9 @@ from django.core.exceptions import ValidationError
 from django.core.files import File
 
 from .. import catalog, uploads
-from ..catalog import Mode
+from ..catalog import Mode, Provider
 from ..models import Generation, GenerationInput, User
-from ..providers import get_provider
+from ..providers import configured_providers, default_provider, get_provider, providers_for
 from ..providers.addresses import resolve_target
 from ..providers.errors import DownloadError, DownloadRefused
 from ..services.generations import GenerationSpec
@@ -64,6 +64,10 @@ class GenerationForm(forms.Form):
     resolution up to 1080p, ``camera_fixed`` (default on), ``seed`` 0-2147483647,
     ``watermark``; no aspect ratio (the output adapts to the source).
 
+    Provider (issue #7): one of the configured providers that offers the mode and
+    resolution; 1080p text/image-to-video is aivideoapi.ai's only (002 "Model"), extend
+    APIXO's only. Left empty, ``PROVIDER_DEFAULT`` decides (``providers.default_provider``).
+
     Args:
         user: the member asking; needed to use their own generations as inputs.
     """
@@ -72,6 +76,10 @@ class GenerationForm(forms.Form):
         "prompt_too_short": "Write at least %(min)d characters (not counting spaces at the ends).",
         "prompt_too_long": "Keep the prompt within %(max)d characters; it has %(length)d.",
         "resolution_for_mode": "%(resolution)s is not available for %(mode)s; choose %(allowed)s.",
+        "provider_for_mode": "%(provider)s does not offer %(mode)s; choose %(allowed)s.",
+        "resolution_for_provider": (
+            "%(provider)s does not offer %(resolution)s for %(mode)s; choose %(allowed)s."
+        ),
         "not_for_mode": "%(mode)s does not take this field.",
         "aspect_ratio_required": "Choose an aspect ratio.",
         "file_and_url": "Upload a file or give a URL, not both.",
@@ -88,6 +96,16 @@ class GenerationForm(forms.Form):
     }
 
     mode = forms.ChoiceField(choices=Mode.choices, initial=Mode.TEXT_TO_VIDEO)
+    provider = forms.ChoiceField(
+        choices=Provider.choices,
+        required=False,
+        widget=forms.RadioSelect,
+        label="Provider",
+        help_text="Same model, different price; only providers offering your settings.",
+        error_messages={
+            "invalid_choice": "%(value)s is not configured here; choose an offered provider."
+        },
+    )
     prompt = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 4, "maxlength": catalog.PROMPT_MAX_CHARS}),
         strip=True,
@@ -166,6 +184,11 @@ class GenerationForm(forms.Form):
         self.input_specs: tuple[InputSpec, ...] = ()
         self.source: Generation | None = None
         self.reused_from: Generation | None = None
+        # Issue #7: only configured providers (a key, or the simulator) are offered.
+        configured = configured_providers()
+        self.fields["provider"].choices = [
+            (value, label) for value, label in Provider.choices if value in configured
+        ]
         if not self.is_bound:
             self.initial.setdefault("client_token", uuid.uuid4().hex)
 
@@ -207,7 +230,9 @@ class GenerationForm(forms.Form):
             raise self._error("one_value")
         if not url:
             return ""
-        allowed_loopback = get_provider("apixo").download_allow_hosts()
+        allowed_loopback = frozenset().union(
+            *(get_provider(name).download_allow_hosts() for name in configured_providers())
+        )
         try:
             resolve_target(url, allow_loopback_hosts=allowed_loopback)
         except DownloadRefused as error:
@@ -234,6 +259,10 @@ class GenerationForm(forms.Form):
         if not mode:
             return cleaned
         self._check_resolution(mode, cleaned.get("resolution"))
+        if "resolution" not in self.errors:
+            cleaned["provider"] = self._check_provider(
+                mode, cleaned.get("resolution"), cleaned.get("provider")
+            )
         for name in OPTIONAL_FIELDS - MODE_FIELDS[Mode(mode)]:
             if self._given(name):
                 self.add_error(name, self._error("not_for_mode", mode=Mode(mode).label))
@@ -250,7 +279,8 @@ class GenerationForm(forms.Form):
         return cleaned
 
     def _check_resolution(self, mode: str, resolution: str | None) -> None:
-        allowed = catalog.resolutions_for(mode=mode)
+        """Refuse a resolution that no configured provider offers for ``mode``."""
+        allowed = [r for r in ("480p", "720p", "1080p") if providers_for(mode=mode, resolution=r)]
         if resolution and resolution not in allowed:
             self.add_error(
                 "resolution",
@@ -261,6 +291,41 @@ class GenerationForm(forms.Form):
                     allowed=" or ".join(allowed),
                 ),
             )
+
+    def _check_provider(self, mode: str, resolution: str | None, provider: str) -> str:
+        """Return the provider for the job: the member's choice, or the operator's default.
+
+        The choice must offer the mode and resolution (issue #7: 1080p text/image-to-video
+        only at aivideoapi.ai, video-extend only at APIXO); the error names the ones that do.
+        """
+        if not provider:
+            return default_provider(mode=mode, resolution=resolution) or ""
+        mode_label = Mode(mode).label.lower()
+        if provider not in providers_for(mode=mode):
+            allowed = " or ".join(Provider(p).label for p in providers_for(mode=mode))
+            self.add_error(
+                "provider",
+                self._error(
+                    "provider_for_mode",
+                    provider=Provider(provider).label,
+                    mode=mode_label,
+                    allowed=allowed,
+                ),
+            )
+        elif resolution and provider not in providers_for(mode=mode, resolution=resolution):
+            others = [Provider(p).label for p in providers_for(mode=mode, resolution=resolution)]
+            own = catalog.resolutions_for(mode=mode, provider=provider)
+            self.add_error(
+                "resolution",
+                self._error(
+                    "resolution_for_provider",
+                    provider=Provider(provider).label,
+                    resolution=resolution,
+                    mode=mode_label,
+                    allowed=" or ".join(own) + "".join(f", or {p}" for p in others),
+                ),
+            )
+        return provider
 
     def _given(self, name: str) -> bool:
         value = self.cleaned_data.get(name)
@@ -406,6 +471,7 @@ class GenerationForm(forms.Form):
             sound=data["sound"],
             aspect_ratio="" if extend else data["aspect_ratio"],
             camera_fixed=data["camera_fixed"],
+            provider=data["provider"],
             seed=data.get("seed") if extend else None,
             watermark=bool(data.get("watermark")) if extend else False,
             source_generation=self.source if extend else None,

@@ -2,8 +2,10 @@
 
 CONTRACT.md "Webhooks": APIXO POSTs the ``statusTask`` envelope to ``callback_url`` when a task
 reaches a final state; the receiver must answer 200 within 30 s, else it retries after 30 s,
-2 min and 10 min; duplicates happen; nothing is signed. So (DESIGN.md "Generation lifecycle",
-STYLE.md practice 9):
+2 min and 10 min; duplicates happen; nothing is signed. aivideoapi.ai (CONTRACT.md
+"aivideoapi.ai") POSTs the task object with ``X-Event``, ``X-Task-Id`` and ``X-Timestamp``
+headers, retries non-2xx answers immediately, after 3 and after 10 minutes, and signs nothing
+either. So, for both (DESIGN.md "Generation lifecycle", STYLE.md practice 9):
 
 - the per-attempt token in the URL (``services.callback_tokens``) is the only proof of who
   sent it; a wrong or unknown token is refused (404) and writes nothing;
@@ -19,6 +21,7 @@ machine may call it directly.
 """
 
 import logging
+from collections.abc import Mapping
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -37,7 +40,9 @@ State = Generation.State
 ADOPTABLE_STATES = (State.QUEUED, State.SUBMITTING, State.UNKNOWN)
 
 
-def generation_callback_receive(*, generation_id: int, token: str, body: bytes) -> bool:
+def generation_callback_receive(
+    *, generation_id: int, token: str, body: bytes, headers: Mapping[str, str] | None = None
+) -> bool:
     """Handle one webhook delivery for ``generation_id``; tell whether it was recognised.
 
     Recognised means: the generation exists and ``token`` is its current webhook token
@@ -61,6 +66,9 @@ def generation_callback_receive(*, generation_id: int, token: str, body: bytes) 
         generation_id: from the webhook URL.
         token: from the webhook URL.
         body: the raw request body (the view caps its size).
+        headers: the delivery's provider headers, e.g. aivideoapi.ai's ``X-Event``,
+            ``X-Task-Id`` and ``X-Timestamp`` (CONTRACT.md "aivideoapi.ai"); checked against
+            the body by the client's ``parse_callback``, never trusted either.
 
     Returns:
         True if the delivery was recognised (answer 200), False if not (answer 404).
@@ -79,7 +87,7 @@ def generation_callback_receive(*, generation_id: int, token: str, body: bytes) 
     if generation.is_final:
         logger.info("Late or duplicate callback for final generation %s", generation_id)
         return True
-    claimed = _parse(generation, body)
+    claimed = _parse(generation, body, headers or {})
     task_id = generation.provider_task_id
     if task_id is None:
         task_id = claimed.task_id if claimed is not None else None
@@ -95,10 +103,10 @@ def generation_callback_receive(*, generation_id: int, token: str, body: bytes) 
     return True
 
 
-def _parse(generation: Generation, body: bytes) -> TaskStatus | None:
-    """Return the body's claim, or None if it is not a well-formed callback envelope."""
+def _parse(generation: Generation, body: bytes, headers: Mapping[str, str]) -> TaskStatus | None:
+    """Return the body's claim, or None if it is not a well-formed callback."""
     try:
-        return get_provider(generation.provider).parse_callback(body)
+        return get_provider(generation.provider).parse_callback(body, headers=headers)
     except ProviderResponseError as error:
         logger.warning("Malformed callback for generation %s: %r", generation.pk, error)
         return None

@@ -12,9 +12,10 @@ from django.views import View
 from django.views.generic import DetailView, FormView, ListView, TemplateView
 
 from .. import catalog
-from ..catalog import Mode, UnsupportedRequest
+from ..catalog import Mode, Provider, UnsupportedRequest
 from ..forms import GenerationForm
 from ..models import CreditEntry, Generation
+from ..providers import default_provider, providers_for
 from ..services.generations import generation_create
 from ..services.inputs import InputsNotConfigured, stored_inputs_available
 from ..services.ledger import LedgerError
@@ -73,6 +74,9 @@ class GenerationCreateView(FormView):
             initial.update(mode=Mode.VIDEO_EXTEND, source_generation=extend)
         if initial.get("mode") == Mode.VIDEO_EXTEND:
             initial.setdefault("camera_fixed", True)  # 000 Parameters: camera_fixed default true
+        initial.setdefault(
+            "provider", default_provider(mode=initial.get("mode", Mode.TEXT_TO_VIDEO))
+        )
         return initial
 
     def get_context_data(self, **kwargs):
@@ -85,7 +89,15 @@ class GenerationCreateView(FormView):
         context.update(
             modes=Mode.choices,
             mode=mode if mode in Mode.values else Mode.TEXT_TO_VIDEO,
-            resolutions={m.value: list(catalog.resolutions_for(mode=m)) for m in Mode},
+            # mode -> provider -> resolutions, for the configured providers (issue #7).
+            offers={
+                m.value: {
+                    p: list(catalog.resolutions_for(mode=m, provider=p))
+                    for p in providers_for(mode=m)
+                }
+                for m in Mode
+            },
+            default_providers={m.value: default_provider(mode=m) for m in Mode},
             reused=(
                 owned.prefetch_related("inputs").filter(pk=reused_pk).first()
                 if reused_pk is not None
@@ -138,6 +150,7 @@ def _settings_of(generation: Generation) -> dict:
         "duration": generation.duration,
         "sound": "on" if generation.sound else "off",
         "camera_fixed": generation.camera_fixed,
+        "provider": generation.provider,
         "inputs_from": generation.pk,
     }
     if generation.aspect_ratio:
@@ -151,35 +164,49 @@ class QuoteView(View):
     """Return the price of the form's current values as JSON (the form's live price).
 
     The same ``price_quote`` service prices the job at submission, so the page never shows
-    a price the server would not charge.
+    a price the server would not charge. ``providers`` holds the price at every configured
+    provider that offers the mode and resolution (issue #7), so the form can show each one
+    next to its choice; the top-level figures are the chosen (or default) provider's.
     """
+
+    FIELDS = ("mode", "resolution", "duration", "sound", "provider")
 
     def get(self, request):
         form = GenerationForm(data={"prompt": "price", **request.GET.dict()}, user=request.user)
-        fields = ("mode", "resolution", "duration", "sound")
-        if not form.is_valid() and any(f in form.errors for f in fields):
-            errors = {f: form.errors[f][0] for f in fields if f in form.errors}
+        if not form.is_valid() and any(f in form.errors for f in self.FIELDS):
+            errors = {f: form.errors[f][0] for f in self.FIELDS if f in form.errors}
             return JsonResponse({"errors": errors}, status=400)
         data = form.cleaned_data
+        account = request.user.credit_account
+        offers = {}
         try:
-            quote = price_quote(
-                provider="apixo",
-                mode=data["mode"],
-                resolution=data["resolution"],
-                sound=data["sound"],
-                duration=data["duration"],
-            )
+            for name in providers_for(mode=data["mode"], resolution=data["resolution"]):
+                quote = price_quote(
+                    provider=name,
+                    mode=data["mode"],
+                    resolution=data["resolution"],
+                    sound=data["sound"],
+                    duration=data["duration"],
+                )
+                offers[name] = {
+                    "label": Provider(name).label,
+                    "credits": quote.credits,
+                    "usd": str(quote.usd),
+                    "credits_per_second": quote.credits_per_second,
+                    "price_table_version": quote.price_table.version,
+                    "affordable": account.balance >= quote.credits,
+                }
         except UnsupportedRequest as error:
             return JsonResponse({"errors": {"resolution": str(error)}}, status=400)
-        account = request.user.credit_account
+        chosen = offers.get(data["provider"])
+        if chosen is None:
+            return JsonResponse({"errors": {"provider": "No provider offers this."}}, status=400)
         return JsonResponse(
             {
-                "credits": quote.credits,
-                "usd": str(quote.usd),
-                "credits_per_second": quote.credits_per_second,
-                "price_table_version": quote.price_table.version,
-                "affordable": account.balance >= quote.credits,
+                **chosen,
+                "provider": data["provider"],
                 "balance": account.balance,
+                "providers": offers,
             }
         )
 

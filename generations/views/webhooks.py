@@ -1,8 +1,8 @@
 """The provider's webhook: the only CSRF-exempt view (STYLE.md practice 9).
 
-APIXO POSTs a task's final state to the callback URL the portal gave it (CONTRACT.md
-"Webhooks"); the URL carries the generation id and a secret token. Everything else is the
-service's job (``services.callbacks.generation_callback_receive``).
+APIXO and aivideoapi.ai POST a task's final state to the callback URL the portal gave it
+(CONTRACT.md "Webhooks" and "aivideoapi.ai"); the URL carries the generation id and a secret
+token. Everything else is the service's job (``services.callbacks.generation_callback_receive``).
 """
 
 from django.contrib.auth.decorators import login_not_required
@@ -15,6 +15,8 @@ from ..services.callbacks import generation_callback_receive
 
 # A callback body is one statusTask envelope: a few hundred bytes (001 "Poll for result").
 WEBHOOK_MAX_BYTES = 64 * 1024
+# aivideoapi.ai's callback headers (CONTRACT.md "aivideoapi.ai"); APIXO sends none.
+CALLBACK_HEADERS = ("X-Event", "X-Task-Id", "X-Timestamp")
 
 
 @method_decorator([csrf_exempt, login_not_required], name="dispatch")
@@ -38,6 +40,11 @@ class GenerationWebhookView(View):
         body = request.read(WEBHOOK_MAX_BYTES + 1)
         if len(body) > WEBHOOK_MAX_BYTES:
             return HttpResponse("Body too large.\n", status=413, content_type="text/plain")
-        if not generation_callback_receive(generation_id=generation_id, token=token, body=body):
+        headers = {
+            name: request.headers[name] for name in CALLBACK_HEADERS if name in request.headers
+        }
+        if not generation_callback_receive(
+            generation_id=generation_id, token=token, body=body, headers=headers
+        ):
             return HttpResponse("Not found.\n", status=404, content_type="text/plain")
         return HttpResponse("OK\n", content_type="text/plain")

@@ -1,5 +1,5 @@
-// New-generation form: mode tabs that keep what was typed, resolutions per mode, image
-// previews, live character count and live price from the server's price_quote.
+// New-generation form: mode tabs that keep what was typed, resolutions and providers per
+// mode, image previews, live character count and live prices from the server's price_quote.
 (function () {
   "use strict";
   const form = document.getElementById("generation-form");
@@ -10,7 +10,10 @@
   const credits = document.getElementById("price-credits");
   const usd = document.getElementById("price-usd");
   const note = document.getElementById("price-note");
-  const resolutionsByMode = JSON.parse(document.getElementById("mode-resolutions").textContent);
+  // mode -> provider -> resolutions it offers, for the configured providers only.
+  const offers = JSON.parse(document.getElementById("mode-offers").textContent);
+  const defaults = JSON.parse(document.getElementById("mode-default-providers").textContent);
+  const providerRadios = Array.from(form.querySelectorAll("input[name=provider]"));
   const cameraFixed = form.elements.camera_fixed;
   let cameraTouched = false;
   const MIN = 3, MAX = 2500;
@@ -26,16 +29,44 @@
       fieldset.hidden = !active;
       fieldset.disabled = !active;
     });
-    const allowed = resolutionsByMode[mode] || [];
+    const modeOffers = offers[mode] || {};
+    const allowed = [...new Set(Object.values(modeOffers).flat())];
     const select = form.elements.resolution;
     for (const option of select.options) option.disabled = !allowed.includes(option.value);
     if (!allowed.includes(select.value)) select.value = allowed.includes("720p") ? "720p" : allowed[0];
+    updateProviders(mode);
     // 000 Parameters: camera_fixed defaults to true for extend; fixed_lens to false.
     if (!initial && !cameraTouched) cameraFixed.checked = mode === "video-extend";
     const url = new URL(window.location);
     url.searchParams.set("mode", mode);
     window.history.replaceState(null, "", url);
     updatePrice();
+  }
+
+  // Offer only the providers that serve the mode at the chosen resolution (1080p text- and
+  // image-to-video: aivideoapi.ai; extend: APIXO); keep the choice if it still fits.
+  function updateProviders(mode) {
+    const modeOffers = offers[mode] || {};
+    const resolution = form.elements.resolution.value;
+    let checked = providerRadios.find((radio) => radio.checked);
+    for (const radio of providerRadios) {
+      const fits = (modeOffers[radio.value] || []).includes(resolution);
+      radio.disabled = !fits;
+      radio.closest("label").hidden = !(radio.value in modeOffers);
+      if (!fits && radio === checked) { radio.checked = false; checked = null; }
+    }
+    if (!checked) {
+      const fitting = providerRadios.filter((radio) => !radio.disabled);
+      const preferred = fitting.find((radio) => radio.value === defaults[mode]) || fitting[0];
+      if (preferred) preferred.checked = true;
+    }
+  }
+
+  function showPrices(data) {
+    for (const span of form.querySelectorAll("[data-price-for]")) {
+      const offer = (data.providers || {})[span.dataset.priceFor];
+      span.textContent = offer ? `${offer.credits.toLocaleString()} credits (US$${offer.usd})` : "not available";
+    }
   }
 
   function updateCount() {
@@ -47,9 +78,9 @@
   let pending = null;
   async function updatePrice() {
     const params = new URLSearchParams();
-    for (const name of ["mode", "resolution", "duration", "sound"]) {
+    for (const name of ["mode", "resolution", "duration", "sound", "provider"]) {
       const field = form.elements[name];
-      if (field) params.set(name, field.value);
+      if (field && field.value !== undefined) params.set(name, field.value);
     }
     if (pending) pending.abort();
     pending = new AbortController();
@@ -64,6 +95,7 @@
         note.textContent = Object.values(data.errors || {}).join(" ");
         return;
       }
+      showPrices(data);
       credits.textContent = data.credits.toLocaleString();
       usd.textContent = `(US$${data.usd})`;
       note.textContent = data.affordable
@@ -96,7 +128,10 @@
     input.addEventListener("change", () => preview(input));
   });
   prompt.addEventListener("input", updateCount);
-  form.addEventListener("change", updatePrice);
+  form.addEventListener("change", (event) => {
+    if (event.target.name === "resolution") updateProviders(modeInput.value);
+    updatePrice();
+  });
   form.addEventListener("input", (event) => { if (event.target.name === "duration") updatePrice(); });
   form.addEventListener("submit", () => {
     // One click, one job: the one-time client_token also guards the server side.

@@ -48,7 +48,11 @@ def test_the_documented_example_is_valid():
         ({"duration": "8.5"}, "duration", "whole number"),
         ({"duration": "eight"}, "duration", "whole number"),
         ({"duration": None}, "duration", "required"),
-        ({"resolution": "1080p"}, "resolution", "1080p is not available for text to video"),
+        (
+            {"resolution": "1080p", "provider": "apixo"},
+            "resolution",
+            "APIXO does not offer 1080p for text to video; choose 480p or 720p, or aivideoapi.ai.",
+        ),
         ({"resolution": "4k"}, "resolution", "Select a valid choice"),
         ({"sound": None}, "sound", "required"),
         ({"sound": "maybe"}, "sound", "Select a valid choice"),
@@ -82,7 +86,10 @@ def test_every_documented_value_is_accepted(duration, resolution, ratio):
     [
         (["--prompt", "ab"], "--prompt: Write at least 3 characters"),
         (["--prompt", "a fine prompt", "--duration", "13"], "--duration: Ensure this value"),
-        (["--prompt", "a fine prompt", "--resolution", "1080p"], "--resolution: 1080p is not"),
+        (
+            ["--prompt", "a fine prompt", "--resolution", "1080p", "--provider", "apixo"],
+            "--resolution: APIXO does not offer 1080p",
+        ),
         (["--prompt", "a fine prompt", "--aspect-ratio", "5:4"], "--aspect-ratio: Select"),
     ],
 )

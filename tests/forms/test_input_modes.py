@@ -93,10 +93,10 @@ class TestImageToVideo:
             ({"end_image_url": PUBLIC_PNG}, {}, "start_image", "An end frame needs a start frame"),
             ({"start_image_url": PUBLIC_PNG}, {"start_image": "png"}, "start_image", "not both"),
             (
-                {"start_image_url": PUBLIC_PNG, "resolution": "1080p"},
+                {"start_image_url": PUBLIC_PNG, "resolution": "1080p", "provider": "apixo"},
                 {},
                 "resolution",
-                "1080p is not available for image to video",
+                "APIXO does not offer 1080p for image to video",
             ),
             ({"start_image_url": PUBLIC_PNG, "aspect_ratio": ""}, {}, "aspect_ratio", "Choose an"),
             ({"start_image_url": PUBLIC_PNG, "seed": "7"}, {}, "seed", "does not take"),
@@ -243,8 +243,11 @@ class TestVideoExtend:
         ("extra", "message"),
         [
             (
-                ["--resolution", "1080p", "--mode", "image-to-video", "--image", PUBLIC_PNG],
-                "--resolution: 1080p is not available for image to video",
+                [
+                    *("--resolution", "1080p", "--mode", "image-to-video", "--image", PUBLIC_PNG),
+                    *("--provider", "apixo"),
+                ],
+                "--resolution: APIXO does not offer 1080p for image to video",
             ),
             (
                 ["--mode", "video-extend", "--video", PUBLIC_MP4, "--aspect-ratio", "16:9"],

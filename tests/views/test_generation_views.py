@@ -89,7 +89,13 @@ def test_quote_returns_the_server_price(member_client):
 def test_quote_reports_field_errors(member_client):
     response = member_client.get(
         reverse("generations:quote"),
-        {"mode": "text-to-video", "resolution": "1080p", "duration": "8", "sound": "on"},
+        {
+            "mode": "text-to-video",
+            "resolution": "1080p",
+            "duration": "8",
+            "sound": "on",
+            "provider": "apixo",
+        },
     )
     assert response.status_code == 400
     assert "1080p" in response.json()["errors"]["resolution"]

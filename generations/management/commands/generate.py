@@ -31,6 +31,9 @@ def generation_json(generation: Generation) -> dict:
         "state": generation.state,
         "mode": generation.mode,
         "price_credits": generation.price_credits,
+        "provider": generation.provider,
+        "model_id": generation.model_id,
+        "failover_from": generation.failover_from or None,
         "provider_task_id": generation.provider_task_id,
         "fail_code": generation.fail_code or None,
         "fail_message": generation.fail_message or None,
@@ -92,6 +95,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--watermark", action="store_true", default=False, help="Video-extend only."
         )
+        parser.add_argument(
+            "--provider",
+            choices=("apixo", "aivideoapi"),
+            help=(
+                "Where the job runs (issue #7); default: PROVIDER_DEFAULT, or the other "
+                "configured provider if the default does not offer the mode and resolution."
+            ),
+        )
         parser.add_argument("--wait", action="store_true", help="Block until the job is final.")
         parser.add_argument(
             "--timeout", type=float, default=900.0, help="Seconds --wait waits at most."
@@ -132,6 +143,7 @@ class Command(BaseCommand):
             "resolution": options["resolution"],
             "duration": options["duration"],
             "sound": "on" if options["sound"] else "off",
+            "provider": options["provider"] or "",
         }
         files = {}
         if options["aspect_ratio"] is not None:
