@@ -273,8 +273,13 @@ def run(args: argparse.Namespace, data: dict) -> None:
     from generations.selectors.reports import local_today, statement_rows
 
     class StubProvider:
+        """Either provider's client: APIXO answers in US$, aivideoapi.ai in its credits."""
+
         def account_balance(self) -> Decimal:
             return Decimal("123.45")
+
+        def account_credits(self) -> int:
+            return 24_690
 
     providers.get_provider = lambda name="apixo": StubProvider()
     heavy, manager = data["heavy"], data["manager"]

@@ -1,6 +1,7 @@
-"""Filter forms of the spend reports: date range, entry kinds, period and member.
+"""Filter forms of the spend reports: date range, entry kinds, period, member and provider.
 
-The query-string names are part of the CSV links (``?from=&to=&kind=&period=&member=``),
+The query-string names are part of the CSV links
+(``?from=&to=&kind=&period=&member=&provider=``),
 so ``from`` and ``to`` are added in ``__init__`` (``from`` is a Python keyword). Dates are
 local calendar days (``settings.TIME_ZONE``), both ends included.
 """
@@ -10,6 +11,7 @@ from datetime import date, timedelta
 from django import forms
 from django.core.exceptions import ValidationError
 
+from ..catalog import Provider
 from ..models import CreditEntry
 from ..selectors.reports import Period, local_today
 
@@ -84,7 +86,8 @@ class StatementFilterForm(DateRangeForm):
 
 
 class TeamSpendFilterForm(DateRangeForm):
-    """Filter the team report: local days (default: the last 30), period and member."""
+    """Filter the team report: local days (default: the last 30), period, member and
+    provider (empty: every provider)."""
 
     DEFAULT_DAYS = 30
 
@@ -93,6 +96,10 @@ class TeamSpendFilterForm(DateRangeForm):
     )
     # Rendered as a select of the report's members; an unknown id just shows nobody.
     member = forms.IntegerField(label="Member", required=False, min_value=1)
+    # Every provider, configured or not: past spend stays reportable after a key is removed.
+    provider = forms.ChoiceField(
+        label="Provider", choices=[("", "All providers"), *Provider.choices], required=False
+    )
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("default_days", self.DEFAULT_DAYS)
@@ -103,3 +110,7 @@ class TeamSpendFilterForm(DateRangeForm):
 
     def chosen_member(self) -> int | None:
         return self.cleaned_data.get("member") if self.is_valid() else None
+
+    def chosen_provider(self) -> str | None:
+        """Return the provider to report on (a ``catalog.Provider`` value), None for all."""
+        return (self.cleaned_data.get("provider") if self.is_valid() else "") or None

@@ -2,8 +2,10 @@
 
 DESIGN.md "Money": spend is captured credits, the negated sum of ``capture`` entries'
 amounts; "reserved" is ``CreditAccount.held``; 1 credit = US$0.001. DESIGN.md "Users and
-their jobs": members see their own usage, managers the team's spend per member, mode,
-resolution and period, and the provider account's balance.
+their jobs": members see their own usage, managers the team's spend per member, provider,
+mode, resolution and period, and each provider account's balance (issue #7). Spend is
+counted against the provider of the captured generation (``Generation.provider``, the one
+that ran the job after any failover).
 
 Every function issues a constant number of queries whatever the number of members,
 generations and entries (DESIGN.md "Performance targets"): sums are made by the database
@@ -43,9 +45,10 @@ from django.db.models.functions import Coalesce, Lower, TruncDay
 from django.utils import timezone
 
 from .. import providers
-from ..catalog import Mode
+from ..catalog import Mode, Provider
 from ..models import CreditAccount, CreditEntry, Generation, User
 from ..models.ledger import credits_to_usd
+from ..providers.aivideoapi import USD_PER_PROVIDER_CREDIT
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +58,8 @@ State = Generation.State
 # Newest first; ``id`` breaks ties between entries written in the same microsecond.
 NEWEST_FIRST = (F("created_at").desc(), F("id").desc())
 
-PROVIDER_BALANCE_CACHE_KEY = "reports:provider-balance:apixo"
+# One entry per provider; "v2" since entries hold (usd, credits, error, checked_at).
+PROVIDER_BALANCE_CACHE_KEY = "reports:provider-balance:v2:{provider}"
 PROVIDER_BALANCE_CACHE_SECONDS = 60
 
 # Jobs that count as failed in the failure rate; canceled jobs are the member's choice.
@@ -246,11 +250,16 @@ class SpendBucket:
 
 @dataclass(frozen=True)
 class SpendGroup:
-    """Spend of one group (a mode, a resolution, ...): captured jobs and credits."""
+    """Spend of one group (a mode, a resolution, ...): captured jobs and credits.
+
+    ``key`` is the value the group stands for when a filter can choose it (a provider's
+    name), else empty.
+    """
 
     label: str
     jobs: int
     credits: int
+    key: str = ""
 
     @property
     def usd(self) -> Decimal:
@@ -370,6 +379,10 @@ def _pair() -> list[int]:
 
 def _mode_label(mode: str | None) -> str:
     return Mode(mode).label if mode in Mode.values else (mode or "-")
+
+
+def _provider_label(provider: str | None) -> str:
+    return Provider(provider).label if provider in Provider.values else (provider or "-")
 
 
 def _sound_label(sound: bool | None) -> str:
@@ -545,6 +558,7 @@ class TeamSpend:
     ``credits`` and ``captures`` are the ledger's sums over the range; each breakdown sums
     to them exactly. Jobs (``jobs``, ``succeeded``, ``failed``) are the generations created
     in the range, by their state now; spend counts captures by the time they were written.
+    ``provider`` is the provider filter (None: every provider).
     """
 
     first: date
@@ -555,6 +569,8 @@ class TeamSpend:
     buckets: list[SpendBucket]
     members: list[MemberSpend]
     by_mode_resolution: list[SpendGroup]
+    by_provider: list[SpendGroup] = field(default_factory=list)
+    provider: str | None = None
     jobs: int = 0
     succeeded: int = 0
     failed: int = 0
@@ -569,16 +585,26 @@ class TeamSpend:
         return _rate(self.failed, self.succeeded + self.failed)
 
 
-def team_spend(*, first: date, last: date, period: str, user_id: int | None = None) -> TeamSpend:
+def team_spend(
+    *,
+    first: date,
+    last: date,
+    period: str,
+    user_id: int | None = None,
+    provider: str | None = None,
+) -> TeamSpend:
     """Return the team's spend and jobs on the local days ``first`` to ``last``.
 
     Args:
         first, last: the range, inclusive, as local dates (``settings.TIME_ZONE``).
         period: ``Period`` value grouping the spend series (day, ISO week, month).
         user_id: only this member's figures (the member filter); None for everyone.
+        provider: only jobs run by this provider (a ``catalog.Provider`` value, matched
+            against ``Generation.provider``); None for every provider.
 
     Five queries whatever the team's size: spend per period, spend per member, spend per
-    mode and resolution, jobs per member and state, and the members with their accounts.
+    provider, mode and resolution (one query for both breakdowns), jobs per member and
+    state, and the members with their accounts.
     """
     period = Period(period)
     start, end = day_range(first, last)
@@ -587,6 +613,9 @@ def team_spend(*, first: date, last: date, period: str, user_id: int | None = No
     if user_id is not None:
         captures = captures.filter(account__user_id=user_id)
         jobs = jobs.filter(user_id=user_id)
+    if provider is not None:
+        captures = captures.filter(generation__provider=provider)
+        jobs = jobs.filter(provider=provider)
     per_period = _spend_per_period(captures, first=first, last=last, period=period)
 
     # Grouped by account, not user: no join, so the (kind, created_at) index serves it.
@@ -598,16 +627,15 @@ def team_spend(*, first: date, last: date, period: str, user_id: int | None = No
     for row in jobs.values("user_id", "state").annotate(n=Count("id")):
         outcomes[row["user_id"]][row["state"]] += row["n"]
 
-    by_mode_resolution = [
-        SpendGroup(
-            f"{_mode_label(row['generation__mode'])} · {row['generation__resolution'] or '-'}",
-            row["jobs"],
-            row["credits"],
-        )
-        for row in captures.values("generation__mode", "generation__resolution")
-        .annotate(jobs=Count("id"), credits=_spent())
-        .order_by("-credits", "generation__mode", "generation__resolution")
-    ]
+    # One row per provider, mode and resolution (a few dozen), folded into both breakdowns.
+    by_mode_resolution: dict[tuple[str, str], list[int]] = defaultdict(_pair)
+    by_provider: dict[str, list[int]] = defaultdict(_pair)
+    fields = ("generation__provider", "generation__mode", "generation__resolution")
+    for row in captures.values(*fields).annotate(jobs=Count("id"), credits=_spent()):
+        provider_name, mode, resolution = (row[name] or "" for name in fields)
+        for groups, key in ((by_mode_resolution, (mode, resolution)), (by_provider, provider_name)):
+            groups[key][0] += row["jobs"]
+            groups[key][1] += row["credits"]
 
     people = User.objects.order_by(Lower("username")).values(
         "pk",
@@ -650,7 +678,20 @@ def team_spend(*, first: date, last: date, period: str, user_id: int | None = No
         captures=sum(row["captures"] for row in spend_by_account.values()),
         buckets=[SpendBucket(day, credits) for day, credits in per_period.items()],
         members=members,
-        by_mode_resolution=by_mode_resolution,
+        by_mode_resolution=[
+            SpendGroup(f"{_mode_label(mode)} · {resolution or '-'}", *pair)
+            for (mode, resolution), pair in sorted(
+                by_mode_resolution.items(), key=lambda item: (-item[1][1], *item[0])
+            )
+        ],
+        by_provider=sorted(
+            (
+                SpendGroup(_provider_label(name), *pair, key=name)
+                for name, pair in by_provider.items()
+            ),
+            key=lambda g: (-g.credits, g.label),
+        ),
+        provider=provider,
         jobs=sum(sum(states.values()) for states in outcomes.values()),
         succeeded=sum(states[State.SUCCEEDED] for states in outcomes.values()),
         failed=sum(states[s] for states in outcomes.values() for s in FAILED_STATES),
@@ -660,11 +701,12 @@ def team_spend(*, first: date, last: date, period: str, user_id: int | None = No
 
 @dataclass(frozen=True)
 class SpendRow:
-    """One row of the team report's export: a member's spend on one mode, resolution and
-    sound in the period starting on ``period_start`` (local date); credits."""
+    """One row of the team report's export: a member's spend with one provider on one mode,
+    resolution and sound in the period starting on ``period_start`` (local date); credits."""
 
     period_start: date
     username: str
+    provider: str
     mode: str
     resolution: str
     sound: bool | None
@@ -682,22 +724,31 @@ def team_spend_rows(
     last: date,
     period: str,
     user_id: int | None = None,
+    provider: str | None = None,
     chunk_size: int = 2000,
 ) -> Iterator[SpendRow]:
     """Yield the team report's finest rows, for the CSV export: by period, then member,
-    mode, resolution and sound.
+    provider, mode, resolution and sound.
 
-    Their sums equal ``team_spend``'s ``captures`` and ``credits`` for the same arguments.
-    One query, read with ``.iterator(chunk_size=...)`` in time order; only the groups of
-    the period being read are held in memory, so any range streams in bounded memory.
+    Their sums equal ``team_spend``'s ``captures`` and ``credits`` for the same arguments
+    (``user_id`` and ``provider`` filter as there). One query, read with
+    ``.iterator(chunk_size=...)`` in time order; only the groups of the period being read
+    are held in memory, so any range streams in bounded memory.
     """
     period = Period(period)
     start, end = day_range(first, last)
     captures = _captures(start, end)
     if user_id is not None:
         captures = captures.filter(account__user_id=user_id)
+    if provider is not None:
+        captures = captures.filter(generation__provider=provider)
     slotted, local_date = _slotted(captures, first, last)
-    fields = ("account__user__username", "generation__mode", "generation__resolution")
+    fields = (
+        "account__user__username",
+        "generation__provider",
+        "generation__mode",
+        "generation__resolution",
+    )
     rows = (
         slotted.values("slot", *fields, "generation__sound")
         .annotate(jobs=Count("id"), credits=_spent())
@@ -717,24 +768,31 @@ def team_spend_rows(
 
 
 def _spend_rows(bucket: date | None, groups: dict[tuple, list[int]]) -> Iterator[SpendRow]:
-    """Yield one period's groups as rows, by member, mode, resolution and sound."""
-    for (username, mode, resolution, sound), (jobs, credits) in sorted(
-        groups.items(), key=lambda item: (*item[0][:3], item[0][3] is None, item[0][3])
+    """Yield one period's groups as rows, by member, provider, mode, resolution and sound."""
+    for (username, provider, mode, resolution, sound), (jobs, credits) in sorted(
+        groups.items(), key=lambda item: (*item[0][:4], item[0][4] is None, item[0][4])
     ):
-        yield SpendRow(bucket, username, mode, resolution, sound, jobs, credits)
+        yield SpendRow(bucket, username, provider, mode, resolution, sound, jobs, credits)
 
 
-# --- The provider account ----------------------------------------------------------------------
+# --- The provider accounts ---------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class ProviderBalance:
-    """The provider account's balance in USD, or why it is unavailable."""
+    """One provider account's balance in USD (and in its own credits, when it counts in
+    credits), or why it is unavailable."""
 
+    provider: str
     usd: Decimal | None
     threshold_usd: Decimal
     checked_at: datetime
+    credits: int | None = None
     error: str = ""
+
+    @property
+    def label(self) -> str:
+        return _provider_label(self.provider)
 
     @property
     def available(self) -> bool:
@@ -746,24 +804,54 @@ class ProviderBalance:
         return self.usd is not None and self.usd < self.threshold_usd
 
 
-def provider_balance() -> ProviderBalance:
-    """Return the APIXO account's balance (USD), cached for 60 seconds.
+def provider_balances() -> list[ProviderBalance]:
+    """Return the balance of every configured provider account, in
+    ``providers.configured_providers()`` order, each cached for 60 seconds.
 
-    ``GET /apikeys/current-balance`` (CONTRACT.md "Other endpoints and facts") through the
-    provider client. A ``ProviderError`` is reported as unavailable, and cached too, so a
-    provider that is down does not slow every page load. The warning threshold is
-    ``settings.PROVIDER_BALANCE_WARNING_USD`` (USD).
+    APIXO: ``GET /apikeys/current-balance``, USD (CONTRACT.md "Other endpoints and facts").
+    aivideoapi.ai: ``GET /credits``, integer provider credits worth
+    ``USD_PER_PROVIDER_CREDIT`` (US$0.005) each (CONTRACT.md "aivideoapi.ai"). A
+    ``ProviderError`` makes that one balance unavailable, and is cached too, so a provider
+    that is down neither hides the others nor slows every page load. The warning threshold
+    is ``settings.PROVIDER_BALANCE_WARNING_USD`` (USD) for every provider.
     """
     threshold = Decimal(str(getattr(settings, "PROVIDER_BALANCE_WARNING_USD", 20)))
-    cached = cache.get(PROVIDER_BALANCE_CACHE_KEY)
-    if cached is None:
-        usd, error = None, ""
-        try:
-            usd = providers.get_provider("apixo").account_balance()
-        except providers.ProviderError as exc:
-            logger.warning("provider balance unavailable: %r", exc)
-            error = exc.message
-        cached = (usd, error, timezone.now())
-        cache.set(PROVIDER_BALANCE_CACHE_KEY, cached, PROVIDER_BALANCE_CACHE_SECONDS)
-    usd, error, checked_at = cached
-    return ProviderBalance(usd=usd, threshold_usd=threshold, checked_at=checked_at, error=error)
+    balances = []
+    for name in providers.configured_providers():
+        key = PROVIDER_BALANCE_CACHE_KEY.format(provider=name)
+        cached = cache.get(key)
+        if cached is None:
+            usd, credits, error = None, None, ""
+            try:
+                usd, credits = _fetch_balance(name)
+            except providers.ProviderError as exc:
+                logger.warning("%s balance unavailable: %r", name, exc)
+                error = exc.message
+            cached = (usd, credits, error, timezone.now())
+            cache.set(key, cached, PROVIDER_BALANCE_CACHE_SECONDS)
+        usd, credits, error, checked_at = cached
+        balances.append(
+            ProviderBalance(
+                provider=name,
+                usd=usd,
+                threshold_usd=threshold,
+                checked_at=checked_at,
+                credits=credits,
+                error=error,
+            )
+        )
+    return balances
+
+
+def _fetch_balance(name: str) -> tuple[Decimal, int | None]:
+    """Ask provider ``name`` for its balance: ``(USD, provider credits or None)``.
+
+    Raises:
+        ProviderError: the provider did not answer with a balance.
+    """
+    client = providers.get_provider(name)
+    if name == Provider.AIVIDEOAPI:
+        # One call for both figures: the USD value is the credits at the published rate.
+        credits = client.account_credits()
+        return credits * USD_PER_PROVIDER_CREDIT, credits
+    return client.account_balance(), None

@@ -1,9 +1,10 @@
 """Spend reports: a member's usage and statement, the team's spend, and their CSV exports.
 
 DESIGN.md "Users and their jobs": members see their balance and spend; managers see spend
-per member, mode, resolution and period with charts and CSV, and the provider account's
-balance. Members see only their own ledger; the team pages are a 404 for anyone but a
-manager (the login middleware sends anonymous users to the login page first).
+per member, provider, mode, resolution and period with charts and CSV, and each configured
+provider account's balance (issue #7). Members see only their own ledger; the team pages
+are a 404 for anyone but a manager (the login middleware sends anonymous users to the login
+page first).
 
 The views only read (``selectors.reports``); CSV exports stream rows from a database
 iterator, so a million rows never sit in memory at once.
@@ -20,6 +21,7 @@ from django.utils import dateformat, timezone
 from django.views import View
 from django.views.generic import TemplateView
 
+from ..catalog import Provider
 from ..forms.reports import StatementFilterForm, TeamSpendFilterForm
 from ..models import CreditEntry
 from ..models.ledger import credits_to_usd
@@ -29,7 +31,7 @@ from ..selectors.reports import (
     local_today,
     member_usage,
     month_first_day,
-    provider_balance,
+    provider_balances,
     statement_rows,
     statement_totals,
     team_spend,
@@ -247,8 +249,11 @@ class StatementCsvView(View):
 
 
 class TeamSpendView(ManagerRequiredMixin, TemplateView):
-    """Show the team's spend per period, member, mode and resolution; jobs, failure rates
-    and the provider account's balance. Managers only."""
+    """Show the team's spend per period, member, provider, mode and resolution; jobs,
+    failure rates and every configured provider account's balance. Managers only.
+
+    ``?provider=`` limits every figure but the balances to one provider's jobs.
+    """
 
     template_name = "reports/team_spend.html"
 
@@ -256,7 +261,13 @@ class TeamSpendView(ManagerRequiredMixin, TemplateView):
         form = TeamSpendFilterForm(self.request.GET)
         first, last = form.date_range()
         period = form.chosen_period()
-        report = team_spend(first=first, last=last, period=period, user_id=form.chosen_member())
+        report = team_spend(
+            first=first,
+            last=last,
+            period=period,
+            user_id=form.chosen_member(),
+            provider=form.chosen_provider(),
+        )
         # The chart shows the biggest spenders; the table below lists every member.
         spenders = [m for m in report.members if m.credits][:MEMBER_CHART_BARS]
         query = _query_without(self.request, "page")
@@ -266,7 +277,9 @@ class TeamSpendView(ManagerRequiredMixin, TemplateView):
             periods=Period.choices,
             chosen_member=form.chosen_member(),
             member_query=_query_without(self.request, "page", "member"),
-            balance=provider_balance(),
+            provider_choices=Provider.choices,
+            provider_query=_query_without(self.request, "page", "provider"),
+            balances=provider_balances(),
             csv_url=f"{reverse('generations:team_spend_csv')}?{query}",
             bucket_rows=[(_period_label(b.start, period), b) for b in report.buckets],
             period_chart=_chart(
@@ -286,6 +299,12 @@ class TeamSpendView(ManagerRequiredMixin, TemplateView):
                 [g.credits for g in report.by_mode_resolution],
                 horizontal=True,
             ),
+            provider_chart=_chart(
+                [g.label for g in report.by_provider],
+                "Credits spent",
+                [g.credits for g in report.by_provider],
+                horizontal=True,
+            ),
             **kwargs,
         )
 
@@ -293,6 +312,7 @@ class TeamSpendView(ManagerRequiredMixin, TemplateView):
 TEAM_CSV_HEADER = [
     "period_start",
     "member",
+    "provider",
     "mode",
     "resolution",
     "sound",
@@ -303,8 +323,9 @@ TEAM_CSV_HEADER = [
 
 
 class TeamSpendCsvView(ManagerRequiredMixin, View):
-    """Stream the team report as CSV: one row per period, member, mode, resolution and
-    sound, then a totals row (jobs, credits, USD) equal to the page's totals."""
+    """Stream the team report as CSV: one row per period, member, provider, mode,
+    resolution and sound, then a totals row (jobs, credits, USD) equal to the page's
+    totals. Same filters as the page, ``?provider=`` included."""
 
     def get(self, request):
         form = TeamSpendFilterForm(request.GET)
@@ -312,7 +333,13 @@ class TeamSpendCsvView(ManagerRequiredMixin, View):
             return _bad_filters(form)
         first, last = form.date_range()
         period = form.chosen_period()
-        spend = team_spend_rows(first=first, last=last, period=period, user_id=form.chosen_member())
+        spend = team_spend_rows(
+            first=first,
+            last=last,
+            period=period,
+            user_id=form.chosen_member(),
+            provider=form.chosen_provider(),
+        )
 
         def rows() -> Iterator[list]:
             yield TEAM_CSV_HEADER
@@ -323,6 +350,7 @@ class TeamSpendCsvView(ManagerRequiredMixin, View):
                 yield [
                     row.period_start.isoformat(),
                     _text(row.username),
+                    row.provider,
                     row.mode,
                     row.resolution,
                     "" if row.sound is None else ("on" if row.sound else "off"),
@@ -330,6 +358,6 @@ class TeamSpendCsvView(ManagerRequiredMixin, View):
                     row.credits,
                     row.usd,
                 ]
-            yield ["TOTAL", "", "", "", "", jobs, credits, credits_to_usd(credits)]
+            yield ["TOTAL", "", "", "", "", "", jobs, credits, credits_to_usd(credits)]
 
         return _csv_response(rows(), f"team-spend_{period}_{_range_slug(first, last)}.csv")

@@ -20,8 +20,13 @@ def manager_with_spend(settings, monkeypatch):
     from generations import providers
 
     class Provider:
+        """Either provider's client: APIXO answers in US$, aivideoapi.ai in its credits."""
+
         def account_balance(self):
             return Decimal("12.34")
+
+        def account_credits(self):
+            return 2468  # US$12.34 at US$0.005 a credit
 
     monkeypatch.setattr(providers, "get_provider", lambda name="apixo": Provider())
     manager = ManagerFactory(username="boss")

@@ -1,4 +1,4 @@
-"""Fixtures of the report tests: a fake provider balance, a fresh cache, a ledger builder.
+"""Fixtures of the report tests: fake provider balances, a fresh cache, a ledger builder.
 
 The builder writes every entry through the ledger services (``credits_grant``,
 ``credits_hold``, ``credits_capture``, ...) at a chosen time with ``time_machine``, so the
@@ -14,6 +14,7 @@ import time_machine
 from django.core.cache import cache
 
 from generations import providers
+from generations.catalog import model_spec
 from generations.models import CreditEntry, Generation
 from generations.services.ledger import (
     credits_adjust,
@@ -43,6 +44,35 @@ class FakeProvider:
         return self.balance
 
 
+@dataclass
+class FakeCreditsProvider:
+    """Stands in for the aivideoapi.ai client: a balance in provider credits, or an error."""
+
+    credits: int = 9800
+    error: Exception | None = None
+    calls: int = 0
+
+    def account_credits(self) -> int:
+        self.calls += 1
+        if self.error is not None:
+            raise self.error
+        return self.credits
+
+    def account_balance(self) -> Decimal:
+        return self.account_credits() * Decimal("0.005")
+
+
+@dataclass
+class FakeProviders:
+    """The fake client of each provider, as ``providers.get_provider(name)`` returns it."""
+
+    apixo: FakeProvider = field(default_factory=FakeProvider)
+    aivideoapi: FakeCreditsProvider = field(default_factory=FakeCreditsProvider)
+
+    def get(self, name: str = "apixo"):
+        return {"apixo": self.apixo, "aivideoapi": self.aivideoapi}[name]
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     cache.clear()
@@ -51,10 +81,18 @@ def _fresh_cache():
 
 
 @pytest.fixture(autouse=True)
-def fake_provider(monkeypatch) -> FakeProvider:
-    fake = FakeProvider()
-    monkeypatch.setattr(providers, "get_provider", lambda name="apixo": fake)
-    return fake
+def fake_providers(monkeypatch, settings) -> FakeProviders:
+    """Both providers configured, each answering from its fake."""
+    settings.AIVIDEOAPI_API_KEY = "sk-test-key"
+    fakes = FakeProviders()
+    monkeypatch.setattr(providers, "get_provider", fakes.get)
+    return fakes
+
+
+@pytest.fixture
+def fake_provider(fake_providers) -> FakeProvider:
+    """The APIXO fake."""
+    return fake_providers.apixo
 
 
 @dataclass
@@ -86,6 +124,7 @@ class LedgerBuilder:
         mode: str = "text-to-video",
         resolution: str = "480p",
         sound: bool = False,
+        provider: str = "apixo",
     ) -> Generation:
         """Create a job held at ``at``; capture it (succeeded) or release it (failed,
         expired, canceled) at ``settled_at``; leave it held when ``outcome`` is in flight."""
@@ -96,9 +135,8 @@ class LedgerBuilder:
                 mode=mode,
                 resolution=resolution,
                 sound=sound,
-                model_id=(
-                    "seedance-1-5-pro-extend" if mode == "video-extend" else "seedance-1-5-pro"
-                ),
+                provider=provider,
+                model_id=model_spec(provider=provider, mode=mode).model_id,
             )
             hold = credits_hold(user=user, amount=price, generation=generation)
         if outcome in State.final():
@@ -117,11 +155,16 @@ def ledger() -> LedgerBuilder:
     return LedgerBuilder()
 
 
-def spent_between(start: datetime | None, end: datetime | None, user=None) -> int:
-    """Return the ledger's spend (credits) in ``[start, end)``, summed in Python."""
+def spent_between(
+    start: datetime | None, end: datetime | None, user=None, provider: str | None = None
+) -> int:
+    """Return the ledger's spend (credits) in ``[start, end)``, summed in Python; only
+    ``user``'s, or only on jobs ``provider`` ran, when given."""
     entries = CreditEntry.objects.filter(kind=CreditEntry.Kind.CAPTURE)
     if user is not None:
         entries = entries.filter(account__user=user)
+    if provider is not None:
+        entries = [entry for entry in entries if entry.generation.provider == provider]
     return -sum(
         entry.amount
         for entry in entries

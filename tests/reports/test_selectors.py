@@ -42,10 +42,16 @@ def month_end(first: date) -> date:
     return (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
 
 
+def provider_for(mode: str, n: int) -> str:
+    """Alternate providers where both offer the mode (aivideoapi.ai has no extend)."""
+    return "aivideoapi" if n % 2 and mode != "video-extend" else "apixo"
+
+
 @pytest.fixture
 def history(settings, ledger):
     """Six members over four months in New York time: grants, revokes, adjustments, jobs
-    captured, released, expired and still held, some settling across month ends."""
+    captured, released, expired and still held, some settling across month ends; jobs run
+    by both providers."""
     settings.TIME_ZONE = "America/New_York"
     members = [UserFactory() for _ in range(6)]
     for i, member in enumerate(members):
@@ -60,6 +66,7 @@ def history(settings, ledger):
                 mode=mode,
                 resolution=resolution,
                 sound=sound,
+                provider=provider_for(mode, i + m),
             )
             ledger.job(
                 member,
@@ -68,11 +75,16 @@ def history(settings, ledger):
                 outcome=Generation.State.FAILED,
                 mode=mode,
                 resolution=resolution,
+                provider=provider_for(mode, i),
             )
             last = month_end(first)
             # 23:30 in New York is already the next month in UTC: still this month's spend.
             ledger.job(
-                member, price=price + 7, at=local(last, 23, 0), settled_at=local(last, 23, 30)
+                member,
+                price=price + 7,
+                at=local(last, 23, 0),
+                settled_at=local(last, 23, 30),
+                provider=provider_for("text-to-video", i + m + 1),
             )
             # Held this month, captured next month: next month's spend.
             ledger.job(
@@ -115,6 +127,8 @@ def test_team_totals_equal_the_ledger_over_the_whole_range(history):
     assert sum(m.credits for m in report.members) == expected
     assert sum(g.credits for g in report.by_mode_resolution) == expected
     assert sum(g.jobs for g in report.by_mode_resolution) == report.captures
+    assert sum(g.credits for g in report.by_provider) == expected
+    assert sum(g.jobs for g in report.by_provider) == report.captures
     for member in history:
         row = next(m for m in report.members if m.user_id == member.pk)
         assert row.credits == spent_between(start, end, user=member)
@@ -179,6 +193,64 @@ def test_member_filter_reports_one_member(history):
     assert sum(b.credits for b in report.buckets) == report.credits
 
 
+def test_spend_per_provider_equals_the_ledger_and_sums_to_the_total(history):
+    first, last = MONTHS[0], month_end(MONTHS[-1])
+    start, end = day_range(first, last)
+    report = team_spend(first=first, last=last, period=Period.MONTH)
+    groups = {g.key: g for g in report.by_provider}
+    assert set(groups) == {"apixo", "aivideoapi"}
+    assert (groups["apixo"].label, groups["aivideoapi"].label) == ("APIXO", "aivideoapi.ai")
+    for name, group in groups.items():
+        captures = CreditEntry.objects.filter(
+            kind="capture", created_at__gte=start, created_at__lt=end, generation__provider=name
+        )
+        assert group.credits == spent_between(start, end, provider=name) > 0
+        assert group.jobs == captures.count()
+        assert group.usd == Decimal(group.credits) / 1000
+    assert sum(g.credits for g in groups.values()) == report.credits
+    assert [g.credits for g in report.by_provider] == sorted(
+        (g.credits for g in report.by_provider), reverse=True
+    )
+
+
+@pytest.mark.parametrize("provider", ["apixo", "aivideoapi"])
+def test_provider_filter_reports_one_providers_jobs(history, provider):
+    first, last = MONTHS[0], month_end(MONTHS[-1])
+    start, end = day_range(first, last)
+    everything = team_spend(first=first, last=last, period=Period.MONTH)
+    report = team_spend(first=first, last=last, period=Period.MONTH, provider=provider)
+    assert report.provider == provider
+    assert report.credits == spent_between(start, end, provider=provider) > 0
+    assert [(g.key, g.credits, g.jobs) for g in report.by_provider] == [
+        (g.key, g.credits, g.jobs) for g in everything.by_provider if g.key == provider
+    ]
+    assert sum(b.credits for b in report.buckets) == report.credits
+    assert sum(m.credits for m in report.members) == report.credits
+    assert sum(g.credits for g in report.by_mode_resolution) == report.credits
+    created = Generation.objects.filter(created_at__gte=start, created_at__lt=end)
+    assert report.jobs == created.filter(provider=provider).count()
+    member = history[1]
+    row = next(m for m in report.members if m.user_id == member.pk)
+    assert row.credits == spent_between(start, end, user=member, provider=provider)
+
+
+def test_provider_and_member_filters_combine(history):
+    member = history[2]
+    first, last = MONTHS[0], month_end(MONTHS[-1])
+    report = team_spend(
+        first=first, last=last, period=Period.WEEK, user_id=member.pk, provider="aivideoapi"
+    )
+    expected = spent_between(*day_range(first, last), user=member, provider="aivideoapi")
+    assert report.credits == expected > 0
+    rows = list(
+        team_spend_rows(
+            first=first, last=last, period=Period.WEEK, user_id=member.pk, provider="aivideoapi"
+        )
+    )
+    assert sum(r.credits for r in rows) == expected
+    assert {(r.username, r.provider) for r in rows} == {(member.username, "aivideoapi")}
+
+
 def test_csv_rows_sum_to_the_report(history):
     first, last = MONTHS[0], month_end(MONTHS[-1])
     report = team_spend(first=first, last=last, period=Period.WEEK)
@@ -187,7 +259,13 @@ def test_csv_rows_sum_to_the_report(history):
     assert sum(r.jobs for r in rows) == report.captures
     assert {r.username for r in rows} == {m.username for m in history}
     assert all(r.period_start.weekday() == 0 for r in rows)
-    keys = [(r.period_start, r.username, r.mode, r.resolution, r.sound) for r in rows]
+    for group in report.by_provider:
+        mine = [r for r in rows if r.provider == group.key]
+        assert (sum(r.credits for r in mine), sum(r.jobs for r in mine)) == (
+            group.credits,
+            group.jobs,
+        )
+    keys = [(r.period_start, r.username, r.provider, r.mode, r.resolution, r.sound) for r in rows]
     assert len(keys) == len(set(keys))  # one row per group, periods in order
     assert [k[0] for k in keys] == sorted(k[0] for k in keys)
 

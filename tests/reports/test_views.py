@@ -3,6 +3,7 @@ totals equal the page totals and the ledger."""
 
 import csv
 import io
+import re
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -34,7 +35,8 @@ def csv_rows(response) -> list[list[str]]:
 
 @pytest.fixture
 def activity(ledger):
-    """Three members with jobs over the last 40 days (captured, released, held)."""
+    """Three members with jobs over the last 40 days (captured, released, held), run by
+    APIXO and aivideoapi.ai."""
     now = timezone.now()
     members = [UserFactory(username=f"spender{i}") for i in range(3)]
     for i, member in enumerate(members):
@@ -42,7 +44,11 @@ def activity(ledger):
         for day in range(0, 40, 4):
             at = now - timedelta(days=day, hours=i)
             ledger.job(
-                member, price=40 + 10 * i + day, at=at, resolution="720p" if day % 8 else "480p"
+                member,
+                price=40 + 10 * i + day,
+                at=at,
+                resolution="720p" if day % 8 else "480p",
+                provider="aivideoapi" if (day + i) % 3 == 0 else "apixo",
             )
         ledger.job(member, price=60, at=now - timedelta(days=3), outcome=Generation.State.FAILED)
         ledger.job(
@@ -245,6 +251,7 @@ def test_team_csv_is_streamed_and_its_totals_match_the_page_and_ledger(manager_c
     assert header == [
         "period_start",
         "member",
+        "provider",
         "mode",
         "resolution",
         "sound",
@@ -254,11 +261,17 @@ def test_team_csv_is_streamed_and_its_totals_match_the_page_and_ledger(manager_c
     ]
     expected = spent_between(*day_range(today - timedelta(days=35), today))
     assert total[0] == "TOTAL"
-    assert int(total[6]) == report.credits == expected == sum(int(r[6]) for r in body) > 0
-    assert int(total[5]) == report.captures
-    assert Decimal(total[7]) == report.usd == Decimal(expected) / 1000
+    assert int(total[7]) == report.credits == expected == sum(int(r[7]) for r in body) > 0
+    assert int(total[6]) == report.captures
+    assert Decimal(total[8]) == report.usd == Decimal(expected) / 1000
     assert {r[1] for r in body} == {m.username for m in activity}
     assert all(date.fromisoformat(r[0]).weekday() == 0 for r in body)  # weeks start on Monday
+    # Per provider, the rows add up to the page's breakdown.
+    assert {r[2] for r in body} == {"apixo", "aivideoapi"}
+    for group in report.by_provider:
+        mine = [r for r in body if r[2] == group.key]
+        assert sum(int(r[7]) for r in mine) == group.credits > 0
+        assert sum(int(r[6]) for r in mine) == group.jobs
 
 
 def test_team_page_totals_equal_the_ledger(manager_client, activity):
@@ -288,38 +301,134 @@ def test_team_page_member_filter(manager_client, activity):
     assert f'<option value="{member.pk}" selected>'.encode() in response.content
 
 
+def test_team_page_splits_spend_by_provider(manager_client, activity):
+    today = local_today()
+    response = manager_client.get(reverse("generations:team_spend"))
+    report = response.context["report"]
+    start, end = day_range(today - timedelta(days=29), today)
+    credits = {g.key: g.credits for g in report.by_provider}
+    assert credits == {
+        "apixo": spent_between(start, end, provider="apixo"),
+        "aivideoapi": spent_between(start, end, provider="aivideoapi"),
+    }
+    assert all(credits.values())
+    assert sum(credits.values()) == report.credits
+    content = response.content.decode()
+    assert 'data-testid="provider-table"' in content
+    assert 'id="chart-providers"' in content  # two providers spent: a chart compares them
+    for group in report.by_provider:
+        link = f'<a href="?provider={group.key}">{group.label}</a>'
+        assert f'<tr data-provider="{group.key}"><th scope="row">{link}</th>' in content
+        assert f'<td class="num">{group.credits:,}</td>' in content
+
+
+@pytest.mark.parametrize("provider", ["apixo", "aivideoapi"])
+def test_team_page_and_csv_provider_filter(manager_client, activity, provider):
+    today = local_today()
+    params = {"provider": provider, "period": "week"}
+    response = manager_client.get(reverse("generations:team_spend"), params)
+    report = response.context["report"]
+    expected = spent_between(*day_range(today - timedelta(days=29), today), provider=provider)
+    assert report.provider == provider
+    assert report.credits == expected > 0
+    assert [g.key for g in report.by_provider] == [provider]
+    assert f'<option value="{provider}" selected>'.encode() in response.content
+    assert b'id="chart-providers"' not in response.content  # one bar would be the total
+    rows = csv_rows(manager_client.get(reverse("generations:team_spend_csv"), params))
+    body, total = rows[1:-1], rows[-1]
+    assert {r[2] for r in body} == {provider}
+    assert int(total[7]) == expected == sum(int(r[7]) for r in body)
+    assert int(total[6]) == report.captures
+
+
+def test_an_unknown_provider_is_refused_with_a_message(manager_client, activity):
+    response = manager_client.get(reverse("generations:team_spend"), {"provider": "acme"})
+    assert response.status_code == 200
+    assert response.context["report"].provider is None  # the whole team's spend instead
+    assert b"Select a valid choice." in response.content
+    csv_response = manager_client.get(reverse("generations:team_spend_csv"), {"provider": "acme"})
+    assert csv_response.status_code == 400
+
+
 def test_team_page_empty_state(manager_client):
     response = manager_client.get(reverse("generations:team_spend"))
     assert response.status_code == 200
     assert b"No spend in this period" in response.content
 
 
-# --- Provider balance ----------------------------------------------------------------------
+# --- Provider balances ---------------------------------------------------------------------
 
 
-def test_provider_balance_is_shown_and_cached(manager_client, fake_provider):
+def balance_card(response, provider: str) -> str:
+    """Return the inner HTML of ``provider``'s balance card on the team page."""
+    match = re.search(
+        rf'data-testid="provider-balance" data-provider="{provider}">(.*?)</article>',
+        response.content.decode(),
+        re.DOTALL,
+    )
+    assert match, provider
+    return match.group(1)
+
+
+def test_each_providers_balance_is_shown_and_cached(manager_client, fake_providers):
     first = manager_client.get(reverse("generations:team_spend"))
-    assert b"US$74.87" in first.content
+    assert [b.provider for b in first.context["balances"]] == ["apixo", "aivideoapi"]
+    apixo = balance_card(first, "apixo")
+    assert "Provider account (APIXO)" in apixo and "<strong>US$74.87</strong>" in apixo
+    aivideoapi = balance_card(first, "aivideoapi")
+    assert "Provider account (aivideoapi.ai)" in aivideoapi
+    assert "<strong>9,800 credits · US$49.00</strong>" in aivideoapi
     assert b"top up the provider account" not in first.content
     manager_client.get(reverse("generations:team_spend"))
-    assert fake_provider.calls == 1  # the second load used the 60 s cache
+    # The second load used each provider's 60 s cache.
+    assert (fake_providers.apixo.calls, fake_providers.aivideoapi.calls) == (1, 1)
 
 
-def test_provider_balance_below_the_threshold_warns(manager_client, fake_provider, settings):
+def test_only_configured_providers_have_a_card(manager_client, fake_providers, settings):
+    settings.AIVIDEOAPI_API_KEY = ""
+    response = manager_client.get(reverse("generations:team_spend"))
+    assert response.content.count(b'data-testid="provider-balance"') == 1
+    assert "US$74.87" in balance_card(response, "apixo")
+    assert fake_providers.aivideoapi.calls == 0
+
+
+def test_a_low_balance_warns_on_its_own_card(manager_client, settings):
+    settings.PROVIDER_BALANCE_WARNING_USD = Decimal("60")
+    response = manager_client.get(reverse("generations:team_spend"))
+    assert [b.low for b in response.context["balances"]] == [False, True]
+    assert "top up" not in balance_card(response, "apixo")
+    low = balance_card(response, "aivideoapi")
+    assert "9,800 credits · US$49.00" in low
+    assert "Below US$60.00: top up the provider account" in low
+    assert b'class="stat-warning" data-testid="provider-balance" data-provider="aivideoapi"' in (
+        response.content
+    )
+
+
+def test_both_balances_below_the_threshold_warn(manager_client, settings):
     settings.PROVIDER_BALANCE_WARNING_USD = Decimal("100")
     response = manager_client.get(reverse("generations:team_spend"))
-    assert response.context["balance"].low
-    assert b"US$74.87" in response.content
-    assert b"Below US$100.00: top up the provider account" in response.content
+    for provider in ("apixo", "aivideoapi"):
+        assert "Below US$100.00: top up the provider account" in balance_card(response, provider)
 
 
-def test_provider_balance_unavailable_when_the_provider_fails(manager_client, fake_provider):
-    fake_provider.error = ProviderConnectionError("The video service cannot be reached.")
+@pytest.mark.parametrize(("failing", "working"), [("apixo", "aivideoapi"), ("aivideoapi", "apixo")])
+def test_a_failing_provider_is_unavailable_and_the_other_still_shows(
+    manager_client, fake_providers, failing, working
+):
+    getattr(fake_providers, failing).error = ProviderConnectionError(
+        "The video service cannot be reached."
+    )
     response = manager_client.get(reverse("generations:team_spend"))
     assert response.status_code == 200
-    assert not response.context["balance"].available
-    assert b"unavailable" in response.content
-    assert b"US$74.87" not in response.content
+    balances = {b.provider: b for b in response.context["balances"]}
+    assert not balances[failing].available and balances[working].available
+    card = balance_card(response, failing)
+    assert "<strong>unavailable</strong>" in card
+    assert "The video service cannot be reached." in card
+    assert "US$" not in card
+    assert "unavailable" not in balance_card(response, working)
+    assert "US$" in balance_card(response, working)
 
 
 def test_the_warning_threshold_setting_is_parsed_as_dollars(monkeypatch):
@@ -341,7 +450,8 @@ def test_the_warning_threshold_setting_is_parsed_as_dollars(monkeypatch):
 
 
 def _team_of(size: int, ledger) -> None:
-    """``size`` members, each with a grant and one captured job (about 4 entries each)."""
+    """``size`` members, each with a grant and one captured job (about 4 entries each), a
+    third of the jobs run by aivideoapi.ai."""
     now = timezone.now()
     for i in range(size):
         member = UserFactory(username=f"q{size}-{i}")
@@ -351,6 +461,7 @@ def _team_of(size: int, ledger) -> None:
             price=40 + i % 7,
             at=now - timedelta(days=1),
             resolution="720p" if i % 2 else "480p",
+            provider="aivideoapi" if i % 3 == 0 else "apixo",
         )
 
 
@@ -374,15 +485,19 @@ USAGE_PAGE_QUERIES = 11
 
 
 @pytest.mark.parametrize("size", [10, 200])
+@pytest.mark.parametrize("provider", ["", "aivideoapi"])
 def test_team_page_queries_do_not_grow_with_the_team(
-    manager_client, ledger, size, django_assert_max_num_queries
+    manager_client, ledger, size, provider, django_assert_max_num_queries
 ):
     _team_of(size, ledger)
+    params = {"period": "week", "provider": provider}
     with django_assert_max_num_queries(TEAM_PAGE_QUERIES):
-        response = manager_client.get(reverse("generations:team_spend"), {"period": "week"})
-    assert len(response.context["report"].members) == size + 1  # and the manager
+        response = manager_client.get(reverse("generations:team_spend"), params)
+    report = response.context["report"]
+    assert len(report.members) == size + 1  # and the manager
+    assert len(report.by_provider) == (1 if provider else 2)
     with django_assert_max_num_queries(TEAM_PAGE_QUERIES):
-        csv_rows(manager_client.get(reverse("generations:team_spend_csv")))
+        csv_rows(manager_client.get(reverse("generations:team_spend_csv"), params))
 
 
 @pytest.mark.parametrize("size", [10, 200])
@@ -417,5 +532,9 @@ def test_query_counts_are_equal_for_10_and_200(client, ledger):
         client.force_login(manager)
         with CaptureQueriesContext(connection) as team:
             client.get(reverse("generations:team_spend"))
-        counts.append((len(usage), len(team)))
+        with CaptureQueriesContext(connection) as one_provider:
+            client.get(reverse("generations:team_spend"), {"provider": "aivideoapi"})
+        with CaptureQueriesContext(connection) as team_csv:
+            csv_rows(client.get(reverse("generations:team_spend_csv")))
+        counts.append((len(usage), len(team), len(one_provider), len(team_csv)))
     assert counts[0] == counts[1]
