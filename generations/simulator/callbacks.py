@@ -1,9 +1,12 @@
-"""Deliver webhook callbacks for ``request_type: "callback"`` tasks.
+"""Deliver callbacks for final tasks, with each provider's retries.
 
-Source: CONTRACT.md "Webhooks": when a task reaches a final state, POST the same envelope as
-``statusTask`` to ``callback_url``; the receiver must answer HTTP 200 within 30 s; otherwise
-retry after 30 s, 2 min and 10 min. Read here as the first delivery plus three retries: once the
-third retry fails the webhook is abandoned. Duplicate deliveries happen. No signature.
+Sources: CONTRACT.md "Webhooks" (APIXO: POST the ``statusTask`` envelope; the receiver must
+answer HTTP 200 within 30 s; otherwise retry after 30 s, 2 min and 10 min) and "aivideoapi.ai"
+with aivideoapi.ai's getting-started/callback page (POST the task object with ``X-Event``,
+``X-Task-Id`` and ``X-Timestamp``; a non-2xx answer or an unreachable server is retried: the
+1st attempt is immediate, the 2nd 3 minutes later, the 3rd 10 minutes later, then the callback
+is marked failed). The wire details come from the provider's :class:`~.dialect.Dialect`; here
+a failed attempt is followed by the next of ``dialect.retry_delays_s`` until they run out.
 
 Fault knobs applied here: ``callback_delay_s``, ``callback_duplicate_rate`` and
 ``callback_drop_rate`` (both decided per task at submit), ``callback_mismatch`` and the retry
@@ -22,7 +25,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from .config import SimulatorConfig
+from .config import BaseConfig
+from .dialect import Dialect
 from .store import Task, TaskStore
 
 if TYPE_CHECKING:
@@ -30,17 +34,13 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-RETRY_DELAYS_S = (30.0, 120.0, 600.0)
 MISMATCH_RESULT_URL = "http://169.254.169.254/evil.mp4"
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def envelope(data: dict) -> dict:
-    """Wrap status data as statusTask answers it (001 "Poll for result")."""
-    return {"code": 200, "message": "success", "data": data}
-
-
-def post_json(url: str, payload: dict, *, timeout: float) -> tuple[int | None, str | None]:
+def post_json(
+    url: str, payload: object, *, timeout: float, headers: dict[str, str] | None = None
+) -> tuple[int | None, str | None]:
     """POST ``payload`` as JSON; return (HTTP status, None) or (None, error description).
 
     ``url`` was checked to be HTTP(S) when the task was submitted.
@@ -48,7 +48,8 @@ def post_json(url: str, payload: dict, *, timeout: float) -> tuple[int | None, s
     request = urllib.request.Request(  # noqa: S310
         url,
         data=json.dumps(payload).encode(),
-        headers={"Content-Type": "application/json", "User-Agent": "apixo-simulator/1"},
+        headers={"Content-Type": "application/json", "User-Agent": "seedance-simulator/1"}
+        | (headers or {}),
         method="POST",
     )
     try:
@@ -63,31 +64,19 @@ def post_json(url: str, payload: dict, *, timeout: float) -> tuple[int | None, s
         return None, type(exc).__name__
 
 
-def opposite_outcome(data: dict) -> dict:
-    """Return status data claiming the other final outcome (``callback_mismatch``)."""
-    outcome_keys = ("resultJson", "failCode", "failMsg")
-    claimed = {key: value for key, value in data.items() if key not in outcome_keys}
-    if data["state"] == "success":
-        claimed |= {"state": "failed", "failCode": "Unknown error", "failMsg": "Generation failed"}
-    else:
-        claimed |= {
-            "state": "success",
-            "resultJson": json.dumps({"resultUrls": [MISMATCH_RESULT_URL]}, separators=(",", ":")),
-        }
-    return claimed
-
-
 class CallbackDispatcher:
-    """Send final-state callbacks in background threads, with the documented retries."""
+    """Send final-state callbacks in background threads, with the provider's retries."""
 
     def __init__(
         self,
         store: TaskStore,
-        config: Callable[[], SimulatorConfig],
+        config: Callable[[], BaseConfig],
+        dialect: Dialect,
         scheduler: Scheduler,
     ) -> None:
         self._store = store
         self._config = config
+        self._dialect = dialect
         self._scheduler = scheduler
         self._senders = ThreadPoolExecutor(max_workers=16, thread_name_prefix="sim-callback")
 
@@ -125,14 +114,15 @@ class CallbackDispatcher:
         config = self._config()
         data = self._store.status_data(task, time.time())
         if config.callback_mismatch:
-            data = opposite_outcome(data)
+            data = self._dialect.opposite_outcome(task, data)
         timeout = config.callback_timeout_s
         status = self._send(task, url, data, number, duplicate=False, timeout=timeout)
-        if status == 200:
+        delays = self._dialect.retry_delays_s
+        if self._dialect.delivered(status):
             if task.duplicate_callback:
                 self._send(task, url, data, number, duplicate=True, timeout=timeout)
-        elif number < len(RETRY_DELAYS_S):
-            delay = RETRY_DELAYS_S[number] * config.effective_callback_time_scale
+        elif number < len(delays):
+            delay = delays[number] * config.effective_callback_time_scale
             self._schedule(task, number + 1, time.time() + delay)
         else:
             logger.info("Simulator gave up the callback of task %s", task.task_id)
@@ -140,14 +130,15 @@ class CallbackDispatcher:
     def _send(
         self, task: Task, url: str, data: dict, number: int, *, duplicate: bool, timeout: float
     ) -> int | None:
-        status, error = post_json(url, envelope(data), timeout=timeout)
+        headers, payload = self._dialect.callback_request(task, data)
+        status, error = post_json(url, payload, timeout=timeout, headers=headers)
         self._store.record_callback(
             task,
             {
                 "attempt": number + 1,
                 "duplicate": duplicate,
                 "at": int(time.time() * 1000),
-                "state": data["state"],
+                "state": self._dialect.claimed_state(data),
                 "status": status,
                 "error": error,
             },

@@ -1,6 +1,12 @@
-"""Configuration of the APIXO simulator: every knob, its default and how to set it.
+"""Configuration of the simulator: every knob, its default and how to set it.
 
-A :class:`SimulatorConfig` is immutable. It is built from, in increasing priority:
+The simulator speaks two providers' APIs on one port, each with its own knobs, task store,
+request counters and random source: APIXO (:class:`SimulatorConfig`) and aivideoapi.ai
+(:class:`AivideoapiConfig`). Both are immutable and share the knobs of :class:`BaseConfig`.
+
+Setting knobs
+-------------
+An APIXO config is built from, in increasing priority:
 
 1. the defaults below (or keyword arguments in code, e.g. ``SimulatorConfig(time_scale=0.01)``);
 2. environment variables ``SIMULATOR_<KNOB>`` in upper case, e.g. ``SIMULATOR_FAIL_RATE=0.2``
@@ -9,47 +15,65 @@ A :class:`SimulatorConfig` is immutable. It is built from, in increasing priorit
 3. command-line flags of ``python -m generations.simulator``: ``--<knob-with-dashes>``,
    e.g. ``--fail-rate 0.2 --callback-early --no-allow-http-callbacks``.
 
-At run time ``POST /_sim/config`` merges a JSON object into the live config (JSON types, checked
-like everything else) and ``POST /_sim/reset`` restores the config the server started with.
+The aivideoapi.ai config is built the same way with its own names, in increasing priority:
 
-Knobs
------
+1. the :class:`AivideoapiConfig` defaults;
+2. the *environment knobs* (:data:`INHERITED_KNOBS`: time scales, callback timeout, HTTP
+   callbacks, input fetching, media directory, public base URL, seed) taken from the final
+   APIXO config, so ``--time-scale 0.01 --allow-http-callbacks`` apply to both providers;
+3. environment variables ``SIMULATOR_AIVIDEOAPI_<KNOB>``, e.g.
+   ``SIMULATOR_AIVIDEOAPI_RATE_5XX=0.5`` (read by :func:`aivideoapi_config_from_env`);
+4. flags ``--aivideoapi-<knob-with-dashes>``, e.g. ``--aivideoapi-balance-credits 500``,
+   ``--aivideoapi-ip-not-allowed`` / ``--no-aivideoapi-ip-not-allowed``.
+
+Fault, account and rate knobs are never inherited. In code, ``start_in_thread(config,
+aivideoapi_config=AivideoapiConfig(...))`` sets the aivideoapi.ai config explicitly; without
+it the aivideoapi.ai config is :func:`aivideoapi_defaults` (defaults plus inherited knobs).
+
+At run time ``POST /_sim/config`` (APIXO) and ``POST /aivideoapi/_sim/config`` merge a JSON
+object into that provider's live config only (JSON types, checked like everything else);
+``POST /_sim/reset`` and ``POST /aivideoapi/_sim/reset`` restore that provider's starting
+config, forget its tasks and reset its counters.
+
+Shared knobs (both providers)
+-----------------------------
 Account and contract (001 / 004 "Rate Limits", CONTRACT.md "Other endpoints and facts"):
 
-``api_key`` (str, ``"sim-apixo-key"``)
-    The only accepted ``Authorization: Bearer`` value; anything else is a 401.
-``balance_usd`` (float, ``100.0``)
-    Starting account balance in USD. Setting it at run time sets the live balance.
 ``requests_per_minute`` (int, ``10000``)
-    Requests admitted per sliding 60 s window before answering 429 (documented: 10,000/min).
+    Requests admitted per sliding 60 s window before answering 429 (APIXO documents
+    10,000/min; aivideoapi.ai documents no figure and gets the same default).
 ``max_concurrent_tasks`` (int, ``1000``)
-    Non-final tasks allowed at once before submit answers 429 (documented: 1,000).
+    Non-final tasks allowed at once before submit answers 429 (APIXO documents 1,000).
 ``allow_http_callbacks`` (bool, ``False``)
     Accept ``http://`` callback URLs; the docs require HTTPS. Tests and local runs turn it on.
 
-Timing (001 "Latency and polling", 000 "Latency and polling", CONTRACT.md "Webhooks"):
+Timing (001 "Latency and polling", 000 "Latency and polling", CONTRACT.md "Webhooks" and
+"aivideoapi.ai"):
 
 ``time_scale`` (float, ``0.05``)
     Multiplies the documented typical generation time (4 s clip ~50 s, 8 s ~75 s, 12 s ~105 s,
-    extend 15 % longer). 0.05 makes a 4 s clip final after ~2.5 s.
+    extend 15 % longer). 0.05 makes a 4 s clip final after ~2.5 s. aivideoapi.ai documents no
+    timing and runs the same model, so it uses the same figures.
 ``callback_time_scale`` (float or None, ``None``)
-    Multiplies the documented webhook retry delays (30 s, 2 min, 10 min); ``None`` means
-    ``time_scale``.
+    Multiplies the documented callback retry delays (APIXO: 30 s, 2 min, 10 min;
+    aivideoapi.ai: 3 min, 10 min); ``None`` means ``time_scale``.
 ``callback_timeout_s`` (float, ``30.0``)
-    Time the receiver has to answer HTTP 200 before the attempt counts as failed (unscaled).
+    Time the receiver has to answer before the attempt counts as failed (unscaled).
 ``callback_delay_s`` (float, ``0.0``)
     Extra delay (unscaled seconds) before the first delivery: late callbacks.
 ``latency_ms`` (int, ``0``)
-    Delay before answering every ``/api/v1`` request.
+    Delay before answering every API request (``/api/v1`` or ``/aivideoapi/v1``).
 
-Fault injection (CONTRACT.md "HTTP errors", "Task failure codes", "Webhooks"):
+Fault injection (CONTRACT.md "HTTP errors", "Task failure codes", "Webhooks", "aivideoapi.ai"):
 
 ``fail_rate`` (float 0-1, ``0.0``)
-    Share of tasks that end ``failed`` with a documented failCode/failMsg pair.
+    Share of tasks that end ``failed`` with a documented failure code and message.
 ``rate_429`` (float 0-1, ``0.0``)
-    Share of ``/api/v1`` requests answered 429 "Rate limit exceeded".
+    Share of API requests answered 429 (APIXO "Rate limit exceeded"; aivideoapi.ai
+    ``rate_limit_exceeded``).
 ``rate_5xx`` (float 0-1, ``0.0``)
-    Share of ``/api/v1`` requests answered 500, 502, 503 or 504.
+    Share of API requests answered with a server error (APIXO: 500, 502, 503 or 504;
+    aivideoapi.ai: 500 ``internal_error`` or 503 ``upstream_error``).
 ``drop_after_submit_rate`` (float 0-1, ``0.0``)
     Share of accepted submits whose connection is closed without an HTTP answer (the task
     exists: the client cannot know whether it was created).
@@ -62,26 +86,55 @@ Fault injection (CONTRACT.md "HTTP errors", "Task failure codes", "Webhooks"):
     Finish every task at once and, for callback tasks, deliver the callback before the submit
     answer is sent.
 ``callback_mismatch`` (bool, ``False``)
-    The callback body claims the opposite outcome of ``statusTask``: a failure for a success,
-    and for a failure a success whose result URL is ``http://169.254.169.254/evil.mp4``.
+    The callback body claims the opposite outcome of the status endpoint: a failure for a
+    success, and for a failure a success whose result URL is
+    ``http://169.254.169.254/evil.mp4``.
 ``seed`` (int or None, ``None``)
-    Seed of the random generator behind every rate above, for reproducible runs.
+    Seed of the random generator behind every rate above (and of aivideoapi.ai's random
+    ``output.metadata.seed``), for reproducible runs.
 
 Inputs and outputs (001 "Tips: Image formats", 000 "Source input"):
 
 ``fetch_timeout_s`` (float, ``10.0``)
     Timeout for fetching each ``image_urls`` / ``video_urls`` entry.
-``max_image_bytes`` (int, 10 MB) and ``max_video_bytes`` (int, 200 MB)
-    Size caps of fetched inputs.
+``max_image_bytes`` (int, 10 MB)
+    Size cap of fetched images.
 ``media_dir`` (str, ``""``)
     Directory for generated videos (a cache keyed by their parameters); empty means
     ``<tmp>/seedance-simulator-media``.
 ``public_base_url`` (str, ``""``)
-    Base of result URLs (``<base>/files/<taskId>.mp4``); empty means the scheme and ``Host``
-    the submit request arrived with.
+    Base of result URLs (APIXO ``<base>/files/<taskId>.mp4``, aivideoapi.ai
+    ``<base>/aivideoapi/files/<taskId>.mp4``); empty means the scheme and ``Host`` the submit
+    request arrived with.
+
+APIXO only (:class:`SimulatorConfig`)
+-------------------------------------
+``api_key`` (str, ``"sim-apixo-key"``)
+    The only accepted ``Authorization: Bearer`` value; anything else is a 401.
+``balance_usd`` (float, ``100.0``)
+    Starting account balance in USD. Setting it at run time sets the live balance.
+``max_video_bytes`` (int, 200 MB)
+    Size cap of a fetched extend source clip.
+
+aivideoapi.ai only (:class:`AivideoapiConfig`; 002 "Error Reference", CONTRACT.md
+"aivideoapi.ai", getting-started/authentication and getting-started/credits)
+------------------------------------------------------------------------------------------
+``api_key`` (str, ``"sk-sim-aivideoapi-key"``)
+    The only accepted ``Authorization: Bearer`` value; it must start with ``sk-``.
+``balance_credits`` (int, ``20000``)
+    Starting account balance in provider credits (20,000 credits = $100 at $0.005). A task's
+    price (002 "Pricing") is deducted at submit and refunded if it fails. Setting it at run
+    time sets the live balance.
+``spend_limit_credits`` (int or None, ``None``)
+    The key's total spend limit: a submit that would take the credits consumed through the
+    key (refunds deducted) above it answers 429 ``spend_limit_exceeded``. ``None``: no limit.
+``ip_not_allowed`` (bool, ``False``)
+    Every authenticated request answers 403 ``ip_not_allowed``, as if the caller's IP were not
+    in the key's allowlist.
 
 Per-task triggers in the prompt (handy in tests): ``[sim:fail]`` ends the task failed,
-``[sim:fail=SensitiveContent]`` also picks the failCode, ``[sim:slow]`` makes it 10x slower.
+``[sim:fail=SensitiveContent]`` also picks the failure code (e.g. ``[sim:fail=upstream_error]``
+on aivideoapi.ai), ``[sim:slow]`` makes it 10x slower.
 """
 
 from __future__ import annotations
@@ -94,8 +147,11 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 ENV_PREFIX = "SIMULATOR_"
+AIVIDEOAPI_ENV_PREFIX = "SIMULATOR_AIVIDEOAPI_"
+AIVIDEOAPI_KEY_PREFIX = "sk-"  # 002 "invalid_api_key (401)": "The key does not start with sk-"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 _RATES = {
@@ -116,6 +172,19 @@ _POSITIVE = {
     "max_image_bytes",
     "max_video_bytes",
 }
+# Knobs that describe the environment rather than a provider's behaviour: the aivideoapi.ai
+# config takes them from the APIXO config unless they are set for it.
+INHERITED_KNOBS = (
+    "time_scale",
+    "callback_time_scale",
+    "callback_timeout_s",
+    "allow_http_callbacks",
+    "fetch_timeout_s",
+    "max_image_bytes",
+    "media_dir",
+    "public_base_url",
+    "seed",
+)
 
 
 class ConfigError(ValueError):
@@ -123,11 +192,9 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
-class SimulatorConfig:
-    """Immutable set of simulator knobs (see the module docstring for each one)."""
+class BaseConfig:
+    """Knobs both providers have (see the module docstring for each one)."""
 
-    api_key: str = "sim-apixo-key"
-    balance_usd: float = 100.0
     requests_per_minute: int = 10_000
     max_concurrent_tasks: int = 1_000
     allow_http_callbacks: bool = False
@@ -147,21 +214,20 @@ class SimulatorConfig:
     seed: int | None = None
     fetch_timeout_s: float = 10.0
     max_image_bytes: int = 10 * 1024 * 1024
-    max_video_bytes: int = 200 * 1024 * 1024
     media_dir: str = ""
     public_base_url: str = ""
 
     def __post_init__(self) -> None:
-        for name, kind in knob_types().items():
+        for name, kind in knob_types(type(self)).items():
             value = getattr(self, name)
             if kind is float and _is_int(value):
                 value = float(value)
                 object.__setattr__(self, name, value)
-            _check(name, kind, value)
+            _check(type(self), name, kind, value)
 
     @property
     def effective_callback_time_scale(self) -> float:
-        """Return the factor applied to webhook retry delays."""
+        """Return the factor applied to callback retry delays."""
         if self.callback_time_scale is None:
             return self.time_scale
         return self.callback_time_scale
@@ -173,13 +239,13 @@ class SimulatorConfig:
             return Path(self.media_dir)
         return Path(tempfile.gettempdir()) / "seedance-simulator-media"
 
-    def merged(self, changes: Mapping[str, object]) -> SimulatorConfig:
+    def merged(self, changes: Mapping[str, object]) -> Self:
         """Return a copy with ``changes`` applied; raise ConfigError on any bad knob.
 
         Values must already have the knob's JSON type (``POST /_sim/config``); integers are
         accepted for float knobs.
         """
-        unknown = sorted(set(changes) - set(knob_types()))
+        unknown = sorted(set(changes) - set(knob_types(type(self))))
         if unknown:
             raise ConfigError(f"Unknown knob: {', '.join(unknown)}")
         return dataclasses.replace(self, **changes)
@@ -189,11 +255,35 @@ class SimulatorConfig:
         return dataclasses.asdict(self)
 
 
-def knob_types() -> dict[str, type]:
+@dataclass(frozen=True)
+class SimulatorConfig(BaseConfig):
+    """The APIXO simulator's knobs: the shared ones plus its key, USD balance and clip cap."""
+
+    api_key: str = "sim-apixo-key"
+    balance_usd: float = 100.0
+    max_video_bytes: int = 200 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class AivideoapiConfig(BaseConfig):
+    """The aivideoapi.ai simulator's knobs: the shared ones plus key, credits and key limits."""
+
+    api_key: str = "sk-sim-aivideoapi-key"
+    balance_credits: int = 20_000
+    spend_limit_credits: int | None = None
+    ip_not_allowed: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.api_key.startswith(AIVIDEOAPI_KEY_PREFIX) or self.api_key == "sk-":
+            raise ConfigError(f"api_key must start with {AIVIDEOAPI_KEY_PREFIX!r} (002)")
+
+
+def knob_types(cls: type[BaseConfig] = SimulatorConfig) -> dict[str, type]:
     """Return each knob's base type (``float | None`` gives ``float``)."""
-    hints = typing.get_type_hints(SimulatorConfig)
+    hints = typing.get_type_hints(cls)
     result = {}
-    for field in dataclasses.fields(SimulatorConfig):
+    for field in dataclasses.fields(cls):
         hint = hints[field.name]
         if isinstance(hint, types.UnionType):
             hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
@@ -201,17 +291,21 @@ def knob_types() -> dict[str, type]:
     return result
 
 
-def optional_knobs() -> set[str]:
+def optional_knobs(cls: type[BaseConfig] = SimulatorConfig) -> set[str]:
     """Return the names of knobs that accept ``None``."""
-    hints = typing.get_type_hints(SimulatorConfig)
-    return {name for name, hint in hints.items() if isinstance(hint, types.UnionType)}
+    hints = typing.get_type_hints(cls)
+    return {
+        field.name
+        for field in dataclasses.fields(cls)
+        if isinstance(hints[field.name], types.UnionType)
+    }
 
 
-def parse_knob(name: str, raw: str) -> object:
+def parse_knob(name: str, raw: str, cls: type[BaseConfig] = SimulatorConfig) -> object:
     """Convert the text form of a knob (environment variable or CLI flag) to its type."""
-    kind = knob_types()[name]
+    kind = knob_types(cls)[name]
     text = raw.strip()
-    if text == "" and name in optional_knobs():
+    if text == "" and name in optional_knobs(cls):
         return None
     if kind is bool:
         if text.lower() in _TRUE:
@@ -231,25 +325,45 @@ def config_from_env(
     environ: Mapping[str, str] | None = None, base: SimulatorConfig | None = None
 ) -> SimulatorConfig:
     """Return ``base`` (default: the defaults) overridden by ``SIMULATOR_*`` variables."""
+    return (base or SimulatorConfig()).merged(_env_changes(environ, ENV_PREFIX, SimulatorConfig))
+
+
+def aivideoapi_defaults(apixo: SimulatorConfig | None = None) -> AivideoapiConfig:
+    """Return the aivideoapi.ai defaults with the :data:`INHERITED_KNOBS` of ``apixo``."""
+    apixo = apixo or SimulatorConfig()
+    return AivideoapiConfig(**{name: getattr(apixo, name) for name in INHERITED_KNOBS})
+
+
+def aivideoapi_config_from_env(
+    environ: Mapping[str, str] | None = None, apixo: SimulatorConfig | None = None
+) -> AivideoapiConfig:
+    """Return :func:`aivideoapi_defaults` overridden by ``SIMULATOR_AIVIDEOAPI_*`` variables."""
+    changes = _env_changes(environ, AIVIDEOAPI_ENV_PREFIX, AivideoapiConfig)
+    return aivideoapi_defaults(apixo).merged(changes)
+
+
+def _env_changes(
+    environ: Mapping[str, str] | None, prefix: str, cls: type[BaseConfig]
+) -> dict[str, object]:
     environ = os.environ if environ is None else environ
-    known = knob_types()
+    known = knob_types(cls)
     changes: dict[str, object] = {}
     for key, raw in environ.items():
-        if not key.startswith(ENV_PREFIX):
+        if not key.startswith(prefix):
             continue
-        name = key[len(ENV_PREFIX) :].lower()
+        name = key[len(prefix) :].lower()
         if name in known:
-            changes[name] = parse_knob(name, raw)
-    return (base or SimulatorConfig()).merged(changes)
+            changes[name] = parse_knob(name, raw, cls)
+    return changes
 
 
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _check(name: str, kind: type, value: object) -> None:
+def _check(cls: type[BaseConfig], name: str, kind: type, value: object) -> None:
     if value is None:
-        if name not in optional_knobs():
+        if name not in optional_knobs(cls):
             raise ConfigError(f"{name} must not be null")
         return
     if kind is bool:

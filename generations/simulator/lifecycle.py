@@ -1,12 +1,14 @@
-"""Drive tasks from pending to a final state over (scaled) time.
+"""Drive tasks from pending to a final state over (scaled) time, for either provider.
 
 Sources: 001 "Latency and polling" (typical generation time per duration), 000 "Latency and
-polling" (extend takes somewhat longer), 004 "Status Response Fields" (pending, processing,
-success, failed), 001 and 000 "Task failure codes" (the failCode/failMsg pairs injected here).
+polling" (extend takes somewhat longer), 004 "Status Response Fields" and 002 "Query Task"
+(pending -> processing -> a final state). aivideoapi.ai documents no timing; it runs the same
+model, so it gets the same figures.
 
 A submitted task is *prepared* in a worker pool (inputs fetched and checked, result rendered),
-then *finalized* at its due time (or when preparation ends, if later); callback tasks are then
-handed to the :class:`~.callbacks.CallbackDispatcher`.
+then *finalized* at its due time (or when preparation ends, if later); tasks with a callback
+URL are then handed to the :class:`~.callbacks.CallbackDispatcher`. What failures look like is
+the provider's :class:`~.dialect.Dialect`.
 """
 
 from __future__ import annotations
@@ -17,20 +19,21 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import inputs, video
 from .callbacks import CallbackDispatcher
-from .config import SimulatorConfig
+from .config import BaseConfig, SimulatorConfig
+from .dialect import Dialect, Spec
 from .store import Dice, Failure, Task, TaskStore
-from .validation import EXTEND, TaskSpec
 
 logger = logging.getLogger(__name__)
 
 # 001 "Latency and polling": 4 s -> 40-60 s, 8 s -> 60-90 s, 12 s -> 90-120 s (midpoints).
 TYPICAL_SECONDS = {4: 50.0, 8: 75.0, 12: 105.0}
+EXTEND = "seedance-1-5-pro-extend"
 EXTEND_FACTOR = 1.15  # 000: "may take slightly longer"
 PENDING_SHARE = 0.15
 SLOW_FACTOR = 10.0
@@ -38,43 +41,8 @@ SLOW_FACTOR = 10.0
 _FAIL_TRIGGER = re.compile(r"\[sim:fail(?:=([^\]]+))?\]")
 _SLOW_TRIGGER = "[sim:slow]"
 
-# Documented failCode -> failMsg (001 and 000 "Task failure codes", 001 "Failed response",
-# 003 "Error Codes"). Input-related codes come from inputs.py, not from fail_rate.
-FAILURE_MESSAGES = {
-    "PromptInvalid": "The prompt was rejected or malformed",
-    "SensitiveContent": "Content violates upstream policy, please adjust the prompt",
-    "ImageFormatIncorrect": "A reference image could not be accepted upstream",
-    "RateLimited": "The upstream route rate limited the task",
-    "Timeout": "The upstream route timed out",
-    "InsufficientBalance": "The route could not continue because of balance or quota",
-    "Unknown error": "The upstream error did not match a known mapping",
-    "CONTENT_VIOLATION": "Content does not meet safety guidelines",
-    "INVALID_IMAGE_URL": "Cannot access provided image URL",
-    "API_SERVICE_UNAVAILABLE": "Video extend processing is temporarily unavailable",
-    "INVALID_PARAMETER": "One or more fields use an unsupported value or type",
-    "MISSING_REQUIRED_PARAM": "A required field is missing",
-}
-RANDOM_FAILURES = {
-    "seedance-1-5-pro": (
-        "PromptInvalid",
-        "SensitiveContent",
-        "RateLimited",
-        "Timeout",
-        "InsufficientBalance",
-        "Unknown error",
-        "CONTENT_VIOLATION",
-    ),
-    EXTEND: (
-        "API_SERVICE_UNAVAILABLE",
-        "SensitiveContent",
-        "RateLimited",
-        "Timeout",
-        "Unknown error",
-    ),
-}
 
-
-def typical_seconds(spec: TaskSpec) -> float:
+def typical_seconds(spec: Spec) -> float:
     """Return the documented typical generation time, linear between 4, 8 and 12 s clips."""
     low, high = (4, 8) if spec.duration <= 8 else (8, 12)
     share = (spec.duration - low) / (high - low)
@@ -87,14 +55,26 @@ def is_slow(prompt: str) -> bool:
     return _SLOW_TRIGGER in prompt
 
 
-def planned_failure(spec: TaskSpec, dice: Dice, fail_rate: float) -> Failure | None:
-    """Return the failure a task is destined for: ``[sim:fail(=Code)]`` or ``fail_rate``."""
-    match = _FAIL_TRIGGER.search(spec.prompt)
+def planned_failure(
+    prompt: str,
+    dice: Dice,
+    fail_rate: float,
+    *,
+    pool: Sequence[Failure],
+    messages: Mapping[str, str],
+) -> Failure | None:
+    """Return the failure a task is destined for, or None.
+
+    ``[sim:fail=Code]`` in the prompt picks ``Code`` (message from ``messages``), ``[sim:fail]``
+    or ``fail_rate`` one of ``pool`` at random.
+    """
+    match = _FAIL_TRIGGER.search(prompt)
     if match is None and not dice.chance(fail_rate):
         return None
     code = match.group(1).strip() if match and match.group(1) else None
-    code = code or dice.choice(RANDOM_FAILURES[spec.model])
-    return Failure(code, FAILURE_MESSAGES.get(code, f"Simulated failure: {code}"))
+    if code is None:
+        return dice.choice(pool)
+    return Failure(code, messages.get(code, f"Simulated failure: {code}"))
 
 
 class Scheduler:
@@ -139,15 +119,22 @@ class Scheduler:
 class Engine:
     """Prepare and finalize tasks; the single owner of the task lifecycle."""
 
-    def __init__(self, store: TaskStore, config: Callable[[], SimulatorConfig]) -> None:
+    def __init__(
+        self,
+        store: TaskStore,
+        config: Callable[[], BaseConfig],
+        dialect: Dialect,
+        videos: video.VideoCache | None = None,
+    ) -> None:
         self._store = store
         self._config = config
+        self._dialect = dialect
         self._scheduler = Scheduler()
         self._workers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="sim-prepare")
-        self._videos = video.VideoCache()
-        self.callbacks = CallbackDispatcher(store, config, self._scheduler)
+        self._videos = videos or video.VideoCache()
+        self.callbacks = CallbackDispatcher(store, config, dialect, self._scheduler)
 
-    def timing(self, spec: TaskSpec, now: float) -> tuple[float, float]:
+    def timing(self, spec: Spec, now: float) -> tuple[float, float]:
         """Return (pending_until, due_at) for a task submitted at ``now``."""
         config = self._config()
         if config.callback_early:
@@ -187,15 +174,16 @@ class Engine:
         try:
             path = self._render(task.spec)
         except inputs.InputError as exc:
-            self._store.mark_prepared(task, result_path=None, failure=exc.failure)
+            failure = self._dialect.input_failure(exc.failure)
+            self._store.mark_prepared(task, result_path=None, failure=failure)
         except Exception:
             logger.exception("Simulator could not render task %s", task.task_id)
-            failure = Failure("Unknown error", FAILURE_MESSAGES["Unknown error"])
+            failure = self._dialect.render_failure()
             self._store.mark_prepared(task, result_path=None, failure=failure)
         else:
             self._store.mark_prepared(task, result_path=path, failure=None)
 
-    def _render(self, spec: TaskSpec) -> Path:
+    def _render(self, spec: Spec) -> Path:
         config = self._config()
         if spec.image_urls:
             inputs.check_images(
@@ -204,6 +192,7 @@ class Engine:
         duration = float(spec.duration)
         aspect = video.parse_aspect_ratio(spec.aspect_ratio)
         if spec.video_urls:
+            assert isinstance(config, SimulatorConfig)  # only APIXO's extend takes a clip
             source = inputs.check_source_video(
                 spec.video_urls[0],
                 timeout=config.fetch_timeout_s,
@@ -214,9 +203,14 @@ class Engine:
             aspect = (source.width, source.height)
         width, height = video.frame_size(*aspect, spec.resolution)
         return self._videos.get(
-            config.media_path, width=width, height=height, duration_s=duration, sound=spec.sound
+            config.media_path,
+            width=width,
+            height=height,
+            duration_s=duration,
+            sound=spec.sound,
+            fps=self._dialect.fps,
         )
 
     def _finalize(self, task: Task, *, deliver_now: bool = False) -> None:
-        if self._store.finalize(task, time.time()) and task.spec.request_type == "callback":
+        if self._store.finalize(task, time.time()) and task.spec.callback_url is not None:
             self.callbacks.dispatch(task, deliver_now=deliver_now)

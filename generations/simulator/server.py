@@ -13,8 +13,9 @@ import sys
 import threading
 from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
 
-from .app import DropConnection, SimulatorApp
-from .config import SimulatorConfig
+from .app import SimulatorApp
+from .config import AivideoapiConfig, SimulatorConfig
+from .web import DropConnection
 
 logger = logging.getLogger(__name__)
 
@@ -52,14 +53,24 @@ class _RequestHandler(WSGIRequestHandler):
 
 
 class SimulatorServer(socketserver.ThreadingMixIn, WSGIServer):
-    """Threaded WSGI server owning a :class:`SimulatorApp`."""
+    """Threaded WSGI server owning a :class:`SimulatorApp` (both providers on one port)."""
 
     daemon_threads = True
     request_queue_size = 1024  # 1,000 jobs in flight may poll at once
 
-    def __init__(self, config: SimulatorConfig, host: str, port: int) -> None:
+    def __init__(
+        self,
+        config: SimulatorConfig,
+        host: str,
+        port: int,
+        aivideoapi_config: AivideoapiConfig | None = None,
+    ) -> None:
         super().__init__((host, port), _RequestHandler)
-        self.app = SimulatorApp(config)
+        try:
+            self.app = SimulatorApp(config, aivideoapi_config)
+        except BaseException:
+            self.server_close()
+            raise
         self.set_app(self.app)
 
     @property
@@ -72,6 +83,11 @@ class SimulatorServer(socketserver.ThreadingMixIn, WSGIServer):
     def api_base_url(self) -> str:
         """Return the APIXO base URL to configure clients with (``.../api/v1``)."""
         return f"{self.base_url}/api/v1"
+
+    @property
+    def aivideoapi_base_url(self) -> str:
+        """Return the aivideoapi.ai base URL to configure clients with (``.../aivideoapi/v1``)."""
+        return f"{self.base_url}/aivideoapi/v1"
 
     def handle_error(self, request: object, client_address: object) -> None:
         """Ignore clients that hang up; log anything else once, without a stderr dump."""
@@ -86,9 +102,11 @@ class SimulatorServer(socketserver.ThreadingMixIn, WSGIServer):
         self.app.close()
 
 
-def serve(host: str, port: int, config: SimulatorConfig) -> None:
+def serve(
+    host: str, port: int, config: SimulatorConfig, aivideoapi_config: AivideoapiConfig | None = None
+) -> None:
     """Serve until interrupted (Ctrl-C)."""
-    server = SimulatorServer(config, host, port)
+    server = SimulatorServer(config, host, port, aivideoapi_config)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -99,14 +117,19 @@ def serve(host: str, port: int, config: SimulatorConfig) -> None:
 
 
 def start_in_thread(
-    config: SimulatorConfig, host: str = "127.0.0.1", port: int = 0
+    config: SimulatorConfig,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    aivideoapi_config: AivideoapiConfig | None = None,
 ) -> tuple[SimulatorServer, str]:
     """Start a server on a daemon thread; return it and its root URL (``http://host:port``).
 
-    ``port=0`` picks a free port. Call ``server.stop()`` when done; the APIXO base URL is
-    ``server.api_base_url``.
+    ``port=0`` picks a free port. Call ``server.stop()`` when done; the base URLs are
+    ``server.api_base_url`` (APIXO) and ``server.aivideoapi_base_url`` (aivideoapi.ai).
+    Without ``aivideoapi_config``, aivideoapi.ai runs with its defaults plus the environment
+    knobs of ``config`` (``config.aivideoapi_defaults``).
     """
-    server = SimulatorServer(config, host, port)
+    server = SimulatorServer(config, host, port, aivideoapi_config)
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
     )

@@ -1,13 +1,13 @@
-"""In-memory, thread-safe state of the simulator: tasks, account balance, request counters.
+"""In-memory, thread-safe state of one provider: tasks, account balance, request counters.
 
-Sources: 001 "Status response fields" (the shape :meth:`Task.status_data` returns), 003/004
-"Rate Limits" (10,000 requests/minute, 1,000 concurrent tasks), 001 "Billing" and CONTRACT.md
-"Other endpoints and facts" (balance in USD).
+Each provider of the simulator has its own :class:`TaskStore`, :class:`RequestLog` and
+:class:`Dice`. Sources: 003/004 "Rate Limits" (10,000 requests/minute, 1,000 concurrent tasks),
+001 "Billing", 002 "Pricing" and CONTRACT.md ("The provider refunds its own credits on
+failure"). How a task looks on the wire is the provider's :class:`~.dialect.Dialect`.
 """
 
 from __future__ import annotations
 
-import json
 import random
 import threading
 from collections import Counter, deque
@@ -15,16 +15,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import NamedTuple, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
-from .validation import TaskSpec
+if TYPE_CHECKING:
+    from .dialect import Dialect, Spec
 
 T = TypeVar("T")
 WINDOW_S = 60.0
 
 
 class Failure(NamedTuple):
-    """A task's documented ``failCode`` and human ``failMsg``."""
+    """A task's failure: a documented code and a human message (APIXO ``failCode`` and
+    ``failMsg``; aivideoapi.ai ``error.code`` and ``error.message``)."""
 
     code: str
     message: str
@@ -38,12 +40,20 @@ class ConcurrencyLimitError(Exception):
     """Too many non-final tasks (HTTP 429, 003/004 "Rate Limits")."""
 
 
+class SpendLimitError(Exception):
+    """The key's spend limit would be exceeded (aivideoapi.ai: 429 spend_limit_exceeded)."""
+
+
 @dataclass
 class Task:
-    """One generation task; fields below ``drop_callback`` change as it progresses."""
+    """One generation task; fields below ``drop_callback`` change as it progresses.
+
+    ``price`` is in the provider's unit (USD for APIXO, credits for aivideoapi.ai);
+    ``base_url`` is the root its result is served under (``<base_url>/files/<id>.mp4``).
+    """
 
     task_id: str
-    spec: TaskSpec
+    spec: Spec
     request_body: dict
     base_url: str
     created_at: float
@@ -52,6 +62,7 @@ class Task:
     planned_failure: Failure | None
     duplicate_callback: bool
     drop_callback: bool = False
+    price: Decimal = Decimal(0)
     prepared: bool = False
     result_path: Path | None = None
     failure: Failure | None = None
@@ -66,57 +77,41 @@ class Task:
         return f"{self.base_url}/files/{self.task_id}.mp4"
 
     def state(self, now: float) -> str:
-        """Return pending, processing, success or failed (004 "Status Response Fields")."""
+        """Return pending, processing, success or failed (internal names)."""
         if self.final_state is not None:
             return self.final_state
         return "pending" if now < self.pending_until else "processing"
 
-    def status_data(self, now: float) -> dict:
-        """Return the ``data`` of a statusTask answer (001 "Poll for result").
-
-        Pending and processing carry only taskId, state and createTime; success adds
-        ``resultJson`` as a JSON *string*; failed adds failCode and failMsg; both final states
-        add completeTime and costTime (Unix milliseconds / milliseconds).
-        """
-        created_ms = _ms(self.created_at)
-        data: dict[str, object] = {"taskId": self.task_id, "state": self.state(now)}
-        if self.final_state == "success":
-            data["resultJson"] = json.dumps(
-                {"resultUrls": [self.result_url]}, separators=(",", ":")
-            )
-        elif self.final_state == "failed" and self.failure is not None:
-            data["failCode"] = self.failure.code
-            data["failMsg"] = self.failure.message
-        data["createTime"] = created_ms
-        if self.completed_at is not None:
-            data["completeTime"] = _ms(self.completed_at)
-            data["costTime"] = _ms(self.completed_at) - created_ms
-        return data
-
 
 class TaskStore:
-    """Hold tasks and the account balance behind one lock.
+    """Hold one provider's tasks and account balance behind one lock.
 
-    The price of a task is held from the balance when it is admitted and given back if it
-    fails, so the balance only ever pays for successful tasks.
+    The price of a task is deducted from the balance when it is admitted and given back if it
+    fails, so the balance only ever pays for successful tasks. ``consumed`` is what was
+    deducted and not given back. ``dialect`` renders tasks for the status endpoint.
     """
 
-    def __init__(self, balance_usd: float) -> None:
+    def __init__(self, balance: Decimal, dialect: Dialect) -> None:
         self._lock = threading.Lock()
+        self._dialect = dialect
         self._tasks: dict[str, Task] = {}
         self._active: set[str] = set()
-        self._balance = _usd(balance_usd)
+        self._balance = balance
+        self._consumed = Decimal(0)
 
-    def admit(self, task: Task, *, max_active: int) -> None:
-        """Store a new task and hold its price; raise ConcurrencyLimitError or
-        InsufficientBalanceError without storing anything."""
-        price = task.spec.price_usd
+    def admit(self, task: Task, *, max_active: int, spend_limit: Decimal | None = None) -> None:
+        """Store a new task and deduct its price; raise ConcurrencyLimitError, SpendLimitError
+        or InsufficientBalanceError without storing anything."""
+        price = task.price
         with self._lock:
             if len(self._active) >= max_active:
                 raise ConcurrencyLimitError
+            if spend_limit is not None and self._consumed + price > spend_limit:
+                raise SpendLimitError
             if self._balance < price:
                 raise InsufficientBalanceError
             self._balance -= price
+            self._consumed += price
             self._tasks[task.task_id] = task
             self._active.add(task.task_id)
 
@@ -125,22 +120,22 @@ class TaskStore:
         with self._lock:
             return self._tasks.get(task_id)
 
-    def poll(self, task_id: str, model: str, now: float) -> dict | None:
+    def poll(self, task_id: str, now: float, model: str | None = None) -> dict | None:
         """Count a status request and return the task's status data, or None if not found.
 
-        A task created under one model is not found under the other.
+        With ``model``, a task created under another model is not found.
         """
         with self._lock:
             task = self._tasks.get(task_id)
-            if task is None or task.spec.model != model:
+            if task is None or (model is not None and task.spec.model != model):
                 return None
             task.status_requests += 1
-            return task.status_data(now)
+            return self._dialect.status_data(task, now)
 
     def status_data(self, task: Task, now: float) -> dict:
         """Return a task's status data without counting a request."""
         with self._lock:
-            return task.status_data(now)
+            return self._dialect.status_data(task, now)
 
     def mark_prepared(
         self, task: Task, *, result_path: Path | None, failure: Failure | None
@@ -165,7 +160,8 @@ class TaskStore:
             task.completed_at = now
             task.final_state = "failed" if task.failure else "success"
             if task.failure:
-                self._balance += task.spec.price_usd
+                self._balance += task.price
+                self._consumed -= task.price
             self._active.discard(task.task_id)
             return True
 
@@ -175,26 +171,33 @@ class TaskStore:
             task.callbacks.append(record)
 
     @property
-    def balance_usd(self) -> Decimal:
-        """Return the available balance in USD (held prices already deducted)."""
+    def balance(self) -> Decimal:
+        """Return the available balance (prices of admitted tasks already deducted)."""
         with self._lock:
             return self._balance
 
-    def set_balance(self, balance_usd: float) -> None:
-        """Set the available balance in USD."""
+    @property
+    def consumed(self) -> Decimal:
+        """Return what admitted tasks cost, failed ones excepted."""
         with self._lock:
-            self._balance = _usd(balance_usd)
+            return self._consumed
+
+    def set_balance(self, balance: Decimal) -> None:
+        """Set the available balance."""
+        with self._lock:
+            self._balance = balance
 
     def describe(self, now: float) -> list[dict]:
         """Return every task with its request body, state and counters (``GET /_sim/tasks``)."""
+        label = self._dialect.state_label
         with self._lock:
             return [
                 {
                     "taskId": task.task_id,
                     "model": task.spec.model,
-                    "state": task.state(now),
+                    "state": label(task.state(now)),
                     "request": task.request_body,
-                    "status": task.status_data(now),
+                    "status": self._dialect.status_data(task, now),
                     "statusRequests": task.status_requests,
                     "callbacks": list(task.callbacks),
                 }
@@ -209,23 +212,27 @@ class TaskStore:
             per_task = {task_id: t.status_requests for task_id, t in self._tasks.items()}
             attempts = [a for task in self._tasks.values() for a in task.callbacks]
         total = len(per_task)
+        label = self._dialect.state_label
         return {
             "tasks": {"total": total, "active": total - states["success"] - states["failed"]}
-            | dict(states),
+            | {label(state): count for state, count in states.items()},
             "status_requests_per_task": per_task,
             "status_requests_avg": sum(per_task.values()) / total if total else 0.0,
             "callbacks": {
                 "attempts": len(attempts),
-                "delivered": sum(1 for attempt in attempts if attempt["status"] == 200),
+                "delivered": sum(
+                    1 for attempt in attempts if self._dialect.delivered(attempt["status"])
+                ),
             },
         }
 
-    def clear(self, balance_usd: float) -> None:
+    def clear(self, balance: Decimal) -> None:
         """Forget every task and set the balance (``POST /_sim/reset``)."""
         with self._lock:
             self._tasks.clear()
             self._active.clear()
-            self._balance = _usd(balance_usd)
+            self._balance = balance
+            self._consumed = Decimal(0)
 
 
 class RequestLog:
@@ -301,15 +308,12 @@ class Dice:
         with self._lock:
             return self._random.choice(options)
 
+    def integer(self, low: int, high: int) -> int:
+        """Return an integer from ``low`` to ``high`` inclusive."""
+        with self._lock:
+            return self._random.randint(low, high)
+
     def reseed(self, seed: int | None) -> None:
         """Restart the sequence from ``seed``."""
         with self._lock:
             self._random.seed(seed)
-
-
-def _ms(timestamp: float) -> int:
-    return int(timestamp * 1000)
-
-
-def _usd(amount: float) -> Decimal:
-    return Decimal(str(amount))

@@ -146,7 +146,7 @@ def parse_submit(model: str, body: dict, *, allow_http_callbacks: bool) -> TaskS
         raise RequestError("Missing required field: callback_url")
     if callback_url is not None:
         schemes = ("https", "http") if allow_http_callbacks else ("https",)
-        if not _is_url(callback_url, schemes):
+        if not is_url(callback_url, schemes):
             expected = "an absolute HTTP(S) URL" if allow_http_callbacks else "an HTTPS URL"
             raise RequestError(f"Invalid field: callback_url must be {expected}")
     if "provider" in body:
@@ -264,12 +264,13 @@ def _url_list(value: object, path: str, minimum: int, maximum: int) -> tuple[str
     if not isinstance(value, list) or not minimum <= len(value) <= maximum:
         raise RequestError(f"Invalid field: {path} must be an array of {count} URL(s)")
     for index, url in enumerate(value):
-        if not _is_url(url, ("http", "https")):
+        if not is_url(url, ("http", "https")):
             raise RequestError(f"Invalid field: {path}[{index}] must be an absolute HTTP(S) URL")
     return tuple(value)
 
 
-def _is_url(value: object, schemes: tuple[str, ...]) -> bool:
+def is_url(value: object, schemes: tuple[str, ...]) -> bool:
+    """Tell whether ``value`` is an absolute URL with one of ``schemes`` and a host."""
     if not isinstance(value, str) or any(ch.isspace() for ch in value):
         return False
     try:

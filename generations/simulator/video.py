@@ -2,8 +2,9 @@
 
 Results must be real, browser-playable MP4 files (DESIGN.md "Provider simulator"): H.264 in
 yuv420p, an AAC track when ``sound`` is true, the ``moov`` atom up front (``faststart``). They are
-kept cheap: a short side of 144-216 px, 12 fps, a moving box over a sliding gradient and a sine
-tone. Files are cached by their parameters, so many tasks share one encode.
+kept cheap: a short side of 144-216 px, 12 fps (24 for aivideoapi.ai, whose results report
+``framespersecond: 24``), a moving box over a sliding gradient and a sine tone. Files are cached
+by their parameters, so many tasks share one encode.
 """
 
 from __future__ import annotations
@@ -79,19 +80,21 @@ def probe(path: Path) -> VideoInfo:
     return VideoInfo(duration_s=duration, width=width, height=height, has_audio=has_audio)
 
 
-def render(path: Path, *, width: int, height: int, duration_s: float, sound: bool) -> None:
+def render(
+    path: Path, *, width: int, height: int, duration_s: float, sound: bool, fps: int = FPS
+) -> None:
     """Encode a synthetic MP4 of ``duration_s`` seconds at ``path`` (overwritten)."""
-    frames = max(1, round(duration_s * FPS))
+    frames = max(1, round(duration_s * fps))
     with av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"}) as output:
-        video = output.add_stream("libx264", rate=FPS, options={"preset": "ultrafast"})
+        video = output.add_stream("libx264", rate=fps, options={"preset": "ultrafast"})
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         audio = output.add_stream("aac", rate=SAMPLE_RATE, layout="mono") if sound else None
-        tone = _audio_frames(round(frames / FPS * SAMPLE_RATE)) if sound else iter(())
+        tone = _audio_frames(round(frames / fps * SAMPLE_RATE)) if sound else iter(())
         pending_audio = next(tone, None)
         for index in range(frames):
-            output.mux(video.encode(_video_frame(width, height, index)))
+            output.mux(video.encode(_video_frame(width, height, index * FPS / fps)))
             # Interleave: audio up to the end of this video frame.
-            while pending_audio is not None and pending_audio.pts < (index + 1) * SAMPLE_RATE / FPS:
+            while pending_audio is not None and pending_audio.pts < (index + 1) * SAMPLE_RATE / fps:
                 output.mux(audio.encode(pending_audio))  # type: ignore[union-attr]
                 pending_audio = next(tone, None)
         output.mux(video.encode())
@@ -100,14 +103,21 @@ def render(path: Path, *, width: int, height: int, duration_s: float, sound: boo
 
 
 class VideoCache:
-    """Render each distinct (size, duration, sound) once into a directory and reuse the file."""
+    """Render each distinct (size, duration, sound, fps) once into a directory and reuse it."""
 
     def __init__(self) -> None:
         self._guard = threading.Lock()
         self._locks: dict[Path, threading.Lock] = {}
 
     def get(
-        self, media_dir: Path, *, width: int, height: int, duration_s: float, sound: bool
+        self,
+        media_dir: Path,
+        *,
+        width: int,
+        height: int,
+        duration_s: float,
+        sound: bool,
+        fps: int = FPS,
     ) -> Path:
         """Return the path of a cached video, rendering it first if needed (thread-safe).
 
@@ -115,7 +125,8 @@ class VideoCache:
         share a file.
         """
         tenths = round(duration_s * 10)
-        name = f"sim_{width}x{height}_{tenths}ds_{'sound' if sound else 'mute'}.mp4"
+        rate = "" if fps == FPS else f"_{fps}fps"
+        name = f"sim_{width}x{height}_{tenths}ds_{'sound' if sound else 'mute'}{rate}.mp4"
         path = media_dir / name
         with self._guard:
             lock = self._locks.setdefault(path, threading.Lock())
@@ -124,7 +135,14 @@ class VideoCache:
                 media_dir.mkdir(parents=True, exist_ok=True)
                 partial = media_dir / f".{name}.{uuid.uuid4().hex}.part"
                 try:
-                    render(partial, width=width, height=height, duration_s=tenths / 10, sound=sound)
+                    render(
+                        partial,
+                        width=width,
+                        height=height,
+                        duration_s=tenths / 10,
+                        sound=sound,
+                        fps=fps,
+                    )
                     os.replace(partial, path)
                 finally:
                     partial.unlink(missing_ok=True)
@@ -135,17 +153,19 @@ def _even(value: float) -> int:
     return max(2, 2 * round(value / 2))
 
 
-def _video_frame(width: int, height: int, index: int) -> av.VideoFrame:
-    """Draw frame ``index``: a sliding luma gradient, a bright moving box, drifting colours."""
+def _video_frame(width: int, height: int, position: float) -> av.VideoFrame:
+    """Draw the frame at ``position`` (in 12 fps frames, so motion speed does not depend on the
+    frame rate): a sliding luma gradient, a bright moving box, drifting colours."""
     frame = av.VideoFrame(width, height, "yuv420p")
     luma, cb, cr = frame.planes
-    row = bytes(16 + (x * 2 + index * 5) % 200 for x in range(luma.line_size))
+    shift = int(position * 5)
+    row = bytes(16 + (x * 2 + shift) % 200 for x in range(luma.line_size))
     box = max(2, height // 3)
-    box_x = (index * 7) % max(1, width - box)
+    box_x = int(position * 7) % max(1, width - box)
     box_y = (height - box) // 2
     box_row = row[:box_x] + b"\xeb" * box + row[box_x + box :]
     luma.update(row * box_y + box_row * box + row * (height - box_y - box))
-    phase = 2 * math.pi * index / (FPS * 4)
+    phase = 2 * math.pi * position / (FPS * 4)
     cb.update(bytes([round(128 + 60 * math.sin(phase))]) * cb.buffer_size)
     cr.update(bytes([round(128 + 60 * math.cos(phase))]) * cr.buffer_size)
     return frame

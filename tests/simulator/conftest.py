@@ -17,12 +17,20 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from generations.simulator import SimulatorConfig, SimulatorServer, start_in_thread
+from generations.simulator import (
+    AivideoapiConfig,
+    SimulatorConfig,
+    SimulatorServer,
+    start_in_thread,
+)
 
 API_KEY = "test-key"
 PRO = "seedance-1-5-pro"
 EXTEND = "seedance-1-5-pro-extend"
 FINAL = ("success", "failed")
+AIV_KEY = "sk-test-aivideoapi-key"
+AIV_MODEL = "doubao-seedance-1.5-pro"
+AIV_FINAL = ("completed", "failed")
 
 
 @dataclass
@@ -142,6 +150,83 @@ class SimClient:
         return self.call("GET", "/_sim/tasks", key=None).json["data"]
 
 
+def aiv_input(**overrides: object) -> dict:
+    """Return a valid aivideoapi.ai text-to-video input (002 "Text-to-Video"), with overrides."""
+    data = {
+        "prompt": "A girl walking through a neon city at night, cinematic camera movement",
+        "duration": 4,
+        "aspect_ratio": "16:9",
+        "resolution": "480p",
+        "generate_audio": False,
+    }
+    return data | overrides
+
+
+class AivClient:
+    """Talk to the aivideoapi.ai part of one running simulator (under ``/aivideoapi``)."""
+
+    def __init__(self, server: SimulatorServer, base_url: str) -> None:
+        self.server = server
+        self.base_url = base_url  # the server root
+        self.api = server.aivideoapi_base_url
+        self.apixo = SimClient(server, base_url)  # the other provider on the same port
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        payload: object = None,
+        *,
+        key: str | None = AIV_KEY,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Answer:
+        """Send a request to ``/aivideoapi<path>`` (e.g. ``/v1/credits``)."""
+        sent = dict(headers or {})
+        if key is not None:
+            sent["Authorization"] = f"Bearer {key}"
+        body = raw if raw is not None else None if payload is None else json.dumps(payload).encode()
+        if body is not None:
+            sent["Content-Type"] = "application/json"
+        return http_request(f"{self.base_url}/aivideoapi{path}", method, body, sent)
+
+    def submit(self, input_data: dict, **top: object) -> Answer:
+        return self.call(
+            "POST", "/v1/videos/generations", {"model": AIV_MODEL, "input": input_data} | top
+        )
+
+    def submit_ok(self, input_data: dict, **top: object) -> str:
+        answer = self.submit(input_data, **top)
+        assert answer.status == 200, answer.body
+        return answer.json["data"]["taskId"]
+
+    def task(self, task_id: str) -> Answer:
+        return self.call("GET", f"/v1/tasks/{task_id}")
+
+    def wait_final(self, task_id: str, timeout: float = 15.0) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            data = self.task(task_id).json
+            if data["status"] in AIV_FINAL:
+                return data
+            time.sleep(0.05)
+        raise AssertionError(f"task {task_id} not final after {timeout}s")
+
+    def credits(self) -> dict:
+        answer = self.call("GET", "/v1/credits")
+        assert answer.status == 200, answer.body
+        return answer.json["data"]
+
+    def configure(self, **knobs: object) -> Answer:
+        return self.call("POST", "/_sim/config", knobs, key=None)
+
+    def stats(self) -> dict:
+        return self.call("GET", "/_sim/stats", key=None).json["data"]
+
+    def tasks(self) -> list[dict]:
+        return self.call("GET", "/_sim/tasks", key=None).json["data"]
+
+
 @pytest.fixture(scope="session")
 def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One video cache for the whole run, so each distinct clip is encoded once."""
@@ -175,6 +260,31 @@ def sim(make_sim: Callable[..., SimClient]) -> SimClient:
     return make_sim()
 
 
+@pytest.fixture
+def make_aiv(media_dir: Path) -> Iterator[Callable[..., AivClient]]:
+    """Start simulators with given aivideoapi.ai knobs (fast time, HTTP callbacks allowed) and
+    the APIXO test defaults; stop them after."""
+    servers: list[SimulatorServer] = []
+
+    def start(**knobs: object) -> AivClient:
+        common = {"time_scale": 0.01, "allow_http_callbacks": True, "media_dir": str(media_dir)}
+        apixo = SimulatorConfig(api_key=API_KEY, **common)
+        aivideoapi = AivideoapiConfig(**({"api_key": AIV_KEY} | common | knobs))
+        server, base_url = start_in_thread(apixo, aivideoapi_config=aivideoapi)
+        servers.append(server)
+        return AivClient(server, base_url)
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def aiv(make_aiv: Callable[..., AivClient]) -> AivClient:
+    """A simulator whose aivideoapi.ai part has the test defaults."""
+    return make_aiv()
+
+
 @dataclass
 class Received:
     """A request that reached a :class:`LocalServer`."""
@@ -182,6 +292,7 @@ class Received:
     at: float
     path: str
     body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def json(self) -> dict:
@@ -232,7 +343,9 @@ def local_server() -> Iterator[LocalServer]:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             with lock:
                 status = state.post_statuses.pop(0) if state.post_statuses else 200
-                state.received.append(Received(time.time(), self.path, body))
+                state.received.append(
+                    Received(time.time(), self.path, body, dict(self.headers.items()))
+                )
             time.sleep(state.post_delay_s)
             self.send_response(status)
             self.send_header("Content-Length", "0")

@@ -4,7 +4,7 @@
 import json
 import time
 
-from generations.simulator.lifecycle import FAILURE_MESSAGES, RANDOM_FAILURES
+from generations.simulator.apixo import FAILURE_MESSAGES, RANDOM_FAILURES
 
 from .conftest import PRO, t2v_input
 
