@@ -127,7 +127,7 @@ class GenerationForm(forms.Form):
         coerce=lambda value: value == "on",
         initial="off",
         widget=forms.RadioSelect,
-        help_text="Generated ambient sound and music; doubles the price.",
+        help_text="Generated ambient sound and music; costs more per second.",
     )
     aspect_ratio = forms.ChoiceField(
         choices=[("", "-"), *((r, r) for r in catalog.ASPECT_RATIOS)],

@@ -65,7 +65,7 @@
   function showPrices(data) {
     for (const span of form.querySelectorAll("[data-price-for]")) {
       const offer = (data.providers || {})[span.dataset.priceFor];
-      span.textContent = offer ? `${offer.credits.toLocaleString()} credits (US$${offer.usd})` : "not available";
+      span.textContent = offer ? `${offer.credits.toLocaleString()} credits (US$${offer.usd})` : "not offered for these settings";
     }
   }
 

@@ -7,7 +7,7 @@ import pytest
 
 from generations.models import Generation
 from generations.services.dispatch import dispatch_pass
-from generations.simulator.config import SimulatorConfig
+from generations.simulator.config import AivideoapiConfig, SimulatorConfig
 from generations.simulator.server import start_in_thread
 
 from .browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
@@ -15,13 +15,18 @@ from .browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 
 @pytest.fixture
 def simulator(settings, tmp_path):
-    """Run the APIXO simulator on a free port and point the portal's client at it."""
+    """Run the simulator (APIXO and aivideoapi.ai) on a free port; point both clients at it."""
     config = SimulatorConfig(
         time_scale=0.01, allow_http_callbacks=True, media_dir=str(tmp_path / "sim-media"), seed=7
     )
-    server, _ = start_in_thread(config)
+    aivideoapi = AivideoapiConfig(
+        time_scale=0.01, allow_http_callbacks=True, media_dir=str(tmp_path / "sim-media"), seed=7
+    )
+    server, _ = start_in_thread(config, aivideoapi_config=aivideoapi)
     settings.APIXO_BASE_URL = server.api_base_url
     settings.APIXO_API_KEY = config.api_key
+    settings.AIVIDEOAPI_BASE_URL = server.aivideoapi_base_url
+    settings.AIVIDEOAPI_API_KEY = aivideoapi.api_key
     settings.MEDIA_ROOT = str(tmp_path / "media")
     yield server
     server.stop()

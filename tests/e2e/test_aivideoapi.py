@@ -1,0 +1,204 @@
+"""aivideoapi.ai end to end (issue #7): the portal and the simulator over HTTP, both providers.
+
+Prices (DESIGN.md's table, credits per second): aivideoapi.ai 1080p 75 silent / 150 with
+sound, 720p 35 / 70, 480p 15 / 35; APIXO 720p 20 / 40.
+"""
+
+import av
+import pytest
+import requests
+from django.core.management import call_command
+from django.urls import reverse
+from django.utils import timezone
+
+from generations.models import CreditAccount, Generation
+from generations.selectors.ledger import ledger_mismatches
+from generations.services.dispatch import dispatch_pass
+from generations.services.ledger import credits_grant
+
+from .conftest import drive_until_settled
+
+pytestmark = pytest.mark.django_db(transaction=True)
+State = Generation.State
+FORM = {
+    "mode": "text-to-video",
+    "prompt": "a paper lantern rising over a night market, slow tilt up",
+    "resolution": "1080p",
+    "duration": "4",
+    "sound": "off",
+    "aspect_ratio": "16:9",
+    "provider": "aivideoapi",
+}
+
+
+def sim(simulator, path: str, **knobs):
+    """Read (or, with knobs, change) the aivideoapi.ai simulator's controls."""
+    url = f"{simulator.base_url}/aivideoapi/_sim/{path}"
+    answer = requests.post(url, json=knobs, timeout=5) if knobs else requests.get(url, timeout=5)
+    assert answer.status_code == 200, answer.text
+    return answer.json()["data"]
+
+
+def entries(generation: Generation) -> list[tuple[str, int]]:
+    return list(generation.credit_entries.order_by("id").values_list("kind", "amount"))
+
+
+def test_text_to_video_at_1080p_by_polling_captures_exactly_its_price(client, member, simulator):
+    credits_grant(user=member, amount=1000, actor=None)
+    client.force_login(member)
+    quote = client.get(reverse("generations:quote"), FORM).json()
+    assert (quote["provider"], quote["credits"]) == ("aivideoapi", 300)
+    client.post(reverse("generations:new"), FORM)
+    generation = Generation.objects.get()
+    assert (generation.provider, generation.model_id) == ("aivideoapi", "doubao-seedance-1.5-pro")
+    assert not generation.uses_callback
+
+    generation = drive_until_settled(generation)
+
+    assert (generation.state, generation.result_state) == (State.SUCCEEDED, "stored")
+    (task,) = sim(simulator, "tasks")
+    assert task["taskId"] == generation.provider_task_id
+    assert task["request"] == {
+        "model": "doubao-seedance-1.5-pro",
+        "input": {
+            "prompt": FORM["prompt"],
+            "duration": 4,
+            "aspect_ratio": "16:9",
+            "resolution": "1080p",
+            "generate_audio": False,
+            "camera_fixed": False,
+        },
+    }
+    assert task["statusRequests"] == generation.poll_count + 1
+    assert entries(generation) == [("hold", -300), ("capture", -300)]
+    account = CreditAccount.objects.get(user=member)
+    assert (account.balance, account.held) == (700, 0)
+    with av.open(generation.result_file.path) as container:
+        assert abs(container.duration / av.time_base - 4) < 0.5
+        assert not container.streams.audio  # generate_audio false
+    page = client.get(generation.get_absolute_url()).content.decode()
+    assert "aivideoapi.ai" in page and generation.provider_task_id in page
+    call_command("ledger_check")
+
+
+def test_image_to_video_with_two_frames_in_callback_mode(
+    client, member, simulator, live_server, settings
+):
+    settings.CALLBACK_ALLOW_HTTP = True
+    settings.PUBLIC_BASE_URL = live_server.url
+    settings.POLL_TIME_SCALE = 100.0  # the safety-net poll would come much later
+    credits_grant(user=member, amount=2000, actor=None)
+    client.force_login(member)
+    client.post(
+        reverse("generations:new"),
+        {
+            **FORM,
+            "mode": "image-to-video",
+            "resolution": "720p",
+            "duration": "5",
+            "sound": "on",
+            "start_image_url": f"{simulator.base_url}/samples/frame.png",
+            "end_image_url": f"{simulator.base_url}/samples/frame.jpg",
+        },
+    )
+    generation = Generation.objects.get()
+    assert generation.uses_callback and generation.price_credits == 5 * 70
+
+    generation = drive_until_settled(generation, timeout=30)
+
+    assert (generation.state, generation.result_state) == (State.SUCCEEDED, "stored")
+    (task,) = sim(simulator, "tasks")
+    assert task["request"]["input"]["image_urls"] == [
+        f"{simulator.base_url}/samples/frame.png",
+        f"{simulator.base_url}/samples/frame.jpg",
+    ]
+    assert task["request"]["callback_url"].startswith(f"{live_server.url}/webhooks/generations/")
+    delivered = [c for c in task["callbacks"] if c["status"] == 200]
+    assert delivered, task["callbacks"]
+    assert task["statusRequests"] == 1  # the webhook's confirmation read; no poll needed
+    assert generation.poll_count == 0
+    assert entries(generation) == [("hold", -350), ("capture", -350)]
+    assert ledger_mismatches() == []
+
+
+def test_a_failed_task_releases_the_hold(member, client, simulator):
+    credits_grant(user=member, amount=1000, actor=None)
+    client.force_login(member)
+    client.post(
+        reverse("generations:new"),
+        {**FORM, "prompt": "a scene upstream refuses [sim:fail=upstream_error]"},
+    )
+    generation = drive_until_settled(Generation.objects.get())
+
+    assert generation.state == State.FAILED
+    assert generation.fail_code == "upstream_error"
+    assert entries(generation) == [("hold", -300), ("release", 300)]
+    assert ledger_mismatches() == []
+
+
+def drive_skipping_backoff(generation: Generation, *, timeout: float = 60.0) -> Generation:
+    """Run dispatcher passes; a job waiting out a submit backoff is made due at once."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        Generation.objects.filter(pk=generation.pk, state=State.QUEUED).update(
+            next_action_at=timezone.now()
+        )
+        dispatch_pass(interval_seconds=0.1)
+        generation.refresh_from_db()
+        if generation.is_final and generation.result_state != Generation.ResultState.PENDING:
+            return generation
+        time.sleep(0.05)
+    raise AssertionError(f"generation {generation.pk} still {generation.state}")
+
+
+def test_failover_completes_at_aivideoapi_when_apixo_answers_503(
+    client, member, simulator, settings
+):
+    settings.PROVIDER_FAILOVER = True
+    answer = requests.post(f"{simulator.base_url}/_sim/config", json={"rate_5xx": 1.0}, timeout=5)
+    assert answer.status_code == 200
+    credits_grant(user=member, amount=1000, actor=None)
+    client.force_login(member)
+    client.post(reverse("generations:new"), {**FORM, "resolution": "720p", "provider": "apixo"})
+    generation = Generation.objects.get()
+    assert (generation.provider, generation.price_credits) == ("apixo", 80)
+
+    generation = drive_skipping_backoff(generation)
+
+    assert (generation.state, generation.provider) == (State.SUCCEEDED, "aivideoapi")
+    assert generation.failover_from == "apixo"
+    assert generation.price_credits == 4 * 35
+    # The difference (140 - 80) shows in the ledger: the APIXO hold released, the new held.
+    assert entries(generation) == [
+        ("hold", -80),
+        ("release", 80),
+        ("hold", -140),
+        ("capture", -140),
+    ]
+    account = CreditAccount.objects.get(user=member)
+    assert (account.balance, account.held) == (860, 0)
+    stats = requests.get(f"{simulator.base_url}/_sim/stats", timeout=5).json()["data"]
+    assert stats["requests"]["generateTask"] >= 6
+    page = client.get(generation.get_absolute_url()).content.decode()
+    assert 'id="failover-note"' in page
+    call_command("ledger_check")
+
+
+def test_failover_is_skipped_when_the_balance_is_short(client, member, simulator, settings):
+    settings.PROVIDER_FAILOVER = True
+    requests.post(f"{simulator.base_url}/_sim/config", json={"rate_5xx": 1.0}, timeout=5)
+    credits_grant(user=member, amount=100, actor=None)  # covers APIXO's 80, not 140
+    client.force_login(member)
+    client.post(reverse("generations:new"), {**FORM, "resolution": "720p", "provider": "apixo"})
+
+    generation = drive_skipping_backoff(Generation.objects.get())
+
+    assert (generation.state, generation.provider) == (State.FAILED, "apixo")
+    assert "Failover to aivideoapi.ai at its price was skipped" in generation.fail_message
+    assert entries(generation) == [("hold", -80), ("release", 80)]
+    assert sim(simulator, "tasks") == []
+    account = CreditAccount.objects.get(user=member)
+    assert (account.balance, account.held) == (100, 0)
+    call_command("ledger_check")
