@@ -43,6 +43,26 @@ def entries(generation: Generation) -> list[tuple[str, int]]:
     return list(generation.credit_entries.order_by("id").values_list("kind", "amount"))
 
 
+def test_text_to_video_at_1080p_in_callback_mode(client, member, simulator, live_server, settings):
+    settings.CALLBACK_ALLOW_HTTP = True
+    settings.PORTAL_ADDRESS = live_server.url.removeprefix("http://")
+    settings.POLL_TIME_SCALE = 100.0
+    credits_grant(user=member, amount=1000, actor=None)
+    client.force_login(member)
+    client.post(reverse("generations:new"), {**FORM, "sound": "on"})
+    generation = Generation.objects.get()
+    assert generation.uses_callback and generation.price_credits == 4 * 150
+
+    generation = drive_until_settled(generation)
+
+    assert (generation.state, generation.result_state) == (State.SUCCEEDED, "stored")
+    (task,) = sim(simulator, "tasks")
+    assert [c["status"] for c in task["callbacks"]] == [200]
+    assert (task["statusRequests"], generation.poll_count) == (1, 0)
+    assert entries(generation) == [("hold", -600), ("capture", -600)]
+    assert ledger_mismatches() == []
+
+
 def test_text_to_video_at_1080p_by_polling_captures_exactly_its_price(client, member, simulator):
     credits_grant(user=member, amount=1000, actor=None)
     client.force_login(member)
@@ -81,12 +101,14 @@ def test_text_to_video_at_1080p_by_polling_captures_exactly_its_price(client, me
     call_command("ledger_check")
 
 
-def test_image_to_video_with_two_frames_in_callback_mode(
-    client, member, simulator, live_server, settings
+@pytest.mark.parametrize("callbacks", [True, False], ids=["callback", "polling"])
+def test_image_to_video_with_two_frames(
+    client, member, simulator, live_server, settings, callbacks
 ):
-    settings.CALLBACK_ALLOW_HTTP = True
-    settings.PUBLIC_BASE_URL = live_server.url
-    settings.POLL_TIME_SCALE = 100.0  # the safety-net poll would come much later
+    settings.PUBLIC_BASE_URL = live_server.url  # the simulator fetches nothing from it here
+    if callbacks:
+        settings.CALLBACK_ALLOW_HTTP = True
+        settings.POLL_TIME_SCALE = 100.0  # the safety-net poll would come much later
     credits_grant(user=member, amount=2000, actor=None)
     client.force_login(member)
     client.post(
@@ -102,7 +124,8 @@ def test_image_to_video_with_two_frames_in_callback_mode(
         },
     )
     generation = Generation.objects.get()
-    assert generation.uses_callback and generation.price_credits == 5 * 70
+    assert generation.uses_callback is callbacks
+    assert generation.price_credits == 5 * 70
 
     generation = drive_until_settled(generation, timeout=30)
 
@@ -112,11 +135,15 @@ def test_image_to_video_with_two_frames_in_callback_mode(
         f"{simulator.base_url}/samples/frame.png",
         f"{simulator.base_url}/samples/frame.jpg",
     ]
-    assert task["request"]["callback_url"].startswith(f"{live_server.url}/webhooks/generations/")
-    delivered = [c for c in task["callbacks"] if c["status"] == 200]
-    assert delivered, task["callbacks"]
-    assert task["statusRequests"] == 1  # the webhook's confirmation read; no poll needed
-    assert generation.poll_count == 0
+    if callbacks:
+        hook = task["request"]["callback_url"]
+        assert hook.startswith(f"{live_server.url}/webhooks/generations/")
+        assert [c["status"] for c in task["callbacks"]] == [200]
+        assert task["statusRequests"] == 1  # the webhook's confirmation read; no poll
+        assert generation.poll_count == 0
+    else:
+        assert "callback_url" not in task["request"] and task["callbacks"] == []
+        assert task["statusRequests"] == generation.poll_count + 1
     assert entries(generation) == [("hold", -350), ("capture", -350)]
     assert ledger_mismatches() == []
 

@@ -25,13 +25,17 @@ def test_frames_then_extend(live_server, browser_page, member, simulator, settin
     page.fill("textarea[name=prompt]", "the sky turns from blue to golden")
     page.click("[role=tab][data-mode=image-to-video]")  # the typed prompt is kept
     assert page.input_value("textarea[name=prompt]") == "the sky turns from blue to golden"
-    assert page.locator("option[value='1080p']").is_disabled()
+    # 1080p image-to-video is aivideoapi.ai's only: choosing it leaves APIXO unavailable.
+    page.select_option("select[name=resolution]", "1080p")
+    assert page.is_disabled("input[name=provider][value=apixo]")
+    assert page.is_checked("input[name=provider][value=aivideoapi]")
     page.set_input_files("input[name=start_image]", str(start))
     page.set_input_files("input[name=end_image]", str(end))
     page.wait_for_function(
         "[...document.querySelectorAll('img[data-preview-for]')].every(i => i.naturalWidth > 0)"
     )
     page.select_option("select[name=resolution]", "480p")
+    page.check("input[name=provider][value=apixo]")
     page.fill("input[name=duration]", "4")
     page.wait_for_function("document.getElementById('price-credits').textContent.trim() === '40'")
     page.screenshot(path=str(ARTIFACTS / "image_to_video_form.png"), full_page=True)

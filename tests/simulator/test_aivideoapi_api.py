@@ -11,7 +11,7 @@ from .conftest import AIV_KEY, AIV_MODEL, aiv_input
 
 ENDPOINTS = [
     ("POST", "/v1/videos/generations"),
-    ("GET", f"/v1/tasks/{uuid.uuid4()}"),
+    ("GET", "/v1/tasks/ad7971fb-2fb6-44b0-bb38-77e9fe83a5a1"),
     ("GET", "/v1/credits"),
 ]
 
@@ -98,8 +98,8 @@ def test_unknown_endpoint_is_404_not_found(aiv, path):
     [
         ("GET", "/v1/videos/generations"),
         ("PUT", "/v1/videos/generations"),
-        ("POST", f"/v1/tasks/{uuid.uuid4()}"),
-        ("DELETE", f"/v1/tasks/{uuid.uuid4()}"),
+        ("POST", "/v1/tasks/c2902cbb-d90a-41ae-b544-9645e8390204"),
+        ("DELETE", "/v1/tasks/6dc05de0-fafb-4b29-92e7-71b8d27c0662"),
         ("POST", "/v1/credits"),
     ],
 )
@@ -109,7 +109,10 @@ def test_wrong_method_is_405(aiv, method, path):
     assert_error(answer, 405, "method_not_allowed", "invalid_request_error")
 
 
-@pytest.mark.parametrize("task_id", [str(uuid.uuid4()), "task_0000", "not-a-uuid"])
+# Fixed ids: parameters must be the same in every pytest-xdist worker.
+@pytest.mark.parametrize(
+    "task_id", ["f50ff243-7e69-4ea9-af31-6188ce4e57cf", "task_0000", "not-a-uuid"]
+)
 def test_unknown_task_is_404_task_not_found(aiv, task_id):
     answer = aiv.task(task_id)
 
