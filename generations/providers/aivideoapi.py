@@ -37,6 +37,7 @@ from .fields import (
     optional_int,
     optional_object,
     optional_str,
+    task_id_and_state,
 )
 from .http import request_json
 
@@ -410,17 +411,9 @@ def parse_task(data: Any, *, expected_task_id: str | None) -> TaskStatus:
     Raises:
         ProviderResponseError: any field missing or of the wrong type.
     """
-    if not isinstance(data, dict):
-        raise ProviderResponseError(detail=f"task is not an object: {data!r:.200}")
-    task_id = data.get("id")
-    if not is_task_id(task_id):
-        raise ProviderResponseError(detail=f"task without a valid id: {task_id!r:.100}")
-    if expected_task_id is not None and task_id != expected_task_id:
-        raise ProviderResponseError(detail=f"asked for {expected_task_id}, got {task_id!r:.100}")
-    raw_state = data.get("status")
-    if not isinstance(raw_state, str) or not raw_state.strip():
-        raise ProviderResponseError(detail=f"task {task_id} without a status")
-    state = _STATES.get(raw_state.strip().lower(), "unknown")
+    task_id, raw_state, state = task_id_and_state(
+        data, id_key="id", state_key="status", states=_STATES, expected_task_id=expected_task_id
+    )
     optional_str(data, "model")
     created = optional_int(data, "created_at")
     completed = optional_int(data, "completed_at")

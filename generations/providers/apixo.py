@@ -29,6 +29,7 @@ from .fields import (
     loopback_hosts,
     optional_int,
     optional_str,
+    task_id_and_state,
 )
 from .http import parse_json, request_json
 
@@ -331,17 +332,9 @@ def parse_task(data: Any, *, expected_task_id: str | None) -> TaskStatus:
     Raises:
         ProviderResponseError: any field missing or of the wrong type.
     """
-    if not isinstance(data, dict):
-        raise ProviderResponseError(detail=f"task data is not an object: {data!r:.200}")
-    task_id = data.get("taskId")
-    if not is_task_id(task_id):
-        raise ProviderResponseError(detail=f"task data without a valid taskId: {task_id!r:.100}")
-    if expected_task_id is not None and task_id != expected_task_id:
-        raise ProviderResponseError(detail=f"asked for {expected_task_id}, got {task_id!r:.100}")
-    raw_state = data.get("state")
-    if not isinstance(raw_state, str) or not raw_state.strip():
-        raise ProviderResponseError(detail=f"task {task_id} without a state")
-    state = _STATES.get(raw_state.strip().lower(), "unknown")
+    task_id, raw_state, state = task_id_and_state(
+        data, id_key="taskId", state_key="state", states=_STATES, expected_task_id=expected_task_id
+    )
     times = {
         "create_time_ms": optional_int(data, "createTime"),
         "complete_time_ms": optional_int(data, "completeTime"),

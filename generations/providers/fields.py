@@ -216,3 +216,35 @@ def load_json_body(body: bytes, *, what: str = "callback body") -> Any:
     if len(body) > JSON_MAX_BYTES:
         raise ProviderResponseError(detail=f"{what} over {JSON_MAX_BYTES} bytes")
     return parse_json(bytes(body))
+
+
+def task_id_and_state(
+    data: Any,
+    *,
+    id_key: str,
+    state_key: str,
+    states: dict[str, str],
+    expected_task_id: str | None,
+) -> tuple[str, str, str]:
+    """Return ``(task_id, raw_state, state)`` of a provider's task object.
+
+    Both providers' task objects name their id and state (APIXO ``taskId``/``state``, 001
+    "Status response fields"; aivideoapi.ai ``id``/``status``, 002 "Query Task"); a state
+    missing from ``states`` (raw, lower-cased -> ours) is ``unknown``: still running until a
+    deadline (CONTRACT.md "Envelope and states").
+
+    Raises:
+        ProviderResponseError: not an object, no valid id, another id than
+            ``expected_task_id`` (when given), or no state.
+    """
+    if not isinstance(data, dict):
+        raise ProviderResponseError(detail=f"task is not an object: {data!r:.200}")
+    task_id = data.get(id_key)
+    if not is_task_id(task_id):
+        raise ProviderResponseError(detail=f"task without a valid {id_key}: {task_id!r:.100}")
+    if expected_task_id is not None and task_id != expected_task_id:
+        raise ProviderResponseError(detail=f"asked for {expected_task_id}, got {task_id!r:.100}")
+    raw_state = data.get(state_key)
+    if not isinstance(raw_state, str) or not raw_state.strip():
+        raise ProviderResponseError(detail=f"task {task_id} without a {state_key}")
+    return task_id, raw_state, states.get(raw_state.strip().lower(), "unknown")

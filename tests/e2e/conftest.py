@@ -4,6 +4,7 @@ import os
 import time
 
 import pytest
+from django.utils import timezone
 
 from generations.models import Generation
 from generations.services.dispatch import dispatch_pass
@@ -39,10 +40,20 @@ def portal(settings, live_server):
     return live_server
 
 
-def drive_until_settled(generation: Generation, *, timeout: float = 30.0) -> Generation:
-    """Run dispatcher passes (as the scheduled loop does) until the job is final and stored."""
+def drive_until_settled(
+    generation: Generation, *, timeout: float = 30.0, skip_backoff: bool = False
+) -> Generation:
+    """Run dispatcher passes (as the scheduled loop does) until the job is final and stored.
+
+    ``skip_backoff``: a job waiting out a submit backoff (``queued``, due later) is made
+    due at once, so every retry runs without its real wait.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if skip_backoff:
+            Generation.objects.filter(pk=generation.pk, state=Generation.State.QUEUED).update(
+                next_action_at=timezone.now()
+            )
         dispatch_pass(interval_seconds=0.1)
         generation.refresh_from_db()
         if generation.is_final and generation.result_state != Generation.ResultState.PENDING:

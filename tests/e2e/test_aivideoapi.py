@@ -9,11 +9,9 @@ import pytest
 import requests
 from django.core.management import call_command
 from django.urls import reverse
-from django.utils import timezone
 
 from generations.models import CreditAccount, Generation
 from generations.selectors.ledger import ledger_mismatches
-from generations.services.dispatch import dispatch_pass
 from generations.services.ledger import credits_grant
 
 from .conftest import drive_until_settled
@@ -163,23 +161,6 @@ def test_a_failed_task_releases_the_hold(member, client, simulator):
     assert ledger_mismatches() == []
 
 
-def drive_skipping_backoff(generation: Generation, *, timeout: float = 60.0) -> Generation:
-    """Run dispatcher passes; a job waiting out a submit backoff is made due at once."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        Generation.objects.filter(pk=generation.pk, state=State.QUEUED).update(
-            next_action_at=timezone.now()
-        )
-        dispatch_pass(interval_seconds=0.1)
-        generation.refresh_from_db()
-        if generation.is_final and generation.result_state != Generation.ResultState.PENDING:
-            return generation
-        time.sleep(0.05)
-    raise AssertionError(f"generation {generation.pk} still {generation.state}")
-
-
 def test_failover_completes_at_aivideoapi_when_apixo_answers_503(
     client, member, simulator, settings
 ):
@@ -192,7 +173,7 @@ def test_failover_completes_at_aivideoapi_when_apixo_answers_503(
     generation = Generation.objects.get()
     assert (generation.provider, generation.price_credits) == ("apixo", 80)
 
-    generation = drive_skipping_backoff(generation)
+    generation = drive_until_settled(generation, skip_backoff=True)
 
     assert (generation.state, generation.provider) == (State.SUCCEEDED, "aivideoapi")
     assert generation.failover_from == "apixo"
@@ -220,7 +201,7 @@ def test_failover_is_skipped_when_the_balance_is_short(client, member, simulator
     client.force_login(member)
     client.post(reverse("generations:new"), {**FORM, "resolution": "720p", "provider": "apixo"})
 
-    generation = drive_skipping_backoff(Generation.objects.get())
+    generation = drive_until_settled(Generation.objects.get(), skip_backoff=True)
 
     assert (generation.state, generation.provider) == (State.FAILED, "apixo")
     assert "Failover to aivideoapi.ai at its price was skipped" in generation.fail_message
