@@ -146,6 +146,22 @@ def final_json(result) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def test_generate_at_aivideoapi_through_the_default_settings(portal_env):
+    """No provider key: settings point aivideoapi.ai at the simulator's /aivideoapi/v1 too."""
+    data = final_json(
+        portal_env(
+            *("generate", "--user", "member", "--prompt", "fireflies over a summer meadow"),
+            *("--provider", "aivideoapi", "--resolution", "1080p", "--duration", "4"),
+            *("--wait", "--timeout", "120"),
+        )
+    )
+    assert (data["state"], data["provider"]) == ("succeeded", "aivideoapi")
+    assert (data["model_id"], data["price_credits"]) == ("doubao-seedance-1.5-pro", 4 * 75)
+    with av.open(data["result_file"]) as container:
+        assert abs(container.duration / av.time_base - 4) < 0.5
+    assert portal_env("ledger_check").returncode == 0
+
+
 def test_generate_image_to_video_then_extend_it_at_1080p(portal_env, tmp_path):
     """The README's other two modes from the shell: an uploaded start frame and a URL end
     frame, then an extend of that finished generation by its id."""
