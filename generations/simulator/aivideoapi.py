@@ -125,22 +125,9 @@ class AivideoapiProvider(Provider):
 
     def api(self, environ: dict, route: str) -> Response:
         """Apply latency, auth, the IP allowlist, rate limits and faults, then route."""
-        config = self.config
-        self.requests.arrive(time.time())
-        if config.latency_ms:
-            time.sleep(config.latency_ms / 1000)
-        refused = self._authenticate(environ.get("HTTP_AUTHORIZATION", ""))
+        refused = self.refusal(environ)
         if refused is not None:
             return refused
-        if config.ip_not_allowed:
-            return error("ip_not_allowed")
-        if not self.requests.admit(time.time(), config.requests_per_minute):
-            return error("rate_limit_exceeded")
-        if self.dice.chance(config.rate_429):
-            return error("rate_limit_exceeded")
-        if self.dice.chance(config.rate_5xx):
-            return error(self.dice.choice(SERVER_ERRORS))
-
         method = environ["REQUEST_METHOD"]
         if route == "videos/generations":
             return self._submit(environ) if method == "POST" else self.error(405)
@@ -163,16 +150,27 @@ class AivideoapiProvider(Provider):
         """Return a generic 404, 405 or 500 in the documented error shape."""
         return error({404: "not_found", 405: "method_not_allowed", 500: "internal_error"}[status])
 
-    def _authenticate(self, header: str) -> Response | None:
-        """Check ``Authorization: Bearer sk-...`` (002 "invalid_api_key (401)")."""
-        scheme, _, key = header.partition(" ")
+    def authenticate(self, environ: dict) -> Response | None:
+        """Check ``Authorization: Bearer sk-...`` (002 "invalid_api_key (401)"), then the
+        key's IP allowlist (the ``ip_not_allowed`` knob: 403, 002 "Error Reference")."""
+        scheme, _, key = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
         if scheme != "Bearer" or not key:
             return error("invalid_api_key", "Missing API key. Send 'Authorization: Bearer sk-...'.")
         if not key.startswith(AIVIDEOAPI_KEY_PREFIX):
             return error("invalid_api_key", "Invalid API key: keys start with 'sk-'.")
         if not hmac.compare_digest(key.encode(), self.config.api_key.encode()):
             return error("invalid_api_key", "API key is invalid, disabled, or deleted.")
+        if self.config.ip_not_allowed:
+            return error("ip_not_allowed")
         return None
+
+    def rate_limited(self) -> Response:
+        """Return 429 ``rate_limit_exceeded`` (002 "Error Reference")."""
+        return error("rate_limit_exceeded")
+
+    def server_error(self) -> Response:
+        """Return 500 ``internal_error`` or 503 ``upstream_error`` (002 "Error Reference")."""
+        return error(self.dice.choice(SERVER_ERRORS))
 
     def _submit(self, environ: dict) -> Response:
         """Validate, admit and start a task (002 "Create Task", "Pricing")."""

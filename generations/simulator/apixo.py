@@ -86,23 +86,27 @@ class ApixoProvider(Provider):
 
     # --- HTTP ------------------------------------------------------------------------------
 
-    def api(self, environ: dict, route: str) -> Response:
-        """Apply latency, auth, rate limits and injected faults, then route (CONTRACT.md)."""
-        config = self.config
-        self.requests.arrive(time.time())
-        if config.latency_ms:
-            time.sleep(config.latency_ms / 1000)
+    def authenticate(self, environ: dict) -> Response | None:
+        """Refuse a missing or wrong key: 401 (CONTRACT.md "Envelope and states")."""
         given = environ.get("HTTP_AUTHORIZATION", "").encode()
-        if not hmac.compare_digest(given, f"Bearer {config.api_key}".encode()):
+        if not hmac.compare_digest(given, f"Bearer {self.config.api_key}".encode()):
             return envelope(401, "Invalid or missing API key")
-        if not self.requests.admit(time.time(), config.requests_per_minute):
-            return envelope(429, "Rate limit exceeded")
-        if self.dice.chance(config.rate_429):
-            return envelope(429, "Rate limit exceeded")
-        if self.dice.chance(config.rate_5xx):
-            status = self.dice.choice(tuple(SERVER_ERRORS))
-            return envelope(status, SERVER_ERRORS[status])
+        return None
 
+    def rate_limited(self) -> Response:
+        """Return 429 (CONTRACT.md "HTTP errors")."""
+        return envelope(429, "Rate limit exceeded")
+
+    def server_error(self) -> Response:
+        """Return 500, 502, 503 or 504 (CONTRACT.md "HTTP errors")."""
+        status = self.dice.choice(tuple(SERVER_ERRORS))
+        return envelope(status, SERVER_ERRORS[status])
+
+    def api(self, environ: dict, route: str) -> Response:
+        """Apply latency, auth, rate limits and injected faults (:meth:`refusal`), then route."""
+        refused = self.refusal(environ)
+        if refused is not None:
+            return refused
         method = environ["REQUEST_METHOD"]
         if route == "apikeys/current-balance":
             return self._balance() if method == "GET" else self.error(405)

@@ -103,7 +103,41 @@ class Provider:
         """Return the provider's generic error answer for ``status`` (404, 405 or 500)."""
         raise NotImplementedError
 
+    def authenticate(self, environ: dict) -> Response | None:
+        """Return the refusal of a request without the right key (or other access), or None."""
+        raise NotImplementedError
+
+    def rate_limited(self) -> Response:
+        """Return the provider's 429 for too many requests."""
+        raise NotImplementedError
+
+    def server_error(self) -> Response:
+        """Return one of the provider's retryable 5xx answers, chosen with :attr:`dice`."""
+        raise NotImplementedError
+
     # --- helpers for subclasses ------------------------------------------------------------
+
+    def refusal(self, environ: dict) -> Response | None:
+        """Apply what every API request goes through first; return its refusal, or None.
+
+        In order: ``latency_ms``; the key (:meth:`authenticate`); the per-minute window
+        (``requests_per_minute``, CONTRACT.md "Other endpoints and facts" / 002 429
+        ``rate_limit_exceeded``); the injected ``rate_429`` and ``rate_5xx`` faults.
+        """
+        config = self.config
+        self.requests.arrive(time.time())
+        if config.latency_ms:
+            time.sleep(config.latency_ms / 1000)
+        refused = self.authenticate(environ)
+        if refused is not None:
+            return refused
+        if not self.requests.admit(time.time(), config.requests_per_minute):
+            return self.rate_limited()
+        if self.dice.chance(config.rate_429):
+            return self.rate_limited()
+        if self.dice.chance(config.rate_5xx):
+            return self.server_error()
+        return None
 
     def base_url(self, environ: dict) -> str:
         """Return the root result URLs start with (``public_base_url`` or the request's)."""
