@@ -33,7 +33,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from .test_processes import free_port, wait_for_port
+from ..net import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 JOBS = 10

@@ -166,10 +166,3 @@ def fake_getaddrinfo(monkeypatch, table: dict[str, list[str]]) -> list[str]:
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     return calls
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on (at the time of the call)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]

@@ -16,7 +16,8 @@ from generations.providers.errors import (
     ProviderResponseError,
 )
 
-from .conftest import fake_getaddrinfo, free_port, send_body
+from ..net import free_port
+from .conftest import fake_getaddrinfo, send_body
 
 URL = "https://api.example.test/api/v1/thing"
 
