@@ -1,13 +1,23 @@
 """The Django admin as an operations console for managers (STYLE.md practice 12).
 
-The ledger is read-only here; credits move only through the ledger services. Actions call
-the same services as the views and workers.
+Who sees what (issue #12 items 6 and 7): every page and action asks for a model permission,
+not just ``is_staff``. The Managers group (migration 0009) holds what a manager's work needs:
+the generation console and its actions (``act_on_generation``), the ledger, audit log,
+invitations and prices read-only, publishing a price table (``publish_pricetable``) and
+provider alerts (``resolve_provideralert``). User and group administration, django-q2's and
+axes' models are for superusers only. The ledger and the audit log are read-only for all.
+
+Actions call the same services as the views and workers (``services.console``,
+``services.alerts``, ``services.pricing``), which check the permission again and write the
+audit log in the transaction of the change.
 """
 
 from datetime import timedelta
 
+from django.apps import apps
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -23,13 +33,17 @@ from .models import (
     User,
 )
 from .services.alerts import provider_alert_resolve
-from .services.lifecycle import (
-    Outcome,
-    generation_download_retry,
-    generation_finalize,
-    generation_poll,
+from .services.audit import audit_record
+from .services.console import (
+    ACT_PERMISSION,
+    generation_cancel,
+    generation_download_requeue,
+    generation_expire,
+    generation_poll_now,
 )
-from .services.pricing import price_table_publish
+from .services.pricing import PUBLISH_PERMISSION, price_table_publish
+
+RESOLVE_ALERT_PERMISSION = "generations.resolve_provideralert"
 
 
 class ReadOnlyAdminMixin:
@@ -45,6 +59,52 @@ class ReadOnlyAdminMixin:
         return False
 
 
+class SuperuserOnlyAdminMixin:
+    """Show a model's admin to active superusers only, whatever permissions a staff user
+    holds (issue #12 item 7: user administration and the queue's and lockouts' models)."""
+
+    def _superuser(self, request) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def has_module_permission(self, request) -> bool:
+        return self._superuser(request) and super().has_module_permission(request)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return self._superuser(request) and super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request, *args) -> bool:
+        return self._superuser(request) and super().has_add_permission(request, *args)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return self._superuser(request) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return self._superuser(request) and super().has_delete_permission(request, obj)
+
+
+def _superuser_only(app_label: str) -> None:
+    """Re-register every admin of ``app_label`` with ``SuperuserOnlyAdminMixin`` in front.
+
+    Used for django-q2 and axes, whose admins are registered by their own apps (listed
+    before ours in ``INSTALLED_APPS``, so already loaded by the admin's autodiscovery).
+    """
+    if not apps.is_installed(app_label):
+        return
+    for model in apps.get_app_config(app_label).get_models():
+        if not admin.site.is_registered(model):
+            continue
+        model_admin = type(admin.site.get_model_admin(model))
+        admin.site.unregister(model)
+        name = f"SuperuserOnly{model_admin.__name__}"
+        admin.site.register(model, type(name, (SuperuserOnlyAdminMixin, model_admin), {}))
+
+
+_superuser_only("django_q")
+_superuser_only("axes")
+if admin.site.is_registered(Group):
+    _superuser_only("auth")
+
+
 class CreditAccountInline(ReadOnlyAdminMixin, admin.StackedInline):
     model = CreditAccount
     fields = ("balance", "held", "updated_at")
@@ -53,10 +113,28 @@ class CreditAccountInline(ReadOnlyAdminMixin, admin.StackedInline):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(SuperuserOnlyAdminMixin, DjangoUserAdmin):
+    """Accounts, for superusers only; managers run the team from the team pages.
+
+    Every change is audited with the changed fields before and after (issue #12 item 9).
+    Accounts are never deleted here (their ledger and jobs refer to them): deactivate.
+    """
+
     inlines = [CreditAccountInline]
-    list_display = ("username", "email", "is_active", "balance", "held", "last_login")
+    list_display = (
+        "username",
+        "email",
+        "is_active",
+        "is_staff",
+        "is_superuser",
+        "balance",
+        "held",
+        "last_login",
+    )
     list_select_related = ("credit_account",)
+    fieldsets = (*DjangoUserAdmin.fieldsets, ("Spending", {"fields": ("monthly_cap_credits",)}))
+    # Never shown in the audit log: secrets, and what Django keeps up to date by itself.
+    AUDIT_EXCLUDED = frozenset({"password", "password1", "password2", "usable_password"})
 
     @admin.display(description="available", ordering="credit_account__balance")
     def balance(self, user: User) -> int:
@@ -65,6 +143,27 @@ class UserAdmin(DjangoUserAdmin):
     @admin.display(description="reserved", ordering="credit_account__held")
     def held(self, user: User) -> int:
         return user.credit_account.held
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_related(self, request, form, formsets, change: bool) -> None:
+        """Save, then audit the changed fields (runs in the admin's transaction)."""
+        super().save_related(request, form, formsets, change)
+        fields = {f.name for f in User._meta.get_fields()}
+        changed = [
+            name for name in form.changed_data if name in fields and name not in self.AUDIT_EXCLUDED
+        ]
+        if not changed:
+            return
+        audit_record(
+            actor=request.user,
+            action=AuditEntry.Action.ACCOUNT_CHANGE,
+            target_user=form.instance,
+            before={name: form.initial.get(name) for name in changed} if change else {},
+            after={name: form.cleaned_data.get(name) for name in changed},
+            memo="" if change else "Account created in the admin.",
+        )
 
 
 @admin.register(CreditEntry)
@@ -80,9 +179,6 @@ class CreditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(ordering="account__user__username")
     def user(self, entry: CreditEntry) -> str:
         return entry.account.user.username
-
-    def has_view_permission(self, request, obj=None) -> bool:
-        return request.user.is_active and request.user.is_staff
 
 
 class StuckFilter(admin.SimpleListFilter):
@@ -147,48 +243,43 @@ class GenerationAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
-    @admin.action(description="Poll the provider now")
+    def has_act_permission(self, request) -> bool:
+        """May cancel, expire, poll and retry downloads (``act_on_generation``)."""
+        return request.user.is_active and request.user.has_perm(ACT_PERMISSION)
+
+    @admin.action(description="Poll the provider now", permissions=["act"])
     def poll_now(self, request, queryset: QuerySet) -> None:
         states = [
-            generation_poll(generation_id=pk)
+            generation_poll_now(generation_id=pk, actor=request.user)
             for pk in queryset.filter(state=Generation.State.SUBMITTED).values_list("pk", flat=True)
         ]
         self.message_user(request, f"Polled {len(states)} submitted generation(s).")
 
-    @admin.action(description="Cancel queued jobs (not yet sent) and release their holds")
+    @admin.action(
+        description="Cancel queued jobs (not yet sent) and release their holds",
+        permissions=["act"],
+    )
     def cancel_queued(self, request, queryset: QuerySet) -> None:
-        outcome = Outcome(
-            Generation.State.CANCELED,
-            fail_code="CANCELED",
-            fail_message="Canceled by a manager before it was sent; the credits were returned.",
-        )
         done = sum(
-            generation_finalize(
-                generation_id=pk, outcome=outcome, from_states=(Generation.State.QUEUED,)
-            )
+            generation_cancel(generation_id=pk, actor=request.user)
             for pk in queryset.filter(state=Generation.State.QUEUED).values_list("pk", flat=True)
         )
         self.message_user(request, f"Canceled {done} queued generation(s).", messages.SUCCESS)
 
-    @admin.action(description="Expire and release the hold (jobs in flight)")
+    @admin.action(description="Expire and release the hold (jobs in flight)", permissions=["act"])
     def release_stuck(self, request, queryset: QuerySet) -> None:
-        outcome = Outcome(
-            Generation.State.EXPIRED,
-            fail_code="EXPIRED_BY_MANAGER",
-            fail_message="Stopped by a manager; the reserved credits were returned.",
-        )
         done = sum(
-            generation_finalize(generation_id=pk, outcome=outcome)
+            generation_expire(generation_id=pk, actor=request.user)
             for pk in queryset.filter(state__in=Generation.State.in_flight()).values_list(
                 "pk", flat=True
             )
         )
         self.message_user(request, f"Released {done} generation(s).", messages.SUCCESS)
 
-    @admin.action(description="Retry the failed result download")
+    @admin.action(description="Retry the failed result download", permissions=["act"])
     def retry_download(self, request, queryset: QuerySet) -> None:
         done = sum(
-            generation_download_retry(generation_id=pk)
+            generation_download_requeue(generation_id=pk, actor=request.user)
             for pk in queryset.filter(result_state=Generation.ResultState.FAILED).values_list(
                 "pk", flat=True
             )
@@ -217,7 +308,11 @@ class ProviderAlertAdmin(admin.ModelAdmin):
     def resolved(self, alert: ProviderAlert) -> bool:
         return alert.is_resolved
 
-    @admin.action(description="Mark resolved")
+    def has_resolve_permission(self, request) -> bool:
+        """May mark alerts resolved (``resolve_provideralert``)."""
+        return request.user.is_active and request.user.has_perm(RESOLVE_ALERT_PERMISSION)
+
+    @admin.action(description="Mark resolved", permissions=["resolve"])
     def resolve(self, request, queryset: QuerySet) -> None:
         done = sum(
             provider_alert_resolve(alert_id=pk, actor=request.user)
@@ -234,11 +329,11 @@ class PriceInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 @admin.register(PriceTable)
 class PriceTableAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("version", "note", "created_at", "created_by")
-    inlines = [PriceInline]
+    """Published price table versions (history; read-only)."""
 
-    def has_view_permission(self, request, obj=None) -> bool:
-        return request.user.is_active and request.user.is_staff
+    list_display = ("version", "note", "created_at", "created_by")
+    list_select_related = ("created_by",)
+    inlines = [PriceInline]
 
 
 @admin.register(Price)
@@ -261,6 +356,10 @@ class PriceAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
+    def has_change_permission(self, request, obj=None) -> bool:
+        """Editing a price publishes a table: ``publish_pricetable``, not ``change_price``."""
+        return request.user.is_active and request.user.has_perm(PUBLISH_PERMISSION)
+
     def save_model(self, request, obj: Price, form, change: bool) -> None:
         key = (obj.provider, obj.model_id, obj.resolution, obj.sound)
         table = price_table_publish(
@@ -273,13 +372,14 @@ class PriceAdmin(admin.ModelAdmin):
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """Managers' actions with before/after values; read-only (issue #6)."""
+    """Managers' actions with before/after values; read-only (issue #6, #12 item 9)."""
 
-    list_display = ("created_at", "actor", "action", "target_user", "memo")
+    list_display = ("created_at", "actor", "action", "target_user", "subject", "memo")
     list_filter = ("action", "created_at")
     list_select_related = ("actor", "target_user")
-    search_fields = ("actor__username", "target_user__username", "memo")
+    search_fields = ("actor__username", "target_user__username", "subject", "memo")
     date_hierarchy = "created_at"
+    show_full_result_count = False
 
 
 @admin.register(Invitation)

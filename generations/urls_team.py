@@ -13,5 +13,6 @@ urlpatterns = [
     path("invitations/<int:pk>/revoke/", team.InvitationRevokeView.as_view(), name="invite_revoke"),
     path("members/<int:pk>/cap/", team.MemberCapView.as_view(), name="cap"),
     path("members/<int:pk>/active/", team.MemberActiveView.as_view(), name="active"),
+    path("members/<int:pk>/manager/", team.MemberManagerView.as_view(), name="manager"),
     path("audit/", team.AuditLogView.as_view(), name="audit"),
 ]

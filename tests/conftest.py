@@ -53,6 +53,8 @@ def _migration_data(request):
     request.getfixturevalue("db")
     migration = importlib.import_module("generations.migrations.0003_default_prices_and_managers")
     migration.load(apps, None)
+    # The Managers group's admin permissions (issue #12 item 7).
+    importlib.import_module("generations.migrations.0009_admin_permissions").grant(apps, None)
 
 
 @pytest.fixture

@@ -46,6 +46,7 @@ class ProviderAlert(models.Model):
 
     class Meta:
         ordering = ["-last_seen", "-id"]
+        permissions = [("resolve_provideralert", "Can resolve provider alerts")]
         constraints = [
             models.UniqueConstraint(
                 fields=["provider", "kind"],

@@ -137,6 +137,9 @@ class Generation(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        permissions = [
+            ("act_on_generation", "Can cancel, expire, poll and retry downloads of generations"),
+        ]
         indexes = [
             models.Index(fields=["user", "-created_at"], name="generation_user_created"),
             models.Index(fields=["state", "next_action_at"], name="generation_state_due"),

@@ -31,6 +31,7 @@ class PriceTable(models.Model):
 
     class Meta:
         ordering = ["-version"]
+        permissions = [("publish_pricetable", "Can publish a new price table version")]
 
     def __str__(self) -> str:
         return f"Price table v{self.version}"

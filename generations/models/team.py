@@ -74,7 +74,12 @@ class Invitation(models.Model):
 
 class AuditEntry(models.Model):
     """One manager action, with the values before and after it (append-only by convention:
-    no service updates or deletes these rows, and the admin shows them read-only)."""
+    no service updates or deletes these rows, and the admin shows them read-only).
+
+    Written by ``services.audit.audit_record`` in the transaction of the change it records
+    (issue #12 item 9): team actions, price publishing, the admin's generation actions,
+    alert resolution and superusers' account edits in the admin.
+    """
 
     class Action(models.TextChoices):
         GRANT = "grant", "Credits granted"
@@ -85,6 +90,14 @@ class AuditEntry(models.Model):
         INVITE_REVOKE = "invite_revoke", "Invitation withdrawn"
         DEACTIVATE = "deactivate", "Member deactivated"
         REACTIVATE = "reactivate", "Member reactivated"
+        MANAGER_ADD = "manager_add", "Made a manager"
+        MANAGER_REMOVE = "manager_remove", "No longer a manager"
+        ACCOUNT_CHANGE = "account_change", "Account changed in the admin"
+        CANCEL = "cancel", "Generation canceled"
+        EXPIRE = "expire", "Generation expired"
+        POLL = "poll", "Generation polled"
+        DOWNLOAD_RETRY = "download_retry", "Result download retried"
+        ALERT_RESOLVE = "alert_resolve", "Provider alert resolved"
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -101,6 +114,11 @@ class AuditEntry(models.Model):
         null=True,
         blank=True,
         related_name="audit_subject_of",
+    )
+    subject = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text='What was acted on when it is not a member, e.g. "Generation #12".',
     )
     before = models.JSONField(default=dict, blank=True)
     after = models.JSONField(default=dict, blank=True)

@@ -15,9 +15,10 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from ..models import ProviderAlert, User
+from ..models import AuditEntry, ProviderAlert, User
 from ..providers.errors import ProviderBalanceError, ProviderError
 from ..selectors.users import manager_emails
+from .audit import audit_record
 
 logger = logging.getLogger(__name__)
 
@@ -120,16 +121,29 @@ def _email_managers(alert_id: int) -> None:
 
 
 def provider_alert_resolve(*, alert_id: int, actor: User | None) -> bool:
-    """Mark an alert resolved (a manager fixed the cause or dismissed it).
+    """Mark an alert resolved (a manager fixed the cause or dismissed it), audited.
 
-    A conditional UPDATE: resolving twice, or concurrently, changes nothing the second time.
-    The same trouble coming back afterwards opens a new alert.
+    A conditional UPDATE: resolving twice, or concurrently, changes nothing the second time
+    and records nothing. The same trouble coming back afterwards opens a new alert.
 
     Returns:
         True if this call resolved it.
     """
-    return bool(
-        ProviderAlert.objects.unresolved()
-        .filter(pk=alert_id)
-        .update(resolved_at=timezone.now(), resolved_by=actor)
-    )
+    now = timezone.now()
+    with transaction.atomic():
+        resolved = (
+            ProviderAlert.objects.unresolved()
+            .filter(pk=alert_id)
+            .update(resolved_at=now, resolved_by=actor)
+        )
+        if resolved:
+            alert = ProviderAlert.objects.get(pk=alert_id)
+            audit_record(
+                actor=actor,
+                action=AuditEntry.Action.ALERT_RESOLVE,
+                subject=f"Provider alert #{alert.pk}: {alert.get_provider_display()} {alert.kind}",
+                before={"resolved": False, "count": alert.count},
+                after={"resolved": True},
+                memo=alert.message,
+            )
+    return bool(resolved)

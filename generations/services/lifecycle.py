@@ -22,7 +22,7 @@ from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
 from ..catalog import Mode
-from ..models import CreditEntry, Generation
+from ..models import CreditEntry, Generation, User
 from ..providers import GenerationRequest, TaskStatus, get_provider
 from ..providers.errors import (
     ProviderError,
@@ -367,7 +367,11 @@ def generation_poll(*, generation_id: int) -> str:
 
 
 def generation_finalize(
-    *, generation_id: int, outcome: Outcome, from_states: tuple[str, ...] | None = None
+    *,
+    generation_id: int,
+    outcome: Outcome,
+    from_states: tuple[str, ...] | None = None,
+    actor: User | None = None,
 ) -> bool:
     """Move a generation to its final state and settle its hold, exactly once.
 
@@ -384,6 +388,8 @@ def generation_finalize(
         from_states: when given, act only if the locked row is still in one of these states
             (e.g. a submit's refusal applies only to a job still ``submitting``: a callback
             may have moved it on meanwhile).
+        actor: the person who ended the job (a manager's cancel or expire), recorded on
+            the capture or release entry; None when the provider's answer or a deadline did.
 
     Returns:
         True if this call finalized the generation, False if it was already final (or not
@@ -408,12 +414,16 @@ def generation_finalize(
             generation.result_url = outcome.result_url
             generation.result_state = Generation.ResultState.PENDING
             generation.fail_code = generation.fail_message = ""
-            credits_capture(hold=hold, memo=f"Generation #{generation.pk} succeeded")
+            credits_capture(hold=hold, actor=actor, memo=f"Generation #{generation.pk} succeeded")
             transaction.on_commit(lambda: _enqueue_store_result(generation.pk))
         else:
             generation.fail_code = outcome.fail_code[:64]
             generation.fail_message = outcome.fail_message or "The generation failed."
-            credits_release(hold=hold, memo=f"Refund: generation #{generation.pk} {outcome.state}")
+            credits_release(
+                hold=hold,
+                actor=actor,
+                memo=f"Refund: generation #{generation.pk} {outcome.state}",
+            )
             transaction.on_commit(lambda: _enqueue_notify(generation.pk))
         generation.save()
         inputs_expire_later(generation=generation)

@@ -7,6 +7,7 @@ requested duration times the duration, fixed at submission together with the tab
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Max
 
@@ -14,6 +15,9 @@ from ..catalog import UnsupportedRequest, model_spec
 from ..models import AuditEntry, Price, PriceTable, User
 from ..models.ledger import credits_to_usd
 from .audit import audit_record
+
+# Publishing a price table is a permission of its own (issue #12 item 7), not "change price".
+PUBLISH_PERMISSION = "generations.publish_pricetable"
 
 
 @dataclass(frozen=True)
@@ -75,11 +79,14 @@ def price_table_publish(
 
     Args:
         changes: (provider, model_id, resolution, sound) -> credits per second (> 0).
-        actor: the manager making the change.
+        actor: the manager making the change (None: a command or migration).
 
     Raises:
         ValueError: a price is not a positive integer.
+        PermissionDenied: ``actor`` lacks ``generations.publish_pricetable``.
     """
+    if actor is not None and not actor.has_perm(PUBLISH_PERMISSION):
+        raise PermissionDenied("You may not publish prices.")
     for key, value in changes.items():
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise ValueError(f"Price for {key} must be a positive whole number of credits.")
@@ -121,4 +128,10 @@ def _label(key: tuple[str, str, str, bool]) -> str:
     return f"{provider} {model_id} {resolution} sound {'on' if sound else 'off'}"
 
 
-__all__ = ["Quote", "UnsupportedRequest", "price_quote", "price_table_publish"]
+__all__ = [
+    "PUBLISH_PERMISSION",
+    "Quote",
+    "UnsupportedRequest",
+    "price_quote",
+    "price_table_publish",
+]

@@ -1,13 +1,16 @@
 """Running the team: invitations, member status, monthly caps, credits for many members.
 
 Every manager action writes an ``AuditEntry`` with who, when and the values before and
-after, in the same transaction as the change (issue #6 "Credit administration").
+after, in the same transaction as the change (issue #6 "Credit administration", issue #12
+item 9). Who may act on whom is decided in one place, ``team_action_authorize`` (issue #12
+item 8): a manager who is not a superuser acts on members only.
 """
 
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
@@ -17,6 +20,8 @@ from django.utils import timezone
 
 from ..models import AuditEntry, CreditAccount, Invitation, User
 from ..models.team import token_digest
+from ..models.users import MANAGERS_GROUP
+from ..selectors.users import manager_ranks
 from .audit import audit_record
 from .ledger import credits_grant, credits_revoke
 
@@ -35,21 +40,81 @@ class TeamError(Exception):
         self.field = field
 
 
+class TeamPermissionDenied(TeamError):
+    """The actor may not do this to that member (issue #12 item 8); nothing was written."""
+
+
+# How each team operation reads in a refusal: "Only a superuser can <verb> <member> ...".
+_VERBS = {
+    "grant": "grant credits to",
+    "revoke": "revoke credits from",
+    "adjust": "adjust the credits of",
+    "cap": "set the monthly cap of",
+    "deactivate": "deactivate",
+    "reactivate": "reactivate",
+    "manager": "change the role of",
+}
+
+
+def team_action_authorize(*, actor: User | None, users: list[User], operation: str) -> None:
+    """Refuse a team ``operation`` the ``actor`` may not do to one of ``users``.
+
+    The hierarchy rule, in one place for the team pages, the admin and the commands (issue
+    #12 item 8): a superuser may act on anyone; a manager who is not a superuser may act on
+    members only, never on a superuser, another manager or themselves (so a manager cannot
+    grant credits to themselves, nor raise a fellow manager's budget in exchange); whoever
+    is not a manager may do nothing here. ``actor`` None is an operator's management command,
+    which runs with the machine's authority. Ranks are read afresh, one query for all users.
+
+    Args:
+        actor: the person acting, or None for a management command.
+        users: the members the operation touches.
+        operation: one of ``grant``, ``revoke``, ``adjust``, ``cap``, ``deactivate``,
+            ``reactivate``, ``manager``.
+
+    Raises:
+        TeamPermissionDenied: with a message naming the first member refused.
+    """
+    verb = _VERBS[operation]
+    if actor is None or (actor.is_active and actor.is_superuser):
+        return
+    if operation == "manager":
+        raise TeamPermissionDenied("Only a superuser can make or remove managers.")
+    if not actor.is_manager:
+        raise TeamPermissionDenied("Only managers can do this.")
+    for user in users:
+        if user.pk == actor.pk:
+            if operation == "grant":
+                raise TeamPermissionDenied("You cannot grant credits to yourself.")
+            raise TeamPermissionDenied(f"Only a superuser can {verb} you: ask one.")
+    ranks = manager_ranks(user_ids=[user.pk for user in users])
+    for user in users:
+        rank = ranks.get(user.pk)
+        if rank == "superuser":
+            raise TeamPermissionDenied(f"Only a superuser can {verb} {user}, a superuser.")
+        if rank == "manager":
+            raise TeamPermissionDenied(f"Only a superuser can {verb} {user}, a manager.")
+
+
 def _balances(user: User) -> dict:
     account = CreditAccount.objects.filter(user=user).values("balance", "held").first()
     return account or {"balance": 0, "held": 0}
 
 
 @transaction.atomic
-def team_credits_grant(*, users: list[User], amount: int, actor: User, memo: str) -> int:
+def team_credits_grant(*, users: list[User], amount: int, actor: User | None, memo: str) -> int:
     """Grant ``amount`` credits (> 0) to each of ``users``, all or nothing.
+
+    Each grant's ledger entry carries ``actor``; each member gets an audit row.
 
     Returns:
         The number of members credited.
 
     Raises:
         ValueError: ``amount`` is not a positive whole number.
+        TeamPermissionDenied: ``actor`` may not grant to one of ``users``; nothing is written.
     """
+    team_action_authorize(actor=actor, users=users, operation="grant")
     for user in users:
         before = _balances(user)
         credits_grant(user=user, amount=amount, actor=actor, memo=memo)
@@ -65,7 +130,9 @@ def team_credits_grant(*, users: list[User], amount: int, actor: User, memo: str
 
 
 @transaction.atomic
-def team_credits_revoke(*, users: list[User], amount: int | None, actor: User, memo: str) -> int:
+def team_credits_revoke(
+    *, users: list[User], amount: int | None, actor: User | None, memo: str
+) -> int:
     """Take back ``amount`` unused credits from each of ``users`` (None: all available).
 
     Credits reserved by jobs in flight are never revoked: those jobs still finish.
@@ -76,7 +143,10 @@ def team_credits_revoke(*, users: list[User], amount: int | None, actor: User, m
     Raises:
         InsufficientCredits: a member has fewer than ``amount`` credits available; nothing
             is revoked from anyone.
+        TeamPermissionDenied: ``actor`` may not revoke from one of ``users``; nothing is
+            written.
     """
+    team_action_authorize(actor=actor, users=users, operation="revoke")
     done = 0
     for user in users:
         before = _balances(user)
@@ -97,8 +167,13 @@ def team_credits_revoke(*, users: list[User], amount: int | None, actor: User, m
 
 
 @transaction.atomic
-def member_cap_set(*, user: User, cap: int | None, actor: User) -> None:
-    """Set ``user``'s monthly spending cap in credits (None: no cap), audited."""
+def member_cap_set(*, user: User, cap: int | None, actor: User | None) -> None:
+    """Set ``user``'s monthly spending cap in credits (None: no cap), audited.
+
+    Raises:
+        TeamPermissionDenied: ``actor`` may not cap ``user``; nothing is written.
+    """
+    team_action_authorize(actor=actor, users=[user], operation="cap")
     locked = User.objects.select_for_update().get(pk=user.pk)
     if locked.monthly_cap_credits == cap:
         return
@@ -114,14 +189,18 @@ def member_cap_set(*, user: User, cap: int | None, actor: User) -> None:
 
 
 @transaction.atomic
-def member_active_set(*, user: User, active: bool, actor: User) -> None:
+def member_active_set(*, user: User, active: bool, actor: User | None) -> None:
     """Deactivate (or reactivate) a member: they cannot sign in; jobs in flight finish.
 
     Raises:
         TeamError: a manager tried to deactivate themselves.
+        TeamPermissionDenied: ``actor`` may not (de)activate ``user``; nothing is written.
     """
-    if user.pk == actor.pk and not active:
-        raise TeamError("You cannot deactivate yourself.")
+    if actor is not None and user.pk == actor.pk and not active:
+        raise TeamPermissionDenied("You cannot deactivate yourself.")
+    team_action_authorize(
+        actor=actor, users=[user], operation="reactivate" if active else "deactivate"
+    )
     changed = User.objects.filter(pk=user.pk, is_active=not active).update(is_active=active)
     if changed:
         audit_record(
@@ -132,6 +211,46 @@ def member_active_set(*, user: User, active: bool, actor: User) -> None:
             after={"is_active": active},
         )
     user.is_active = active
+
+
+@transaction.atomic
+def member_manager_set(*, user: User, manager: bool, actor: User | None) -> None:
+    """Make ``user`` a manager (or a member again): the Managers group and ``is_staff``.
+
+    ``is_staff`` opens the admin, whose pages the Managers group's permissions then decide
+    (issue #12 item 7); the two change together here, so a manager always reaches the
+    admin and a former manager no longer does (a superuser keeps ``is_staff``). Superusers
+    only (``team_action_authorize``); audited with before and after.
+
+    Raises:
+        TeamPermissionDenied: ``actor`` is not a superuser, or demotes themselves.
+    """
+    team_action_authorize(actor=actor, users=[user], operation="manager")
+    if actor is not None and user.pk == actor.pk and not manager:
+        raise TeamPermissionDenied("You cannot remove yourself from the managers.")
+    locked = User.objects.select_for_update().get(pk=user.pk)
+    group = Group.objects.get(name=MANAGERS_GROUP)
+    was = {
+        "managers_group": locked.groups.filter(pk=group.pk).exists(),
+        "is_staff": locked.is_staff,
+    }
+    is_staff = manager or locked.is_superuser
+    now = {"managers_group": manager, "is_staff": is_staff}
+    if was == now:
+        return
+    if manager:
+        locked.groups.add(group)
+    else:
+        locked.groups.remove(group)
+    User.objects.filter(pk=user.pk).update(is_staff=is_staff)
+    user.is_staff = is_staff
+    audit_record(
+        actor=actor,
+        action=Action.MANAGER_ADD if manager else Action.MANAGER_REMOVE,
+        target_user=user,
+        before=was,
+        after=now,
+    )
 
 
 @dataclass(frozen=True)

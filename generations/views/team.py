@@ -2,7 +2,9 @@
 deactivation and the audit log; and the invitee's page to accept an invitation.
 
 Managers only (``User.is_manager``); anyone else gets a 404, so the pages do not reveal
-themselves (DESIGN.md "What must hold"). Every change goes through ``services.team``.
+themselves (DESIGN.md "What must hold"). Every change goes through ``services.team``, whose
+hierarchy rule (``team_action_authorize``) may refuse it: the page then shows the reason as
+an error message and nothing is written (issue #12 item 8).
 """
 
 from django.contrib import messages
@@ -21,12 +23,14 @@ from ..selectors.team import audit_entries, invitations_pending, members_with_fi
 from ..services.ledger import LedgerError, month_start
 from ..services.team import (
     TeamError,
+    TeamPermissionDenied,
     invitation_accept,
     invitation_create,
     invitation_find,
     invitation_revoke,
     member_active_set,
     member_cap_set,
+    member_manager_set,
     team_credits_grant,
     team_credits_revoke,
 )
@@ -44,13 +48,23 @@ class TeamMembersView(ManagerRequiredMixin, ListView):
         return members_with_figures(since=month_start())
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(
+        context = super().get_context_data(
             credits_form=kwargs.pop("credits_form", None) or TeamCreditsForm(),
             invitation_form=kwargs.pop("invitation_form", None) or InvitationForm(),
             invitations=invitations_pending(),
             month_start=month_start(),
             **kwargs,
         )
+        # Offer only what the hierarchy rule allows (services.team.team_action_authorize,
+        # which decides again on every POST): a superuser acts on anyone, a manager on members.
+        viewer = self.request.user
+        members = list(context["members"])
+        for member in members:
+            member.may_act = viewer.is_superuser or (
+                member.rank == "member" and member.pk != viewer.pk
+            )
+        context["members"] = members
+        return context
 
 
 class TeamCreditsView(ManagerRequiredMixin, View):
@@ -74,6 +88,9 @@ class TeamCreditsView(ManagerRequiredMixin, View):
                         users=users, amount=data["amount"], actor=request.user, memo=data["memo"]
                     )
                     messages.success(request, f"Revoked credits from {count} member(s).")
+                return redirect("team:members")
+            except TeamPermissionDenied as error:
+                messages.error(request, str(error))
                 return redirect("team:members")
             except LedgerError as error:
                 form.add_error("amount", str(error))
@@ -125,9 +142,13 @@ class MemberCapView(ManagerRequiredMixin, View):
         form = CapForm(request.POST)
         if form.is_valid():
             cap = form.cleaned_data["monthly_cap_credits"]
-            member_cap_set(user=member, cap=cap, actor=request.user)
-            shown = f"{cap:,} credits a month" if cap is not None else "no cap"
-            messages.success(request, f"{member.username}: {shown}.")
+            try:
+                member_cap_set(user=member, cap=cap, actor=request.user)
+            except TeamPermissionDenied as error:
+                messages.error(request, str(error))
+            else:
+                shown = f"{cap:,} credits a month" if cap is not None else "no cap"
+                messages.success(request, f"{member.username}: {shown}.")
         else:
             messages.error(request, " ".join(form.errors.get("monthly_cap_credits", [])))
         return redirect("team:members")
@@ -146,6 +167,22 @@ class MemberActiveView(ManagerRequiredMixin, View):
         else:
             state = "reactivated" if active else "deactivated; their jobs in flight still finish"
             messages.success(request, f"{member.username} {state}.")
+        return redirect("team:members")
+
+
+class MemberManagerView(ManagerRequiredMixin, View):
+    """Make a member a manager, or a manager a member again (superusers only)."""
+
+    def post(self, request, pk: int):
+        member = get_object_or_404(User, pk=pk)
+        manager = request.POST.get("manager") == "1"
+        try:
+            member_manager_set(user=member, manager=manager, actor=request.user)
+        except TeamPermissionDenied as error:
+            messages.error(request, str(error))
+        else:
+            role = "now a manager (admin access included)" if manager else "no longer a manager"
+            messages.success(request, f"{member.username} is {role}.")
         return redirect("team:members")
 
 

@@ -35,6 +35,7 @@ MANAGER = {
     "team:invite_revoke",
     "team:cap",
     "team:active",
+    "team:manager",
     "team:audit",
     "generations:team_spend",
     "generations:team_spend_csv",

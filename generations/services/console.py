@@ -1,0 +1,155 @@
+"""A manager's actions on generations (the admin console): cancel, expire, poll, retry.
+
+Each is the lifecycle's own step (``services.lifecycle``) taken on a manager's word: it needs
+``generations.act_on_generation`` (issue #12 item 6), and records an ``AuditEntry`` with the
+manager, the job's owner and the job's values before and after (item 9). Cancel, expire and
+retry write the record in the transaction of the change, and the refund entry carries the
+manager as its actor. A poll asks the provider over HTTP, so it runs outside any
+transaction (STYLE.md practice 3) and its record follows in a short transaction of its own.
+"""
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+
+from ..models import AuditEntry, Generation, User
+from .audit import audit_record
+from .lifecycle import Outcome, generation_download_retry, generation_finalize, generation_poll
+
+ACT_PERMISSION = "generations.act_on_generation"
+State = Generation.State
+Action = AuditEntry.Action
+
+_CANCELED = Outcome(
+    State.CANCELED,
+    fail_code="CANCELED",
+    fail_message="Canceled by a manager before it was sent; the credits were returned.",
+)
+_EXPIRED = Outcome(
+    State.EXPIRED,
+    fail_code="EXPIRED_BY_MANAGER",
+    fail_message="Stopped by a manager; the reserved credits were returned.",
+)
+# The job's values an audit row shows before and after a manager's action.
+_AUDITED_FIELDS = ("state", "provider_state", "result_state", "price_credits", "fail_code")
+
+
+def _require(actor: User | None) -> None:
+    """Refuse a person without ``generations.act_on_generation`` (None: a command)."""
+    if actor is not None and not actor.has_perm(ACT_PERMISSION):
+        raise PermissionDenied("You may not act on generations.")
+
+
+def _values(generation_id: int) -> dict:
+    return Generation.objects.values(*_AUDITED_FIELDS).get(pk=generation_id)
+
+
+def _record(generation: Generation, *, actor: User | None, action: str, before: dict) -> None:
+    audit_record(
+        actor=actor,
+        action=action,
+        target_user=generation.user,
+        subject=f"Generation #{generation.pk}",
+        before=before,
+        after=_values(generation.pk),
+    )
+
+
+def _end(*, generation_id: int, actor: User | None, outcome: Outcome, from_states, action) -> bool:
+    """Finalize a job in ``from_states`` with ``outcome`` on the locked row, audited."""
+    _require(actor)
+    with transaction.atomic():
+        generation = (
+            Generation.objects.select_for_update().select_related("user").get(pk=generation_id)
+        )
+        if generation.state not in from_states:
+            return False
+        before = _values(generation_id)
+        done = generation_finalize(
+            generation_id=generation_id, outcome=outcome, from_states=from_states, actor=actor
+        )
+        if done:
+            _record(generation, actor=actor, action=action, before=before)
+    return done
+
+
+def generation_cancel(*, generation_id: int, actor: User | None) -> bool:
+    """Cancel a job still ``queued`` (never sent) and release its hold, as ``actor``.
+
+    Returns:
+        True if this call canceled it; False if it had moved on (nothing written).
+
+    Raises:
+        PermissionDenied: ``actor`` lacks ``generations.act_on_generation``.
+    """
+    return _end(
+        generation_id=generation_id,
+        actor=actor,
+        outcome=_CANCELED,
+        from_states=(State.QUEUED,),
+        action=Action.CANCEL,
+    )
+
+
+def generation_expire(*, generation_id: int, actor: User | None) -> bool:
+    """Stop a job in flight (e.g. stuck) as ``expired`` and release its hold, as ``actor``.
+
+    A provider answer arriving later changes nothing (final states are final).
+
+    Returns:
+        True if this call expired it; False if it was already final (nothing written).
+
+    Raises:
+        PermissionDenied: ``actor`` lacks ``generations.act_on_generation``.
+    """
+    return _end(
+        generation_id=generation_id,
+        actor=actor,
+        outcome=_EXPIRED,
+        from_states=tuple(State.in_flight()),
+        action=Action.EXPIRE,
+    )
+
+
+def generation_poll_now(*, generation_id: int, actor: User | None) -> str:
+    """Ask the provider for a ``submitted`` job's status now (``generation_poll``), audited.
+
+    Returns:
+        The job's state afterwards; "" if it was not ``submitted`` (nothing recorded).
+
+    Raises:
+        PermissionDenied: ``actor`` lacks ``generations.act_on_generation``.
+    """
+    _require(actor)
+    generation = (
+        Generation.objects.select_related("user")
+        .filter(pk=generation_id, state=State.SUBMITTED)
+        .first()
+    )
+    if generation is None:
+        return ""
+    before = _values(generation_id)
+    state = generation_poll(generation_id=generation_id)
+    with transaction.atomic():
+        _record(generation, actor=actor, action=Action.POLL, before=before)
+    return state
+
+
+def generation_download_requeue(*, generation_id: int, actor: User | None) -> bool:
+    """Give a succeeded job's failed result download fresh attempts, audited.
+
+    Returns:
+        True if it was queued again; False if its download had not failed (nothing written).
+
+    Raises:
+        PermissionDenied: ``actor`` lacks ``generations.act_on_generation``.
+    """
+    _require(actor)
+    with transaction.atomic():
+        generation = (
+            Generation.objects.select_for_update().select_related("user").get(pk=generation_id)
+        )
+        before = _values(generation_id)
+        done = generation_download_retry(generation_id=generation_id)
+        if done:
+            _record(generation, actor=actor, action=Action.DOWNLOAD_RETRY, before=before)
+    return done
