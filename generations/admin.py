@@ -133,8 +133,22 @@ class UserAdmin(SuperuserOnlyAdminMixin, DjangoUserAdmin):
     )
     list_select_related = ("credit_account",)
     fieldsets = (*DjangoUserAdmin.fieldsets, ("Spending", {"fields": ("monthly_cap_credits",)}))
-    # Never shown in the audit log: secrets, and what Django keeps up to date by itself.
-    AUDIT_EXCLUDED = frozenset({"password", "password1", "password2", "usable_password"})
+    # The account's settings an edit here is audited for; not the password (a secret), nor
+    # the dates Django keeps (``last_login``, ``date_joined``).
+    AUDITED_FIELDS = (
+        "username",
+        "first_name",
+        "last_name",
+        "email",
+        "is_active",
+        "is_staff",
+        "is_superuser",
+        "groups",
+        "user_permissions",
+        "monthly_cap_credits",
+        "low_balance_threshold",
+        "notify_on_finish",
+    )
 
     @admin.display(description="available", ordering="credit_account__balance")
     def balance(self, user: User) -> int:
@@ -150,10 +164,7 @@ class UserAdmin(SuperuserOnlyAdminMixin, DjangoUserAdmin):
     def save_related(self, request, form, formsets, change: bool) -> None:
         """Save, then audit the changed fields (runs in the admin's transaction)."""
         super().save_related(request, form, formsets, change)
-        fields = {f.name for f in User._meta.get_fields()}
-        changed = [
-            name for name in form.changed_data if name in fields and name not in self.AUDIT_EXCLUDED
-        ]
+        changed = [name for name in self.AUDITED_FIELDS if name in form.changed_data]
         if not changed:
             return
         audit_record(

@@ -12,6 +12,9 @@ edited directly (``User``, by superusers in the admin) is recorded here too, fro
 form's changed fields (``admin.AuditedUserAdmin``), so managers read one log.
 """
 
+import json
+
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
 from ..models import AuditEntry, User
@@ -55,12 +58,15 @@ def audit_record(
 
 
 def _plain(values: dict) -> dict:
-    """Return ``values`` with model instances and querysets replaced by readable text."""
+    """Return ``values`` as JSON: model instances and querysets as readable text, dates,
+    times and decimals as Django's JSON encoder writes them."""
     plain = {}
     for key, value in values.items():
         if isinstance(value, models.Model):
             value = str(value)
-        elif isinstance(value, (models.QuerySet, set, frozenset)):
+        elif isinstance(value, (models.QuerySet, set, frozenset)) or (
+            isinstance(value, (list, tuple)) and any(isinstance(i, models.Model) for i in value)
+        ):
             value = sorted(str(item) for item in value)
         plain[str(key)] = value
-    return plain
+    return json.loads(json.dumps(plain, cls=DjangoJSONEncoder))

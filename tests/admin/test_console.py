@@ -2,9 +2,12 @@
 and audit log, price edits that publish a version, constant queries on the lists."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from generations.models import AuditEntry, CreditEntry, Generation, Price, PriceTable
+from generations.services.audit import audit_record
 from generations.services.ledger import credits_hold
 
 from ..factories import GenerationFactory, UserFactory
@@ -71,7 +74,6 @@ def test_a_price_edit_publishes_a_version_and_is_audited(admin_client):
         "admin:generations_generation_changelist",
         "admin:generations_user_changelist",
         "admin:generations_creditentry_changelist",
-        "admin:generations_auditentry_changelist",
     ],
 )
 def test_admin_lists_issue_a_constant_number_of_queries(
@@ -87,3 +89,45 @@ def test_admin_lists_issue_a_constant_number_of_queries(
     build(90)
     with django_assert_max_num_queries(len(small.captured_queries)):
         assert admin_client.get(reverse(url_name)).status_code == 200
+
+
+def build_audit_rows(count: int) -> None:
+    """``count`` audit rows, each by its own manager about its own member (so a missing
+    ``select_related`` would cost a query per row)."""
+    for _ in range(count):
+        actor, member = UserFactory(), UserFactory()
+        audit_record(
+            actor=actor,
+            action=AuditEntry.Action.CAP,
+            target_user=member,
+            before={"monthly_cap_credits": None},
+            after={"monthly_cap_credits": 500},
+            memo=f"cap for {member.username}",
+        )
+
+
+@pytest.mark.parametrize(
+    ("url_name", "rows_of"),
+    [
+        ("admin:generations_auditentry_changelist", lambda page: page.context["cl"].result_list),
+        ("team:audit", lambda page: page.context["entries"]),
+    ],
+)
+def test_the_audit_log_renders_many_rows_in_a_constant_number_of_queries(
+    admin_client, url_name, rows_of
+):
+    """Issue #12 item 16: 5 rows and 50 rows cost the same queries, and are really shown."""
+    counts = []
+    for total in (5, 50):
+        build_audit_rows(total - AuditEntry.objects.count())
+        with CaptureQueriesContext(connection) as queries:
+            page = admin_client.get(reverse(url_name))
+        assert page.status_code == 200
+        body = page.content.decode()
+        shown = list(rows_of(page))
+        assert len(shown) == total
+        for entry in shown:
+            assert f"cap for {entry.target_user.username}" in body
+            assert entry.actor.username in body
+        counts.append(len(queries))
+    assert counts[0] == counts[1], counts

@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 
 from generations.models import GenerationInput
+from generations.services.team import member_manager_set
 
 from ..factories import GenerationFactory, ManagerFactory, UserFactory
 from ..url_walk import named_patterns, sample_kwargs
@@ -127,3 +128,19 @@ def test_member_pages_never_show_another_members_data(member_client, member):
         body = b"".join(response.streaming_content) if response.streaming else response.content
         assert b"their private prompt" not in body, name
         assert b"someone-else" not in body, name
+
+
+def test_the_admin_opens_to_managers_made_on_the_team_page_and_not_to_members(client, member):
+    """Issue #12 item 7: "Make manager" gives the Managers group and ``is_staff`` together,
+    so a manager reaches the admin without being a superuser; a member does not."""
+    client.force_login(member)
+    assert client.get(reverse("admin:index")).status_code == 302  # the admin's login page
+    root = UserFactory(is_staff=True, is_superuser=True)
+    member_manager_set(user=member, manager=True, actor=root)
+    client.force_login(member)
+    index = client.get(reverse("admin:index"))
+    assert index.status_code == 200
+    assert reverse("admin:generations_generation_changelist") in index.content.decode()
+    assert reverse("admin:generations_user_changelist") not in index.content.decode()
+    member_manager_set(user=member, manager=False, actor=root)
+    assert client.get(reverse("admin:index")).status_code == 302

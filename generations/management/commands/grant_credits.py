@@ -1,10 +1,16 @@
-"""``manage.py grant_credits USERNAME AMOUNT [--memo TEXT]``: add credits to a member."""
+"""``manage.py grant_credits USERNAME AMOUNT [--memo TEXT] [--by MANAGER]``: add credits.
+
+Goes through ``services.team.team_credits_grant``, so the grant is audited like one made on
+the team page. ``--by`` names the person on whose word the operator acts: they are recorded
+as the actor on the ledger entry and the audit row, and the team's hierarchy rule applies
+(a manager who is not a superuser cannot grant to themselves or to another manager).
+"""
 
 from django.core.management.base import BaseCommand, CommandError
 
 from generations.models import User
 from generations.models.ledger import credits_to_usd
-from generations.services.ledger import credits_grant
+from generations.services.team import TeamPermissionDenied, team_credits_grant
 
 
 class Command(BaseCommand):
@@ -14,14 +20,27 @@ class Command(BaseCommand):
         parser.add_argument("username")
         parser.add_argument("amount", type=int, help="Whole credits, > 0.")
         parser.add_argument("--memo", default="Granted from the command line")
+        parser.add_argument(
+            "--by",
+            metavar="MANAGER",
+            help="User name of the manager on whose word this is granted (recorded as actor).",
+        )
 
-    def handle(self, *args, username: str, amount: int, memo: str, **options) -> None:
+    def handle(self, *args, username: str, amount: int, memo: str, by: str | None, **options):
         if amount <= 0:
             raise CommandError("AMOUNT must be a positive whole number of credits.")
         user = User.objects.filter(username=username).first()
         if user is None:
             raise CommandError(f"No user named {username!r}.")
-        credits_grant(user=user, amount=amount, actor=None, memo=memo)
+        actor = None
+        if by is not None:
+            actor = User.objects.filter(username=by).first()
+            if actor is None:
+                raise CommandError(f"No user named {by!r} (--by).")
+        try:
+            team_credits_grant(users=[user], amount=amount, actor=actor, memo=memo)
+        except TeamPermissionDenied as error:
+            raise CommandError(str(error)) from error
         user.credit_account.refresh_from_db()
         balance = user.credit_account.balance
         self.stdout.write(
