@@ -1,6 +1,6 @@
 """Managers resolve (dismiss) provider alerts from the banner shown on every page."""
 
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
@@ -8,13 +8,18 @@ from django.views import View
 from ..services.alerts import provider_alert_resolve
 from .mixins import ManagerRequiredMixin
 
+RESOLVE_PERMISSION = "generations.resolve_provideralert"
+
 
 class ProviderAlertResolveView(ManagerRequiredMixin, View):
-    """Mark one provider alert resolved; managers only (404 for anyone else). POST only."""
+    """Mark one provider alert resolved (audited); managers holding
+    ``generations.resolve_provideralert``, as in the admin (404 for anyone else). POST only."""
 
     http_method_names = ["post"]
 
     def post(self, request, pk: int) -> HttpResponseRedirect:
+        if not request.user.has_perm(RESOLVE_PERMISSION):
+            raise Http404("No such page.")
         provider_alert_resolve(alert_id=pk, actor=request.user)
         target = request.POST.get("next", "")
         if not url_has_allowed_host_and_scheme(

@@ -2,7 +2,7 @@
 the banner's alert resolution, grants with the manager on the ledger entry."""
 
 import pytest
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 from django.utils import timezone
 
@@ -96,3 +96,15 @@ def test_adding_someone_to_the_managers_group_in_the_admin_is_audited(admin_clie
     assert admin_client.post(url, data).status_code == 302
     audit = AuditEntry.objects.get(action="account_change")
     assert (audit.before, audit.after) == ({"groups": []}, {"groups": [MANAGERS_GROUP]})
+
+
+def test_the_banner_needs_the_resolve_permission_too(client):
+    """A manager by a direct ``manage_team`` grant, without ``resolve_provideralert``."""
+    alert = ProviderAlert.objects.create(provider="apixo", kind="http_401", message="Key refused")
+    manager = UserFactory()
+    manager.user_permissions.add(Permission.objects.get(codename="manage_team"))
+    client.force_login(manager)
+    response = client.post(reverse("provider_alert_resolve", args=[alert.pk]), {"next": "/"})
+    assert response.status_code == 404
+    alert.refresh_from_db()
+    assert alert.resolved_at is None and not AuditEntry.objects.exists()
