@@ -92,13 +92,13 @@ def payer(db):
 
 @pytest.fixture
 def make_job(payer):
-    """Create a 40-credit job of ``payer`` with its hold, in any state (fields as kwargs)."""
-    from generations.services.ledger import credits_hold
+    """Create a 40-credit job of ``payer`` with its hold, in any state (fields as kwargs).
+
+    The factory writes the hold (and settles it for a final state), see ``GenerationFactory``.
+    """
 
     def make(**fields):
-        generation = GenerationFactory(user=payer, **fields)
-        credits_hold(user=payer, amount=generation.price_credits, generation=generation)
-        return generation
+        return GenerationFactory(user=payer, **fields)
 
     return make
 

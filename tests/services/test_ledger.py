@@ -25,7 +25,8 @@ def account(user) -> tuple[int, int]:
 
 
 def make_generation(user, price=80) -> Generation:
-    return GenerationFactory(user=user, duration=8, price_credits=price)
+    """Return a job with no ledger entries yet: these tests write its hold themselves."""
+    return GenerationFactory(user=user, duration=8, price_credits=price, hold=False)
 
 
 def test_new_user_has_an_empty_account(member):

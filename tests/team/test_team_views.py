@@ -30,10 +30,10 @@ def test_members_see_a_404_on_every_team_page(member_client):
 
 def test_the_member_list_shows_the_ledgers_figures(boss_client):
     ana = UserFactory(username="ana", credits=700)
-    GenerationFactory(user=ana)
+    GenerationFactory(user=ana)  # queued: its 40 credits are reserved
     page = boss_client.get(reverse("team:members"))
     row = next(m for m in page.context["members"] if m.username == "ana")
-    assert (row.balance, row.reserved, row.spent_since) == (700, 0, 0)
+    assert (row.balance, row.reserved, row.spent_since) == (660, 40, 0)
     assert row.last_job_at is not None
     assert 'data-member="ana"' in page.content.decode()
 
