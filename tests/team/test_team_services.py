@@ -112,8 +112,15 @@ def test_a_deactivated_member_cannot_sign_in_and_is_audited(boss):
 
 
 class TestInvitations:
-    def test_the_link_is_mailed_and_only_its_hash_is_stored(self, boss):
-        sent = invitation_create(email="New@Example.com", actor=boss, base_url="https://s.example")
+    @pytest.fixture(autouse=True)
+    def _public_address(self, settings):
+        settings.PUBLIC_BASE_URL = "https://s.example"
+
+    def test_the_link_is_mailed_and_only_its_hash_is_stored(
+        self, boss, django_capture_on_commit_callbacks
+    ):
+        with django_capture_on_commit_callbacks(execute=True):  # the send task, on commit
+            sent = invitation_create(email="New@Example.com", actor=boss, base_url="https://x")
         token = sent.url.rstrip("/").rsplit("/", 1)[-1]
         assert len(mail.outbox) == 1 and sent.url in mail.outbox[0].body
         assert mail.outbox[0].to == ["New@example.com"]
