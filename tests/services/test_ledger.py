@@ -16,7 +16,12 @@ from generations.services.ledger import (
 )
 from tests.factories import GenerationFactory, UserFactory
 
-pytestmark = pytest.mark.django_db
+# These tests drive the ledger services alone: a job's hold is captured or released (or
+# refused) while the job itself stays queued, which ledger_check rightly calls a mismatch.
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.broken_ledger(reason="ledger services without the job lifecycle"),
+]
 
 
 def account(user) -> tuple[int, int]:

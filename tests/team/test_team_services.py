@@ -67,6 +67,7 @@ def test_revoke_without_amount_takes_only_unused_credits(boss):
 
 
 class TestMonthlyCap:
+    @pytest.mark.broken_ledger(reason="holds and captures without the job lifecycle")
     def test_a_hold_past_the_cap_is_refused_and_writes_nothing(self, boss):
         member = UserFactory(credits=10_000)
         member_cap_set(user=member, cap=1000, actor=boss)
@@ -81,6 +82,7 @@ class TestMonthlyCap:
         assert (excinfo.value.used, excinfo.value.needed) == (900, 200)
         assert not CreditEntry.objects.filter(generation=third).exists()
 
+    @pytest.mark.broken_ledger(reason="holds and captures without the job lifecycle")
     def test_last_months_spend_does_not_count(self, boss):
         member = UserFactory(credits=10_000)
         member_cap_set(user=member, cap=1000, actor=boss)

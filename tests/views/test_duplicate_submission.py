@@ -118,9 +118,14 @@ def test_a_double_click_still_makes_one_job_without_asking(member_client, member
 
 @pytest.mark.parametrize("state", ["succeeded", "failed", "canceled", "submitted"])
 def test_any_state_of_the_earlier_job_counts(member_client, member, state):
-    post(member_client, "first")
-    earlier = Generation.objects.get()
-    Generation.objects.filter(pk=earlier.pk).update(state=state)
+    earlier = GenerationFactory(
+        user=member,
+        state=state,
+        prompt=POST["prompt"],
+        sound=True,
+        aspect_ratio="16:9",
+        price_credits=PRICE,
+    )
     response = post(member_client, "second")
     assert response.status_code == 200 and f"(#{earlier.pk})" in response.content.decode()
 
