@@ -16,7 +16,8 @@ from .models import WorkerLease
 from .queue import enqueue
 from .services.dispatch import dispatch_pass, lease_acquire, lease_release
 from .services.lifecycle import generation_poll, generation_store_result, generation_submit
-from .services.notifications import generation_finished_notify
+from .services.notifications import generation_finished_notify, low_balance_check
+from .services.team import invitation_send
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,16 @@ def store_result(generation_id: int) -> str:
 def notify_generation_finished(generation_id: int) -> bool:
     """E-mail the owner that their job finished (``services.notifications``)."""
     return generation_finished_notify(generation_id=generation_id)
+
+
+def check_low_balance(user_id: int) -> bool:
+    """E-mail the member if their balance fell under their threshold (``low_balance_check``)."""
+    return low_balance_check(user_id=user_id)
+
+
+def send_invitation(invitation_id: int, base_url: str) -> bool:
+    """E-mail an invitation's link, starting with ``base_url`` (``invitation_send``)."""
+    return invitation_send(invitation_id=invitation_id, base_url=base_url)
 
 
 def ensure_dispatcher() -> None:

@@ -177,6 +177,9 @@ class GenerationForm(forms.Form):
     )
     inputs_from = forms.IntegerField(required=False, widget=forms.HiddenInput)
     client_token = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
+    # The id of the identical recent job the member was shown and chose to repeat anyway
+    # (the page's duplicate confirmation, issue #12 item 5).
+    confirm_duplicate = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, user: User | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -458,6 +461,20 @@ class GenerationForm(forms.Form):
             return True
         self.add_error(field, ValidationError(InputsNotConfigured.message, code="no_public_url"))
         return False
+
+    def ask_to_confirm(self, earlier: Generation) -> None:
+        """Prepare the bound form to be shown again, asking to confirm a repeat of ``earlier``.
+
+        The hidden ``confirm_duplicate`` then carries ``earlier``'s id, so posting the form
+        again goes through. A browser does not send a chosen file twice, so uploaded inputs
+        are taken from ``earlier`` (``inputs_from``): they are the same bytes, which is what
+        made it a duplicate. Call after ``is_valid``.
+        """
+        data = self.data.copy()
+        data["confirm_duplicate"] = str(earlier.pk)
+        if any(spec.content is not None for spec in self.input_specs):
+            data["inputs_from"] = str(earlier.pk)
+        self.data = data
 
     def to_spec(self) -> GenerationSpec:
         """Return the validated request as a ``GenerationSpec`` (call after ``is_valid``)."""

@@ -235,6 +235,9 @@ class GenerationInput(models.Model):
     size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
     public_token = models.CharField(max_length=64, unique=True, default=_input_token)
     expires_at = models.DateTimeField(null=True, blank=True)
+    # SHA-256 of what the provider gets (the file's bytes, the URL, or the stored result's
+    # name), to recognise an identical resubmission (issue #12 item 5).
+    digest = models.CharField(max_length=64, blank=True)
 
     objects = GenerationInputQuerySet.as_manager()
 

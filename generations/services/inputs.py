@@ -7,6 +7,7 @@ result used as an extend source, is therefore served read-only at an unguessable
 ``INPUT_URL_MARGIN_SECONDS``. A public URL the member typed is sent as it is.
 """
 
+import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -48,6 +49,8 @@ class InputSpec:
         size_bytes: the stored file's size in bytes, when known.
         thumbnail: JPEG bytes of a thumbnail to store with an upload, or
         thumbnail_name: an existing stored thumbnail to reuse.
+        digest: SHA-256 hex of what the provider gets (``input_digest``); computed when
+            left empty. Equal digests mean an identical input (issue #12 item 5).
     """
 
     kind: str
@@ -60,11 +63,37 @@ class InputSpec:
     size_bytes: int | None = None
     thumbnail: bytes | None = None
     thumbnail_name: str = ""
+    digest: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.digest:
+            object.__setattr__(self, "digest", input_digest(self))
 
     @property
     def needs_public_url(self) -> bool:
         """Tell whether the provider must fetch this input from the portal."""
         return not self.url
+
+
+def input_digest(spec: InputSpec) -> str:
+    """Return the SHA-256 hex digest identifying what the provider gets for ``spec``.
+
+    The bytes of new content (an upload, read in chunks and rewound), else the URL, else
+    the stored file's name (the member's own result, or an earlier input reused as is).
+    """
+    digest = hashlib.sha256()
+    if isinstance(spec.content, bytes):
+        digest.update(spec.content)
+    elif spec.content is not None:
+        spec.content.seek(0)
+        for chunk in spec.content.chunks():
+            digest.update(chunk)
+        spec.content.seek(0)
+    elif spec.url:
+        digest.update(b"url:" + spec.url.encode())
+    else:
+        digest.update(b"stored:" + spec.stored_name.encode())
+    return digest.hexdigest()
 
 
 def public_inputs_base_url() -> str:
@@ -133,6 +162,7 @@ def inputs_create(*, generation: Generation, inputs: tuple[InputSpec, ...]) -> N
             original_name=spec.name[:255],
             content_type=spec.content_type,
             size_bytes=spec.size_bytes,
+            digest=spec.digest,
         )
         if spec.content is not None:
             content = spec.content
@@ -162,6 +192,7 @@ def input_spec_copy(generation_input: GenerationInput) -> InputSpec:
         content_type=generation_input.content_type,
         size_bytes=generation_input.size_bytes,
         thumbnail_name=generation_input.thumbnail.name if generation_input.thumbnail else "",
+        digest=generation_input.digest,
     )
 
 

@@ -8,6 +8,11 @@ credits (1 credit = US$0.001).
 Idempotency: each entry carries a unique ``idempotency_key``. Calling a service again with a
 key already used for the same account, kind and amount returns the existing entry and moves
 nothing; the same key with different terms raises ``IdempotencyConflict``.
+
+Notices: a move that may take a member's balance across their low-balance threshold queues
+the ``check_low_balance`` task once the transaction commits; the task sends the e-mail
+(``services.notifications``). This module never imports notification or mail code: money
+moves must not wait on, or fail with, an SMTP server (issue #12 item 13).
 """
 
 import uuid
@@ -18,7 +23,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from ..models import CreditAccount, CreditEntry, Generation, User
-from .notifications import low_balance_check
+from ..queue import enqueue
 
 Kind = CreditEntry.Kind
 
@@ -131,10 +136,34 @@ def _move(
             return existing
         if check is not None:
             check(account)
+        before = account.balance
         entry = _apply(account, kind=kind, amount=amount, key=key, **fields)
-    # After commit, so the notice never goes out for a change that was rolled back.
-    transaction.on_commit(lambda: low_balance_check(user_id=user.pk))
+        if _threshold_crossing(user.pk, before=before, after=account.balance):
+            # After commit, so no notice goes out for a change that was rolled back.
+            transaction.on_commit(lambda: _enqueue_low_balance_check(user.pk))
     return entry
+
+
+def _threshold_crossing(user_id: int, *, before: int, after: int) -> bool:
+    """Tell whether a balance change from ``before`` to ``after`` credits needs a notice check.
+
+    True when the balance ends under the member's ``low_balance_threshold`` without a notice
+    sent yet, or ends at or over it with the notice flag still set (to clear it). One small
+    read; a capture (balance unchanged) costs nothing.
+    """
+    if before == after:
+        return False
+    row = User.objects.filter(pk=user_id).values_list(
+        "low_balance_threshold", "low_balance_notified"
+    )
+    threshold, notified = row.first() or (None, False)
+    if threshold is None:
+        return False
+    return (after < threshold) != notified
+
+
+def _enqueue_low_balance_check(user_id: int) -> None:
+    enqueue("check_low_balance", user_id, group="notify", name=f"low-balance-{user_id}")
 
 
 def month_start(now: datetime | None = None) -> datetime:

@@ -8,19 +8,23 @@ item 8): a manager who is not a superuser acts on members only.
 
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.http.request import validate_host
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from ..models import AuditEntry, CreditAccount, Invitation, User
 from ..models.team import token_digest
 from ..models.users import MANAGERS_GROUP
+from ..queue import enqueue
 from ..selectors.users import manager_ranks
 from .audit import audit_record
 from .ledger import credits_grant, credits_revoke
@@ -255,7 +259,7 @@ def member_manager_set(*, user: User, manager: bool, actor: User | None) -> None
 
 @dataclass(frozen=True)
 class SentInvitation:
-    """An invitation and the link that was e-mailed (the token is not stored)."""
+    """An invitation and the link its e-mail carries (the token itself is not stored)."""
 
     invitation: Invitation
     url: str
@@ -264,36 +268,101 @@ class SentInvitation:
 def invitation_create(*, email: str, actor: User, base_url: str) -> SentInvitation:
     """Invite ``email`` to join: a single-use link, valid ``INVITATION_TTL_DAYS`` days.
 
+    The e-mail is sent by the ``send_invitation`` task, queued when the invitation is
+    committed, never inside the manager's request (issue #12 item 13).
+
     Args:
         email: the invitee's address.
         actor: the manager inviting.
-        base_url: the portal's address the link starts with, e.g. ``https://studio.example``.
+        base_url: the address the manager's request came to, e.g. ``https://studio.example/``.
+            The link starts with ``PUBLIC_BASE_URL`` when it is set; only otherwise with
+            ``base_url``, and only if its host is one of ``ALLOWED_HOSTS`` (a ``*`` entry
+            does not count): a forged Host header must not end up in an e-mailed link.
 
     Raises:
-        TeamError: a member already uses that address.
+        TeamError: a member already uses that address, or no trusted portal address.
     """
+    base_url = _invitation_base_url(base_url)
     email = User.objects.normalize_email(email.strip())
     if User.objects.filter(email__iexact=email).exists():
         raise TeamError(f"{email} already belongs to a member.", field="email")
-    token = Invitation.new_token()
     with transaction.atomic():
         Invitation.objects.filter(email__iexact=email).usable().update(revoked_at=timezone.now())
         invitation = Invitation.objects.create(
             email=email,
-            token_hash=token_digest(token),
+            token_hash=token_digest(Invitation.new_token()),  # replaced below, once pk is known
             invited_by=actor,
             expires_at=timezone.now() + timedelta(days=settings.INVITATION_TTL_DAYS),
         )
+        invitation.token_hash = token_digest(_invitation_token(invitation))
+        invitation.save(update_fields=["token_hash"])
         audit_record(actor=actor, action=Action.INVITE, after={"email": email})
-    url = base_url.rstrip("/") + reverse("invitation_accept", kwargs={"token": token})
+        transaction.on_commit(
+            lambda: enqueue(
+                "send_invitation",
+                invitation.pk,
+                base_url,
+                group="notify",
+                name=f"invitation-{invitation.pk}",
+            )
+        )
+    return SentInvitation(invitation, _invitation_url(invitation, base_url))
+
+
+def invitation_send(*, invitation_id: int, base_url: str) -> bool:
+    """E-mail a usable invitation's link (the ``send_invitation`` task).
+
+    The link's token is rebuilt from the invitation and ``SECRET_KEY`` (as Django's
+    password-reset links are), so no secret travels through the task queue and sending
+    twice sends the same link.
+
+    Returns:
+        True if a message was sent; False if the invitation is gone, used, withdrawn or
+        expired.
+    """
+    invitation = Invitation.objects.usable().filter(pk=invitation_id).first()
+    if invitation is None:
+        return False
+    url = _invitation_url(invitation, base_url)
     context = {"invitation": invitation, "url": url, "days": settings.INVITATION_TTL_DAYS}
     send_mail(
         render_to_string("emails/invitation_subject.txt", context).strip(),
         render_to_string("emails/invitation.txt", context),
         None,
-        [email],
+        [invitation.email],
     )
-    return SentInvitation(invitation, url)
+    return True
+
+
+def _invitation_base_url(request_base_url: str) -> str:
+    """Return the address invitation links start with, without a trailing slash.
+
+    Raises:
+        TeamError: no ``PUBLIC_BASE_URL`` and the request's host is not an allowed host.
+    """
+    if settings.PUBLIC_BASE_URL:
+        return settings.PUBLIC_BASE_URL.rstrip("/")
+    host = (urlsplit(request_base_url).hostname or "").lower()
+    allowed = [h for h in settings.ALLOWED_HOSTS if h != "*"]
+    if not host or not validate_host(host, allowed):
+        raise TeamError(
+            "The portal's public address is not configured, so no invitation link can be "
+            "made: the operator must set PUBLIC_BASE_URL (e.g. https://studio.example.com)."
+        )
+    return request_base_url.rstrip("/")
+
+
+def _invitation_token(invitation: Invitation) -> str:
+    """Return the link's secret token: an HMAC-SHA256 of the invitation under SECRET_KEY."""
+    value = f"{invitation.pk}:{invitation.email}:{int(invitation.created_at.timestamp())}"
+    return salted_hmac(
+        "generations.services.team.invitation", value, algorithm="sha256"
+    ).hexdigest()
+
+
+def _invitation_url(invitation: Invitation, base_url: str) -> str:
+    token = _invitation_token(invitation)
+    return base_url.rstrip("/") + reverse("invitation_accept", kwargs={"token": token})
 
 
 @transaction.atomic

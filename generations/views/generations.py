@@ -8,6 +8,8 @@ from django.contrib import messages
 from django.db.models import Prefetch
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.utils import timezone
+from django.utils.translation import ngettext
 from django.views import View
 from django.views.generic import DetailView, FormView, ListView, TemplateView
 
@@ -16,6 +18,7 @@ from ..catalog import Mode, Provider, UnsupportedRequest
 from ..forms import GenerationForm
 from ..models import CreditEntry, Generation
 from ..providers import default_provider, providers_for
+from ..selectors.generations import generation_duplicate_find
 from ..services.generations import generation_create
 from ..services.inputs import InputsNotConfigured, stored_inputs_available
 from ..services.ledger import LedgerError
@@ -53,6 +56,11 @@ class GenerationCreateView(FormView):
     ``?mode=`` opens a mode; ``?again=<id>`` pre-fills the settings and inputs of one of
     the member's generations ("Generate again"); ``?extend=<id>`` opens video-extend with
     one of their finished videos as the source (the "Extend" button).
+
+    A request identical to one the member made in the last ``DUPLICATE_WINDOW`` (10
+    minutes; ``generation_duplicate_find``) is not charged at once: the form comes back
+    asking "You submitted this N minutes ago (#id). Submit again for P credits?", and only
+    posting it again creates the job. The REST API and ``generate`` are not asked.
     """
 
     template_name = "generations/generation_form.html"
@@ -117,12 +125,15 @@ class GenerationCreateView(FormView):
         return context
 
     def form_valid(self, form):
+        spec = form.to_spec()
+        token = form.cleaned_data["client_token"]
         try:
-            generation = generation_create(
-                user=self.request.user,
-                spec=form.to_spec(),
-                client_token=form.cleaned_data["client_token"],
+            earlier = generation_duplicate_find(
+                user=self.request.user, spec=spec, client_token=token
             )
+            if earlier is not None and earlier.pk != form.cleaned_data["confirm_duplicate"]:
+                return self._ask_to_confirm(form, spec, earlier)
+            generation = generation_create(user=self.request.user, spec=spec, client_token=token)
         except (LedgerError, UnsupportedRequest, InputsNotConfigured) as error:
             form.add_error(None, str(error))
             return self.form_invalid(form)
@@ -132,6 +143,35 @@ class GenerationCreateView(FormView):
             "are reserved until it finishes.",
         )
         return redirect(generation)
+
+    def _ask_to_confirm(self, form, spec, earlier: Generation):
+        """Show the form again with a question instead of charging for a repeat of ``earlier``.
+
+        Nothing is held: the job is created only when the member posts the form again
+        (issue #12 item 5). The price is the one a new job would get now.
+        """
+        quote = price_quote(
+            provider=spec.provider,
+            mode=spec.mode,
+            resolution=spec.resolution,
+            sound=spec.sound,
+            duration=spec.duration,
+        )
+        minutes = int((timezone.now() - earlier.created_at).total_seconds() // 60)
+        if minutes < 1:
+            ago = "less than a minute ago"
+        else:
+            ago = ngettext("%(n)d minute ago", "%(n)d minutes ago", minutes) % {"n": minutes}
+        form.ask_to_confirm(earlier)
+        duplicate = {
+            "generation": earlier,
+            "credits": quote.credits,
+            "question": (
+                f"You submitted this {ago} (#{earlier.pk}). "
+                f"Submit again for {quote.credits:,} credits?"
+            ),
+        }
+        return self.render_to_response(self.get_context_data(form=form, duplicate=duplicate))
 
 
 def _int_param(value) -> int | None:

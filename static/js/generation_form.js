@@ -139,6 +139,18 @@
     button.setAttribute("aria-busy", "true");
     button.disabled = true;
   });
+  window.addEventListener("pageshow", (event) => {
+    // Back to a form that was already submitted (from the back/forward cache or history):
+    // the button is usable again and a new submission gets a new one-time key, so the
+    // server asks before repeating the job instead of just showing the first one.
+    const navigation = performance.getEntriesByType("navigation")[0];
+    if (!event.persisted && !(navigation && navigation.type === "back_forward")) return;
+    const button = document.getElementById("submit-button");
+    button.disabled = false;
+    button.removeAttribute("aria-busy");
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    form.elements.client_token.value = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  });
   updateCount();
   showMode(modeInput.value, true);
 })();

@@ -53,6 +53,7 @@ def test_an_entry_with_the_wrong_sign_for_its_kind_fails(entry):
         )
 
 
+@pytest.mark.broken_ledger(reason="captures a queued job's hold to test the constraint")
 def test_a_second_settlement_of_a_hold_fails_in_the_database(member):
     from generations.services.ledger import credits_capture, credits_hold
 

@@ -243,6 +243,7 @@ def test_failover_happens_once_then_the_job_fails_with_one_release(both):
 
 
 @pytest.mark.django_db
+@pytest.mark.broken_ledger(reason="two open holds, then none, on purpose")
 def test_ledger_check_wants_exactly_one_open_hold_per_job_in_flight(make_job, payer):
     from generations.services.ledger import credits_hold, credits_release
 

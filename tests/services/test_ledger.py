@@ -16,7 +16,12 @@ from generations.services.ledger import (
 )
 from tests.factories import GenerationFactory, UserFactory
 
-pytestmark = pytest.mark.django_db
+# These tests drive the ledger services alone: a job's hold is captured or released (or
+# refused) while the job itself stays queued, which ledger_check rightly calls a mismatch.
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.broken_ledger(reason="ledger services without the job lifecycle"),
+]
 
 
 def account(user) -> tuple[int, int]:
@@ -25,7 +30,8 @@ def account(user) -> tuple[int, int]:
 
 
 def make_generation(user, price=80) -> Generation:
-    return GenerationFactory(user=user, duration=8, price_credits=price)
+    """Return a job with no ledger entries yet: these tests write its hold themselves."""
+    return GenerationFactory(user=user, duration=8, price_credits=price, hold=False)
 
 
 def test_new_user_has_an_empty_account(member):

@@ -1,8 +1,9 @@
 """Concurrency on PostgreSQL: parallel holds never overdraw an account."""
 
 import pytest
+from django.db import transaction
 
-from generations.models import CreditAccount, CreditEntry
+from generations.models import CreditAccount, CreditEntry, Generation
 from generations.selectors.ledger import ledger_mismatches
 from generations.services.ledger import InsufficientCredits, credits_grant, credits_hold
 from tests.concurrency import run_in_threads
@@ -12,14 +13,21 @@ from tests.factories import GenerationFactory, UserFactory
 pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True)]
 
 
+def held_job(user, price: int) -> CreditEntry:
+    """Create a job and hold its price in one transaction, as ``generation_create`` does.
+
+    A refused hold rolls the job back with it, so no job is left in flight without a hold.
+    """
+    with transaction.atomic():
+        generation = GenerationFactory(user=user, duration=8, price_credits=price, hold=False)
+        return credits_hold(user=user, amount=price, generation=generation)
+
+
 def test_20_parallel_holds_against_a_balance_for_5():
     user = UserFactory()
     credits_grant(user=user, amount=5 * 80, actor=None)
-    generations = GenerationFactory.create_batch(20, user=user, duration=8, price_credits=80)
 
-    results = run_in_threads(
-        lambda i: credits_hold(user=user, amount=80, generation=generations[i]), 20
-    )
+    results = run_in_threads(lambda i: held_job(user, 80), 20)
 
     holds = [r for r in results if isinstance(r, CreditEntry)]
     refused = [r for r in results if isinstance(r, InsufficientCredits)]
@@ -28,6 +36,7 @@ def test_20_parallel_holds_against_a_balance_for_5():
     account = CreditAccount.objects.get(user=user)
     assert (account.balance, account.held) == (0, 400)
     assert CreditEntry.objects.filter(kind="hold").count() == 5
+    assert Generation.objects.count() == 5
     assert ledger_mismatches() == []
 
 

@@ -1,6 +1,7 @@
 """Caps on PostgreSQL: parallel holds near a member's monthly cap never pass it."""
 
 import pytest
+from django.db import transaction
 
 from generations.models import CreditAccount, CreditEntry
 from generations.selectors.ledger import ledger_mismatches
@@ -17,11 +18,14 @@ pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True)]
 def test_20_parallel_holds_against_a_cap_for_4():
     member = UserFactory(credits=100_000)  # the balance is not the limit here; the cap is
     member_cap_set(user=member, cap=4 * 80 + 50, actor=ManagerFactory())
-    generations = GenerationFactory.create_batch(20, user=member, price_credits=80)
 
-    results = run_in_threads(
-        lambda i: credits_hold(user=member, amount=80, generation=generations[i]), 20
-    )
+    def held_job(i: int) -> CreditEntry:
+        # The job and its hold in one transaction, as generation_create writes them.
+        with transaction.atomic():
+            generation = GenerationFactory(user=member, price_credits=80, hold=False)
+            return credits_hold(user=member, amount=80, generation=generation)
+
+    results = run_in_threads(held_job, 20)
 
     holds = [r for r in results if isinstance(r, CreditEntry)]
     refused = [r for r in results if isinstance(r, MonthlyCapExceeded)]

@@ -15,17 +15,18 @@ def test_falling_under_the_threshold_mails_once_until_topped_up():
     member = UserFactory(credits=1000, low_balance_threshold=500)
     mail.outbox.clear()
     for price in (300, 300, 100):  # 700, 400 (notice), 300 (no second notice)
-        credits_hold(user=member, amount=price, generation=GenerationFactory(user=member))
+        job = GenerationFactory(user=member, hold=False)
+        credits_hold(user=member, amount=price, generation=job)
     assert [m.subject for m in mail.outbox] == ["Your Seedance Studio credits are running low"]
     assert "400 credits available" in mail.outbox[0].body
     credits_grant(user=member, amount=1000, actor=None)  # back over: the flag resets
-    credits_hold(user=member, amount=900, generation=GenerationFactory(user=member))
+    credits_hold(user=member, amount=900, generation=GenerationFactory(user=member, hold=False))
     assert len(mail.outbox) == 2
 
 
 def test_no_threshold_no_mail():
     member = UserFactory(credits=100)
-    credits_hold(user=member, amount=90, generation=GenerationFactory(user=member))
+    credits_hold(user=member, amount=90, generation=GenerationFactory(user=member, hold=False))
     assert mail.outbox == []
 
 

@@ -60,35 +60,36 @@ def test_revoke_many_is_all_or_nothing(boss):
 
 def test_revoke_without_amount_takes_only_unused_credits(boss):
     member = UserFactory(credits=1000)
-    generation = GenerationFactory(user=member, price_credits=300)
-    credits_hold(user=member, amount=300, generation=generation)
+    GenerationFactory(user=member, price_credits=300)  # held by the factory
     assert team_credits_revoke(users=[member], amount=None, actor=boss, memo="leaving") == 1
     account = CreditAccount.objects.get(user=member)
     assert (account.balance, account.held) == (0, 300)  # the job in flight keeps its hold
 
 
 class TestMonthlyCap:
+    @pytest.mark.broken_ledger(reason="holds and captures without the job lifecycle")
     def test_a_hold_past_the_cap_is_refused_and_writes_nothing(self, boss):
         member = UserFactory(credits=10_000)
         member_cap_set(user=member, cap=1000, actor=boss)
-        first = GenerationFactory(user=member, price_credits=600)
+        first = GenerationFactory(user=member, price_credits=600, hold=False)
         hold = credits_hold(user=member, amount=600, generation=first)
         credits_capture(hold=hold)
-        second = GenerationFactory(user=member, price_credits=300)
+        second = GenerationFactory(user=member, price_credits=300, hold=False)
         credits_hold(user=member, amount=300, generation=second)  # 600 + 300 <= 1000
-        third = GenerationFactory(user=member, price_credits=200)
+        third = GenerationFactory(user=member, price_credits=200, hold=False)
         with pytest.raises(MonthlyCapExceeded, match="leaves 100 this month") as excinfo:
             credits_hold(user=member, amount=200, generation=third)
         assert (excinfo.value.used, excinfo.value.needed) == (900, 200)
         assert not CreditEntry.objects.filter(generation=third).exists()
 
+    @pytest.mark.broken_ledger(reason="holds and captures without the job lifecycle")
     def test_last_months_spend_does_not_count(self, boss):
         member = UserFactory(credits=10_000)
         member_cap_set(user=member, cap=1000, actor=boss)
         with time_machine.travel(timezone.now() - timedelta(days=40)):
-            old = GenerationFactory(user=member, price_credits=900)
+            old = GenerationFactory(user=member, price_credits=900, hold=False)
             credits_capture(hold=credits_hold(user=member, amount=900, generation=old))
-        new = GenerationFactory(user=member, price_credits=900)
+        new = GenerationFactory(user=member, price_credits=900, hold=False)
         assert credits_hold(user=member, amount=900, generation=new).amount == -900
 
     def test_cap_changes_are_audited_with_before_and_after(self, boss):
@@ -113,8 +114,15 @@ def test_a_deactivated_member_cannot_sign_in_and_is_audited(boss):
 
 
 class TestInvitations:
-    def test_the_link_is_mailed_and_only_its_hash_is_stored(self, boss):
-        sent = invitation_create(email="New@Example.com", actor=boss, base_url="https://s.example")
+    @pytest.fixture(autouse=True)
+    def _public_address(self, settings):
+        settings.PUBLIC_BASE_URL = "https://s.example"
+
+    def test_the_link_is_mailed_and_only_its_hash_is_stored(
+        self, boss, django_capture_on_commit_callbacks
+    ):
+        with django_capture_on_commit_callbacks(execute=True):  # the send task, on commit
+            sent = invitation_create(email="New@Example.com", actor=boss, base_url="https://x")
         token = sent.url.rstrip("/").rsplit("/", 1)[-1]
         assert len(mail.outbox) == 1 and sent.url in mail.outbox[0].body
         assert mail.outbox[0].to == ["New@example.com"]

@@ -30,10 +30,10 @@ def test_members_see_a_404_on_every_team_page(member_client):
 
 def test_the_member_list_shows_the_ledgers_figures(boss_client):
     ana = UserFactory(username="ana", credits=700)
-    GenerationFactory(user=ana)
+    GenerationFactory(user=ana)  # queued: its 40 credits are reserved
     page = boss_client.get(reverse("team:members"))
     row = next(m for m in page.context["members"] if m.username == "ana")
-    assert (row.balance, row.reserved, row.spent_since) == (700, 0, 0)
+    assert (row.balance, row.reserved, row.spent_since) == (660, 40, 0)
     assert row.last_job_at is not None
     assert 'data-member="ana"' in page.content.decode()
 
@@ -79,8 +79,13 @@ def test_setting_a_cap_and_deactivating(boss_client):
     assert "Monthly cap changed" in audit and "Member deactivated" in audit
 
 
-def test_an_invitation_from_the_page_to_a_signed_in_member(boss_client, client):
-    response = boss_client.post(reverse("team:invite"), {"email": "new@example.com"}, follow=True)
+def test_an_invitation_from_the_page_to_a_signed_in_member(
+    boss_client, client, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):  # the send task, on commit
+        response = boss_client.post(
+            reverse("team:invite"), {"email": "new@example.com"}, follow=True
+        )
     assert "Invitation sent to new@example.com." in response.content.decode()
     link = re.search(r"https?://\S+/accounts/invite/\S+/", mail.outbox[0].body).group(0)
     path = "/" + link.split("/", 3)[3]

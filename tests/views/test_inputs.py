@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from generations.models import GenerationInput
 from generations.services.inputs import inputs_expire_later
+from generations.services.ledger import credits_capture, credits_release
 
 from ..factories import GenerationFactory, UserFactory
 from ..media import image_bytes
@@ -63,6 +64,7 @@ def test_the_url_expires_after_the_job_is_final_plus_the_margin(client, settings
     generation = stored_input.generation
     generation.state = "succeeded"
     generation.save(update_fields=["state"])
+    credits_capture(hold=generation.credit_entries.get(kind="hold"))
     inputs_expire_later(generation=generation)
     assert client.get(public_url(stored_input)).status_code == 200
     with time_machine.travel(timezone.now() + timedelta(seconds=3601)):
@@ -73,6 +75,7 @@ def test_a_final_job_without_expiry_is_not_served(client, stored_input):
     generation = stored_input.generation
     generation.state = "failed"
     generation.save(update_fields=["state"])
+    credits_release(hold=generation.credit_entries.get(kind="hold"))
     assert client.get(public_url(stored_input)).status_code == 404
 
 
