@@ -5,6 +5,8 @@ Every variable is parsed strictly: a value that does not parse stops start-up wi
 DESIGN.md ("Configuration"); `.env.example` lists them all with their defaults.
 """
 
+import os
+import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -15,8 +17,11 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-# A local .env is read when present; the real environment wins over it.
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# A local .env is read when present; the real environment wins over it. ENV_FILE names another
+# file, or none when empty (the test settings read none, whatever a developer's .env says).
+ENV_FILE = os.environ.get("ENV_FILE", str(BASE_DIR / ".env")).strip()
+if ENV_FILE:
+    environ.Env.read_env(ENV_FILE, overwrite=False)
 
 
 def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
@@ -47,14 +52,32 @@ def _usd(name: str, default: str) -> Decimal:
 
 
 # --- Django basics -------------------------------------------------------------------------
-DEBUG = env.bool("DEBUG", default=True)
-_DEV_SECRET_KEY = "django-insecure-dev-only-never-use-in-production"
-SECRET_KEY = env.str("SECRET_KEY", default=_DEV_SECRET_KEY if DEBUG else "")
-if not SECRET_KEY or (not DEBUG and SECRET_KEY == _DEV_SECRET_KEY):
-    raise ImproperlyConfigured("SECRET_KEY must be set to a long random value when DEBUG=false.")
+# No insecure default (issue #12 item 10; DESIGN.md "Configuration"): DEBUG unset is production,
+# and there is no built-in key. `python3 dev.py run` writes development values (DEBUG=true and
+# a generated key) to a local .env; the test settings bring their own.
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env.str("SECRET_KEY", default="").strip()
+if not SECRET_KEY:
+    raise ImproperlyConfigured(
+        "SECRET_KEY is not set. In production set it to a long random value, e.g. the output "
+        "of: python3 -c 'import secrets; print(secrets.token_urlsafe(50))'. For development, "
+        "`python3 dev.py run` writes one to .env."
+    )
+# The same rule as Django's own deploy check (security.W009), refused at start-up.
+if not DEBUG and (
+    len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-insecure-")
+):
+    raise ImproperlyConfigured(
+        "SECRET_KEY is too weak for DEBUG=false: use at least 50 random characters."
+    )
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else []
 )
+if not DEBUG and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured(
+        "ALLOWED_HOSTS is not set: with DEBUG=false list the portal's host names, e.g. "
+        "ALLOWED_HOSTS=studio.example.com."
+    )
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -118,7 +141,16 @@ if _engine == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    # Persistent connections, one per thread that serves requests or runs tasks, checked
+    # before reuse. gunicorn and qcluster have a fixed number of threads, so a node holds at
+    # most WEB_CONCURRENCY x WEB_THREADS (web) or Q_WORKERS + 2 (worker) connections; see the
+    # README's sizing rule. runserver starts a thread per browser connection and keeps it for
+    # keep-alive, so there a persistent connection per thread grows without bound: it closes
+    # each connection at the end of its request instead (issue #13 item 3).
+    _runserver = sys.argv[1:2] == ["runserver"]
+    DATABASES["default"]["CONN_MAX_AGE"] = (
+        0 if _runserver else env.int("CONN_MAX_AGE", default=60)
+    )
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
