@@ -179,6 +179,8 @@ AXES_COOLOFF_TIME = 1  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+# A page in the portal's layout saying how long to wait, with a password-reset link (429).
+AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
 
 # --- E-mail --------------------------------------------------------------------------------
 # EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.com:587; console by default.
@@ -232,8 +234,25 @@ SECURE_HSTS_PRELOAD = _https
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
+TRUST_X_FORWARDED_PROTO = env.bool("TRUST_X_FORWARDED_PROTO", default=False)
+if TRUST_X_FORWARDED_PROTO:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Login throttling behind proxies (issue #12 item 12). django-axes keys failures by the client's
+# address, which behind nginx would be nginx's own for everyone: one attacker would lock out the
+# whole team. TRUSTED_PROXY_COUNT proxies in front of the portal (default 1 with
+# TRUST_X_FORWARDED_PROTO) each append the address they saw to X-Forwarded-For, so the client is
+# that many entries from the right; whatever a client wrote further left is ignored. django-ipware
+# reads it (axes' AXES_IPWARE_* settings; its proxy count is the hops listed after the client).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1 if TRUST_X_FORWARDED_PROTO else 0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 or more.")
+if TRUSTED_PROXY_COUNT:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+    AXES_IPWARE_PROXY_ORDER = "left-most"  # X-Forwarded-For lists the client first
+    AXES_IPWARE_PROXY_COUNT = TRUSTED_PROXY_COUNT - 1  # the last proxy is REMOTE_ADDR
+    IPWARE_STRICT = False  # a client may prepend anything; the count is from the right
+else:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # --- Providers -----------------------------------------------------------------------------
