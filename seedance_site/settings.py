@@ -5,6 +5,8 @@ Every variable is parsed strictly: a value that does not parse stops start-up wi
 DESIGN.md ("Configuration"); `.env.example` lists them all with their defaults.
 """
 
+import os
+import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -15,8 +17,11 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-# A local .env is read when present; the real environment wins over it.
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# A local .env is read when present; the real environment wins over it. ENV_FILE names another
+# file, or none when empty (the test settings read none, whatever a developer's .env says).
+ENV_FILE = os.environ.get("ENV_FILE", str(BASE_DIR / ".env")).strip()
+if ENV_FILE:
+    environ.Env.read_env(ENV_FILE, overwrite=False)
 
 
 def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
@@ -47,14 +52,32 @@ def _usd(name: str, default: str) -> Decimal:
 
 
 # --- Django basics -------------------------------------------------------------------------
-DEBUG = env.bool("DEBUG", default=True)
-_DEV_SECRET_KEY = "django-insecure-dev-only-never-use-in-production"
-SECRET_KEY = env.str("SECRET_KEY", default=_DEV_SECRET_KEY if DEBUG else "")
-if not SECRET_KEY or (not DEBUG and SECRET_KEY == _DEV_SECRET_KEY):
-    raise ImproperlyConfigured("SECRET_KEY must be set to a long random value when DEBUG=false.")
+# No insecure default (issue #12 item 10; DESIGN.md "Configuration"): DEBUG unset is production,
+# and there is no built-in key. `python3 dev.py run` writes development values (DEBUG=true and
+# a generated key) to a local .env; the test settings bring their own.
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env.str("SECRET_KEY", default="").strip()
+if not SECRET_KEY:
+    raise ImproperlyConfigured(
+        "SECRET_KEY is not set. In production set it to a long random value, e.g. the output "
+        "of: python3 -c 'import secrets; print(secrets.token_urlsafe(50))'. For development, "
+        "`python3 dev.py run` writes one to .env."
+    )
+# The same rule as Django's own deploy check (security.W009), refused at start-up.
+if not DEBUG and (
+    len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-insecure-")
+):
+    raise ImproperlyConfigured(
+        "SECRET_KEY is too weak for DEBUG=false: use at least 50 random characters."
+    )
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else []
 )
+if not DEBUG and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured(
+        "ALLOWED_HOSTS is not set: with DEBUG=false list the portal's host names, e.g. "
+        "ALLOWED_HOSTS=studio.example.com."
+    )
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -71,12 +94,16 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every later middleware's log lines carry the request id (issue #13 item 9).
+    "generations.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Before anything reads the body: 413 for a declared body over the upload form's limit.
+    "generations.middleware.RequestSizeLimitMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -118,7 +145,16 @@ if _engine == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    # Persistent connections, one per thread that serves requests or runs tasks, checked
+    # before reuse. gunicorn and qcluster have a fixed number of threads, so a node holds at
+    # most WEB_CONCURRENCY x WEB_THREADS (web) or Q_WORKERS + 2 (worker) connections; see the
+    # README's sizing rule. runserver starts a thread per browser connection and keeps it for
+    # keep-alive, so there a persistent connection per thread grows without bound: it closes
+    # each connection at the end of its request instead (issue #13 item 3).
+    _runserver = sys.argv[1:2] == ["runserver"]
+    DATABASES["default"]["CONN_MAX_AGE"] = (
+        0 if _runserver else env.int("CONN_MAX_AGE", default=60)
+    )
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -143,6 +179,8 @@ AXES_COOLOFF_TIME = 1  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+# A page in the portal's layout saying how long to wait, with a password-reset link (429).
+AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
 
 # --- E-mail --------------------------------------------------------------------------------
 # EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.com:587; console by default.
@@ -157,7 +195,8 @@ USE_TZ = True
 
 # --- Static files and storage --------------------------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where collectstatic writes (whitenoise serves from there with DEBUG=false).
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
 # No MEDIA_URL is routed: stored videos are served by views that check who may see them.
@@ -173,6 +212,13 @@ STORAGES = {
 }
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # bytes; larger uploads spool to disk
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# Uploads are limited while they stream (issue #12 item 11): the first handler passes a file on
+# only up to its field's limit and cuts a body past the form's total (generations.uploads).
+FILE_UPLOAD_HANDLERS = [
+    "generations.uploads.LimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 # --- Security ------------------------------------------------------------------------------
 # Secure defaults follow from DEBUG=false. An operator serving plain HTTP (e.g. on a private
@@ -188,8 +234,25 @@ SECURE_HSTS_PRELOAD = _https
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
+TRUST_X_FORWARDED_PROTO = env.bool("TRUST_X_FORWARDED_PROTO", default=False)
+if TRUST_X_FORWARDED_PROTO:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Login throttling behind proxies (issue #12 item 12). django-axes keys failures by the client's
+# address, which behind nginx would be nginx's own for everyone: one attacker would lock out the
+# whole team. TRUSTED_PROXY_COUNT proxies in front of the portal (default 1 with
+# TRUST_X_FORWARDED_PROTO) each append the address they saw to X-Forwarded-For, so the client is
+# that many entries from the right; whatever a client wrote further left is ignored. django-ipware
+# reads it (axes' AXES_IPWARE_* settings; its proxy count is the hops listed after the client).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1 if TRUST_X_FORWARDED_PROTO else 0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 or more.")
+if TRUSTED_PROXY_COUNT:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+    AXES_IPWARE_PROXY_ORDER = "left-most"  # X-Forwarded-For lists the client first
+    AXES_IPWARE_PROXY_COUNT = TRUSTED_PROXY_COUNT - 1  # the last proxy is REMOTE_ADDR
+    IPWARE_STRICT = False  # a client may prepend anything; the count is from the right
+else:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # --- Providers -----------------------------------------------------------------------------
@@ -304,12 +367,38 @@ else:
     Q_CLUSTER["redis"] = REDIS_URL
 
 # --- Logging -------------------------------------------------------------------------------
+# LOG_FORMAT=json: one JSON object per line (python-json-logger) with request_id, user_id,
+# generation_id and task_id where known (generations.log_context; issue #13 item 9). text: one
+# readable line with the request id. gunicorn.conf.py logs its access lines the same way.
+LOG_FORMAT = _choice("LOG_FORMAT", "text", ("text", "json"))
+LOG_LEVEL = _choice(
+    "LOG_LEVEL", "info", ("debug", "info", "warning", "error", "critical")
+).upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "filters": {"context": {"()": "generations.log_context.ContextFilter"}},
+    "formatters": {
+        "text": {
+            "()": "generations.log_context.TextFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+        },
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(user_id)s "
+            "%(generation_id)s %(task_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "datefmt": "%Y-%m-%dT%H:%M:%S%z",
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 

@@ -3,6 +3,15 @@
 ``DATABASE_URL`` still selects SQLite or PostgreSQL, so the same suite runs on both.
 """
 
+import os
+
+# The suite's own basics, set before the settings module reads the environment: no developer's
+# .env is read (ENV_FILE empty), DEBUG-derived defaults are the development ones, and a test-only
+# key. Processes the tests start (runserver, qcluster) inherit these.
+os.environ["ENV_FILE"] = ""
+os.environ["DEBUG"] = "true"
+os.environ.setdefault("SECRET_KEY", "test-settings-only-key-not-for-any-deployment")
+
 from .settings import *  # noqa: F403
 from .settings import STORAGES
 
