@@ -74,18 +74,18 @@ def metric_add(name: str, amount: int = 1, **labels: str) -> None:
             _pending.clear()
             _pending_pid = os.getpid()
         _pending[(name, labels_text(**labels))] += amount
-    if time.monotonic() - _last_flush >= FLUSH_SECONDS:
-        metrics_flush()
+    metrics_flush(force=False)
 
 
 def metrics_flush(*, force: bool = True) -> None:
     """Write this process's buffered counts to ``OpsMetric`` rows.
 
-    Inside a transaction nothing is written (the counts would share its fate); they wait for
-    the next flush. ``force=False`` flushes only when ``FLUSH_SECONDS`` have passed.
+    ``force=False`` (the automatic flushes) writes only when ``FLUSH_SECONDS`` have passed
+    and no transaction is open, so a count never shares the fate or the locks of the
+    caller's transaction; those counts wait for the next flush.
     """
     global _last_flush
-    if connection.in_atomic_block:
+    if not force and connection.in_atomic_block:
         return
     with _lock:
         if not _pending or (not force and time.monotonic() - _last_flush < FLUSH_SECONDS):
