@@ -172,9 +172,7 @@ def final(job: tuple[str, str]) -> bool:
 def test_two_nodes_share_the_work_and_a_killed_node_loses_nothing(cluster):
     cluster.start_node("node-a")
     cluster.start_node("node-b")
-    cluster.wait_for(
-        "both nodes' heartbeats", lambda: len(cluster.tasks_done()) == 2, timeout=60
-    )
+    cluster.wait_for("both nodes' heartbeats", lambda: len(cluster.tasks_done()) == 2, timeout=60)
     created = cluster.manage("shell", "-c", CREATE_JOBS)
     assert created.returncode == 0, created.stderr
 
