@@ -303,6 +303,8 @@ CACHES = {
 WORKER_NODE_NAME = env.str("WORKER_NODE_NAME", default="").strip()
 # A worker node renews its heartbeat this often (seconds); /readyz wants one within 3x.
 WORKER_HEARTBEAT_SECONDS = env.float("WORKER_HEARTBEAT_SECONDS", default=10.0)
+if not 0 < WORKER_HEARTBEAT_SECONDS <= 300:
+    raise ImproperlyConfigured("WORKER_HEARTBEAT_SECONDS must be between 0 and 300 seconds.")
 # Bearer token for /metrics; empty answers 404 (DESIGN.md "Configuration").
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 Q_CLUSTER = {
