@@ -21,3 +21,14 @@ def redis_url():
     finally:
         client.close()
     return url
+
+
+@pytest.fixture(autouse=True)
+def _fresh_counts():
+    """Start each test with no buffered counts left by earlier tests of this process."""
+    from generations import metrics, workers
+
+    metrics._pending.clear()
+    workers._take_tasks_done()
+    yield
+    metrics._pending.clear()
