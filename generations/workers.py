@@ -13,6 +13,7 @@ Rows of nodes gone for ``FORGET_AFTER`` are deleted when a node starts.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import socket
 import threading
@@ -111,7 +112,14 @@ def heartbeat_start() -> None:
 
 
 def on_worker_spawned(**kwargs) -> None:
-    """django-q2 ``post_spawn`` receiver: a worker process started; start its heartbeat."""
+    """django-q2 ``post_spawn`` receiver: a worker process started; start its heartbeat.
+
+    django-q2 also runs its worker function inline for ``sync`` tasks (tests, or a caller
+    asking for it), in a process that is no qcluster node: only a process that a cluster
+    started with ``multiprocessing`` beats.
+    """
+    if multiprocessing.parent_process() is None:
+        return
     heartbeat_start()
 
 

@@ -79,3 +79,19 @@ def test_provider_requests_are_labelled_by_provider_and_endpoint(
     metrics.metrics_flush()
     row = OpsMetric.objects.get(name=metrics.PROVIDER_REQUESTS)
     assert json.loads(row.labels) == {"provider": provider, "endpoint": endpoint, "outcome": "2xx"}
+
+
+def test_a_sync_task_in_a_process_that_is_no_node_starts_no_heartbeat(settings, monkeypatch):
+    """django-q2 sends post_spawn when it runs a ``sync`` task inline, e.g. in the tests."""
+    from django_q.tasks import async_task
+
+    started = []
+    monkeypatch.setattr(workers, "heartbeat_start", lambda: started.append(True))
+    assert settings.Q_CLUSTER["sync"] is True
+    async_task("math.floor", 1.5, sync=True, save=False)
+    assert started == []
+    workers.on_worker_spawned()
+    assert started == []
+    monkeypatch.setattr(workers.multiprocessing, "parent_process", lambda: object())
+    workers.on_worker_spawned()
+    assert started == [True]
