@@ -20,7 +20,7 @@ import threading
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, close_old_connections, transaction
+from django.db import IntegrityError, close_old_connections, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -93,6 +93,7 @@ def _beat_forever(node: str, stop: threading.Event) -> None:
             with _tasks_lock:
                 globals()["_tasks_done"] += done
         if stop.wait(settings.WORKER_HEARTBEAT_SECONDS):
+            connections.close_all()  # this thread's own connections
             return
 
 

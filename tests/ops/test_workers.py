@@ -43,14 +43,18 @@ def test_nodes_gone_for_a_day_are_forgotten_when_a_node_starts():
     assert list(WorkerHeartbeat.objects.values_list("node", flat=True)) == ["new-node"]
 
 
-def test_the_heartbeat_loop_counts_tasks_and_flushes_metrics(settings):
+@pytest.mark.django_db(transaction=True)
+def test_the_heartbeat_thread_counts_tasks_and_flushes_metrics(settings):
     settings.WORKER_NODE_NAME = "node-z"
     workers.on_task_executed()
     workers.on_task_executed()
     metrics.metric_add("test_counter", kind="worker")
     stop = threading.Event()
     stop.set()  # one beat, then return
-    workers._beat_forever(workers.node_name(), stop)
+    # Its own thread and database connection, as in a worker process.
+    thread = threading.Thread(target=workers._beat_forever, args=(workers.node_name(), stop))
+    thread.start()
+    thread.join(timeout=30)
     assert WorkerHeartbeat.objects.get(node="node-z").tasks_done == 2
     assert OpsMetric.objects.get(name="test_counter").value == 1
 
