@@ -339,9 +339,39 @@ PORTAL_ADDRESS = env.str("PORTAL_ADDRESS", default="127.0.0.1:8000")
 
 # --- Task queue (django-q2) ----------------------------------------------------------------
 Q_BROKER = _choice("Q_BROKER", "orm", ("orm", "redis"))
-REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# Redis (issue #13): empty by default. When set it is Django's cache (shared by every web and
+# worker node: provider balances, ...) and, with Q_BROKER=redis, django-q2's broker.
+REDIS_URL = _url("REDIS_URL", default="", schemes=("redis", "rediss"))
+if Q_BROKER == "redis" and not REDIS_URL:
+    raise ImproperlyConfigured("Q_BROKER=redis needs REDIS_URL, e.g. redis://127.0.0.1:6379/0.")
+# Several portals may share one Redis: their broker queues and cache keys are kept apart by
+# this name (the django-q2 cluster name and the cache key prefix).
+REDIS_KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="seedance").strip()
+if not REDIS_KEY_PREFIX or not REDIS_KEY_PREFIX.replace("-", "").replace("_", "").isalnum():
+    raise ImproperlyConfigured("REDIS_KEY_PREFIX must be letters, digits, - or _.")
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": REDIS_KEY_PREFIX,
+            # A Redis outage fails a request within seconds instead of hanging it.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+# This worker node's name in heartbeats and metrics; default "<host>:<qcluster pid>".
+WORKER_NODE_NAME = env.str("WORKER_NODE_NAME", default="").strip()
+# A worker node renews its heartbeat this often (seconds); /readyz wants one within 3x.
+WORKER_HEARTBEAT_SECONDS = env.float("WORKER_HEARTBEAT_SECONDS", default=10.0)
+if not 0 < WORKER_HEARTBEAT_SECONDS <= 300:
+    raise ImproperlyConfigured("WORKER_HEARTBEAT_SECONDS must be between 0 and 300 seconds.")
+# Bearer token for /metrics; empty answers 404 (DESIGN.md "Configuration").
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 Q_CLUSTER = {
-    "name": "seedance",
+    "name": REDIS_KEY_PREFIX,
     "workers": env.int("Q_WORKERS", default=2),
     # A task may run for `timeout` seconds; the broker hands it out again only after `retry`,
     # well above it, so a slow task is never run twice at once. Attempts are finite.

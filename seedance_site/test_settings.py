@@ -28,3 +28,7 @@ SECURE_SSL_REDIRECT = False
 Q_CLUSTER = {**Q_CLUSTER, "sync": True}  # noqa: F405
 POLL_TIME_SCALE = 0.0
 DISPATCHER_AUTOSTART = False  # tests drive dispatch_pass() themselves
+# The in-process tests use a per-process cache even when REDIS_URL is set (CI runs the suite
+# with the Redis broker): the suite clears the cache around every test, which on Redis would
+# flush the database the real qcluster processes of the end-to-end tests use as their broker.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

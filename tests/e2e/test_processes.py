@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import av
@@ -37,6 +38,8 @@ def portal_env(tmp_path):
         "SIMULATOR_TIME_SCALE": "0.02",
         "POLL_TIME_SCALE": "0.02",
         "Q_WORKERS": "2",
+        # With Q_BROKER=redis (CI runs these so too), a broker queue of this portal's own.
+        "REDIS_KEY_PREFIX": f"e2e-{uuid.uuid4().hex[:12]}",
         # Uploaded inputs are fetched by the simulator from the portal's public input URLs.
         "PORTAL_ADDRESS": f"127.0.0.1:{portal_port}",
     }

@@ -28,6 +28,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -128,6 +129,8 @@ class Portal:
             "SIMULATOR_TIME_SCALE": "0.02",
             "POLL_TIME_SCALE": "0.02",
             "Q_WORKERS": "3",
+            # With Q_BROKER=redis (CI runs these so too), a broker queue of this portal's own.
+            "REDIS_KEY_PREFIX": f"e2e-{uuid.uuid4().hex[:12]}",
             "GENERATION_DEADLINE_SECONDS": str(DEADLINE_S),
             # A killed download is re-driven after download_lease(): this + 60 s.
             "RESULT_DOWNLOAD_TIMEOUT": "3",

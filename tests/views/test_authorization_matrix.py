@@ -27,6 +27,10 @@ PUBLIC = {
     "invitation_accept",
     "public_input",
     "generation_webhook",
+    # Operations (issue #13): health for load balancers; /metrics wants METRICS_TOKEN.
+    "healthz",
+    "readyz",
+    "metrics",
 }
 # Managers only; members get a 404, anonymous users the login page.
 MANAGER = {
