@@ -91,14 +91,14 @@ def test_readyz_when_the_dispatcher_never_ran_or_stopped_long_ago_is_503(client,
 def test_readyz_with_an_unapplied_migration_is_503(client, alive, monkeypatch):
     monkeypatch.setattr(health, "_migrations_applied", False)
     MigrationRecorder.Migration.objects.filter(
-        app="generations", name="0009_ops_heartbeat_metrics"
+        app="generations", name="0011_ops_heartbeat_metrics"
     ).delete()
     response = client.get("/readyz")
     assert response.status_code == 503
     migrations = response.json()["checks"]["migrations"]
     assert migrations == {
         "ok": False,
-        "detail": "1 unapplied: generations.0009_ops_heartbeat_metrics",
+        "detail": "1 unapplied: generations.0011_ops_heartbeat_metrics",
         "seconds": migrations["seconds"],
     }
 

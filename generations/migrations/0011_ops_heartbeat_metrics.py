@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('generations', '0008_generation_failover'),
+        ('generations', '0010_ledger_input_digest'),
     ]
 
     operations = [
