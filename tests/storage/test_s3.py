@@ -6,6 +6,7 @@ Issue #13 item 6, done when: a finished video's owner is redirected to a URL tha
 
 import urllib.request
 from email.message import Message
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -141,3 +142,24 @@ def test_names_in_use_are_never_overwritten(s3_media):
 
     assert first != second
     assert object_bytes(s3_media, first) == b"first"
+
+
+def test_the_generate_command_reports_a_fetchable_url_for_the_video(s3_media, member):
+    from generations.management.commands.generate import generation_json
+
+    generation = stored_generation(member)
+
+    location = generation_json(generation)["result_file"]
+
+    assert location.startswith("http://127.0.0.1:") and "X-Amz-Signature=" in location
+    assert fetch(location)[2] == VIDEO
+
+
+def test_the_generate_command_still_reports_a_local_path(local_media, member):
+    from generations.management.commands.generate import generation_json
+
+    generation = stored_generation(member)
+
+    path = generation_json(generation)["result_file"]
+
+    assert Path(path).is_absolute() and Path(path).read_bytes() == VIDEO
