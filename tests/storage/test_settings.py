@@ -33,6 +33,10 @@ def load(monkeypatch, **environment) -> dict:
     monkeypatch.setattr(environ.Env, "read_env", staticmethod(lambda *args, **kwargs: None))
     for name in NAMES:
         monkeypatch.delenv(name, raising=False)
+    # Development basics, so that only the media names decide the outcome.
+    monkeypatch.setenv("DEBUG", "true")
+    monkeypatch.setenv("SECRET_KEY", "settings-parsing-test-key")
+    monkeypatch.setenv("ENV_FILE", "")
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     return runpy.run_path(str(SETTINGS))
