@@ -199,6 +199,18 @@ def test_apache_mode_sends_the_absolute_path(member_client, video, settings, loc
     assert body(response) == b""
 
 
+def test_apache_mode_url_encodes_the_path(member_client, member, settings, local_media):
+    settings.MEDIA_ACCEL = "apache"
+    generation = GenerationFactory(user=member, state="succeeded", result_state="stored")
+    generation.result_file.save("видео.mp4", ContentFile(VIDEO))
+
+    response = member_client.get(video_url(generation))
+
+    # mod_xsendfile URL-decodes the header (XSendFileUnescape on by default).
+    assert response["X-Sendfile"].startswith(str(local_media.resolve()) + "/results/")
+    assert response["X-Sendfile"].endswith("/%D0%B2%D0%B8%D0%B4%D0%B5%D0%BE.mp4")
+
+
 # --- Inputs -----------------------------------------------------------------------------------
 
 
