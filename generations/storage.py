@@ -8,8 +8,8 @@ in the way the configured storage allows (``MEDIA_STORAGE``, ``MEDIA_ACCEL``; do
 - Local disk with ``MEDIA_ACCEL=nginx``: an empty response whose ``X-Accel-Redirect`` names
   the file under ``MEDIA_ACCEL_PREFIX``, an ``internal`` nginx location aliasing
   ``MEDIA_ROOT``; nginx sends the bytes and answers ``Range``.
-- Local disk with ``MEDIA_ACCEL=apache``: ``X-Sendfile`` with the absolute path (URL-encoded,
-  as mod_xsendfile decodes it), for Apache's mod_xsendfile, which answers ``Range`` too.
+- Local disk with ``MEDIA_ACCEL=apache``: ``X-Sendfile`` with the absolute path, for
+  Apache's mod_xsendfile, which answers ``Range`` too.
 - Local disk with ``MEDIA_ACCEL=none``: Django streams the file and honours one byte range
   (RFC 9110 section 14: 206 with ``Content-Range``, 416 when unsatisfiable, ``If-Range``).
   No maintained library adds Range to Django's responses (django-ranged-response was last
@@ -258,6 +258,7 @@ def stored_file_response(
         location = settings.MEDIA_ACCEL_PREFIX + quote(field_file.name.lstrip("/"))
         return _accel_response("X-Accel-Redirect", location, **options)
     if settings.MEDIA_ACCEL == "apache":
-        # mod_xsendfile URL-decodes the value (XSendFileUnescape, on by default).
-        return _accel_response("X-Sendfile", quote(str(path)), **options)
+        # The path's own bytes: Debian's mod_xsendfile (0.12) opens the value as it comes,
+        # without URL-decoding, and WSGI carries header bytes as Latin-1 characters.
+        return _accel_response("X-Sendfile", os.fsencode(path).decode("latin-1"), **options)
     return ranged_file_response(request, path, **options)
