@@ -220,6 +220,50 @@ FILE_UPLOAD_HANDLERS = [
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
 
+# --- Media storage (results and inputs; docs/storage.md) -----------------------------------
+# MEDIA_STORAGE=local keeps files under MEDIA_ROOT; s3 puts them in an S3-compatible bucket
+# (AWS S3, MinIO, Cloudflare R2) through django-storages, configured by its own AWS_* names.
+# Either way, files are reached only through views that check who may see them.
+MEDIA_STORAGE = _choice("MEDIA_STORAGE", "local", ("local", "s3"))
+# Local files: served by Django itself (honouring Range) or handed to the web server in front:
+# nginx (X-Accel-Redirect to MEDIA_ACCEL_PREFIX, an `internal` location aliasing MEDIA_ROOT)
+# or Apache (X-Sendfile with mod_xsendfile).
+MEDIA_ACCEL = _choice("MEDIA_ACCEL", "none", ("none", "nginx", "apache"))
+_accel_prefix = env.str("MEDIA_ACCEL_PREFIX", default="/protected-media/").strip().strip("/")
+if not _accel_prefix or not all(
+    part and part != ".." and part.replace("-", "").replace("_", "").isalnum()
+    for part in _accel_prefix.split("/")
+):
+    raise ImproperlyConfigured("MEDIA_ACCEL_PREFIX must be a URL path such as /protected-media/.")
+MEDIA_ACCEL_PREFIX = f"/{_accel_prefix}/"
+if MEDIA_STORAGE == "s3":
+    if MEDIA_ACCEL != "none":
+        raise ImproperlyConfigured("MEDIA_ACCEL applies to MEDIA_STORAGE=local only.")
+    AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="").strip()
+    if not AWS_STORAGE_BUCKET_NAME:
+        raise ImproperlyConfigured("MEDIA_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME.")
+    # Empty: AWS S3 itself. MinIO: http(s)://host:9000; R2: https://<account>.r2.cloudflarestorage.com
+    AWS_S3_ENDPOINT_URL = _url("AWS_S3_ENDPOINT_URL", default="") or None
+    AWS_S3_REGION_NAME = env.str("AWS_S3_REGION_NAME", default="").strip() or None  # R2: auto
+    # Unset keys leave boto3 its own credential chain (instance role, ~/.aws, ...).
+    AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", default="") or None
+    AWS_SECRET_ACCESS_KEY = env.str("AWS_SECRET_ACCESS_KEY", default="") or None
+    # Key prefix inside the bucket, e.g. "seedance/" to share a bucket.
+    AWS_LOCATION = env.str("AWS_LOCATION", default="").strip("/")
+    # "path" for MinIO without wildcard DNS; "virtual" or "auto" (boto3's choice) otherwise.
+    _addressing = _choice("AWS_S3_ADDRESSING_STYLE", "auto", ("auto", "path", "virtual"))
+    AWS_S3_ADDRESSING_STYLE = None if _addressing == "auto" else _addressing
+    AWS_S3_SIGNATURE_VERSION = "s3v4"
+    # Objects stay private: owners get presigned URLs valid this many seconds (SigV4 allows
+    # at most 7 days), after the owner check, one per request.
+    AWS_QUERYSTRING_AUTH = True
+    AWS_QUERYSTRING_EXPIRE = env.int("AWS_QUERYSTRING_EXPIRE", default=300)
+    if not 1 <= AWS_QUERYSTRING_EXPIRE <= 604_800:
+        raise ImproperlyConfigured("AWS_QUERYSTRING_EXPIRE must be 1-604800 seconds.")
+    AWS_DEFAULT_ACL = None  # the bucket's policy applies; never public-read
+    AWS_S3_FILE_OVERWRITE = False  # a name in use gets a suffix, as on the local disk
+    STORAGES["default"] = {"BACKEND": "storages.backends.s3.S3Storage"}
+
 # --- Security ------------------------------------------------------------------------------
 # Secure defaults follow from DEBUG=false. An operator serving plain HTTP (e.g. on a private
 # network) opts out with ALLOW_PLAIN_HTTP=true.
