@@ -668,6 +668,8 @@ def generation_late_record(*, generation_id: int, status: TaskStatus) -> bool:
     admin's "finished after expiry" filter), who decide, e.g. to download the video for the
     member or to adjust credits. On the locked row: only an ``expired`` job without a late
     state is changed, so duplicates change nothing and no ledger entry is ever written.
+    Managers also get a provider alert of kind ``finished_after_expiry`` (the banner on
+    every page, counted per job, e-mailed at most hourly).
 
     Args:
         generation_id: the job.
@@ -696,6 +698,16 @@ def generation_late_record(*, generation_id: int, status: TaskStatus) -> bool:
             ]
         )
     logger.warning("Generation %s finished after it expired; listed for managers", generation_id)
+    provider_alert_raise(
+        provider=locked.provider,
+        error=ProviderError(
+            "A job finished at the video service after it had expired and been refunded; "
+            'see Generations, filter "finished after expiry", and decide.',
+            code="finished_after_expiry",
+            alert_admin=True,
+            detail=f"generation #{generation_id}, task {locked.provider_task_id or '-'}",
+        ),
+    )
     return True
 
 

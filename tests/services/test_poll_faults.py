@@ -276,6 +276,8 @@ def test_a_success_after_expiry_is_recorded_for_managers_without_a_second_entry(
     assert settlements(generation) == ["hold", "release"]
     assert held(generation) == (1000, 0)
     assert Generation.objects.filter(late_state=State.SUCCEEDED).count() == 1
+    alert = ProviderAlert.objects.get()  # the managers' banner
+    assert (alert.kind, alert.count) == ("finished_after_expiry", 1)
     reads = status_calls(api)
     dispatch_pass()
     assert status_calls(api) == reads  # looks end once recorded
