@@ -30,6 +30,7 @@ from .models import (
     Price,
     PriceTable,
     ProviderAlert,
+    ProviderCircuit,
     User,
 )
 from .services.alerts import provider_alert_resolve
@@ -214,6 +215,25 @@ class StuckFilter(admin.SimpleListFilter):
         return queryset.filter((in_flight & late) | unsaved)
 
 
+class FinishedAfterExpiryFilter(admin.SimpleListFilter):
+    """Expired jobs whose task the provider reported as succeeded afterwards (issue #12).
+
+    Their hold was released at expiry and nothing is charged automatically
+    (``services.lifecycle.generation_late_record``); a manager decides what to do.
+    """
+
+    title = "finished after expiry"
+    parameter_name = "late"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Succeeded after expiry")]
+
+    def queryset(self, request, queryset):
+        if self.value() != "yes":
+            return queryset
+        return queryset.filter(state=Generation.State.EXPIRED).exclude(late_state="")
+
+
 @admin.register(Generation)
 class GenerationAdmin(admin.ModelAdmin):
     list_display = (
@@ -232,6 +252,7 @@ class GenerationAdmin(admin.ModelAdmin):
     )
     list_filter = (
         StuckFilter,
+        FinishedAfterExpiryFilter,
         "state",
         "mode",
         "provider",
@@ -401,3 +422,21 @@ class InvitationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ("invited_by",)
     search_fields = ("email",)
     exclude = ("token_hash",)
+
+
+# --- Provider circuits (issue #12: money safety; owned by services.circuit) ------------------
+
+
+@admin.register(ProviderCircuit)
+class ProviderCircuitAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Which providers are paused after refusing the portal's account, and the next probe.
+
+    Read-only: a circuit closes by itself when a probe of the provider's balance endpoint
+    succeeds (``services.circuit``); fix the key or the balance, and wait for the probe.
+    """
+
+    list_display = ("provider", "state", "reason", "opened_at", "next_probe_at", "probes")
+    list_filter = ("state",)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.is_active and request.user.is_staff

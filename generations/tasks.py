@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from .models import WorkerLease
 from .queue import enqueue
+from .services.circuit import provider_circuit_probe
 from .services.dispatch import dispatch_pass, lease_acquire, lease_release
 from .services.lifecycle import generation_poll, generation_store_result, generation_submit
 from .services.notifications import generation_finished_notify, low_balance_check
@@ -45,6 +46,11 @@ def poll_generations(generation_ids: list[int]) -> dict[int, str]:
             logger.exception("Polling generation %s failed", generation_id)
             results[generation_id] = "error"
     return results
+
+
+def probe_provider(provider: str) -> bool:
+    """Probe a paused provider once (``services.circuit.provider_circuit_probe``)."""
+    return provider_circuit_probe(provider=provider)
 
 
 def store_result(generation_id: int) -> str:

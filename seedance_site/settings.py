@@ -346,6 +346,19 @@ PROVIDER_READ_TIMEOUT = env.float("PROVIDER_READ_TIMEOUT", default=30.0)  # seco
 # The provider allows 10,000 requests a minute (CONTRACT.md "Other endpoints and facts");
 # the poller keeps to this share of it.
 PROVIDER_REQUESTS_PER_MINUTE = env.int("PROVIDER_REQUESTS_PER_MINUTE", default=8_000)
+# The webhook's confirming status read (issue #12 item 14): seconds to connect, to answer; their
+# sum is the total budget, well under the 30 s APIXO gives the receiver (CONTRACT.md "Webhooks").
+WEBHOOK_STATUS_CONNECT_TIMEOUT = env.float("WEBHOOK_STATUS_CONNECT_TIMEOUT", default=2.0)
+WEBHOOK_STATUS_READ_TIMEOUT = env.float("WEBHOOK_STATUS_READ_TIMEOUT", default=3.0)
+if not (
+    WEBHOOK_STATUS_CONNECT_TIMEOUT > 0
+    and WEBHOOK_STATUS_READ_TIMEOUT > 0
+    and WEBHOOK_STATUS_CONNECT_TIMEOUT + WEBHOOK_STATUS_READ_TIMEOUT <= 20
+):
+    raise ImproperlyConfigured(
+        "WEBHOOK_STATUS_CONNECT_TIMEOUT and WEBHOOK_STATUS_READ_TIMEOUT must be positive "
+        "seconds adding up to at most 20 (APIXO waits 30 s for the webhook's answer)."
+    )
 
 # HTTPS here enables callback mode and public input URLs (DESIGN.md "Generation lifecycle").
 PUBLIC_BASE_URL = _url("PUBLIC_BASE_URL", default="")

@@ -1,6 +1,7 @@
 """Models of the portal: users, the credit ledger, the price table and generations."""
 
 from .alerts import ProviderAlert
+from .circuit import ProviderCircuit
 from .generation import Generation, GenerationInput, WorkerLease
 from .ledger import CreditAccount, CreditEntry
 from .ops import OpsMetric, WorkerHeartbeat
@@ -19,6 +20,7 @@ __all__ = [
     "Price",
     "PriceTable",
     "ProviderAlert",
+    "ProviderCircuit",
     "User",
     "WorkerHeartbeat",
     "WorkerLease",

@@ -112,6 +112,12 @@ class Generation(models.Model):
         null=True, blank=True, help_text="Expire (and release the hold) if not final by then."
     )
     provider_state = models.CharField(max_length=32, blank=True)
+    not_found_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the provider first said the task does not exist; a second such "
+        "answer after a delay fails the job (services.lifecycle.generation_poll).",
+    )
     fail_code = models.CharField(max_length=64, blank=True)
     fail_message = models.TextField(blank=True)
     cost_time_ms = models.PositiveIntegerField(null=True, blank=True)
@@ -124,6 +130,17 @@ class Generation(models.Model):
     result_file = models.FileField(upload_to="results/%Y/%m/", blank=True)
     result_bytes = models.PositiveBigIntegerField(null=True, blank=True)
     download_attempts = models.PositiveSmallIntegerField(default=0)
+
+    # A final answer that came after the job expired (its hold was already released): kept
+    # for managers to decide on; no money moves (services.lifecycle.generation_late_record).
+    late_state = models.CharField(
+        max_length=12,
+        choices=[("", "-"), ("succeeded", "Succeeded")],
+        blank=True,
+        help_text="The provider's final state, reported after the job expired.",
+    )
+    late_result_url = models.URLField(max_length=2000, blank=True)
+    late_finished_at = models.DateTimeField(null=True, blank=True)
 
     # One-time key from the form, so a double submit creates one generation.
     client_token = models.CharField(max_length=64, blank=True)

@@ -32,7 +32,11 @@ from .errors import (
     ProviderResponseError,
     ProviderServerError,
     ProviderSpendLimited,
+    ProviderTaskNotFound,
+    ReadFault,
+    is_credentials_error,
     is_retryable,
+    status_read_fault,
 )
 from .http import DownloadResult, backoff_delay, download_to_file
 from .media import IMAGE_CONTENT_TYPES, VIDEO_CONTENT_TYPES, sniff_image, sniff_media, sniff_video
@@ -55,6 +59,7 @@ __all__ = [
     "ProviderClient",
     "ProviderConnectionError",
     "ProviderError",
+    "ProviderNotConfigured",
     "ProviderNotFound",
     "ProviderOutcomeUnknown",
     "ProviderRateLimited",
@@ -62,25 +67,39 @@ __all__ = [
     "ProviderResponseError",
     "ProviderServerError",
     "ProviderSpendLimited",
+    "ProviderTaskNotFound",
+    "ReadFault",
     "TaskStatus",
     "backoff_delay",
     "configured_providers",
     "default_provider",
     "download_to_file",
     "get_provider",
+    "is_credentials_error",
     "is_retryable",
     "provider_configured",
     "providers_for",
     "sniff_image",
     "sniff_media",
     "sniff_video",
+    "status_read_fault",
 ]
 
 
 PROVIDER_NAMES = ("apixo", "aivideoapi")
 
 
-def get_provider(name: str = "apixo") -> ProviderClient:
+class ProviderNotConfigured(ImproperlyConfigured):
+    """The provider is known but not configured here (e.g. its key was removed)."""
+
+
+def get_provider(
+    name: str = "apixo",
+    *,
+    connect_timeout: float | None = None,
+    read_timeout: float | None = None,
+    total_timeout: float | None = None,
+) -> ProviderClient:
     """Return a client for provider ``name``, configured from Django settings.
 
     ``apixo`` reads ``APIXO_BASE_URL``, ``APIXO_API_KEY`` (the simulator's key when no real
@@ -89,20 +108,30 @@ def get_provider(name: str = "apixo") -> ProviderClient:
     on the simulator without that key). Both read ``PROVIDER_CONNECT_TIMEOUT`` /
     ``PROVIDER_READ_TIMEOUT`` (seconds; 5.0 and 30.0 when absent) and ``CALLBACK_ALLOW_HTTP``
     (http callback URLs, for a loopback simulator only; a client on a public address never
-    gets it).
+    gets it). The keyword arguments override those timeouts for one client, e.g. the
+    webhook's short confirming read (``WEBHOOK_STATUS_*_TIMEOUT``).
+
+    Args:
+        name: ``apixo`` or ``aivideoapi``.
+        connect_timeout, read_timeout: seconds; None for the settings' values.
+        total_timeout: seconds for a whole call (``http.request_json``); None: no cap.
 
     Raises:
         ValueError: unknown provider name.
-        ImproperlyConfigured: a setting is missing or out of its domain, or the provider is
-            not configured (:func:`provider_configured`).
+        ProviderNotConfigured: the provider is not configured (:func:`provider_configured`),
+            e.g. its key was removed while its jobs were in flight.
+        ImproperlyConfigured: a setting is missing or out of its domain.
     """
     if name not in PROVIDER_NAMES:
         raise ValueError(f"unknown provider {name!r}")
     if not provider_configured(name):
-        raise ImproperlyConfigured(f"Provider {name} is not configured (no API key).")
+        raise ProviderNotConfigured(f"Provider {name} is not configured (no API key).")
     timeouts = {
-        "connect_timeout": float(getattr(settings, "PROVIDER_CONNECT_TIMEOUT", 5.0)),
-        "read_timeout": float(getattr(settings, "PROVIDER_READ_TIMEOUT", 30.0)),
+        "connect_timeout": float(
+            connect_timeout or getattr(settings, "PROVIDER_CONNECT_TIMEOUT", 5.0)
+        ),
+        "read_timeout": float(read_timeout or getattr(settings, "PROVIDER_READ_TIMEOUT", 30.0)),
+        "total_timeout": total_timeout,
     }
     allow_http = bool(getattr(settings, "CALLBACK_ALLOW_HTTP", False))
     try:

@@ -19,6 +19,7 @@ from .errors import (
     ProviderError,
     ProviderResponseError,
     ProviderSpendLimited,
+    ProviderTaskNotFound,
     error_for_status,
 )
 from .fields import (
@@ -79,6 +80,7 @@ class AivideoapiClient:
         *,
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
+        total_timeout: float | None = None,
         allow_http_callbacks: bool = False,
     ) -> None:
         """Configure the client.
@@ -90,6 +92,9 @@ class AivideoapiClient:
                 <key>`` (002 Examples).
             connect_timeout: seconds to connect to aivideoapi.ai.
             read_timeout: seconds to wait for an answer.
+            total_timeout: seconds for a whole call, connect and answer together (the
+                webhook's confirming status read: ``http.request_json``); None: no cap
+                beyond the two above.
             allow_http_callbacks: accept ``http://`` callback URLs. Only with a loopback
                 ``base_url``, i.e. a local simulator; against the real service the portal
                 sends HTTPS callback URLs only, as for APIXO.
@@ -110,6 +115,9 @@ class AivideoapiClient:
         self.allow_http_callbacks = bool(allow_http_callbacks)
         self.connect_timeout = float(connect_timeout)
         self.read_timeout = float(read_timeout)
+        if total_timeout is not None and total_timeout <= 0:
+            raise ValueError("aivideoapi.ai total timeout must be a positive number of seconds")
+        self.total_timeout = float(total_timeout) if total_timeout is not None else None
         self._api_key = api_key
 
     def __repr__(self) -> str:
@@ -329,6 +337,7 @@ class AivideoapiClient:
             json=json,
             connect_timeout=self.connect_timeout,
             read_timeout=self.read_timeout,
+            total_timeout=self.total_timeout,
         )
         if status != 200:
             raise error_from_answer(status, body)
@@ -354,6 +363,11 @@ def error_from_answer(status: int, body: Any) -> ProviderError:
       ``alert_admin``. A backoff of seconds cannot end an hourly, daily or total limit, and
       retrying it as a rate limit would hide from the operator that the key is capped.
     - ``insufficient_credits`` is a balance error (``alert_admin``) whatever its status.
+
+    Only a 404 whose body says ``task_not_found`` (002 "Error Reference": "Task ID does not
+    exist") is :class:`~.errors.ProviderTaskNotFound`; a 404 without it (``model_not_found``,
+    a proxy's page) is a plain :class:`~.errors.ProviderNotFound`, which proves nothing about
+    the task (``errors.status_read_fault``).
     """
     error = body.get("error") if isinstance(body, dict) else None
     error = error if isinstance(error, dict) else {}
@@ -364,6 +378,8 @@ def error_from_answer(status: int, body: Any) -> ProviderError:
     if code == "spend_limit_exceeded":
         detail = " ".join(text.split())[:MAX_FAIL_MESSAGE_CHARS]
         return ProviderSpendLimited(status=status, code=code, detail=detail)
+    if status == 404 and code == "task_not_found":
+        return ProviderTaskNotFound(status=status, code=code, detail=text[:MAX_FAIL_MESSAGE_CHARS])
     if code == "insufficient_credits":
         return error_for_status(402, http_status=status, code=code, provider_text=text)
     return error_for_status(status, code=code, provider_text=text)

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from .base import GenerationRequest, TaskStatus
-from .errors import ProviderError, ProviderResponseError, error_for_status
+from .errors import ProviderError, ProviderResponseError, ProviderTaskNotFound, error_for_status
 from .fields import (
     GENERIC_FAIL_MESSAGE,
     MAX_FAIL_MESSAGE_CHARS,
@@ -70,6 +70,7 @@ class ApixoClient:
         routing: str = "auto",
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
+        total_timeout: float | None = None,
         allow_http_callbacks: bool = False,
     ) -> None:
         """Configure the client.
@@ -80,6 +81,9 @@ class ApixoClient:
             routing: ``auto``, ``value`` or ``official`` (003 Parameters / provider).
             connect_timeout: seconds to connect to APIXO.
             read_timeout: seconds to wait for an answer.
+            total_timeout: seconds for a whole call, connect and answer together (the
+                webhook's confirming status read: ``http.request_json``); None: no cap
+                beyond the two above.
             allow_http_callbacks: accept ``http://`` callback URLs. Only with a loopback
                 ``base_url``, i.e. the local simulator (its ``allow_http_callbacks`` knob):
                 APIXO itself requires a public HTTPS callback URL (001 "Parameters /
@@ -104,6 +108,9 @@ class ApixoClient:
         self.routing = routing
         self.connect_timeout = float(connect_timeout)
         self.read_timeout = float(read_timeout)
+        if total_timeout is not None and total_timeout <= 0:
+            raise ValueError("APIXO total timeout must be a positive number of seconds")
+        self.total_timeout = float(total_timeout) if total_timeout is not None else None
         self._api_key = api_key
 
     def __repr__(self) -> str:
@@ -273,6 +280,7 @@ class ApixoClient:
             params=params,
             connect_timeout=self.connect_timeout,
             read_timeout=self.read_timeout,
+            total_timeout=self.total_timeout,
         )
         return _data_or_error(status, body)
 
@@ -300,7 +308,13 @@ def _data_or_error(status: int, body: Any) -> Any:
 
 
 def _envelope_error(status: int, envelope: dict, *, http_status: int) -> ProviderError:
-    """Build the typed error for an error answer (see :func:`_data_or_error`)."""
+    """Build the typed error for an error answer (see :func:`_data_or_error`).
+
+    An envelope whose ``code`` is 404 (with HTTP 404, or HTTP 200 carrying it) is
+    :class:`~.errors.ProviderTaskNotFound`: on a status read the model is the portal's own,
+    so it is the task that is missing (CONTRACT.md "HTTP errors": "404 model or task not
+    found"). The caller still confirms it after a delay before failing a job.
+    """
     message = envelope.get("message")
     data = envelope.get("data")
     extra = data.get("error") if isinstance(data, dict) else None
@@ -308,6 +322,10 @@ def _envelope_error(status: int, envelope: dict, *, http_status: int) -> Provide
     if status == 400 and "insufficient" in text.lower():
         status = 402
     code = envelope.get("code")
+    if status == 404 and code == 404:
+        # The documented "task not found" (CONTRACT.md "HTTP errors"): a real envelope saying
+        # 404. A 404 whose body is not an envelope (a proxy's page) proves nothing.
+        return ProviderTaskNotFound(status=http_status, code="404", detail=text)
     return error_for_status(
         status,
         http_status=http_status,

@@ -95,6 +95,24 @@ class ProviderNotFound(ProviderError):
     default_message = "The video service does not know this model or task."
 
 
+class ProviderTaskNotFound(ProviderNotFound):
+    """The provider said, in its documented shape, that the task does not exist.
+
+    Only these answers count (a 404 with an unreadable body, e.g. a proxy's HTML page, is
+    a plain :class:`ProviderNotFound` and proves nothing):
+
+    - APIXO: HTTP 404 with a well-formed envelope whose ``code`` is 404 (CONTRACT.md "HTTP
+      errors": "404 model or task not found"; "Envelope and states"), or an HTTP 200 whose
+      envelope ``code`` is 404 ("a 200 response whose body code is not 200 is an error
+      carrying that code");
+    - aivideoapi.ai: HTTP 404 with ``{"error": {"code": "task_not_found", ...}}`` (002
+      "Error Reference").
+    """
+
+    default_code = "task_not_found"
+    default_message = "The video service does not know this task."
+
+
 class ProviderRateLimited(ProviderError):
     """Rate or concurrency limit reached (HTTP 429); retry with backoff and jitter."""
 
@@ -270,6 +288,56 @@ def error_for_status(
         code=code,
         detail=detail or text,
     )
+
+
+class ReadFault(StrEnum):
+    """What a failed status read means for the job (:func:`status_read_fault`)."""
+
+    NOT_FOUND = "not_found"  # documented "task does not exist": confirm after a delay
+    CREDENTIALS = "credentials"  # an operator must act: alert, pause the provider, keep holds
+    TRANSIENT = "transient"  # anything else: back off with jitter until the job's deadline
+
+
+# Refusals that only an operator can end (CONTRACT.md "HTTP errors": 401, 402, 403 "no retry
+# (alert an admin)"; aivideoapi.ai 429 ``spend_limit_exceeded``), and a misconfigured address.
+_CREDENTIAL_ERRORS = (ProviderAuthError, ProviderBalanceError, ProviderSpendLimited)
+
+
+def is_credentials_error(error: ProviderError) -> bool:
+    """Tell whether ``error`` says the provider refuses the portal's account itself.
+
+    True for 401/403 (key invalid or without access), 402 (no balance; also APIXO's 400
+    "Insufficient credits"), aivideoapi.ai's 429 ``spend_limit_exceeded`` and a provider
+    address that cannot be used (``bad_configuration``): every call to that provider fails
+    the same way until an operator acts, and none of them says anything about a task.
+    """
+    return isinstance(error, _CREDENTIAL_ERRORS) or (
+        isinstance(error, ProviderConnectionError) and error.alert_admin
+    )
+
+
+def status_read_fault(error: ProviderError) -> ReadFault:
+    """Classify a failed status read (poll or callback confirmation); the one taxonomy.
+
+    A job ends only on a definitive answer (DESIGN.md "What must hold"): a well-formed status
+    stating a final task state (not an error, so not classified here), or a documented "task
+    does not exist" confirmed again after a delay. So:
+
+    - ``NOT_FOUND``: :class:`ProviderTaskNotFound` only (documented shapes, see there);
+    - ``CREDENTIALS``: :func:`is_credentials_error` (401, 402, 403, spend limit, bad address);
+    - ``TRANSIENT``: everything else. That is 429 and 5xx (CONTRACT.md "retry with
+      backoff"), timeouts and dropped connections (a read is idempotent), an answer that
+      cannot be understood (an HTML maintenance page with status 200, a wrong envelope, a
+      3xx: redirects are not followed), a 404 without the documented body, and any other
+      4xx including 400. A 400 on a status read is a bug on one side or the other; it says
+      nothing about the task, so it must not release money on one answer; the caller
+      counts it (``poll_errors``) and surfaces it to managers.
+    """
+    if isinstance(error, ProviderTaskNotFound):
+        return ReadFault.NOT_FOUND
+    if is_credentials_error(error):
+        return ReadFault.CREDENTIALS
+    return ReadFault.TRANSIENT
 
 
 def is_retryable(error: ProviderError, *, idempotent: bool) -> bool:

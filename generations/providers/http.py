@@ -162,6 +162,7 @@ def request_json(
     params: Mapping[str, str] | None = None,
     connect_timeout: float,
     read_timeout: float,
+    total_timeout: float | None = None,
     max_bytes: int = JSON_MAX_BYTES,
 ) -> tuple[int, Any]:
     """Send one request and return ``(http_status, parsed_json_body)``; never retry.
@@ -177,6 +178,10 @@ def request_json(
         params: query parameters.
         connect_timeout: seconds to establish the connection (TLS included).
         read_timeout: seconds to wait for the answer, and for its whole body.
+        total_timeout: seconds for everything (connect, headers, body) when given: urllib3's
+            ``Timeout(total=...)`` cuts the wait for the headers to what the connect left,
+            and the body must arrive before the same deadline. Residual risk: headers that
+            trickle in byte by byte may each wait up to that remainder.
         max_bytes: largest body accepted, in bytes.
 
     Returns:
@@ -190,8 +195,11 @@ def request_json(
         ProviderResponseError: a 2xx body that is not JSON, or a body over ``max_bytes``.
         ValueError, TypeError: bad timeouts or a body that is not JSON-serialisable.
     """
-    if connect_timeout <= 0 or read_timeout <= 0:
+    if min(connect_timeout, read_timeout, 1.0 if total_timeout is None else total_timeout) <= 0:
         raise ValueError("timeouts must be positive numbers of seconds")
+    timeout: Any = (connect_timeout, read_timeout)
+    if total_timeout is not None:
+        timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout, total=total_timeout)
     send_headers = dict(headers)
     data = None
     if json is not None:
@@ -205,17 +213,18 @@ def request_json(
             headers=send_headers,
             data=data,
             params=params,
-            timeout=(connect_timeout, read_timeout),
+            timeout=timeout,
             allow_redirects=False,
             stream=True,
         )
     except requests.RequestException as exc:
         raise _send_error(exc) from exc
+    deadline = time.monotonic() + read_timeout
+    if total_timeout is not None:
+        deadline = min(deadline, started + total_timeout)
     with response:
         try:
-            raw = b"".join(
-                _read_body(response, max_bytes=max_bytes, deadline=time.monotonic() + read_timeout)
-            )
+            raw = b"".join(_read_body(response, max_bytes=max_bytes, deadline=deadline))
         except _BodyTooLarge as exc:
             raise ProviderResponseError(
                 status=response.status_code, detail=f"body over {max_bytes} bytes"

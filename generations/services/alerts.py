@@ -1,7 +1,9 @@
 """Provider alerts: record trouble only an operator can fix, tell the managers, resolve it.
 
 CONTRACT.md "HTTP errors": 402 (no balance on the provider account) is "no retry (alert an
-admin)"; 401 and 403 (key invalid or without access) need an operator too. The errors carry
+admin)"; 401 and 403 (key invalid or without access) need an operator too. Those also pause
+the provider (``services.circuit``), whose successful probe resolves them; a 400 on a status
+read and a provider removed from the configuration are alerted too. The errors carry
 ``alert_admin`` (``providers.errors``). Managers see unresolved alerts as a banner on every page
 (``context_processors.provider_alerts``) and get an e-mail at most once an hour per kind.
 """
@@ -112,7 +114,9 @@ def _email_managers(alert_id: int) -> None:
             f"{alert.message}\n\nProvider: {alert.get_provider_display()}\nKind: {alert.kind}\n"
             f"First seen: {alert.first_seen:%Y-%m-%d %H:%M:%S %Z}\n"
             f"Provider said: {alert.detail or '-'}\n\n"
-            "Jobs refused for this reason were failed and their credits returned. At most one "
+            "Calls to this provider are paused for credential and balance refusals: its jobs "
+            "keep their reserved credits and resume by themselves once a probe shows the "
+            "account works again, or expire with a refund at their deadline. At most one "
             f"e-mail an hour is sent per kind of alert.{link}"
         ),
         from_email=None,

@@ -15,6 +15,11 @@ either. So, for both (DESIGN.md "Generation lifecycle", STYLE.md practice 9):
   ``generation_finalize`` as the poller and the sweeper, so duplicate, late and out-of-order
   deliveries change nothing.
 
+The confirming status read runs inside the webhook request, so it has a short total budget
+(``WEBHOOK_STATUS_CONNECT_TIMEOUT`` + ``WEBHOOK_STATUS_READ_TIMEOUT``, 2 + 3 s by default,
+well under APIXO's 30 s): the view answers within a few seconds whatever the provider does,
+and a read that does not make it hands the job to the queue at once (:func:`_poll_now`).
+
 The entry point is :func:`generation_callback_receive`; the webhook view
 (``views.webhooks.GenerationWebhookView``) is a thin wrapper around it, and tests or a state
 machine may call it directly.
@@ -23,14 +28,33 @@ machine may call it directly.
 import logging
 from collections.abc import Mapping
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ..models import Generation
-from ..providers import TaskStatus, get_provider
-from ..providers.errors import ProviderError, ProviderNotFound, ProviderResponseError
+from ..providers import ProviderNotConfigured, TaskStatus, get_provider
+from ..providers.errors import (
+    ProviderError,
+    ProviderNotFound,
+    ProviderResponseError,
+    ReadFault,
+    status_read_fault,
+)
+from ..queue import enqueue
+from ..selectors.circuits import provider_paused_until
+from .alerts import provider_alert_raise
 from .callback_tokens import callback_token_matches
-from .lifecycle import Outcome, generation_finalize, next_poll_delay
+from .circuit import provider_circuit_open
+from .dispatch import JOB_LEASE
+from .lifecycle import (
+    Outcome,
+    generation_finalize,
+    generation_late_record,
+    generation_provider_gone,
+    generation_read_failed,
+    next_poll_delay,
+)
 
 logger = logging.getLogger(__name__)
 State = Generation.State
@@ -58,9 +82,14 @@ def generation_callback_receive(
       submit answer), the body's ``taskId``: :func:`generation_callback_confirm` reads its
       status, checks no other generation uses it, stores it and finalizes.
     The status read happens in this call, outside any transaction, so the outcome is visible
-    as soon as the 200 goes back (DESIGN.md performance target: within a second). It waits
-    at most ``PROVIDER_READ_TIMEOUT`` seconds, within APIXO's 30 s; a failed read leaves the
-    job to the poller, which is brought forward.
+    as soon as the 200 goes back (DESIGN.md performance target: within a second). It has a
+    total budget of ``WEBHOOK_STATUS_CONNECT_TIMEOUT + WEBHOOK_STATUS_READ_TIMEOUT`` seconds
+    (5 s by default; APIXO allows 30 s); a read that fails or runs out of time enqueues a
+    poll at once. A generation whose provider is no longer configured fails with a release
+    and an alert (issue #12 item 4); one whose provider is paused (``services.circuit``) is
+    left to the poller, which resumes after the circuit closes. An ``expired`` job's
+    delivery is confirmed too: a success is recorded as "finished after expiry" for
+    managers (``lifecycle.generation_late_record``), never charged.
 
     Args:
         generation_id: from the webhook URL.
@@ -78,16 +107,31 @@ def generation_callback_receive(
     """
     generation = (
         Generation.objects.filter(pk=generation_id)
-        .only("id", "state", "provider", "provider_task_id", "callback_token_hash")
+        .only(
+            "id",
+            "state",
+            "provider",
+            "model_id",
+            "provider_task_id",
+            "callback_token_hash",
+            "late_state",
+        )
         .first()
     )
     stored_hash = generation.callback_token_hash if generation is not None else ""
     if not callback_token_matches(token, stored_hash):
         return False
-    if generation.is_final:
+    expired_late = generation.state == State.EXPIRED and not generation.late_state
+    if generation.is_final and not expired_late:
         logger.info("Late or duplicate callback for final generation %s", generation_id)
         return True
-    claimed = _parse(generation, body, headers or {})
+    try:
+        client = get_provider(generation.provider)
+    except ProviderNotConfigured as error:
+        if not expired_late:
+            generation_provider_gone(generation_id=generation_id, reason=str(error))
+        return True
+    claimed = _parse(client, generation, body, headers or {})
     task_id = generation.provider_task_id
     if task_id is None:
         task_id = claimed.task_id if claimed is not None else None
@@ -98,15 +142,19 @@ def generation_callback_receive(
             claimed.task_id,
             task_id,
         )
-    if task_id:
+    if task_id and expired_late:
+        _confirm_after_expiry(generation, task_id=task_id)
+    elif task_id:
         generation_callback_confirm(generation_id=generation_id, task_id=task_id)
     return True
 
 
-def _parse(generation: Generation, body: bytes, headers: Mapping[str, str]) -> TaskStatus | None:
+def _parse(
+    client, generation: Generation, body: bytes, headers: Mapping[str, str]
+) -> TaskStatus | None:
     """Return the body's claim, or None if it is not a well-formed callback."""
     try:
-        return get_provider(generation.provider).parse_callback(body, headers=headers)
+        return client.parse_callback(body, headers=headers)
     except ProviderResponseError as error:
         logger.warning("Malformed callback for generation %s: %r", generation.pk, error)
         return None
@@ -117,8 +165,12 @@ def generation_callback_confirm(*, generation_id: int, task_id: str) -> str:
 
     With the generation's own ``provider_task_id``: a final status is finalized through
     ``generation_finalize``; a running one (the callback ran ahead of the status endpoint)
-    brings the next poll forward to the polling-mode pace. A failed read brings the next
-    poll forward; the poller's own error handling (backoff, 401/402 alerts) takes over.
+    brings the next poll forward to the polling-mode pace. A failed read is classified by
+    ``errors.status_read_fault``: a transient one (timeout, unreadable answer, 429, 5xx)
+    hands the job to the queue at once (:func:`_poll_now`); a documented "not found" counts
+    as the poller's would (``lifecycle.generation_read_failed``: confirmed after a delay);
+    401/402/403 raise a provider alert and pause the provider, keeping the job and its hold.
+    Nothing is read while the provider is paused.
 
     Without a stored task id (states ``ADOPTABLE_STATES``; the token proved which generation
     this is), ``task_id`` is adopted if the provider knows it and no other generation holds it
@@ -153,15 +205,29 @@ def generation_callback_confirm(*, generation_id: int, task_id: str) -> str:
             "Callback for generation %s names another job's task %r", generation_id, task_id
         )
         return generation.state
-    client = get_provider(generation.provider)
+    if provider_paused_until(provider=generation.provider) is not None:
+        # Calls to the provider are paused: adopt nothing unconfirmed here; the poller
+        # reads the status once the circuit closes.
+        return generation.state
     try:
-        status = client.fetch_status(task_id, model=generation.model_id)
+        status = webhook_client(generation.provider).fetch_status(
+            task_id, model=generation.model_id
+        )
+    except ProviderNotConfigured as error:
+        return generation_provider_gone(generation_id=generation_id, reason=str(error))
     except ProviderError as error:
         logger.warning("Confirming the callback of generation %s failed: %r", generation_id, error)
+        fault = status_read_fault(error)
+        if fault == ReadFault.CREDENTIALS:
+            provider_alert_raise(provider=generation.provider, error=error)
+            provider_circuit_open(provider=generation.provider, error=error)
         if adopting and isinstance(error, (ProviderNotFound, ProviderResponseError)):
             return generation.state
         if not adopting:
-            _poll_soon(generation, fast=False)
+            if fault == ReadFault.TRANSIENT:
+                _poll_now(generation)
+            elif fault == ReadFault.NOT_FOUND:
+                generation_read_failed(generation=generation, error=error)
             return _state(generation_id)
         status = None
     if adopting:
@@ -169,7 +235,7 @@ def generation_callback_confirm(*, generation_id: int, task_id: str) -> str:
     if status.is_final:
         generation_finalize(generation_id=generation_id, outcome=Outcome.from_status(status))
     else:
-        _poll_soon(generation, fast=True, provider_state=status.raw_state)
+        _poll_soon(generation, provider_state=status.raw_state)
     return _state(generation_id)
 
 
@@ -210,14 +276,75 @@ def _adopt(generation: Generation, *, task_id: str, status: TaskStatus | None) -
     return _state(generation.pk)
 
 
-def _poll_soon(generation: Generation, *, fast: bool, provider_state: str = "") -> None:
-    """Bring a submitted job's next poll forward (now, or the polling-mode interval)."""
-    changes = {"next_action_at": timezone.now(), "updated_at": timezone.now()}
-    if fast:
-        changes["next_action_at"] += next_poll_delay(generation, fast=True)
+def webhook_client(provider: str):
+    """Return ``provider``'s client with the webhook's short budget (issue #12 item 14).
+
+    ``WEBHOOK_STATUS_CONNECT_TIMEOUT`` (2 s) to connect and ``WEBHOOK_STATUS_READ_TIMEOUT``
+    (3 s) to answer, and their sum as the total for the whole call, so the view answers well
+    within APIXO's 30 s (CONTRACT.md "Webhooks") and aivideoapi.ai's retries start late.
+
+    Raises:
+        ProviderNotConfigured: the provider is not configured.
+    """
+    connect = settings.WEBHOOK_STATUS_CONNECT_TIMEOUT
+    read = settings.WEBHOOK_STATUS_READ_TIMEOUT
+    return get_provider(
+        provider, connect_timeout=connect, read_timeout=read, total_timeout=connect + read
+    )
+
+
+def _poll_now(generation: Generation) -> None:
+    """Hand a submitted job to the queue at once: claim it and enqueue its poll on commit.
+
+    The claim moves ``next_action_at`` one dispatcher lease ahead (as the dispatcher does),
+    so the dispatcher does not poll it a second time, and re-drives it if the task is lost.
+    """
+    now = timezone.now()
+    claimed = Generation.objects.filter(pk=generation.pk, state=State.SUBMITTED).update(
+        next_action_at=now + JOB_LEASE, updated_at=now
+    )
+    if claimed:
+        pk = generation.pk
+        transaction.on_commit(lambda: enqueue("poll_generations", [pk], group="poll"))
+
+
+def _poll_soon(generation: Generation, *, provider_state: str = "") -> None:
+    """Bring a submitted job's next poll forward to the polling-mode interval."""
+    now = timezone.now()
+    changes = {"next_action_at": now + next_poll_delay(generation, fast=True), "updated_at": now}
     if provider_state:
         changes["provider_state"] = provider_state[:32]
     Generation.objects.filter(pk=generation.pk, state=State.SUBMITTED).update(**changes)
+
+
+def _confirm_after_expiry(generation: Generation, *, task_id: str) -> None:
+    """Confirm a delivery for an ``expired`` job; record a success for managers.
+
+    The task to read is the job's own, or (it expired while its submit outcome was unknown)
+    the body's ``taskId`` if no other generation holds it. A success is recorded by
+    ``lifecycle.generation_late_record``; no money moves. A failed read schedules the job's
+    late look at once, when it has a task of its own.
+    """
+    if generation.provider_task_id is None and (
+        Generation.objects.filter(provider=generation.provider, provider_task_id=task_id)
+        .exclude(pk=generation.pk)
+        .exists()
+    ):
+        return
+    if provider_paused_until(provider=generation.provider) is not None:
+        return
+    expired = Generation.objects.filter(pk=generation.pk, state=State.EXPIRED, late_state="")
+    try:
+        status = webhook_client(generation.provider).fetch_status(
+            task_id, model=generation.model_id
+        )
+    except ProviderError as error:
+        logger.warning("Confirming a late callback of %s failed: %r", generation.pk, error)
+        if generation.provider_task_id is not None:
+            expired.update(next_action_at=timezone.now())
+        return
+    if status.succeeded:
+        generation_late_record(generation_id=generation.pk, status=status)
 
 
 def _state(generation_id: int) -> str:

@@ -7,6 +7,10 @@ dies) and enqueues django-q2 tasks: submits one by one, polls in batches. Polls 
 capped so the portal stays under the provider's request budget (CONTRACT.md: 10,000
 requests per minute; ``PROVIDER_REQUESTS_PER_MINUTE`` is our share). Each pass starts with
 the sweeper (``services.sweeper``): expiries and submits abandoned by dead workers.
+
+Jobs of a paused provider (an open circuit, ``services.circuit``) are neither submitted nor
+polled; instead, each pass enqueues the due probes of open circuits. Expired jobs due for a
+late look (``lifecycle.generation_late_look``) are polled with the submitted ones.
 """
 
 import logging
@@ -19,6 +23,8 @@ from django.utils import timezone
 
 from ..models import Generation, WorkerLease
 from ..queue import enqueue
+from ..selectors.circuits import paused_providers
+from .circuit import provider_circuits_claim_probes
 from .sweeper import SweepReport, generations_sweep
 
 logger = logging.getLogger(__name__)
@@ -38,6 +44,7 @@ class PassReport:
     downloads: int = 0
     expired: int = 0
     in_flight: int = 0
+    probes: int = 0
     sweep: SweepReport = field(default_factory=SweepReport)
 
 
@@ -61,17 +68,24 @@ def dispatch_pass(*, interval_seconds: float = 1.0) -> PassReport:
     """
     now = timezone.now()
     sweep = generations_sweep(now=now)
-    due = Q(next_action_at__lte=now)
-    submits = _claim(Generation.objects.filter(due, state=State.QUEUED), limit=200, now=now)
+    probes = provider_circuits_claim_probes(now=now)
+    for provider in probes:
+        enqueue("probe_provider", provider, group="probe", name=f"probe-{provider}")
+    paused = paused_providers()
+    due = Generation.objects.filter(next_action_at__lte=now).exclude(provider__in=paused)
+    submits = _claim(due.filter(state=State.QUEUED), limit=200, now=now)
     for pk in submits:
         enqueue("submit_generation", pk, group="submit")
     budget = max(1, int(settings.PROVIDER_REQUESTS_PER_MINUTE / 60 * interval_seconds))
-    polls = _claim(Generation.objects.filter(due, state=State.SUBMITTED), limit=budget, now=now)
+    pollable = Q(state=State.SUBMITTED) | Q(state=State.EXPIRED, late_state="")
+    polls = _claim(due.filter(pollable), limit=budget, now=now)
     for start in range(0, len(polls), POLL_BATCH_SIZE):
         enqueue("poll_generations", polls[start : start + POLL_BATCH_SIZE], group="poll")
     downloads = _claim(
         Generation.objects.filter(
-            due, state=State.SUCCEEDED, result_state=Generation.ResultState.PENDING
+            next_action_at__lte=now,
+            state=State.SUCCEEDED,
+            result_state=Generation.ResultState.PENDING,
         ),
         limit=50,
         now=now,
@@ -82,7 +96,15 @@ def dispatch_pass(*, interval_seconds: float = 1.0) -> PassReport:
         Q(state__in=State.in_flight())
         | Q(state=State.SUCCEEDED, result_state=Generation.ResultState.PENDING)
     ).count()
-    return PassReport(len(submits), len(polls), len(downloads), sweep.expired, in_flight, sweep)
+    return PassReport(
+        submits=len(submits),
+        polls=len(polls),
+        downloads=len(downloads),
+        expired=sweep.expired,
+        in_flight=in_flight,
+        probes=len(probes),
+        sweep=sweep,
+    )
 
 
 def lease_acquire(*, name: str, holder: str, ttl: timedelta = LOOP_LEASE) -> bool:

@@ -24,17 +24,22 @@ from django.utils import timezone
 
 from ..catalog import Mode
 from ..models import CreditEntry, Generation, User
-from ..providers import GenerationRequest, TaskStatus, get_provider
+from ..providers import GenerationRequest, ProviderNotConfigured, TaskStatus, get_provider
 from ..providers.errors import (
     ProviderError,
     ProviderOutcomeUnknown,
+    ProviderRequestRejected,
     ProviderResponseError,
-    is_retryable,
+    ReadFault,
+    is_credentials_error,
+    status_read_fault,
 )
 from ..providers.http import backoff_delay, download_to_file
 from ..queue import enqueue
+from ..selectors.circuits import provider_paused_until
 from .alerts import provider_alert_raise
 from .callback_tokens import callback_base_url, callback_token_new, callback_url
+from .circuit import provider_circuit_open
 from .failover import generation_failover
 from .inputs import InputsNotConfigured, inputs_expire_later, provider_input_urls
 from .ledger import credits_capture, credits_release
@@ -53,6 +58,19 @@ CALLBACK_POLL_INTERVAL_S = (30.0, 60.0)
 # its hold is released when this has passed without one, not at the 3 h deadline.
 UNKNOWN_OUTCOME_GRACE = timedelta(minutes=30)
 RESULT_CONTENT_TYPES = ("video/mp4", "video/quicktime", "video/webm", "application/octet-stream")
+# A documented "task does not exist" is believed only when a second one comes at least this
+# long (seconds, scaled) after the first: a task just created may not be visible everywhere.
+NOT_FOUND_RECHECK_S = 60.0
+# Backoff of a status read that failed transiently: full jitter, ceiling 5 s doubling up to
+# 120 s (CONTRACT.md "HTTP errors": "exponential backoff with jitter"), plus a floor of 1 s.
+POLL_BACKOFF_BASE_S = 5.0
+POLL_BACKOFF_CAP_S = 120.0
+POLL_BACKOFF_FLOOR_S = 1.0
+# After a job expired with a task at the provider, its status is looked at a few more times,
+# at growing intervals, so that a late success is recorded for managers (never charged).
+LATE_LOOK_WINDOW = timedelta(hours=24)
+LATE_LOOK_MIN_S = 300.0
+LATE_LOOK_MAX_S = 7200.0
 
 
 @dataclass(frozen=True)
@@ -197,9 +215,14 @@ def generation_submit(*, generation_id: int) -> str:
     The outcome decides the next state:
     - accepted: ``submitted``, first poll scheduled near the typical completion time (later
       in callback mode);
-    - refused for good (400, 401, 402, 403, 404): ``failed`` and the hold released, with the
-      provider's message (CONTRACT.md "HTTP errors"); 401, 402 and 403 also raise a
-      provider alert for the managers (``services.alerts``);
+    - refused for good (400, 404, other 4xx): ``failed`` and the hold released, with the
+      provider's message (CONTRACT.md "HTTP errors");
+    - refused for the portal's account (401, 402, 403, spend limit: ``errors.
+      is_credentials_error``): nothing was started at the provider, so the job goes back to
+      ``queued`` with its hold and this attempt uncounted, a provider alert is raised
+      (``services.alerts``) and the provider's circuit opens (``services.circuit``): no
+      submit or poll goes there until a probe shows the key works again; a job still
+      waiting at its deadline expires with a release;
     - retryable (429, 5xx, no connection): back to ``queued`` with backoff and jitter, up to
       ``SUBMIT_MAX_ATTEMPTS`` attempts, then failed and released;
     - outcome unknown (the connection dropped after sending, or an answer without a usable
@@ -207,11 +230,28 @@ def generation_submit(*, generation_id: int) -> str:
       A callback resolves it (``services.callbacks``), else it expires with a release at
       its deadline (``services.sweeper``).
 
+    A job whose provider is paused (open circuit) is not claimed: its next attempt waits for
+    the next probe. A job whose provider is no longer configured fails at once with a
+    release and a provider alert (issue #12 item 4).
+
     Returns:
         The state the generation is left in ("" when it was not queued, or another actor
-        moved it meanwhile: nothing done).
+        moved it meanwhile, or its provider is paused: nothing done).
     """
     now = timezone.now()
+    provider = (
+        Generation.objects.filter(pk=generation_id, state=State.QUEUED)
+        .values_list("provider", flat=True)
+        .first()
+    )
+    if provider is None:
+        return ""
+    paused_until = provider_paused_until(provider=provider)
+    if paused_until is not None:
+        Generation.objects.filter(pk=generation_id, state=State.QUEUED).update(
+            next_action_at=max(paused_until, now), updated_at=now
+        )
+        return ""
     claimed = Generation.objects.filter(pk=generation_id, state=State.QUEUED).update(
         state=State.SUBMITTING,
         submit_attempts=F("submit_attempts") + 1,
@@ -222,7 +262,12 @@ def generation_submit(*, generation_id: int) -> str:
     if not claimed:
         return ""
     generation = Generation.objects.get(pk=generation_id)
-    client = get_provider(generation.provider)
+    try:
+        client = get_provider(generation.provider)
+    except ProviderNotConfigured as error:
+        return generation_provider_gone(
+            generation_id=generation_id, reason=str(error), from_states=(State.SUBMITTING,)
+        )
     try:
         request = _request_for(generation)
         token, token_hash = callback_token_new()
@@ -262,6 +307,8 @@ def generation_submit(*, generation_id: int) -> str:
         moved = _move(generation_id, State.SUBMITTING, **unknown_outcome_changes(timezone.now()))
         return State.UNKNOWN if moved else ""
     except ProviderError as error:
+        if is_credentials_error(error):
+            return _submit_paused(generation, error)
         if error.retryable and generation.submit_attempts < SUBMIT_MAX_ATTEMPTS:
             delay = backoff_delay(generation.submit_attempts, cap=300.0)
             moved = _move(
@@ -294,6 +341,81 @@ def generation_submit(*, generation_id: int) -> str:
     return State.SUBMITTED if moved else ""
 
 
+def _submit_paused(generation: Generation, error: ProviderError) -> str:
+    """Requeue a submit refused for the portal's account; alert and pause the provider.
+
+    Nothing was started at the provider (CONTRACT.md "HTTP errors": 401/402/403 refuse the
+    request), so the attempt is not counted and the hold stays. The job waits for the
+    circuit's next probe (``services.circuit``); it expires with a release at its deadline
+    if the account never works again.
+
+    Returns:
+        ``queued``, or the state another actor left the job in (e.g. a callback adopted it).
+    """
+    logger.warning("Submit of generation %s refused for the account: %r", generation.pk, error)
+    provider_alert_raise(provider=generation.provider, error=error)
+    circuit = provider_circuit_open(provider=generation.provider, error=error)
+    moved = Generation.objects.filter(
+        pk=generation.pk, state=State.SUBMITTING, submit_attempts=generation.submit_attempts
+    ).update(
+        state=State.QUEUED,
+        submit_attempts=F("submit_attempts") - 1,
+        submit_sent_at=None,
+        next_action_at=circuit.next_probe_at,
+        fail_message=(
+            "Waiting: the video service refused the portal's account; an administrator has "
+            "been alerted. Your credits stay reserved and are returned if it cannot run."
+        ),
+        updated_at=timezone.now(),
+    )
+    return State.QUEUED if moved else _state(generation.pk)
+
+
+def generation_provider_gone(
+    *, generation_id: int, reason: str, from_states: tuple[str, ...] | None = None
+) -> str:
+    """Fail a job whose provider is no longer configured, with a release and an alert.
+
+    Issue #12 item 4: the provider was removed from the configuration (e.g. its key) while
+    the job was in flight. Nothing can reach that provider from here any more, so waiting
+    for the deadline would only raise errors; the job fails at once (``fail_code``
+    ``PROVIDER_NOT_CONFIGURED``) and managers get a provider alert (kind ``not_configured``).
+
+    Args:
+        generation_id: the job.
+        reason: why, for the alert's detail (e.g. the ``providers.ProviderNotConfigured``
+            message).
+        from_states: act only if the job is still in one of these states (None: any
+            non-final state).
+
+    Returns:
+        The job's state afterwards.
+    """
+    provider = Generation.objects.values_list("provider", flat=True).get(pk=generation_id)
+    outcome = Outcome(
+        State.FAILED,
+        fail_code="PROVIDER_NOT_CONFIGURED",
+        fail_message="The video service of this job is no longer configured; refunded.",
+    )
+    if generation_finalize(generation_id=generation_id, outcome=outcome, from_states=from_states):
+        logger.warning("Generation %s failed: provider %s not configured", generation_id, provider)
+        provider_alert_raise(
+            provider=provider,
+            error=ProviderError(
+                f"{provider} is no longer configured but had jobs in flight; they were failed "
+                "and refunded.",
+                code="not_configured",
+                alert_admin=True,
+                detail=reason,
+            ),
+        )
+    return _state(generation_id)
+
+
+def _state(generation_id: int) -> str:
+    return Generation.objects.values_list("state", flat=True).get(pk=generation_id)
+
+
 def unknown_outcome_changes(now) -> dict:
     """Return the field changes that park a job as ``unknown`` (for a conditional UPDATE).
 
@@ -312,8 +434,10 @@ def unknown_outcome_changes(now) -> dict:
 def _fail_on_error(
     generation: Generation, error: ProviderError, *, from_state: str, note: str = ""
 ) -> str:
-    """Fail and release ``generation`` (if still ``from_state``) for a permanent provider
-    error; raise a provider alert if the error asks for one (401, 402, 403).
+    """Fail and release ``generation`` (if still ``from_state``) for a submit the provider
+    refused for good (400, 404, other 4xx; retries or failover spent); raise a provider
+    alert if the error asks for one. Credentials refusals never come here: they pause the
+    provider instead (:func:`_submit_paused`).
 
     ``note`` is appended to the member's message (e.g. why a failover was skipped).
 
@@ -338,47 +462,268 @@ def _move(generation_id: int, from_state: str, **changes) -> bool:
 def generation_poll(*, generation_id: int) -> str:
     """Ask the provider for a submitted job's status and act on the answer.
 
-    A final answer goes to ``generation_finalize``. A running one schedules the next poll
-    (``next_poll_delay``: 5-10 s, or 30-60 s in callback mode). A retryable error (429, 5xx,
-    no answer) backs off exponentially with jitter, up to 120 s; the job's deadline bounds
-    the retries. A permanent one (404 task not found, 401/403 key refused, 402 no provider
-    balance) fails the job and releases its hold; 401, 402 and 403 also raise a provider
-    alert (CONTRACT.md "HTTP errors").
+    Issue #12 item 1, DESIGN.md "What must hold": a job ends only on a definitive answer.
+
+    - A well-formed status with a final state goes to ``generation_finalize``.
+    - A running one schedules the next poll (``next_poll_delay``: 5-10 s, or 30-60 s in
+      callback mode) and clears any earlier "not found".
+    - A failed read is classified once, by ``errors.status_read_fault``
+      (:func:`generation_read_failed`): a documented "task does not exist" is believed only
+      when confirmed ``NOT_FOUND_RECHECK_S`` (scaled) later, then fails the job with a
+      release; 401/402/403 and spend limits alert managers and pause the provider (its
+      circuit), keeping the job and its hold; everything else (unreadable answers, 3xx,
+      timeouts, 429, 5xx, other 4xx) backs off with full jitter (:func:`poll_backoff`) and
+      is counted in ``poll_errors``, until the job's deadline expires it with a release
+      (``services.sweeper``).
+
+    A job whose provider is paused is not polled (its next poll waits for the next probe); a
+    job whose provider is no longer configured fails at once with a release and an alert
+    (issue #12 item 4). An ``expired`` job due for a late look goes to
+    :func:`generation_late_look`.
 
     Returns:
-        The generation's state afterwards ("" when it was not ``submitted``).
+        The generation's state afterwards ("" when it was neither ``submitted`` nor an
+        expired job due for a late look).
     """
-    generation = Generation.objects.filter(pk=generation_id, state=State.SUBMITTED).first()
+    generation = (
+        Generation.objects.filter(pk=generation_id, state__in=(State.SUBMITTED, State.EXPIRED))
+        .exclude(provider_task_id=None)
+        .first()
+    )
     if generation is None:
         return ""
-    client = get_provider(generation.provider)
+    if generation.state == State.EXPIRED:
+        return generation_late_look(generation=generation)
+    paused_until = provider_paused_until(provider=generation.provider)
+    if paused_until is not None:
+        _move(generation_id, State.SUBMITTED, next_action_at=max(paused_until, timezone.now()))
+        return State.SUBMITTED
+    try:
+        client = get_provider(generation.provider)
+    except ProviderNotConfigured as error:
+        return generation_provider_gone(
+            generation_id=generation_id, reason=str(error), from_states=(State.SUBMITTED,)
+        )
     try:
         status = client.fetch_status(generation.provider_task_id, model=generation.model_id)
     except ProviderError as error:
-        if is_retryable(error, idempotent=True):
-            delay = backoff_delay(generation.poll_errors + 1, base=5.0, cap=120.0)
-            _move(
-                generation_id,
-                State.SUBMITTED,
-                poll_errors=F("poll_errors") + 1,
-                poll_count=F("poll_count") + 1,
-                next_action_at=timezone.now() + timedelta(seconds=delay),
-            )
-            return State.SUBMITTED
-        logger.warning("Polling generation %s refused: %r", generation_id, error)
-        return _fail_on_error(generation, error, from_state=State.SUBMITTED)
+        return generation_read_failed(generation=generation, error=error)
     if status.is_final:
         generation_finalize(generation_id=generation_id, outcome=Outcome.from_status(status))
-        return Generation.objects.values_list("state", flat=True).get(pk=generation_id)
+        return _state(generation_id)
     _move(
         generation_id,
         State.SUBMITTED,
         provider_state=status.raw_state[:32],
         poll_count=F("poll_count") + 1,
         poll_errors=0,
+        not_found_at=None,
         next_action_at=timezone.now() + next_poll_delay(generation),
     )
     return State.SUBMITTED
+
+
+def poll_backoff(poll_errors: int) -> timedelta:
+    """Return the wait after a status read failed transiently for the ``poll_errors + 1``-th
+    time in a row: ``POLL_BACKOFF_FLOOR_S`` plus a full-jitter delay whose ceiling is
+    ``POLL_BACKOFF_BASE_S`` doubling up to ``POLL_BACKOFF_CAP_S`` (CONTRACT.md "HTTP
+    errors": exponential backoff with jitter). Unscaled: the provider's trouble does not
+    shrink with ``POLL_TIME_SCALE``.
+    """
+    jitter = backoff_delay(poll_errors, base=POLL_BACKOFF_BASE_S, cap=POLL_BACKOFF_CAP_S)
+    return timedelta(seconds=POLL_BACKOFF_FLOOR_S + jitter)
+
+
+def generation_read_failed(*, generation: Generation, error: ProviderError) -> str:
+    """Act on a failed status read of a ``submitted`` job (poll or callback confirmation).
+
+    The taxonomy is ``errors.status_read_fault``:
+
+    - ``NOT_FOUND`` (documented "task does not exist"): the first answer only records
+      ``not_found_at`` and looks again ``NOT_FOUND_RECHECK_S`` (scaled) later; a second one
+      at least that long after the first fails the job with a release (``TASK_NOT_FOUND``).
+    - ``CREDENTIALS`` (401, 402, 403, spend limit): a provider alert, the provider's circuit
+      opens (``services.circuit``); the job and its hold stay, its next poll waits for the
+      next probe.
+    - ``TRANSIENT``: counted in ``poll_errors``, next poll after :func:`poll_backoff`. A 400
+      (or another 4xx) is a bug on one side or the other: it also raises a provider alert so
+      that managers see it, and never releases money.
+
+    Args:
+        generation: the job, as read before the request (``submitted``, with a task id).
+        error: what the status read raised.
+
+    Returns:
+        The job's state afterwards.
+    """
+    fault = status_read_fault(error)
+    pk = generation.pk
+    now = timezone.now()
+    if fault == ReadFault.NOT_FOUND:
+        return _task_not_found(generation, error)
+    logger.warning("Status read of generation %s failed (%s): %r", pk, fault, error)
+    if fault == ReadFault.CREDENTIALS:
+        provider_alert_raise(provider=generation.provider, error=error)
+        circuit = provider_circuit_open(provider=generation.provider, error=error)
+        next_at = circuit.next_probe_at
+    else:
+        if isinstance(error, ProviderRequestRejected):
+            provider_alert_raise(provider=generation.provider, error=error)
+        next_at = now + poll_backoff(generation.poll_errors)
+    _move(
+        pk,
+        State.SUBMITTED,
+        poll_errors=F("poll_errors") + 1,
+        poll_count=F("poll_count") + 1,
+        next_action_at=next_at,
+    )
+    return _state(pk)
+
+
+def _task_not_found(generation: Generation, error: ProviderError) -> str:
+    """Record a first "task does not exist", or fail the job when it is confirmed."""
+    now = timezone.now()
+    recheck = _scaled(NOT_FOUND_RECHECK_S)
+    first = generation.not_found_at
+    if first is None:
+        logger.warning(
+            "Provider says generation %s's task does not exist: %r", generation.pk, error
+        )
+        _move(
+            generation.pk,
+            State.SUBMITTED,
+            not_found_at=now,
+            poll_count=F("poll_count") + 1,
+            next_action_at=now + recheck,
+        )
+        return _state(generation.pk)
+    if now < first + recheck:  # asked again too soon (e.g. after a callback): wait
+        _move(generation.pk, State.SUBMITTED, next_action_at=first + recheck)
+        return _state(generation.pk)
+    outcome = Outcome(
+        State.FAILED,
+        fail_code="TASK_NOT_FOUND",
+        fail_message="The video service says this task does not exist; refunded.",
+    )
+    generation_finalize(
+        generation_id=generation.pk, outcome=outcome, from_states=(State.SUBMITTED,)
+    )
+    return _state(generation.pk)
+
+
+def late_look_delay(generation: Generation, *, now) -> timedelta:
+    """Return the wait before the next late look at an expired job: half its age since
+    expiry, between ``LATE_LOOK_MIN_S`` and ``LATE_LOOK_MAX_S`` (scaled), so a day of looks
+    costs about a dozen status requests."""
+    age = (now - (generation.finished_at or now)).total_seconds()
+    low, high = _scaled(LATE_LOOK_MIN_S), _scaled(LATE_LOOK_MAX_S)
+    return min(high, max(low, timedelta(seconds=age / 2)))
+
+
+def generation_late_look(*, generation: Generation) -> str:
+    """Look once more at an expired job's task; record a late success for managers.
+
+    A job expires with a release when no final answer came by its deadline
+    (``services.sweeper``), yet the provider may still finish (and bill) the task. So an
+    expired job with a task id is looked at when it expires and then at growing intervals
+    (:func:`late_look_delay`) for ``LATE_LOOK_WINDOW`` after expiry, unless its provider is
+    paused (the look waits for the probe). A success is recorded by
+    :func:`generation_late_record`; a failure, a "not found" or the end of the window
+    ends the looks. No money moves here.
+
+    Returns:
+        ``expired`` (the state never changes).
+    """
+    pk = generation.pk
+    now = timezone.now()
+    looking = Generation.objects.filter(pk=pk, state=State.EXPIRED, late_state="")
+    if generation.late_state or now > (generation.finished_at or now) + LATE_LOOK_WINDOW:
+        looking.update(next_action_at=None)
+        return State.EXPIRED
+    paused_until = provider_paused_until(provider=generation.provider)
+    if paused_until is not None:
+        looking.update(next_action_at=max(paused_until, now))
+        return State.EXPIRED
+    try:
+        status = get_provider(generation.provider).fetch_status(
+            generation.provider_task_id, model=generation.model_id
+        )
+    except ProviderNotConfigured:
+        looking.update(next_action_at=None)
+        return State.EXPIRED
+    except ProviderError as error:
+        fault = status_read_fault(error)
+        if fault == ReadFault.NOT_FOUND:
+            looking.update(next_action_at=None)
+        elif fault == ReadFault.CREDENTIALS:
+            provider_alert_raise(provider=generation.provider, error=error)
+            circuit = provider_circuit_open(provider=generation.provider, error=error)
+            looking.update(next_action_at=circuit.next_probe_at)
+        else:
+            looking.update(next_action_at=now + late_look_delay(generation, now=now))
+        return State.EXPIRED
+    if status.succeeded:
+        generation_late_record(generation_id=pk, status=status)
+    elif status.is_final:
+        looking.update(next_action_at=None, provider_state=status.raw_state[:32])
+    else:
+        looking.update(
+            next_action_at=now + late_look_delay(generation, now=now),
+            provider_state=status.raw_state[:32],
+        )
+    return State.EXPIRED
+
+
+def generation_late_record(*, generation_id: int, status: TaskStatus) -> bool:
+    """Record that an expired job's task succeeded after all ("finished after expiry").
+
+    The job expired and its hold was released; the provider finished the task later and
+    probably billed it. Nothing is charged or refunded automatically: the success is stored
+    (``late_state``, ``late_result_url``, ``late_finished_at``) and listed for managers (the
+    admin's "finished after expiry" filter), who decide, e.g. to download the video for the
+    member or to adjust credits. On the locked row: only an ``expired`` job without a late
+    state is changed, so duplicates change nothing and no ledger entry is ever written.
+    Managers also get a provider alert of kind ``finished_after_expiry`` (the banner on
+    every page, counted per job, e-mailed at most hourly).
+
+    Args:
+        generation_id: the job.
+        status: a well-formed, successful status (its first result URL is kept).
+
+    Returns:
+        True if this call recorded it.
+    """
+    with transaction.atomic():
+        locked = Generation.objects.select_for_update().get(pk=generation_id)
+        if locked.state != State.EXPIRED or locked.late_state or not status.succeeded:
+            return False
+        locked.late_state = State.SUCCEEDED
+        locked.late_result_url = status.result_urls[0]
+        locked.late_finished_at = timezone.now()
+        locked.provider_state = status.raw_state[:32]
+        locked.next_action_at = None
+        locked.save(
+            update_fields=[
+                "late_state",
+                "late_result_url",
+                "late_finished_at",
+                "provider_state",
+                "next_action_at",
+                "updated_at",
+            ]
+        )
+    logger.warning("Generation %s finished after it expired; listed for managers", generation_id)
+    provider_alert_raise(
+        provider=locked.provider,
+        error=ProviderError(
+            "A job finished at the video service after it had expired and been refunded; "
+            'see Generations, filter "finished after expiry", and decide.',
+            code="finished_after_expiry",
+            alert_admin=True,
+            detail=f"generation #{generation_id}, task {locked.provider_task_id or '-'}",
+        ),
+    )
+    return True
 
 
 def generation_finalize(
@@ -395,7 +740,8 @@ def generation_finalize(
     result download (re-driven by the dispatcher after ``download_lease()`` if that task is
     lost); any other outcome releases it (the refund). The capture or release is
     written in the same transaction as the state, and the ledger's unique constraint allows
-    only one per hold (DESIGN.md "Two-phase charging").
+    only one per hold (DESIGN.md "Two-phase charging"). An expiry of a job with a task at
+    the provider schedules a late look (:func:`generation_late_look`).
 
     Args:
         generation_id: the generation.
@@ -433,6 +779,8 @@ def generation_finalize(
             credits_capture(hold=hold, actor=actor, memo=f"Generation #{generation.pk} succeeded")
             transaction.on_commit(lambda: _enqueue_store_result(generation.pk))
         else:
+            if outcome.state == State.EXPIRED and generation.provider_task_id:
+                generation.next_action_at = generation.finished_at  # a last look at once
             generation.fail_code = outcome.fail_code[:64]
             generation.fail_message = outcome.fail_message or "The generation failed."
             credits_release(
@@ -485,7 +833,10 @@ def generation_store_result(*, generation_id: int) -> str:
     attempts = generation.download_attempts
     if attempts > DOWNLOAD_MAX_ATTEMPTS:
         return _download_given_up(generation_id, "The video could not be saved after retries.")
-    client = get_provider(generation.provider)
+    try:
+        allow_hosts = get_provider(generation.provider).download_allow_hosts()
+    except ProviderNotConfigured:  # removed since: its result URL may still be public
+        allow_hosts = frozenset()
     with tempfile.TemporaryFile() as spool:
         try:
             result = download_to_file(
@@ -494,7 +845,7 @@ def generation_store_result(*, generation_id: int) -> str:
                 max_bytes=settings.RESULT_MAX_BYTES,
                 timeout_total_s=settings.RESULT_DOWNLOAD_TIMEOUT,
                 allowed_content_types=RESULT_CONTENT_TYPES,
-                allow_loopback_hosts=client.download_allow_hosts(),
+                allow_loopback_hosts=allow_hosts,
             )
         except ProviderError as error:
             logger.warning("Download of generation %s failed: %r", generation_id, error)

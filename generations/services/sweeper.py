@@ -7,7 +7,12 @@ schedule (migration 0004), so one loop, one lease and one place decide what is d
 sweep is a few indexed queries on the states it looks at.
 
 What it does, each bounded by a per-job counter or deadline:
-- expires jobs in flight past ``deadline_at`` (no final answer in time), with a release;
+- fails jobs in flight whose provider is no longer configured, with a release and a provider
+  alert (issue #12 item 4; ``lifecycle.generation_provider_gone``). Not jobs ``submitting``:
+  a worker may be sending right now; they go through the stuck path below first;
+- expires jobs in flight past ``deadline_at`` (no final answer in time), with a release; an
+  expired job with a task gets late looks (``lifecycle.generation_late_look``): a success
+  that comes after expiry is recorded for managers, never charged;
 - a job ``submitting`` for longer than the task timeout plus a margin belongs to a worker
   that died (django-q2 kills a task at ``Q_CLUSTER["timeout"]``). If the submit's intent
   was recorded (``submit_sent_at``), the request may have reached the provider: the job
@@ -29,7 +34,14 @@ from django.conf import settings
 from django.utils import timezone
 
 from ..models import Generation
-from .lifecycle import SUBMIT_MAX_ATTEMPTS, Outcome, generation_finalize, unknown_outcome_changes
+from ..providers import PROVIDER_NAMES, configured_providers
+from .lifecycle import (
+    SUBMIT_MAX_ATTEMPTS,
+    Outcome,
+    generation_finalize,
+    generation_provider_gone,
+    unknown_outcome_changes,
+)
 
 logger = logging.getLogger(__name__)
 State = Generation.State
@@ -43,6 +55,7 @@ class SweepReport:
     """What one sweep did (counts of jobs)."""
 
     expired: int = 0
+    provider_gone: int = 0
     requeued: int = 0
     unknown: int = 0
     failed: int = 0
@@ -64,6 +77,17 @@ def generations_sweep(*, now: datetime | None = None) -> SweepReport:
         now: the current time (tests pass a fixed one).
     """
     now = now or timezone.now()
+    gone = 0
+    removed = sorted(set(PROVIDER_NAMES) - set(configured_providers()))
+    orphans = Generation.objects.filter(
+        provider__in=removed, state__in=(State.QUEUED, State.UNKNOWN, State.SUBMITTED)
+    )
+    for pk, state in orphans.values_list("pk", "state")[:SWEEP_LIMIT]:
+        reason = "the provider is not configured on the node that ran the sweep"
+        gone += (
+            generation_provider_gone(generation_id=pk, reason=reason, from_states=(state,))
+            == State.FAILED
+        )
     expired = 0
     overdue = Generation.objects.filter(state__in=State.in_flight(), deadline_at__lt=now)
     for pk in overdue.values_list("pk", flat=True)[:SWEEP_LIMIT]:
@@ -101,4 +125,6 @@ def generations_sweep(*, now: datetime | None = None) -> SweepReport:
             requeued += never_sent.filter(pk=pk).update(
                 state=State.QUEUED, next_action_at=now, updated_at=now
             )
-    return SweepReport(expired=expired, requeued=requeued, unknown=unknown, failed=failed)
+    return SweepReport(
+        expired=expired, provider_gone=gone, requeued=requeued, unknown=unknown, failed=failed
+    )

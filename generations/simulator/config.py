@@ -74,6 +74,12 @@ Fault injection (CONTRACT.md "HTTP errors", "Task failure codes", "Webhooks", "a
 ``rate_5xx`` (float 0-1, ``0.0``)
     Share of API requests answered with a server error (APIXO: 500, 502, 503 or 504;
     aivideoapi.ai: 500 ``internal_error`` or 503 ``upstream_error``).
+``rate_unreadable`` (float 0-1, ``0.0``)
+    Share of API requests answered not by the provider but by what stands in front of it
+    during maintenance: an HTML page with status 200, or a 302 to that page (half each). No
+    provider page documents these; they are the answers CONTRACT.md "Envelope and states"
+    warns about ("check both the HTTP status and ``code == 200`` before trusting ``data``"),
+    and a client must survive them without ending a job (issue #12).
 ``drop_after_submit_rate`` (float 0-1, ``0.0``)
     Share of accepted submits whose connection is closed without an HTTP answer (the task
     exists: the client cannot know whether it was created).
@@ -158,6 +164,7 @@ _RATES = {
     "fail_rate",
     "rate_429",
     "rate_5xx",
+    "rate_unreadable",
     "drop_after_submit_rate",
     "callback_duplicate_rate",
     "callback_drop_rate",
@@ -206,6 +213,7 @@ class BaseConfig:
     fail_rate: float = 0.0
     rate_429: float = 0.0
     rate_5xx: float = 0.0
+    rate_unreadable: float = 0.0
     drop_after_submit_rate: float = 0.0
     callback_duplicate_rate: float = 0.0
     callback_drop_rate: float = 0.0

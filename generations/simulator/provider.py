@@ -32,6 +32,7 @@ from .web import (
     envelope,
     file_response,
     invalid,
+    maintenance_page,
     own_base_url,
     read_body,
 )
@@ -122,7 +123,8 @@ class Provider:
 
         In order: ``latency_ms``; the key (:meth:`authenticate`); the per-minute window
         (``requests_per_minute``, CONTRACT.md "Other endpoints and facts" / 002 429
-        ``rate_limit_exceeded``); the injected ``rate_429`` and ``rate_5xx`` faults.
+        ``rate_limit_exceeded``); the injected ``rate_429``, ``rate_5xx`` and
+        ``rate_unreadable`` faults.
         """
         config = self.config
         self.requests.arrive(time.time())
@@ -137,6 +139,8 @@ class Provider:
             return self.rate_limited()
         if self.dice.chance(config.rate_5xx):
             return self.server_error()
+        if self.dice.chance(config.rate_unreadable):
+            return maintenance_page(redirect=self.dice.chance(0.5))
         return None
 
     def base_url(self, environ: dict) -> str:

@@ -51,6 +51,24 @@ def envelope(status: int, message: str, data: object = None) -> Response:
     return json_response(status, {"code": status, "message": message, "data": data})
 
 
+MAINTENANCE_HTML = (
+    b"<!doctype html><html><head><title>Maintenance</title></head>"
+    b"<body><h1>We'll be back soon</h1><p>Scheduled maintenance in progress.</p></body></html>"
+)
+
+
+def maintenance_page(*, redirect: bool) -> Response:
+    """Return what a proxy in front of the provider sends during maintenance: the HTML page
+    with status 200, or a 302 to it (config ``rate_unreadable``)."""
+    if redirect:
+        return Response(302, [b""], [("Location", "/maintenance"), ("Content-Length", "0")])
+    headers = [
+        ("Content-Type", "text/html; charset=utf-8"),
+        ("Content-Length", str(len(MAINTENANCE_HTML))),
+    ]
+    return Response(200, [MAINTENANCE_HTML], headers)
+
+
 def invalid(detail: str) -> Response:
     """Return APIXO's 400 with a detail (CONTRACT.md "Envelope and states"); also /_sim's."""
     return envelope(400, "Invalid request", {"error": detail})

@@ -27,6 +27,7 @@ from generations.providers.errors import (
     ProviderResponseError,
     ProviderServerError,
     ProviderSpendLimited,
+    ProviderTaskNotFound,
 )
 from generations.providers.fields import GENERIC_FAIL_MESSAGE
 
@@ -379,7 +380,7 @@ ERROR_TABLE = [
     (402, "insufficient_credits", "billing_error", ProviderBalanceError, False, True),
     (403, "ip_not_allowed", "permission_error", ProviderAuthError, False, True),
     (404, "model_not_found", "invalid_request_error", ProviderNotFound, False, False),
-    (404, "task_not_found", "invalid_request_error", ProviderNotFound, False, False),
+    (404, "task_not_found", "invalid_request_error", ProviderTaskNotFound, False, False),
     (429, "rate_limit_exceeded", "rate_limit_error", ProviderRateLimited, True, False),
     (429, "spend_limit_exceeded", "billing_error", ProviderSpendLimited, False, True),
     (500, "internal_error", "api_error", ProviderServerError, True, False),
@@ -711,9 +712,26 @@ def test_malformed_task_objects_are_response_errors(body):
 @responses.activate
 def test_status_of_an_unknown_task_is_not_found():
     responses.get(TASK, status=404, json=error_body("task_not_found", "Task ID does not exist"))
-    with pytest.raises(ProviderNotFound) as caught:
+    with pytest.raises(ProviderTaskNotFound) as caught:
         client().fetch_status(TASK_ID, model=MODEL)
     assert (caught.value.code, caught.value.retryable) == ("task_not_found", False)
+
+
+@responses.activate
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"json": error_body("model_not_found", "Model does not exist or is inactive")},
+        {"body": "<html>404 Not Found</html>", "content_type": "text/html"},
+        {"json": {"error": "task_not_found"}},
+    ],
+)
+def test_only_the_documented_task_not_found_body_says_the_task_does_not_exist(answer):
+    """002 "Error Reference": 404 ``task_not_found``; any other 404 proves nothing."""
+    responses.get(TASK, status=404, **answer)
+    with pytest.raises(ProviderNotFound) as caught:
+        client().fetch_status(TASK_ID, model=MODEL)
+    assert not isinstance(caught.value, ProviderTaskNotFound)
 
 
 @responses.activate

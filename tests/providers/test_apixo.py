@@ -23,6 +23,7 @@ from generations.providers.errors import (
     ProviderRequestRejected,
     ProviderResponseError,
     ProviderServerError,
+    ProviderTaskNotFound,
 )
 
 BASE = "https://api.apixo.test/api/v1"
@@ -699,8 +700,32 @@ def test_malformed_task_data_is_a_response_error(data):
 @responses.activate
 def test_status_of_an_unknown_task_is_not_found():
     responses.get(STATUS_PRO, status=404, json=envelope(None, code=404, message="Task not found"))
-    with pytest.raises(ProviderNotFound):
+    with pytest.raises(ProviderTaskNotFound):
         client().fetch_status("task_12345678", model=PRO)
+
+
+@responses.activate
+def test_a_200_envelope_with_code_404_says_the_task_does_not_exist():
+    """CONTRACT.md "Envelope and states": a 200 whose body code is not 200 carries that code."""
+    responses.get(STATUS_PRO, json=envelope(None, code=404, message="Task not found"))
+    with pytest.raises(ProviderTaskNotFound):
+        client().fetch_status("task_12345678", model=PRO)
+
+
+@responses.activate
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"body": "<html>404 Not Found</html>", "content_type": "text/html"},
+        {"json": {"error": "not found"}},
+        {"json": envelope(None, code=500, message="odd")},
+    ],
+)
+def test_a_404_without_the_documented_envelope_proves_nothing_about_the_task(answer):
+    responses.get(STATUS_PRO, status=404, **answer)
+    with pytest.raises(ProviderError) as caught:
+        client().fetch_status("task_12345678", model=PRO)
+    assert not isinstance(caught.value, ProviderTaskNotFound)
 
 
 @pytest.mark.parametrize(("task_id", "model"), [("", PRO), ("t", "seedance-2"), (None, PRO)])

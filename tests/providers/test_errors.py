@@ -18,8 +18,12 @@ from generations.providers.errors import (
     ProviderRequestRejected,
     ProviderResponseError,
     ProviderServerError,
+    ProviderSpendLimited,
+    ProviderTaskNotFound,
+    ReadFault,
     error_for_status,
     is_retryable,
+    status_read_fault,
 )
 
 # status -> (class, retryable, alert_admin), CONTRACT.md "HTTP errors".
@@ -137,3 +141,33 @@ def test_repr_shows_the_fields_and_str_the_message():
     error = ProviderRateLimited(status=429, code="429")
     assert str(error) == error.message
     assert "status=429" in repr(error)
+
+
+# What a failed status read means for the job (issue #12 item 1; DESIGN.md "What must hold"):
+# only a documented "task does not exist" may end it (after a confirmation), credentials pause
+# the provider, everything else backs off.
+READ_FAULTS = [
+    (ProviderTaskNotFound(status=404), ReadFault.NOT_FOUND),
+    (ProviderNotFound(status=404), ReadFault.TRANSIENT),  # a 404 page proves nothing
+    (ProviderAuthError(status=401), ReadFault.CREDENTIALS),
+    (ProviderAuthError(status=403), ReadFault.CREDENTIALS),
+    (ProviderBalanceError(status=402), ReadFault.CREDENTIALS),
+    (ProviderSpendLimited(status=429), ReadFault.CREDENTIALS),
+    (
+        ProviderConnectionError(code="bad_configuration", retryable=False, alert_admin=True),
+        ReadFault.CREDENTIALS,
+    ),
+    (ProviderRateLimited(status=429), ReadFault.TRANSIENT),
+    (ProviderServerError(status=502), ReadFault.TRANSIENT),
+    (ProviderResponseError(status=200), ReadFault.TRANSIENT),  # an HTML maintenance page
+    (ProviderResponseError(status=302), ReadFault.TRANSIENT),  # a redirect
+    (ProviderOutcomeUnknown(), ReadFault.TRANSIENT),  # a read timeout
+    (ProviderConnectionError(), ReadFault.TRANSIENT),
+    (ProviderRequestRejected(status=400), ReadFault.TRANSIENT),  # surfaced, never final
+    (ProviderRequestRejected(status=409), ReadFault.TRANSIENT),
+]
+
+
+@pytest.mark.parametrize(("error", "fault"), READ_FAULTS, ids=lambda v: repr(v)[:40])
+def test_every_failed_status_read_is_classified(error, fault):
+    assert status_read_fault(error) == fault

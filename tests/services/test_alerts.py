@@ -1,8 +1,10 @@
-"""401 and 402 from the provider: the job fails with a release, managers are alerted.
+"""401, 402 and 403 from the provider: managers are alerted, the provider is paused.
 
-CONTRACT.md "HTTP errors": 401 (invalid key) and 402 (no balance on the provider account) are
-not retried; 402 "alert an admin". Managers see a banner on every page and get one e-mail per
-hour per kind (services.alerts); members see neither.
+CONTRACT.md "HTTP errors": 401 (invalid key), 402 (no balance on the provider account) and 403
+are not retried; "alert an admin". Issue #12 item 1: they say nothing about a task, so jobs
+keep their holds while the provider's circuit is open (services.circuit); a probe closes it.
+Managers see a banner on every page and get one e-mail per hour per kind (services.alerts);
+members see neither.
 """
 
 import itertools
@@ -14,18 +16,32 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from generations.models import CreditAccount, Generation, ProviderAlert
+from generations.models import CreditAccount, Generation, ProviderAlert, ProviderCircuit
 from generations.selectors.ledger import ledger_mismatches
 from generations.services.alerts import provider_alert_resolve
+from generations.services.circuit import (
+    provider_circuit_close,
+    provider_circuit_probe,
+    provider_circuits_claim_probes,
+)
+from generations.services.dispatch import dispatch_pass
 from generations.services.lifecycle import generation_poll, generation_submit
+from generations.services.sweeper import generations_sweep
 from tests.factories import ManagerFactory, UserFactory
-from tests.fake_apixo import STATUS_URL, SUBMIT_URL, envelope, settlements
+from tests.fake_apixo import BASE, STATUS_URL, SUBMIT_URL, envelope, settlements, task_data
 
 pytestmark = pytest.mark.django_db
 State = Generation.State
 
-MESSAGES = {401: "Invalid or missing API key", 402: "Insufficient balance"}
+MESSAGES = {401: "Invalid or missing API key", 402: "Insufficient balance", 403: "Forbidden"}
+BALANCE_URL = f"{BASE}/apikeys/current-balance"
 TASK_IDS = (f"task_{n}" for n in itertools.count())
+
+
+@pytest.fixture(autouse=True)
+def _real_time(settings):
+    """Documented figures, unscaled: probes 30 s after a refusal, doubling up to 15 min."""
+    settings.POLL_TIME_SCALE = 1.0
 
 
 def alert_mails() -> list:
@@ -62,27 +78,116 @@ def run(make_job, where: str) -> Generation:
 
 
 @pytest.mark.parametrize("where", ["submit", "poll"])
-@pytest.mark.parametrize("status", [401, 402])
-def test_refusal_fails_and_releases_the_job_and_alerts_managers_once(
+@pytest.mark.parametrize("status", [401, 402, 403])
+def test_a_credentials_refusal_keeps_the_job_and_its_hold_alerts_once_and_pauses(
     api, make_job, managers, where, status, django_capture_on_commit_callbacks
 ):
+    """Issue #12 item 1: 401/402/403 say nothing about the task; the provider may still run
+    (and bill) it. The job and its hold stay, managers are alerted, the provider is paused."""
     refuse(api, where, status)
 
     with django_capture_on_commit_callbacks(execute=True):
         generation = run(make_job, where)
 
-    assert generation.state == State.FAILED
-    assert generation.fail_code == f"HTTP_{status}"
-    assert "administrator" in generation.fail_message  # a clear message for the member
-    assert settlements(generation) == ["hold", "release"]
+    expected = State.QUEUED if where == "submit" else State.SUBMITTED
+    assert generation.state == expected
+    assert settlements(generation) == ["hold"]
     account = CreditAccount.objects.get(user=generation.user)
-    assert (account.balance, account.held) == (1000, 0)
+    assert (account.balance, account.held) == (960, 40)
+    if where == "submit":  # nothing was started at the provider: the attempt is not counted
+        assert generation.submit_attempts == 0
+        assert "administrator" in generation.fail_message  # the member sees why it waits
+    circuit = ProviderCircuit.objects.get(provider="apixo")
+    assert circuit.state == ProviderCircuit.State.OPEN
+    assert generation.next_action_at == circuit.next_probe_at > timezone.now()
     alert = ProviderAlert.objects.get()
     assert (alert.provider, alert.kind, alert.count) == ("apixo", f"http_{status}", 1)
     assert alert.resolved_at is None
     (email,) = alert_mails()
     assert sorted(email.to) == ["boss@example.com", "root@example.com"]
     assert alert.message in email.subject
+    assert "paused" in email.body
+    assert ledger_mismatches() == []
+
+
+def test_while_paused_nothing_is_sent_to_the_provider(api, make_job, managers):
+    refuse(api, "poll", 401)
+    run(make_job, "poll")
+    calls = len(api.calls)
+    queued = make_job(next_action_at=timezone.now() - timedelta(seconds=1))
+    submitted = make_job(
+        state=State.SUBMITTED,
+        provider_task_id=next(TASK_IDS),
+        next_action_at=timezone.now() - timedelta(seconds=1),
+    )
+
+    report = dispatch_pass()
+    assert generation_submit(generation_id=queued.pk) == ""
+    assert generation_poll(generation_id=submitted.pk) == State.SUBMITTED
+
+    assert (report.submits, report.polls) == (0, 0)
+    assert len(api.calls) == calls
+    queued.refresh_from_db()
+    assert (queued.state, queued.submit_attempts) == (State.QUEUED, 0)
+    assert ProviderAlert.objects.get().count == 1
+
+
+def test_a_probe_closes_the_circuit_when_the_key_works_and_polling_resumes(api, make_job, managers):
+    refuse(api, "poll", 401)
+    generation = run(make_job, "poll")
+    api.get(BALANCE_URL, status=401, json=envelope(None, code=401, message=MESSAGES[401]))
+
+    later = timezone.now() + timedelta(seconds=31)
+    with time_machine.travel(later):
+        first = dispatch_pass()  # the probe is due: enqueued (run at once in tests)
+    circuit = ProviderCircuit.objects.get()
+    assert first.probes == 1
+    assert (circuit.state, circuit.probes) == (ProviderCircuit.State.OPEN, 1)
+    assert circuit.next_probe_at > later  # the next probe waits longer
+    assert provider_circuit_probe(provider="apixo") is False
+
+    api.replace("GET", BALANCE_URL, json=envelope(74.87))
+    api.replace("GET", STATUS_URL, json=envelope(task_data(generation.provider_task_id, "success")))
+    with time_machine.travel(circuit.next_probe_at + timedelta(seconds=1)):
+        report = dispatch_pass()
+        assert report.probes == 1
+        circuit.refresh_from_db()
+        assert circuit.state == ProviderCircuit.State.CLOSED
+        assert ProviderAlert.objects.unresolved().count() == 0  # resolved by the probe
+        dispatch_pass()  # the paused job was due all along: polled now
+
+    generation.refresh_from_db()
+    assert generation.state == State.SUCCEEDED
+    assert settlements(generation) == ["hold", "capture"]
+
+
+def test_probe_intervals_grow_and_one_claim_per_interval(api, make_job):
+    refuse(api, "poll", 402)
+    run(make_job, "poll")
+    circuit = ProviderCircuit.objects.get()
+    assert circuit.next_probe_at - circuit.opened_at == timedelta(seconds=30)
+
+    waits = []
+    for _ in range(7):
+        at = ProviderCircuit.objects.get().next_probe_at
+        assert provider_circuits_claim_probes(now=at) == ["apixo"]
+        assert provider_circuits_claim_probes(now=at) == []  # claimed once
+        waits.append((ProviderCircuit.objects.get().next_probe_at - at).total_seconds())
+    assert waits == [60, 120, 240, 480, 900, 900, 900]
+
+
+def test_a_job_paused_until_its_deadline_expires_with_a_release(api, make_job):
+    refuse(api, "submit", 401)
+    generation = run(make_job, "submit")
+    Generation.objects.filter(pk=generation.pk).update(
+        deadline_at=timezone.now() + timedelta(minutes=5)
+    )
+
+    assert generations_sweep(now=timezone.now() + timedelta(minutes=6)).expired == 1
+
+    generation.refresh_from_db()
+    assert generation.state == State.EXPIRED
+    assert settlements(generation) == ["hold", "release"]
     assert ledger_mismatches() == []
 
 
@@ -91,21 +196,20 @@ def test_one_email_per_hour_per_kind(api, make_job, managers, django_capture_on_
     with django_capture_on_commit_callbacks(execute=True):
         for _ in range(3):
             run(make_job, "submit")
+            provider_circuit_close(provider="apixo")  # as if a probe had passed meanwhile
     assert len(alert_mails()) == 1
-    assert ProviderAlert.objects.get().count == 3
+    assert ProviderAlert.objects.filter(kind="http_401").count() == 3  # each one resolved
 
     refuse(api, "poll", 402)  # another kind: its own e-mail
     with django_capture_on_commit_callbacks(execute=True):
         run(make_job, "poll")
-        run(make_job, "poll")
     assert len(alert_mails()) == 2
-    assert ProviderAlert.objects.get(kind="http_402").count == 2
 
+    provider_circuit_close(provider="apixo")
     later = timezone.now() + timedelta(minutes=61)
     with time_machine.travel(later), django_capture_on_commit_callbacks(execute=True):
         run(make_job, "submit")
     assert len(alert_mails()) == 3
-    assert ProviderAlert.objects.get(kind="http_401").count == 4
 
 
 def test_a_resolved_alert_that_comes_back_within_the_hour_is_not_mailed_again(
@@ -117,6 +221,7 @@ def test_a_resolved_alert_that_comes_back_within_the_hour_is_not_mailed_again(
     first = ProviderAlert.objects.get()
     assert provider_alert_resolve(alert_id=first.pk, actor=managers[0])
     assert not provider_alert_resolve(alert_id=first.pk, actor=managers[0])
+    provider_circuit_close(provider="apixo")
 
     with django_capture_on_commit_callbacks(execute=True):
         run(make_job, "submit")
@@ -131,7 +236,7 @@ def test_a_403_alerts_too_and_a_400_does_not(api, make_job, managers):
     assert not ProviderAlert.objects.exists()
 
     api.replace("POST", SUBMIT_URL, status=403, json=envelope(None, code=403, message="No"))
-    assert run(make_job, "submit").state == State.FAILED
+    assert run(make_job, "submit").state == State.QUEUED
     assert ProviderAlert.objects.get().kind == "http_403"
 
 

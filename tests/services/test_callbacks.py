@@ -19,7 +19,9 @@ from django.utils import timezone
 from generations.models import CreditAccount, Generation
 from generations.providers import get_provider
 from generations.selectors.ledger import ledger_mismatches
+from generations.services import callbacks
 from generations.services.callbacks import generation_callback_receive
+from generations.services.dispatch import JOB_LEASE
 from generations.services.lifecycle import generation_poll, generation_submit
 from tests.fake_apixo import (
     ATTACKER_URL,
@@ -295,20 +297,27 @@ def test_a_malformed_body_with_the_right_token_is_recognised_and_confirmed(api, 
     assert generation.state == State.SUCCEEDED
 
 
-def test_a_status_error_leaves_the_job_to_the_poller(api, make_job):
+def test_a_status_error_hands_the_job_to_the_queue_at_once(
+    api, make_job, monkeypatch, django_capture_on_commit_callbacks
+):
     generation, token = submitted_job(make_job)
     Generation.objects.filter(pk=generation.pk).update(
         next_action_at=timezone.now() + timedelta(minutes=5)
     )
     api.get(STATUS_URL, status=503, json=envelope(None, code=503, message="Unavailable"))
+    queued = []
+    monkeypatch.setattr(callbacks, "enqueue", lambda task, *args, **kw: queued.append((task, args)))
 
-    assert generation_callback_receive(
-        generation_id=generation.pk, token=token, body=callback_body("task_1", "success")
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert generation_callback_receive(
+            generation_id=generation.pk, token=token, body=callback_body("task_1", "success")
+        )
 
     generation.refresh_from_db()
     assert generation.state == State.SUBMITTED
-    assert generation.next_action_at <= timezone.now()  # polled at the next pass
+    assert queued == [("poll_generations", ([generation.pk],))]
+    # Claimed like the dispatcher does: not polled twice, re-driven if the task is lost.
+    assert generation.next_action_at <= timezone.now() + JOB_LEASE
     assert settlements(generation) == ["hold"]
 
 

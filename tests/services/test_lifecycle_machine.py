@@ -7,14 +7,16 @@ themselves (``generation_create``, ``generation_submit``, ``generation_poll``,
 ``generation_callback_receive``, ``generation_store_result``, ``generations_sweep``,
 ``dispatch_pass``) against a faked APIXO (``responses``, as the other service tests), with:
 
-- submit faults: 429, 5xx, 400/401/402, no connection (nothing sent), the answer lost after
-  sending (outcome unknown), a 200 without a ``taskId``, a webhook delivered before the submit
-  answer, and the worker killed after its claim, after recording its intent, or after the
-  request reached the provider;
+- submit faults: 429, 5xx, 400, 401/402 (the provider's circuit opens: nothing is sent or
+  polled until a probe of its balance endpoint passes), no connection (nothing sent), the
+  answer lost after sending (outcome unknown), a 200 without a ``taskId``, a webhook
+  delivered before the submit answer, and the worker killed after its claim, after
+  recording its intent, or after the request reached the provider;
 - webhooks: truthful, duplicated, claiming the opposite of the status, premature (the task
   still runs), malformed, naming a task the provider does not know, forged or stale tokens;
 - status faults (429, 5xx, read timeout) and a webhook handled while a poll waits for its
-  answer;
+  answer; expired jobs' late looks and late webhooks (a success after expiry is recorded,
+  never charged);
 - a worker killed right after ``generation_finalize`` commits (its download task never runs)
   and a download killed mid-way;
 - time passing (``time_machine``; frozen between steps), so leases, stuck submits, provider
@@ -63,12 +65,13 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from generations.models import CreditAccount, CreditEntry, Generation
+from generations.models import CreditAccount, CreditEntry, Generation, ProviderCircuit
 from generations.providers import DownloadError, DownloadReason, DownloadRefused, DownloadResult
 from generations.selectors.ledger import ledger_mismatches
 from generations.services import lifecycle
 from generations.services.callback_tokens import callback_token_digest
 from generations.services.callbacks import generation_callback_receive
+from generations.services.circuit import provider_circuit_probe
 from generations.services.dispatch import dispatch_pass
 from generations.services.generations import GenerationSpec, generation_create
 from generations.services.ledger import InsufficientCredits
@@ -82,7 +85,7 @@ from generations.services.lifecycle import (
 from generations.services.sweeper import generations_sweep, submit_stuck_after
 from tests.conftest import requires_postgres
 from tests.factories import UserFactory
-from tests.fake_apixo import STATUS_URL, SUBMIT_URL, envelope, task_data
+from tests.fake_apixo import BASE, STATUS_URL, SUBMIT_URL, envelope, task_data
 
 pytestmark = pytest.mark.django_db
 State = Generation.State
@@ -93,6 +96,7 @@ DEADLINE_S = 1800
 FINAL_OF_TASK = {"success": State.SUCCEEDED, "failed": State.FAILED}
 MP4 = b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 100
 OUTCOMES = st.sampled_from(["success", "success", "failed"])
+BALANCE_URL = f"{BASE}/apikeys/current-balance"
 TASK_SECONDS = st.sampled_from([0, 40, 300])
 
 # What all examples of one run did, to prove the machine explores (asserted at the end):
@@ -151,10 +155,13 @@ class FakeApixo:
     status_fault: str = "ok"
     plan: tuple[str, int] = ("success", 40)
     during_status: object = None
+    balance_fault: str = "ok"
+    balance_reads: int = 0
 
     def register(self, api: responses.RequestsMock) -> None:
         api.add_callback(responses.POST, SUBMIT_URL, callback=self._submit)
         api.add_callback(responses.GET, STATUS_URL, callback=self._status)
+        api.add_callback(responses.GET, BALANCE_URL, callback=self._balance)
 
     def reset(self) -> None:
         """Forget everything (a new example)."""
@@ -251,6 +258,13 @@ class FakeApixo:
             hook()  # e.g. a webhook handled while this poll waits for its answer
         return 200, {}, json.dumps(envelope(task_data(task_id, task.state)))
 
+    def _balance(self, request):
+        """``GET /apikeys/current-balance`` (CONTRACT.md "Other endpoints and facts")."""
+        self.balance_reads += 1
+        if self.balance_fault == "401":
+            return 401, {}, json.dumps(envelope(None, code=401, message="Invalid API key"))
+        return 200, {}, json.dumps(envelope(74.87))
+
 
 class FakeDownloads:
     """The guarded downloader, replaced: ``fault`` decides what the next download does."""
@@ -281,6 +295,18 @@ class Env:
 
 def row(job: int) -> dict:
     return Generation.objects.filter(pk=job).values().get()
+
+
+def paused() -> bool:
+    """Tell whether APIXO's circuit is open (the example's savepoint holds the row)."""
+    return ProviderCircuit.objects.filter(
+        provider="apixo", state=ProviderCircuit.State.OPEN
+    ).exists()
+
+
+def unscheduled(values: dict) -> dict:
+    """Return a row without its schedule (a paused job's next action follows the probe)."""
+    return {k: v for k, v in values.items() if k not in ("next_action_at", "updated_at")}
 
 
 def entries_of(job: int) -> list[tuple[str, int | None]]:
@@ -431,7 +457,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             return None
         assert entries_of(generation.pk) == [(Kind.HOLD, None)]
         state = row(generation.pk)["state"]
-        assert state == (State.SUBMITTED if submit_now else State.QUEUED)
+        assert state == (State.SUBMITTED if submit_now and not paused() else State.QUEUED)
         note(f"create ({'submitted at once' if submit_now else 'submit task pending'})")
         return generation.pk
 
@@ -445,6 +471,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         """A worker runs the submit task, the provider answering with ``fault``; a task it
         makes ends ``plan[0]`` after ``plan[1]`` seconds."""
         before = row(job)
+        was_paused = paused()
         self.settings.PUBLIC_BASE_URL = CALLBACK_BASE if callback_mode else ""
         requests_before = self.fake.submit_requests[job]
         result = "killed"
@@ -467,6 +494,10 @@ class LifecycleMachine(RuleBasedStateMachine):
             assert self.fake.submit_requests[job] == requests_before
             assert after == before
             return
+        if was_paused and fault != "killed_after_claim":  # nothing goes out; it waits
+            assert result == "" and self.fake.submit_requests[job] == requests_before
+            assert unscheduled(after) == unscheduled(before)
+            return
         retried_out = before["submit_attempts"] + 1 >= SUBMIT_MAX_ATTEMPTS
         expected = {
             "ok": State.SUBMITTED,
@@ -474,15 +505,18 @@ class LifecycleMachine(RuleBasedStateMachine):
             "503": State.FAILED if retried_out else State.QUEUED,
             "no_connection": State.FAILED if retried_out else State.QUEUED,
             "400": State.FAILED,
-            "401": State.FAILED,
-            "402": State.FAILED,
+            "401": State.QUEUED,  # the provider is paused; the job keeps its hold and waits
+            "402": State.QUEUED,
             "dropped": State.UNKNOWN,
             "no_task_id": State.UNKNOWN,
             "killed_after_claim": State.SUBMITTING,
             "killed_before_send": State.SUBMITTING,
             "killed_after_send": State.SUBMITTING,
         }
-        assert after["submit_attempts"] == before["submit_attempts"] + 1
+        uncounted = fault in ("401", "402")  # nothing was started at the provider
+        assert after["submit_attempts"] == before["submit_attempts"] + (0 if uncounted else 1)
+        if uncounted:
+            assert paused()
         if fault == "killed_after_claim":
             assert after["state"] == State.SUBMITTING and after["submit_sent_at"] is None
             return
@@ -525,6 +559,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         task = self.fake.task_of_job[job]
         before, before_entries = row(job), entries_of(job)
         reads_before = self.fake.status_reads
+        was_paused = paused()
         token = task.token
         if kind == "wrong_token":
             token = "x" * 43
@@ -555,9 +590,19 @@ class LifecycleMachine(RuleBasedStateMachine):
             return
         assert all(recognised)
         assert callback_token_digest(token) == before["callback_token_hash"]
+        if before["state"] == State.EXPIRED and not before["late_state"]:
+            # Confirmed and, if the task succeeded, recorded for managers; no money moves.
+            assert after["state"] == State.EXPIRED and entries_of(job) == before_entries
+            if after["late_state"]:
+                assert task.state == "success" and after["late_state"] == State.SUCCEEDED
+            return
         if before["state"] in State.final():
             assert after == before
             assert self.fake.status_reads == reads_before
+            return
+        if was_paused:  # no status read while the provider is paused; the poller resumes
+            assert self.fake.status_reads == reads_before
+            assert after["state"] == before["state"] and entries_of(job) == before_entries
             return
         adoptable = before["provider_task_id"] is None
         if adoptable and kind in ("malformed", "unknown_task"):
@@ -579,8 +624,9 @@ class LifecycleMachine(RuleBasedStateMachine):
     def poll(self, job, fault, survives):
         """The poller reads a job's status (``webhook_meanwhile``: a webhook is handled while
         the poll waits for its answer); ``survives=False``: killed after finalizing."""
-        before = row(job)
+        before, before_entries = row(job), entries_of(job)
         reads_before = self.fake.status_reads
+        was_paused = paused()
         task = self.fake.task_of_job.get(job)
         status_fault = "ok" if fault == "webhook_meanwhile" else fault
         with self.fake.faults(status=status_fault), self.worker(survives=survives):
@@ -591,11 +637,24 @@ class LifecycleMachine(RuleBasedStateMachine):
             result = generation_poll(generation_id=job)
         after = row(job)
         note(f"poll {fault} from {before['state']} -> {after['state']}")
+        late_look = before["state"] == State.EXPIRED and before["provider_task_id"] is not None
+        if late_look:  # an expired job's late look: nothing but the late fields may change
+            assert result == State.EXPIRED and entries_of(job) == before_entries
+            assert after["state"] == State.EXPIRED
+            if after["late_state"] and not before["late_state"]:
+                assert status_fault == "ok" and not was_paused
+                assert task.state == "success" and after["late_state"] == State.SUCCEEDED
+                SEEN["success after expiry recorded"] += 1
+            return
         if before["state"] != State.SUBMITTED:
             assert result == "" and self.fake.status_reads == reads_before
             assert after == before
             return
         assert after["provider_task_id"] == task.task_id
+        if was_paused:
+            assert result == after["state"] == State.SUBMITTED
+            assert self.fake.status_reads == reads_before
+            return
         if status_fault != "ok":
             assert result == after["state"] == State.SUBMITTED
             assert after["poll_errors"] == before["poll_errors"] + 1
@@ -652,6 +711,21 @@ class LifecycleMachine(RuleBasedStateMachine):
         ).exists()
         note(f"sweep +{ahead}s: {report}")
 
+    @precondition(lambda self: paused())
+    @rule(fault=st.sampled_from(["ok", "401"]))
+    def probe(self, fault):
+        """A worker probes the paused provider's balance endpoint (``services.circuit``)."""
+        reads_before = self.fake.balance_reads
+        self.fake.balance_fault = fault
+        try:
+            with self.worker():
+                closed = provider_circuit_probe(provider="apixo")
+        finally:
+            self.fake.balance_fault = "ok"
+        note(f"probe {fault}: {'closed' if closed else 'still open'}")
+        assert self.fake.balance_reads == reads_before + 1
+        assert closed == (fault == "ok") == (not paused())
+
     @rule(seconds=st.sampled_from([70, 1, 30, 200, 400, 1000]))
     def time_passes(self, seconds):
         """Time goes by: job leases (60 s), stuck submits (150 s), download leases (360 s),
@@ -675,7 +749,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         - the provider agrees: a job's task id is the task the provider made for it, a
           succeeded or failed job with a task matches the task's outcome, and no submit was
           sent again after one that may have reached the provider;
-        - only a succeeded job has a result, and a stored result has a file.
+        - only a succeeded job has a result, and a stored result has a file;
+        - a success after expiry is recorded only on an expired job whose task succeeded.
         """
         if not self.users:
             return
@@ -702,9 +777,12 @@ class LifecycleMachine(RuleBasedStateMachine):
             granted = account.balance + account.held + spent[account.user_id]
             assert granted == self.granted[account.user_id]
         jobs = Generation.objects.filter(user__in=self.users).values_list(
-            "pk", "state", "provider_task_id", "result_state", "result_file"
+            "pk", "state", "provider_task_id", "result_state", "result_file", "late_state"
         )
-        for job, state, task_id, result_state, result_file in jobs:
+        for job, state, task_id, result_state, result_file, late_state in jobs:
+            if late_state:  # recorded for managers only; the job stays expired and refunded
+                assert state == State.EXPIRED and late_state == State.SUCCEEDED
+                assert self.fake.task_of_job[job].outcome == "success"
             assert job in holds
             settled = settlements[job]
             assert len(settled) <= 1, f"job {job} settled twice: {settled}"

@@ -212,17 +212,35 @@ def test_a_job_without_a_final_answer_expires_with_a_release_at_its_deadline(api
     assert ledger_mismatches() == []
 
 
-def test_an_expired_job_ignores_its_late_callback(api, make_job):
+def test_an_expired_jobs_late_success_is_recorded_and_moves_no_money(api, make_job):
+    """Issue #12 item 1: a success after expiry is recorded for managers, not dropped."""
     generation = make_job(state=State.UNKNOWN, deadline_at=timezone.now() - timedelta(seconds=1))
     token = give_token(generation)
     generations_sweep()
+    api.get(STATUS_URL, json=envelope(task_data("task_1", "success")))
 
     assert generation_callback_receive(
         generation_id=generation.pk, token=token, body=callback_body("task_1", "success")
     )
     generation.refresh_from_db()
     assert generation.state == State.EXPIRED
-    assert status_calls(api) == 0
+    assert (generation.late_state, generation.late_result_url) == (State.SUCCEEDED, RESULT_URL)
+    assert status_calls(api) == 1
+    assert settlements(generation) == ["hold", "release"]
+    assert ledger_mismatches() == []
+
+
+def test_an_expired_jobs_late_failure_changes_nothing(api, make_job):
+    generation = make_job(state=State.UNKNOWN, deadline_at=timezone.now() - timedelta(seconds=1))
+    token = give_token(generation)
+    generations_sweep()
+    api.get(STATUS_URL, json=envelope(task_data("task_1", "failed")))
+
+    assert generation_callback_receive(
+        generation_id=generation.pk, token=token, body=callback_body("task_1", "failed")
+    )
+    generation.refresh_from_db()
+    assert (generation.state, generation.late_state) == (State.EXPIRED, "")
     assert settlements(generation) == ["hold", "release"]
 
 

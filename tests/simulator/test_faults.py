@@ -131,3 +131,23 @@ def test_stats_count_requests_per_endpoint_and_status_requests_per_task(sim):
     assert stats["tasks"]["total"] == 1
     assert stats["callbacks"] == {"attempts": 0, "delivered": 0}
     json.dumps(stats)  # JSON-ready
+
+
+@pytest.mark.parametrize(("method", "path"), API_PATHS)
+def test_rate_unreadable_answers_a_maintenance_page_or_a_redirect(make_sim, method, path):
+    """Not a provider answer: what a proxy in front of it sends during maintenance."""
+    sim = make_sim(rate_unreadable=1.0, seed=3)
+
+    answers = [
+        sim.call(method, path, {"input": t2v_input()} if method == "POST" else None)
+        for _ in range(8)
+    ]
+
+    assert {answer.status for answer in answers} == {200, 302}
+    for answer in answers:
+        if answer.status == 302:
+            assert answer.headers["Location"] == "/maintenance"
+        else:
+            assert answer.headers["Content-Type"].startswith("text/html")
+            assert b"maintenance" in answer.body.lower()
+    assert sim.tasks() == []
