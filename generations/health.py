@@ -60,11 +60,13 @@ def check_migrations() -> Check:
         return Check(True, "all applied")
     from django.db.migrations.executor import MigrationExecutor
 
-    executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
-    plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
-    if plan:
-        names = ", ".join(f"{m.app_label}.{m.name}" for m, _ in plan[:5])
-        return Check(False, f"{len(plan)} unapplied: {names}")
+    # Every node of the graph, not a plan towards the leaves: a plan is empty when a leaf is
+    # recorded as applied, even if a migration before it is not.
+    loader = MigrationExecutor(connections[DEFAULT_DB_ALIAS]).loader
+    unapplied = sorted(set(loader.graph.nodes) - set(loader.applied_migrations))
+    if unapplied:
+        names = ", ".join(f"{app}.{name}" for app, name in unapplied[:5])
+        return Check(False, f"{len(unapplied)} unapplied: {names}")
     _migrations_applied = True
     return Check(True, "all applied")
 
