@@ -142,7 +142,9 @@ def _log_in(base: str, username: str) -> requests.Session:
 
 
 # Named URLs that are not pages: fragments the form fetches with its fields.
-NOT_PAGES = {"generations:quote"}
+# /readyz answers 503 here on purpose (no worker runs) and /metrics 404 without its token:
+# both are operations endpoints, tested in tests/ops. /healthz is walked like a page.
+NOT_PAGES = {"generations:quote", "readyz", "metrics"}
 MANAGER_ONLY = ("team:", "generations:team_spend")
 
 
