@@ -7,7 +7,12 @@ import requests
 from django.core.management import call_command
 from django.urls import reverse
 
-from generations.models import CreditAccount, CreditEntry, Generation
+from generations.models import (
+    CreditAccount,
+    Generation,
+    ProviderAlert,
+    ProviderCircuit,
+)
 from generations.selectors.ledger import ledger_mismatches
 from generations.services.generations import GenerationSpec, generation_create
 from generations.services.ledger import credits_grant
@@ -89,15 +94,29 @@ def test_a_failed_task_releases_the_hold(client, member, simulator):
     assert ledger_mismatches() == []
 
 
-def test_a_rejected_submit_fails_the_job_and_releases(member, simulator, settings):
+def test_a_refused_key_pauses_the_provider_and_the_job_resumes_when_it_works(
+    member, simulator, settings
+):
+    """Issue #12 item 1: a 401 keeps the job and its hold; a probe resumes it."""
+    key = settings.APIXO_API_KEY
     settings.APIXO_API_KEY = "wrong-key"  # the simulator answers 401
     credits_grant(user=member, amount=500, actor=None)
     generation = create_job(member)
     generation.refresh_from_db()
-    assert generation.state == "failed"
-    assert generation.fail_code == "HTTP_401"
-    assert CreditEntry.objects.filter(generation=generation, kind="release").count() == 1
-    assert CreditAccount.objects.get(user=member).balance == 500
+    assert (generation.state, generation.submit_attempts) == ("queued", 0)
+    assert CreditAccount.objects.get(user=member).held == 40
+    assert ProviderCircuit.objects.get(provider="apixo").is_open
+    assert ProviderAlert.objects.get().kind == "http_401"
+
+    settings.APIXO_API_KEY = key  # the operator fixes the key; the next probe sees it
+    generation = drive_until_settled(generation)
+
+    assert generation.state == "succeeded"
+    assert not ProviderCircuit.objects.get(provider="apixo").is_open
+    assert not ProviderAlert.objects.unresolved().exists()
+    kinds = generation.credit_entries.order_by("id").values_list("kind", flat=True)
+    assert list(kinds) == ["hold", "capture"]
+    assert ledger_mismatches() == []
 
 
 def test_rate_limited_submits_are_retried_with_backoff(member, simulator, settings):
