@@ -5,10 +5,13 @@
     python3 dev.py test    # venv, install test tools, run the test suite (pytest args pass on)
 
 ``run`` starts the web server, a django-q2 cluster and, when no ``APIXO_API_KEY`` is set, the
-provider simulator, and stops them together on Ctrl-C or when any of them exits.
+provider simulator, and stops them together on Ctrl-C or when any of them exits. The portal's
+settings default to production (``DEBUG`` off, no ``SECRET_KEY``), so ``run`` first writes the
+development values to ``.env`` (git-ignored) when they are missing there.
 """
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -47,6 +50,40 @@ def ensure_venv(requirements: str) -> None:
     stamp.write_text(wanted)
 
 
+DOTENV = ROOT / ".env"
+DEV_VALUES_HEADER = "# Written by `python3 dev.py run`: development values, never for production."
+
+
+def ensure_dev_env() -> None:
+    """Make ``.env`` hold ``DEBUG=true`` and a generated ``SECRET_KEY`` unless already set.
+
+    Values already in ``.env`` or in the real environment are kept; an empty ``SECRET_KEY=``
+    line (as copied from ``.env.example``) is filled in. The key stays the same across runs so
+    log-ins survive a restart.
+    """
+    lines = DOTENV.read_text().splitlines() if DOTENV.exists() else []
+    values = {
+        key.strip(): value.strip()
+        for key, _, value in (line.partition("=") for line in lines if "=" in line)
+        if not key.lstrip().startswith("#")
+    }
+    wanted = {"DEBUG": "true", "SECRET_KEY": secrets.token_urlsafe(50)}
+    missing = {
+        key: value
+        for key, value in wanted.items()
+        if not values.get(key) and not os.environ.get(key)
+    }
+    if not missing:
+        return
+    lines = [line for line in lines if line.partition("=")[0].strip() not in missing]
+    if DEV_VALUES_HEADER not in lines:
+        lines.append(DEV_VALUES_HEADER)
+    lines += [f"{key}={value}" for key, value in missing.items()]
+    DOTENV.write_text("\n".join(lines) + "\n")
+    DOTENV.chmod(0o600)
+    print(f"Wrote development {' and '.join(missing)} to {DOTENV}", flush=True)
+
+
 def manage(*args: str) -> None:
     subprocess.run([PYTHON, ROOT / "manage.py", *args], check=True, cwd=ROOT)
 
@@ -54,6 +91,7 @@ def manage(*args: str) -> None:
 def run() -> int:
     """Prepare the database and demo users, then run the portal's processes together."""
     ensure_venv("requirements.txt")
+    ensure_dev_env()
     manage("migrate", "--no-input", "-v", "0")
     manage("seed_demo")
     host = os.environ.get("PORTAL_ADDRESS", "127.0.0.1:8000")

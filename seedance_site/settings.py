@@ -5,6 +5,8 @@ Every variable is parsed strictly: a value that does not parse stops start-up wi
 DESIGN.md ("Configuration"); `.env.example` lists them all with their defaults.
 """
 
+import os
+import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -15,8 +17,11 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-# A local .env is read when present; the real environment wins over it.
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# A local .env is read when present; the real environment wins over it. ENV_FILE names another
+# file, or none when empty (the test settings read none, whatever a developer's .env says).
+ENV_FILE = os.environ.get("ENV_FILE", str(BASE_DIR / ".env")).strip()
+if ENV_FILE:
+    environ.Env.read_env(ENV_FILE, overwrite=False)
 
 
 def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
@@ -47,14 +52,32 @@ def _usd(name: str, default: str) -> Decimal:
 
 
 # --- Django basics -------------------------------------------------------------------------
-DEBUG = env.bool("DEBUG", default=True)
-_DEV_SECRET_KEY = "django-insecure-dev-only-never-use-in-production"
-SECRET_KEY = env.str("SECRET_KEY", default=_DEV_SECRET_KEY if DEBUG else "")
-if not SECRET_KEY or (not DEBUG and SECRET_KEY == _DEV_SECRET_KEY):
-    raise ImproperlyConfigured("SECRET_KEY must be set to a long random value when DEBUG=false.")
+# No insecure default (issue #12 item 10; DESIGN.md "Configuration"): DEBUG unset is production,
+# and there is no built-in key. `python3 dev.py run` writes development values (DEBUG=true and
+# a generated key) to a local .env; the test settings bring their own.
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env.str("SECRET_KEY", default="").strip()
+if not SECRET_KEY:
+    raise ImproperlyConfigured(
+        "SECRET_KEY is not set. In production set it to a long random value, e.g. the output "
+        "of: python3 -c 'import secrets; print(secrets.token_urlsafe(50))'. For development, "
+        "`python3 dev.py run` writes one to .env."
+    )
+# The same rule as Django's own deploy check (security.W009), refused at start-up.
+if not DEBUG and (
+    len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-insecure-")
+):
+    raise ImproperlyConfigured(
+        "SECRET_KEY is too weak for DEBUG=false: use at least 50 random characters."
+    )
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else []
 )
+if not DEBUG and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured(
+        "ALLOWED_HOSTS is not set: with DEBUG=false list the portal's host names, e.g. "
+        "ALLOWED_HOSTS=studio.example.com."
+    )
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -118,7 +141,16 @@ if _engine == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    # Persistent connections, one per thread that serves requests or runs tasks, checked
+    # before reuse. gunicorn and qcluster have a fixed number of threads, so a node holds at
+    # most WEB_CONCURRENCY x WEB_THREADS (web) or Q_WORKERS + 2 (worker) connections; see the
+    # README's sizing rule. runserver starts a thread per browser connection and keeps it for
+    # keep-alive, so there a persistent connection per thread grows without bound: it closes
+    # each connection at the end of its request instead (issue #13 item 3).
+    _runserver = sys.argv[1:2] == ["runserver"]
+    DATABASES["default"]["CONN_MAX_AGE"] = (
+        0 if _runserver else env.int("CONN_MAX_AGE", default=60)
+    )
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -173,6 +205,50 @@ STORAGES = {
 }
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # bytes; larger uploads spool to disk
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
+# --- Media storage (results and inputs; docs/storage.md) -----------------------------------
+# MEDIA_STORAGE=local keeps files under MEDIA_ROOT; s3 puts them in an S3-compatible bucket
+# (AWS S3, MinIO, Cloudflare R2) through django-storages, configured by its own AWS_* names.
+# Either way, files are reached only through views that check who may see them.
+MEDIA_STORAGE = _choice("MEDIA_STORAGE", "local", ("local", "s3"))
+# Local files: served by Django itself (honouring Range) or handed to the web server in front:
+# nginx (X-Accel-Redirect to MEDIA_ACCEL_PREFIX, an `internal` location aliasing MEDIA_ROOT)
+# or Apache (X-Sendfile with mod_xsendfile).
+MEDIA_ACCEL = _choice("MEDIA_ACCEL", "none", ("none", "nginx", "apache"))
+_accel_prefix = env.str("MEDIA_ACCEL_PREFIX", default="/protected-media/").strip().strip("/")
+if not _accel_prefix or not all(
+    part and part != ".." and part.replace("-", "").replace("_", "").isalnum()
+    for part in _accel_prefix.split("/")
+):
+    raise ImproperlyConfigured("MEDIA_ACCEL_PREFIX must be a URL path such as /protected-media/.")
+MEDIA_ACCEL_PREFIX = f"/{_accel_prefix}/"
+if MEDIA_STORAGE == "s3":
+    if MEDIA_ACCEL != "none":
+        raise ImproperlyConfigured("MEDIA_ACCEL applies to MEDIA_STORAGE=local only.")
+    AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="").strip()
+    if not AWS_STORAGE_BUCKET_NAME:
+        raise ImproperlyConfigured("MEDIA_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME.")
+    # Empty: AWS S3 itself. MinIO: http(s)://host:9000; R2: https://<account>.r2.cloudflarestorage.com
+    AWS_S3_ENDPOINT_URL = _url("AWS_S3_ENDPOINT_URL", default="") or None
+    AWS_S3_REGION_NAME = env.str("AWS_S3_REGION_NAME", default="").strip() or None  # R2: auto
+    # Unset keys leave boto3 its own credential chain (instance role, ~/.aws, ...).
+    AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", default="") or None
+    AWS_SECRET_ACCESS_KEY = env.str("AWS_SECRET_ACCESS_KEY", default="") or None
+    # Key prefix inside the bucket, e.g. "seedance/" to share a bucket.
+    AWS_LOCATION = env.str("AWS_LOCATION", default="").strip("/")
+    # "path" for MinIO without wildcard DNS; "virtual" or "auto" (boto3's choice) otherwise.
+    _addressing = _choice("AWS_S3_ADDRESSING_STYLE", "auto", ("auto", "path", "virtual"))
+    AWS_S3_ADDRESSING_STYLE = None if _addressing == "auto" else _addressing
+    AWS_S3_SIGNATURE_VERSION = "s3v4"
+    # Objects stay private: owners get presigned URLs valid this many seconds (SigV4 allows
+    # at most 7 days), after the owner check, one per request.
+    AWS_QUERYSTRING_AUTH = True
+    AWS_QUERYSTRING_EXPIRE = env.int("AWS_QUERYSTRING_EXPIRE", default=300)
+    if not 1 <= AWS_QUERYSTRING_EXPIRE <= 604_800:
+        raise ImproperlyConfigured("AWS_QUERYSTRING_EXPIRE must be 1-604800 seconds.")
+    AWS_DEFAULT_ACL = None  # the bucket's policy applies; never public-read
+    AWS_S3_FILE_OVERWRITE = False  # a name in use gets a suffix, as on the local disk
+    STORAGES["default"] = {"BACKEND": "storages.backends.s3.S3Storage"}
 
 # --- Security ------------------------------------------------------------------------------
 # Secure defaults follow from DEBUG=false. An operator serving plain HTTP (e.g. on a private
@@ -276,9 +352,37 @@ PORTAL_ADDRESS = env.str("PORTAL_ADDRESS", default="127.0.0.1:8000")
 
 # --- Task queue (django-q2) ----------------------------------------------------------------
 Q_BROKER = _choice("Q_BROKER", "orm", ("orm", "redis"))
-REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# Redis (issue #13): empty by default. When set it is Django's cache (shared by every web and
+# worker node: provider balances, ...) and, with Q_BROKER=redis, django-q2's broker.
+REDIS_URL = _url("REDIS_URL", default="", schemes=("redis", "rediss"))
+if Q_BROKER == "redis" and not REDIS_URL:
+    raise ImproperlyConfigured("Q_BROKER=redis needs REDIS_URL, e.g. redis://127.0.0.1:6379/0.")
+# Several portals may share one Redis: their broker queues and cache keys are kept apart by
+# this name (the django-q2 cluster name and the cache key prefix).
+REDIS_KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="seedance").strip()
+if not REDIS_KEY_PREFIX or not REDIS_KEY_PREFIX.replace("-", "").replace("_", "").isalnum():
+    raise ImproperlyConfigured("REDIS_KEY_PREFIX must be letters, digits, - or _.")
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": REDIS_KEY_PREFIX,
+            # A Redis outage must not hang pages: fail fast, the callers fall back.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+# This worker node's name in heartbeats and metrics; default "<host>:<qcluster pid>".
+WORKER_NODE_NAME = env.str("WORKER_NODE_NAME", default="").strip()
+# A worker node renews its heartbeat this often (seconds); /readyz wants one within 3x.
+WORKER_HEARTBEAT_SECONDS = env.float("WORKER_HEARTBEAT_SECONDS", default=10.0)
+# Bearer token for /metrics; empty answers 404 (DESIGN.md "Configuration").
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 Q_CLUSTER = {
-    "name": "seedance",
+    "name": REDIS_KEY_PREFIX,
     "workers": env.int("Q_WORKERS", default=2),
     # A task may run for `timeout` seconds; the broker hands it out again only after `retry`,
     # well above it, so a slow task is never run twice at once. Attempts are finite.

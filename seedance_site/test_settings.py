@@ -3,6 +3,15 @@
 ``DATABASE_URL`` still selects SQLite or PostgreSQL, so the same suite runs on both.
 """
 
+import os
+
+# The suite's own basics, set before the settings module reads the environment: no developer's
+# .env is read (ENV_FILE empty), DEBUG-derived defaults are the development ones, and a test-only
+# key. Processes the tests start (runserver, qcluster) inherit these.
+os.environ["ENV_FILE"] = ""
+os.environ["DEBUG"] = "true"
+os.environ.setdefault("SECRET_KEY", "test-settings-only-key-not-for-any-deployment")
+
 from .settings import *  # noqa: F403
 from .settings import STORAGES
 
@@ -19,3 +28,7 @@ SECURE_SSL_REDIRECT = False
 Q_CLUSTER = {**Q_CLUSTER, "sync": True}  # noqa: F405
 POLL_TIME_SCALE = 0.0
 DISPATCHER_AUTOSTART = False  # tests drive dispatch_pass() themselves
+# The in-process tests use a per-process cache even when REDIS_URL is set (CI runs the suite
+# with the Redis broker): the suite clears the cache around every test, which on Redis would
+# flush the database the real qcluster processes of the end-to-end tests use as their broker.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -4,10 +4,15 @@ from django.contrib import admin
 from django.urls import include, path
 
 from generations.views.alerts import ProviderAlertResolveView
+from generations.views.health import HealthzView, MetricsView, ReadyzView
 from generations.views.inputs import PublicInputView
 from generations.views.webhooks import GenerationWebhookView
 
 urlpatterns = [
+    # Operations (issue #13): no login; /metrics wants the METRICS_TOKEN bearer.
+    path("healthz", HealthzView.as_view(), name="healthz"),
+    path("readyz", ReadyzView.as_view(), name="readyz"),
+    path("metrics", MetricsView.as_view(), name="metrics"),
     path("admin/", admin.site.urls),
     path("accounts/", include("generations.urls_accounts")),
     path("team/", include("generations.urls_team")),

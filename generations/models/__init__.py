@@ -3,6 +3,7 @@
 from .alerts import ProviderAlert
 from .generation import Generation, GenerationInput, WorkerLease
 from .ledger import CreditAccount, CreditEntry
+from .ops import OpsMetric, WorkerHeartbeat
 from .pricing import Price, PriceTable
 from .team import AuditEntry, Invitation
 from .users import User
@@ -14,9 +15,11 @@ __all__ = [
     "Generation",
     "GenerationInput",
     "Invitation",
+    "OpsMetric",
     "Price",
     "PriceTable",
     "ProviderAlert",
     "User",
+    "WorkerHeartbeat",
     "WorkerLease",
 ]

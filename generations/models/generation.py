@@ -131,6 +131,8 @@ class Generation(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # When the provider says the task finished (its completeTime): finalize latency (#13).
+    provider_completed_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = GenerationQuerySet.as_manager()

@@ -15,6 +15,7 @@ address the download guard never saw.
 
 from __future__ import annotations
 
+import functools
 import json as jsonlib
 import logging
 import os
@@ -117,6 +118,41 @@ def backoff_delay(
     return ceiling * rand()
 
 
+# Called after every request_json with (method, url, outcome), e.g. by /metrics (issue #13):
+# outcome is "2xx", "3xx", "4xx", "429", "5xx" or the error's kind. An observer never raises.
+REQUEST_OBSERVERS: list[Callable[[str, str, str], None]] = []
+
+
+def _observed(send: Callable[..., tuple[int, Any]]) -> Callable[..., tuple[int, Any]]:
+    """Wrap ``request_json`` so that each of its requests is reported to REQUEST_OBSERVERS."""
+
+    @functools.wraps(send)
+    def wrapper(method: str, url: str, **kwargs: Any) -> tuple[int, Any]:
+        outcome = "error"
+        try:
+            status, body = send(method, url, **kwargs)
+            outcome = "429" if status == 429 else f"{status // 100}xx"
+            return status, body
+        except ProviderConnectionError:
+            outcome = "connection_error"
+            raise
+        except ProviderOutcomeUnknown:
+            outcome = "outcome_unknown"
+            raise
+        except ProviderResponseError:
+            outcome = "bad_response"
+            raise
+        finally:
+            for observer in REQUEST_OBSERVERS:
+                try:
+                    observer(method, url, outcome)
+                except Exception:
+                    logger.exception("Request observer %r failed", observer)
+
+    return wrapper
+
+
+@_observed
 def request_json(
     method: str,
     url: str,

@@ -4,7 +4,7 @@ DESIGN.md "Money" (two-phase charging: the price is held at submission) and "Gen
 lifecycle" (submission runs in a django-q2 task enqueued on commit).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from django.conf import settings
@@ -14,7 +14,7 @@ from django.utils import timezone
 from ..catalog import Mode, Provider
 from ..models import Generation, User
 from ..queue import enqueue
-from .inputs import InputSpec, inputs_create
+from .inputs import InputSpec, inputs_create, inputs_discard, inputs_store
 from .ledger import credits_hold
 from .pricing import Quote, price_quote
 
@@ -74,10 +74,18 @@ def generation_create(*, user: User, spec: GenerationSpec, client_token: str = "
         existing = Generation.objects.filter(user=user, client_token=client_token).first()
         if existing is not None:
             return existing
+    # Uploads go to the media storage first: with object storage that is HTTP, which must
+    # not run inside the transaction below (it locks the member's account row).
+    stored = inputs_store(inputs=spec.inputs)
     try:
         with transaction.atomic():
-            generation = _create_and_hold(user=user, spec=spec, quote=quote, token=client_token)
-    except IntegrityError:
+            generation = _create_and_hold(
+                user=user, spec=replace(spec, inputs=stored), quote=quote, token=client_token
+            )
+    except BaseException as error:
+        inputs_discard(inputs=spec.inputs, stored=stored)
+        if not isinstance(error, IntegrityError):
+            raise
         # A concurrent request with the same one-time key won the unique constraint
         # (generation_unique_client_token); this one wrote nothing. Anything else re-raises.
         existing = Generation.objects.filter(user=user, client_token=client_token).first()
@@ -112,8 +120,7 @@ def _create_and_hold(*, user: User, spec: GenerationSpec, quote: Quote, token: s
         deadline_at=now + timedelta(seconds=settings.GENERATION_DEADLINE_SECONDS),
     )
     credits_hold(user=user, amount=quote.credits, generation=generation, actor=user)
-    # After the hold, so a short balance writes no file.
-    inputs_create(generation=generation, inputs=spec.inputs)
+    inputs_create(generation=generation, inputs=spec.inputs)  # files already stored
     transaction.on_commit(lambda: _enqueue_submit(generation.pk))
     return generation
 

@@ -7,11 +7,12 @@ result used as an extend source, is therefore served read-only at an unguessable
 ``INPUT_URL_MARGIN_SECONDS``. A public URL the member typed is sent as it is.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.files.base import ContentFile, File
+from django.core.files.storage import default_storage
 from django.urls import reverse
 from django.utils import timezone
 
@@ -111,6 +112,48 @@ def provider_input_urls(generation: Generation) -> tuple[tuple[str, ...], tuple[
         url = input_public_url(generation_input)
         (videos if generation_input.kind == GenerationInput.Kind.VIDEO else images).append(url)
     return tuple(images), tuple(videos)
+
+
+def inputs_store(*, inputs: tuple[InputSpec, ...]) -> tuple[InputSpec, ...]:
+    """Write the new bytes of ``inputs`` (uploads, thumbnails) to the default storage now.
+
+    Call before the transaction that creates the generation: with object storage
+    (``MEDIA_STORAGE=s3``) every write is an HTTP request, and none may run while that
+    transaction holds the member's account row (STYLE.md practice 3). If the transaction
+    then fails, ``inputs_discard`` removes what this wrote.
+
+    Returns:
+        The specs again, each upload now a ``stored_name`` (and ``thumbnail_name``) in
+        ``inputs/...`` with ``content``/``thumbnail`` cleared; the others unchanged.
+    """
+    stored = []
+    for spec in inputs:
+        changes = {}
+        holder = GenerationInput()  # unsaved: only its fields' upload_to naming is used
+        if spec.content is not None:
+            content = spec.content
+            if isinstance(content, bytes):
+                content = ContentFile(content)
+            holder.file.save(spec.name or f"input-{spec.position}", content, save=False)
+            changes.update(content=None, stored_name=holder.file.name)
+        if spec.thumbnail is not None:
+            holder.thumbnail.save("thumbnail.jpg", ContentFile(spec.thumbnail), save=False)
+            changes.update(thumbnail=None, thumbnail_name=holder.thumbnail.name)
+        stored.append(replace(spec, **changes))
+    return tuple(stored)
+
+
+def inputs_discard(*, inputs: tuple[InputSpec, ...], stored: tuple[InputSpec, ...]) -> None:
+    """Delete the files ``inputs_store`` wrote for ``inputs`` (returned as ``stored``).
+
+    For a generation that could not be created; files the specs already referenced (a
+    member's earlier result or input) stay.
+    """
+    for spec, kept in zip(inputs, stored, strict=True):
+        if spec.content is not None and kept.stored_name:
+            default_storage.delete(kept.stored_name)
+        if spec.thumbnail is not None and kept.thumbnail_name:
+            default_storage.delete(kept.thumbnail_name)
 
 
 def inputs_create(*, generation: Generation, inputs: tuple[InputSpec, ...]) -> None:

@@ -9,10 +9,11 @@ DESIGN.md "Generation lifecycle". The rules every function here keeps (STYLE.md 
   the sweeper, and writes the capture or release in the same transaction.
 """
 
+import contextlib
 import logging
 import tempfile
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.files import File
@@ -64,6 +65,8 @@ class Outcome:
         fail_code: the provider's ``failCode`` (or ours, e.g. ``HTTP_400``); kept for reports.
         fail_message: what the member reads.
         cost_time_ms: the provider's ``costTime`` (milliseconds), when known.
+        completed_at: when the provider says the task finished (its ``completeTime``), for
+            the finalize latency in ``/metrics``.
     """
 
     state: str
@@ -71,17 +74,29 @@ class Outcome:
     fail_code: str = ""
     fail_message: str = ""
     cost_time_ms: int | None = None
+    completed_at: datetime | None = None
 
     @classmethod
     def from_status(cls, status: TaskStatus) -> "Outcome":
         """Build the outcome of a final ``statusTask`` answer (001 "Status response fields")."""
+        completed_at = None
+        if status.complete_time_ms:
+            # A nonsense time only costs the latency figure.
+            with contextlib.suppress(OverflowError, OSError, ValueError):
+                completed_at = datetime.fromtimestamp(status.complete_time_ms / 1000, tz=UTC)
         if status.succeeded:
-            return cls(State.SUCCEEDED, status.result_urls[0], cost_time_ms=status.cost_time_ms)
+            return cls(
+                State.SUCCEEDED,
+                status.result_urls[0],
+                cost_time_ms=status.cost_time_ms,
+                completed_at=completed_at,
+            )
         return cls(
             State.FAILED,
             fail_code=status.fail_code,
             fail_message=status.fail_message,
             cost_time_ms=status.cost_time_ms,
+            completed_at=completed_at,
         )
 
     @classmethod
@@ -403,6 +418,7 @@ def generation_finalize(
         generation.finished_at = timezone.now()
         generation.next_action_at = None
         generation.cost_time_ms = outcome.cost_time_ms
+        generation.provider_completed_at = outcome.completed_at
         if outcome.state == State.SUCCEEDED:
             generation.next_action_at = generation.finished_at + download_lease()
             generation.result_url = outcome.result_url

@@ -6,7 +6,7 @@ member's generation is a 404 (DESIGN.md "What must hold").
 
 from django.contrib import messages
 from django.db.models import Prefetch
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views import View
 from django.views.generic import DetailView, FormView, ListView, TemplateView
@@ -20,6 +20,7 @@ from ..services.generations import generation_create
 from ..services.inputs import InputsNotConfigured, stored_inputs_available
 from ..services.ledger import LedgerError
 from ..services.pricing import price_quote
+from ..storage import stored_file_response
 
 
 class GenerationListView(ListView):
@@ -260,14 +261,24 @@ class CreditsBarView(TemplateView):
 
 
 class GenerationVideoView(View):
-    """Serve a stored result video to its owner; ``?download=1`` as an attachment."""
+    """Serve a stored result video to its owner; ``?download=1`` as an attachment.
+
+    Others get a 404 before any storage is touched. The video itself comes from the media
+    storage (``generations.storage``): a ranged local response, a web-server hand-off, or a
+    redirect to a short-lived presigned URL.
+    """
 
     def get(self, request, pk: int):
         generation = get_object_or_404(Generation.objects.for_user(request.user), pk=pk)
         if not generation.has_video:
             raise Http404("This generation has no stored video.")
-        return FileResponse(
-            generation.result_file.open("rb"),
+        extension = generation.result_file.name.rsplit(".", 1)[-1]
+        response = stored_file_response(
+            request,
+            generation.result_file,
+            filename=f"seedance-{generation.pk}.{extension}",
             as_attachment=request.GET.get("download") == "1",
-            filename=f"seedance-{generation.pk}.{generation.result_file.name.rsplit('.', 1)[-1]}",
         )
+        # Only the owner may see it: no shared cache keeps it; the browser revalidates.
+        response.setdefault("Cache-Control", "private, no-cache")
+        return response

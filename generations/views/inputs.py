@@ -7,16 +7,18 @@ carries 192 random bits and it stops working once the job is final plus a margin
 """
 
 from django.contrib.auth.decorators import login_not_required
-from django.http import FileResponse, Http404
+from django.http import Http404, HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.utils.decorators import method_decorator
 from django.views import View
 
 from ..models import GenerationInput
+from ..storage import stored_file_response
 
 
-def _file_response(field_file, *, content_type: str) -> FileResponse:
-    response = FileResponse(field_file.open("rb"), content_type=content_type or None)
+def _file_response(request, field_file, *, content_type: str) -> HttpResponseBase:
+    """Answer with a stored input: from local disk, or a redirect to a presigned URL."""
+    response = stored_file_response(request, field_file, content_type=content_type)
     # Never rendered as a page, even if a browser opens the link.
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response["Cache-Control"] = "private, no-store"
@@ -35,7 +37,9 @@ class PublicInputView(View):
         )
         if generation_input is None:
             raise Http404("No such input, or it has expired.")
-        return _file_response(generation_input.file, content_type=generation_input.content_type)
+        return _file_response(
+            request, generation_input.file, content_type=generation_input.content_type
+        )
 
 
 class InputThumbnailView(View):
@@ -47,4 +51,4 @@ class InputThumbnailView(View):
             pk=input_pk,
             generation_id=pk,
         )
-        return _file_response(generation_input.thumbnail, content_type="image/jpeg")
+        return _file_response(request, generation_input.thumbnail, content_type="image/jpeg")

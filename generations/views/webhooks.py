@@ -11,12 +11,15 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
+from ..metrics import webhook_delivery_observed
 from ..services.callbacks import generation_callback_receive
 
 # A callback body is one statusTask envelope: a few hundred bytes (001 "Poll for result").
 WEBHOOK_MAX_BYTES = 64 * 1024
 # aivideoapi.ai's callback headers (CONTRACT.md "aivideoapi.ai"); APIXO sends none.
 CALLBACK_HEADERS = ("X-Event", "X-Task-Id", "X-Timestamp")
+# The result label of seedance_webhook_deliveries_total for each answer (/metrics, #13).
+_RESULTS = {200: "accepted", 400: "bad_request", 404: "not_found", 413: "too_large"}
 
 
 @method_decorator([csrf_exempt, login_not_required], name="dispatch")
@@ -31,6 +34,11 @@ class GenerationWebhookView(View):
     http_method_names = ["post"]
 
     def post(self, request, generation_id: int, token: str) -> HttpResponse:
+        response = self._receive(request, generation_id, token)
+        webhook_delivery_observed(_RESULTS.get(response.status_code, "error"))
+        return response
+
+    def _receive(self, request, generation_id: int, token: str) -> HttpResponse:
         try:
             declared = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:

@@ -24,8 +24,20 @@ from generations.services.inputs import InputsNotConfigured
 from generations.services.ledger import LedgerError
 
 
+def _result_location(generation: Generation) -> str:
+    """Return where the stored video is: its absolute path on local storage, else a URL.
+
+    With ``MEDIA_STORAGE=s3`` there is no path; the URL is presigned and valid for
+    ``AWS_QUERYSTRING_EXPIRE`` seconds, long enough for the script to fetch the file.
+    """
+    try:
+        return generation.result_file.path
+    except NotImplementedError:  # object storage (Storage.path is for local files only)
+        return generation.result_file.url
+
+
 def generation_json(generation: Generation) -> dict:
-    """Return the fields scripts rely on; ``result_file`` is an absolute path or None."""
+    """Return the fields scripts rely on; ``result_file`` is a path or URL (see above), or None."""
     return {
         "id": generation.pk,
         "state": generation.state,
@@ -37,7 +49,7 @@ def generation_json(generation: Generation) -> dict:
         "provider_task_id": generation.provider_task_id,
         "fail_code": generation.fail_code or None,
         "fail_message": generation.fail_message or None,
-        "result_file": generation.result_file.path if generation.has_video else None,
+        "result_file": _result_location(generation) if generation.has_video else None,
     }
 
 

@@ -2,6 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from generations.metrics import LEDGER_CHECK_MISMATCHES, metric_set
 from generations.selectors.ledger import ledger_mismatches
 
 
@@ -10,6 +11,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         problems = ledger_mismatches()
+        # Kept for /metrics (seedance_ledger_check_mismatches and its time).
+        metric_set(LEDGER_CHECK_MISMATCHES, len(problems))
         for problem in problems:
             self.stderr.write(f"MISMATCH {problem}")
         if problems:

@@ -1,0 +1,49 @@
+"""Operations state shared by every node: worker heartbeats and metric values (issue #13).
+
+Kept in the database so that any web node's ``/readyz`` and ``/metrics`` see what every
+worker node did, whichever cache and broker are configured.
+"""
+
+from django.db import models
+
+
+class WorkerHeartbeat(models.Model):
+    """One ``qcluster`` node's heartbeat, renewed every ``WORKER_HEARTBEAT_SECONDS``.
+
+    Each worker process of the node renews it from a small thread (``generations.workers``)
+    and counts the tasks it ran, so a node whose workers are dead or hung stops renewing.
+    """
+
+    node = models.CharField(max_length=200, unique=True)
+    host = models.CharField(max_length=200)
+    pid = models.PositiveIntegerField(help_text="The qcluster process (the workers' parent).")
+    started_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField(db_index=True)
+    tasks_done = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["node"]
+
+    def __str__(self) -> str:
+        return f"{self.node} seen {self.last_seen_at:%Y-%m-%d %H:%M:%S}"
+
+
+class OpsMetric(models.Model):
+    """A named number for ``/metrics``: a counter (added to) or a last value (set).
+
+    ``labels`` is the canonical JSON of the Prometheus labels (sorted keys, no spaces), so
+    that one (name, labels) pair is one row.
+    """
+
+    name = models.CharField(max_length=100)
+    labels = models.CharField(max_length=300, blank=True)
+    value = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["name", "labels"], name="ops_metric_name_labels")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}{{{self.labels}}} {self.value}"

@@ -1,0 +1,101 @@
+"""No insecure default (issue #12 item 10; DESIGN.md "Configuration").
+
+DEBUG unset is production and start-up refuses without SECRET_KEY; ``dev.py run`` writes its
+own development values to a git-ignored .env; the test settings need no .env.
+"""
+
+import importlib.util
+import subprocess
+
+from .conftest import ROOT, clean_env, manage
+
+STRONG_KEY = "k" * 20 + "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def _load_dev_module():
+    spec = importlib.util.spec_from_file_location("dev_script", ROOT / "dev.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_start_up_refuses_without_secret_key(no_dotenv):
+    result = manage("check", env=clean_env(ENV_FILE=no_dotenv))
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_debug_unset_runs_as_production(no_dotenv):
+    env = clean_env(ENV_FILE=no_dotenv, SECRET_KEY=STRONG_KEY, ALLOWED_HOSTS="studio.test")
+    result = manage(
+        "shell",
+        "-c",
+        "from django.conf import settings; print(settings.DEBUG, "
+        "settings.SESSION_COOKIE_SECURE, settings.SECURE_SSL_REDIRECT)",
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1].split() == ["False", "True", "True"]
+
+
+def test_production_refuses_a_weak_key_and_missing_hosts(no_dotenv):
+    weak = manage("check", env=clean_env(ENV_FILE=no_dotenv, SECRET_KEY="short"))
+    assert weak.returncode != 0
+    assert "SECRET_KEY is too weak" in weak.stderr
+    hosts = manage("check", env=clean_env(ENV_FILE=no_dotenv, SECRET_KEY=STRONG_KEY))
+    assert hosts.returncode != 0
+    assert "ALLOWED_HOSTS is not set" in hosts.stderr
+
+
+def test_dev_run_writes_development_values_that_manage_py_reads(tmp_path, monkeypatch):
+    dev = _load_dev_module()
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("# copied from .env.example\nSECRET_KEY=\nPROVIDER_DEFAULT=apixo\n")
+    monkeypatch.setattr(dev, "DOTENV", dotenv)
+    for name in ("DEBUG", "SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+
+    dev.ensure_dev_env()
+    first = dotenv.read_text()
+    dev.ensure_dev_env()  # a second run keeps the key: log-ins survive restarts
+
+    assert dotenv.read_text() == first
+    values = dict(
+        line.split("=", 1) for line in first.splitlines() if "=" in line and line[0] != "#"
+    )
+    assert values["DEBUG"] == "true"
+    assert len(values["SECRET_KEY"]) >= 50
+    assert values["PROVIDER_DEFAULT"] == "apixo"  # the developer's own lines stay
+    assert first.count("SECRET_KEY=") == 1
+    result = manage("check", env=clean_env(ENV_FILE=str(dotenv)))
+    assert result.returncode == 0, result.stderr
+
+
+def test_dev_run_keeps_values_already_set(tmp_path, monkeypatch):
+    dev = _load_dev_module()
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(f"DEBUG=false\nSECRET_KEY={STRONG_KEY}\n")
+    monkeypatch.setattr(dev, "DOTENV", dotenv)
+
+    dev.ensure_dev_env()
+
+    assert dotenv.read_text() == f"DEBUG=false\nSECRET_KEY={STRONG_KEY}\n"
+
+
+def test_dotenv_is_git_ignored():
+    result = subprocess.run(
+        ["git", "check-ignore", "--quiet", ".env"], cwd=ROOT, capture_output=True
+    )
+    assert result.returncode == 0, ".env must be listed in .gitignore"
+
+
+def test_test_settings_need_no_dotenv(no_dotenv, tmp_path):
+    env = clean_env(
+        DJANGO_SETTINGS_MODULE="seedance_site.test_settings",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    )
+    result = manage(
+        "shell", "-c", "from django.conf import settings; print(settings.DEBUG)", env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "True"

@@ -1,0 +1,1 @@
+"""Tests of the media storage: local serving with Range, web-server hand-off, S3."""
