@@ -4,7 +4,9 @@ from django.conf import settings
 from django.db.backends.signals import connection_created
 from django.db.models.signals import post_save
 from django.dispatch import receiver
+from django_q.signals import post_execute_in_worker, pre_execute
 
+from . import log_context
 from .db import register_sqlite_functions
 from .models import CreditAccount
 
@@ -17,3 +19,7 @@ def create_credit_account(sender, instance, created: bool, raw: bool = False, **
 
 
 connection_created.connect(register_sqlite_functions, dispatch_uid="ledger_sqlite_functions")
+
+# Log lines of a django-q2 task carry its id and generation (issue #13 item 9).
+pre_execute.connect(log_context.task_started, dispatch_uid="log_context_task_started")
+post_execute_in_worker.connect(log_context.task_finished, dispatch_uid="log_context_task_done")

@@ -18,6 +18,12 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 import av
+from django.core.files.uploadedfile import UploadedFile
+from django.core.files.uploadhandler import (
+    FileUploadHandler,
+    StopUpload,
+    TemporaryFileUploadHandler,
+)
 from PIL import Image, ImageOps
 
 from generations.providers.media import SNIFF_BYTES, sniff_image, sniff_video
@@ -34,6 +40,23 @@ IMAGE_EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 THUMBNAIL_SIZE = (320, 320)
 VIDEO_MAX_BYTES = 200 * MB  # our cap: the provider docs give none for the source clip
 VIDEO_MAX_SECONDS = 120  # our cap: the provider analyses only the tail of the clip (000)
+# Our cap on a source clip's frame size, read from the container before any frame is decoded:
+# 4K (4096 x 2160) in either orientation. The provider renders at most 1080p (000
+# "Parameters": resolution), so larger clips bring nothing but decoding cost.
+VIDEO_MAX_LONG_SIDE = 4096  # pixels
+VIDEO_MAX_SHORT_SIDE = 2160  # pixels
+# The largest request body the upload form can legitimately send: a source clip and two images
+# plus 1 MB of form fields and multipart framing. A larger declared body is refused with 413
+# before it is read (generations.middleware.RequestSizeLimitMiddleware); nginx's
+# client_max_body_size should be the same (docs/deploy.md).
+REQUEST_MAX_BYTES = VIDEO_MAX_BYTES + 2 * IMAGE_MAX_BYTES + MB
+# Each file field's limit while it streams in (LimitedUploadHandler); other fields get the
+# largest, VIDEO_MAX_BYTES.
+FIELD_MAX_BYTES = {
+    "start_image": IMAGE_MAX_BYTES,
+    "end_image": IMAGE_MAX_BYTES,
+    "source_video": VIDEO_MAX_BYTES,
+}
 VIDEO_EXTENSIONS = {"video/mp4": "mp4", "video/quicktime": "mov", "video/webm": "webm"}
 
 _IMAGES = "Upload a JPG, PNG or WebP image."
@@ -52,6 +75,9 @@ ERROR_MESSAGES = {
     "no_video_stream": f"This file has no video track. {_VIDEOS}",
     "too_long": "The video lasts {seconds:.0f} seconds; the limit is {limit} seconds. "
     "Upload a shorter clip.",
+    "too_many_video_pixels": "The video is {width} x {height} pixels; the limit is "
+    f"{VIDEO_MAX_LONG_SIDE} x {VIDEO_MAX_SHORT_SIDE} (4K) either way round. "
+    "Upload a smaller clip.",
 }
 
 # Other image formats recognised by their magic numbers, only to name them in the message.
@@ -172,8 +198,10 @@ def clean_video_upload(upload: Any) -> CleanVideo:
         UploadRejected: ``too_large`` over :data:`VIDEO_MAX_BYTES` (our cap); ``not_a_video``
             when the bytes are not MP4/MOV/WebM or FFmpeg cannot read them or decode a first
             frame; ``no_video_stream`` for an audio-only file; ``unsupported_format`` for
-            Matroska with a non-WebM codec; ``too_long`` over :data:`VIDEO_MAX_SECONDS` (our
-            cap). 000 "Source input": one source video per extension.
+            Matroska with a non-WebM codec; ``too_long`` over :data:`VIDEO_MAX_SECONDS` and
+            ``too_many_video_pixels`` over :data:`VIDEO_MAX_LONG_SIDE` x
+            :data:`VIDEO_MAX_SHORT_SIDE` (our caps, both read from the container's metadata
+            before any frame is decoded). 000 "Source input": one source video per extension.
     """
     if upload.size > VIDEO_MAX_BYTES:
         raise UploadRejected("too_large", limit=VIDEO_MAX_BYTES // MB, kind="video")
@@ -341,6 +369,10 @@ def _probe_video(source: str | IO[bytes], content_type: str) -> tuple[float, int
                 raise UploadRejected("not_a_video")
             if duration > VIDEO_MAX_SECONDS:
                 raise UploadRejected("too_long", seconds=duration, limit=VIDEO_MAX_SECONDS)
+            if max(width, height) > VIDEO_MAX_LONG_SIDE or min(width, height) > (
+                VIDEO_MAX_SHORT_SIDE
+            ):
+                raise UploadRejected("too_many_video_pixels", width=width, height=height)
             for index, packet in enumerate(container.demux(stream)):
                 if packet.decode():
                     break
@@ -351,3 +383,59 @@ def _probe_video(source: str | IO[bytes], content_type: str) -> tuple[float, int
     except av.FFmpegError as exc:
         raise UploadRejected("not_a_video") from exc
     return duration, width, height
+
+
+class OversizedUpload(UploadedFile):
+    """Stands for a file that went past its field's limit: its size, none of its bytes.
+
+    ``size`` is the number of bytes received (more than the limit), so the form's own size
+    check (:func:`clean_image_upload`, :func:`clean_video_upload`) refuses it with the usual
+    ``too_large`` message next to the field.
+    """
+
+    def __init__(self, *, name: str, content_type: str, size: int, charset: str | None) -> None:
+        super().__init__(io.BytesIO(), name, content_type, size, charset)
+
+
+class LimitedUploadHandler(FileUploadHandler):
+    """Stop storing an upload at its field's byte limit while it streams in (issue #12 item 11).
+
+    First in ``FILE_UPLOAD_HANDLERS``. Each file's chunks pass on to the next handler (memory,
+    then a temporary file) only up to :data:`FIELD_MAX_BYTES` for its field; past it the rest
+    is read and dropped, and the field gets an :class:`OversizedUpload`, which the form refuses.
+    A body that goes past :data:`REQUEST_MAX_BYTES` in total (one sent without a
+    Content-Length, which the middleware checks first) stops the upload at once.
+    """
+
+    def __init__(self, request: Any = None) -> None:
+        super().__init__(request)
+        self.request_bytes = 0  # file bytes received in this request
+        self.received = 0  # bytes of the current file
+        self.limit = VIDEO_MAX_BYTES
+
+    def new_file(self, field_name: str, *args: Any, **kwargs: Any) -> None:
+        super().new_file(field_name, *args, **kwargs)
+        self.received = 0
+        self.limit = FIELD_MAX_BYTES.get(field_name, VIDEO_MAX_BYTES)
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
+        self.received += len(raw_data)
+        self.request_bytes += len(raw_data)
+        if self.request_bytes > REQUEST_MAX_BYTES:
+            raise StopUpload(connection_reset=True)
+        return raw_data if self.received <= self.limit else None
+
+    def file_complete(self, file_size: int) -> UploadedFile | None:
+        if self.received <= self.limit:
+            return None  # the next handler holds the whole file
+        # The temporary file holding the part before the limit is deleted now, not when the
+        # request is garbage-collected.
+        for handler in getattr(self.request, "upload_handlers", ()):
+            if isinstance(handler, TemporaryFileUploadHandler) and hasattr(handler, "file"):
+                handler.file.close()
+        return OversizedUpload(
+            name=self.file_name,
+            content_type=self.content_type,
+            size=self.received,
+            charset=self.charset,
+        )

@@ -94,12 +94,16 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every later middleware's log lines carry the request id (issue #13 item 9).
+    "generations.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Before anything reads the body: 413 for a declared body over the upload form's limit.
+    "generations.middleware.RequestSizeLimitMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -175,6 +179,8 @@ AXES_COOLOFF_TIME = 1  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+# A page in the portal's layout saying how long to wait, with a password-reset link (429).
+AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
 
 # --- E-mail --------------------------------------------------------------------------------
 # EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.com:587; console by default.
@@ -189,7 +195,8 @@ USE_TZ = True
 
 # --- Static files and storage --------------------------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where collectstatic writes (whitenoise serves from there with DEBUG=false).
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
 # No MEDIA_URL is routed: stored videos are served by views that check who may see them.
@@ -205,6 +212,13 @@ STORAGES = {
 }
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # bytes; larger uploads spool to disk
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# Uploads are limited while they stream (issue #12 item 11): the first handler passes a file on
+# only up to its field's limit and cuts a body past the form's total (generations.uploads).
+FILE_UPLOAD_HANDLERS = [
+    "generations.uploads.LimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 # --- Media storage (results and inputs; docs/storage.md) -----------------------------------
 # MEDIA_STORAGE=local keeps files under MEDIA_ROOT; s3 puts them in an S3-compatible bucket
@@ -264,8 +278,25 @@ SECURE_HSTS_PRELOAD = _https
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
+TRUST_X_FORWARDED_PROTO = env.bool("TRUST_X_FORWARDED_PROTO", default=False)
+if TRUST_X_FORWARDED_PROTO:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Login throttling behind proxies (issue #12 item 12). django-axes keys failures by the client's
+# address, which behind nginx would be nginx's own for everyone: one attacker would lock out the
+# whole team. TRUSTED_PROXY_COUNT proxies in front of the portal (default 1 with
+# TRUST_X_FORWARDED_PROTO) each append the address they saw to X-Forwarded-For, so the client is
+# that many entries from the right; whatever a client wrote further left is ignored. django-ipware
+# reads it (axes' AXES_IPWARE_* settings; its proxy count is the hops listed after the client).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1 if TRUST_X_FORWARDED_PROTO else 0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 or more.")
+if TRUSTED_PROXY_COUNT:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+    AXES_IPWARE_PROXY_ORDER = "left-most"  # X-Forwarded-For lists the client first
+    AXES_IPWARE_PROXY_COUNT = TRUSTED_PROXY_COUNT - 1  # the last proxy is REMOTE_ADDR
+    IPWARE_STRICT = False  # a client may prepend anything; the count is from the right
+else:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # --- Providers -----------------------------------------------------------------------------
@@ -408,12 +439,38 @@ else:
     Q_CLUSTER["redis"] = REDIS_URL
 
 # --- Logging -------------------------------------------------------------------------------
+# LOG_FORMAT=json: one JSON object per line (python-json-logger) with request_id, user_id,
+# generation_id and task_id where known (generations.log_context; issue #13 item 9). text: one
+# readable line with the request id. gunicorn.conf.py logs its access lines the same way.
+LOG_FORMAT = _choice("LOG_FORMAT", "text", ("text", "json"))
+LOG_LEVEL = _choice(
+    "LOG_LEVEL", "info", ("debug", "info", "warning", "error", "critical")
+).upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "filters": {"context": {"()": "generations.log_context.ContextFilter"}},
+    "formatters": {
+        "text": {
+            "()": "generations.log_context.TextFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+        },
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(user_id)s "
+            "%(generation_id)s %(task_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "datefmt": "%Y-%m-%dT%H:%M:%S%z",
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 

@@ -161,7 +161,11 @@ class GenerationForm(forms.Form):
         required=False,
         label="Source clip",
         widget=forms.ClearableFileInput(attrs={"accept": VIDEO_ACCEPT}),
-        help_text="MP4, MOV or WebM.",
+        help_text=(
+            f"MP4, MOV or WebM, up to {uploads.VIDEO_MAX_BYTES // uploads.MB} MB, "
+            f"{uploads.VIDEO_MAX_SECONDS // 60} minutes and 4K "
+            f"({uploads.VIDEO_MAX_LONG_SIDE} x {uploads.VIDEO_MAX_SHORT_SIDE})."
+        ),
     )
     source_video_url = forms.URLField(
         required=False, assume_scheme="https", label="or source video URL", max_length=2000
