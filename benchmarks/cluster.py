@@ -251,6 +251,15 @@ def database_drop(admin_url: str, name: str) -> None:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def database_connections() -> int:
+    """Return how many connections the scratch database has now (this script's included)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+        return cursor.fetchone()[0]
+
+
 # --- submitting through the form ---------------------------------------------------------------
 
 
@@ -264,6 +273,7 @@ class Submissions:
     retries: int = 0
     reasons: Counter = field(default_factory=Counter)
     seconds: list[float] = field(default_factory=list)
+    peak_connections: int = 0
 
 
 def form_data(n: int, sim_url: str, rng_seed: int) -> dict:
@@ -441,6 +451,7 @@ def run_mode(args) -> int:
             | Q(state=Generation.State.SUCCEEDED, result_state=Generation.ResultState.PENDING)
         ).exclude(state=Generation.State.UNKNOWN)
         kills = [] if args.no_kill else [(0.35, workers[0]), (0.60, webs[0])]
+        peak_connections = 0
         last_report = 0.0
         wall = None
         while time.monotonic() - started < args.timeout:
@@ -453,6 +464,7 @@ def run_mode(args) -> int:
                           f"after {posted} posts", flush=True)  # fmt: skip
             submitting = any(thread.is_alive() for thread in threads)
             count = in_flight.count()
+            peak_connections = max(peak_connections, database_connections())
             if time.monotonic() - last_report >= 15:
                 last_report = time.monotonic()
                 print(f"  {last_report - started:6.1f} s  posted {posted}, in flight {count}",
@@ -465,6 +477,7 @@ def run_mode(args) -> int:
             wall = time.monotonic() - started
             print(f"  timed out after {args.timeout:g} s", flush=True)
 
+        out.peak_connections = peak_connections
         return report(args, out, wall, sim_url, nodes, balancer, call_command, CommandError)
     finally:
         for node in nodes:
@@ -558,6 +571,11 @@ def report(args, out, wall, sim_url, nodes, balancer, call_command, command_erro
                    f"{states.get('failed', 0)} failed {dict(fail_reasons)}; "
                    f"{unsaved.count()} results not stored; balancer skipped a dead node "
                    f"{balancer.refused} times; provider responses {stats['responses']}"),
+        ("database connections", f"peak {out.peak_connections}; the sizing rule "
+                                 f"(docs/deploy.md) allows {connections_allowed(args)} + this "
+                                 f"script's 1"),
+        ("load average", " ".join(f"{load:.1f}" for load in os.getloadavg())
+                         + f" at the end ({os.cpu_count()} cores)"),
         ("error lines in logs", ", ".join(f"{k} {v}" for k, v in log_errors.items())),
         ("killed", ", ".join(f"{n.name} at {n.killed_at:.0f} s" for n in nodes if n.killed_at)
          or "none"),
@@ -572,6 +590,13 @@ def report(args, out, wall, sim_url, nodes, balancer, call_command, command_erro
     sys.stdout.flush()
     settled = final + unknown == args.jobs
     return 0 if settled and out.failed == 0 and ledger.startswith("OK") else 1
+
+
+def connections_allowed(args) -> int:
+    """Return the connections docs/deploy.md's rule gives the topology (without margin):
+    processes x threads per web node, Q_WORKERS + 2 per worker node."""
+    web = args.web_nodes * args.web_concurrency * args.web_threads
+    return web + args.worker_nodes * (args.q_workers + 2)
 
 
 def main() -> int:

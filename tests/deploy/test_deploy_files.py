@@ -360,6 +360,8 @@ def test_nginx_serves_the_app_over_tls(served_through_nginx):
     assert "Strict-Transport-Security" in headers
     assert all("Secure" in c for c in headers.get_all("Set-Cookie") or []), headers
     assert headers["Set-Cookie"]
+    # nginx's $request_id reaches the portal, which answers with it (and logs it).
+    assert re.fullmatch(r"[0-9a-f]{32}", headers["X-Request-ID"] or ""), headers
 
     # Static files come from the collectstatic directory, served by nginx.
     only_on_disk = static / "served-by-nginx.txt"
