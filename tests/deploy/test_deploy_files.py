@@ -52,6 +52,8 @@ def parse_env_file(path: Path) -> dict[str, str]:
             continue
         name, sep, value = line.partition("=")
         assert sep and re.fullmatch(r"[A-Z][A-Z0-9_]*", name), f"{path.name}:{number}: {line!r}"
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]  # systemd strips one pair of quotes
         values[name] = value
     return values
 
@@ -85,6 +87,18 @@ def test_env_files_name_only_variables_the_portal_reads():
     for path in ENV_FILES:
         unknown = set(parse_env_file(path)) - read
         assert not unknown, f"{path.name} sets variables nothing reads: {sorted(unknown)}"
+
+
+@pytest.mark.parametrize("path", ENV_FILES, ids=lambda p: p.name)
+def test_env_files_load_the_same_in_a_shell_as_in_systemd(path):
+    """docs/deploy.md runs manage.py after ``set -a; . /etc/seedance/seedance.env``."""
+    script = f'set -a; . "{path}"; set +a; env -0'
+    result = subprocess.run(
+        ["bash", "-c", script], env={}, capture_output=True, text=True, check=True
+    )
+    shell = dict(item.split("=", 1) for item in result.stdout.split("\0") if "=" in item)
+    for name, value in parse_env_file(path).items():
+        assert shell.get(name) == value, name
 
 
 def test_env_files_do_not_repeat_a_variable_across_roles():
