@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from generations.services.ledger import credits_capture, credits_grant, credits_hold
+from generations.services.ledger import credits_grant
 from tests.factories import GenerationFactory, ManagerFactory
 
 from .browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, log_in, requires_chromium
@@ -32,11 +32,9 @@ def manager_with_spend(settings, monkeypatch):
     manager = ManagerFactory(username="boss")
     credits_grant(user=manager, amount=50_000, actor=None)
     for days_ago in (1, 3, 8):
-        generation = GenerationFactory(
-            user=manager, created_at=timezone.now() - timedelta(days=days_ago)
+        GenerationFactory(  # held and captured by the factory
+            user=manager, state="succeeded", created_at=timezone.now() - timedelta(days=days_ago)
         )
-        hold = credits_hold(user=manager, amount=generation.price_credits, generation=generation)
-        credits_capture(hold=hold)
     return manager
 
 
@@ -95,8 +93,7 @@ def test_a_manager_grants_credits_and_sees_the_members_spend(
     page.click("text=Apply to selected")
     page.wait_for_selector("text=Granted 2,500 credits to 1 member(s).")
     assert CreditAccount.objects.get(user=member).balance == 2500
-    generation = GenerationFactory(user=member, price_credits=400)
-    credits_capture(hold=credits_hold(user=member, amount=400, generation=generation))
+    GenerationFactory(user=member, price_credits=400, state="succeeded")  # held, captured
 
     page.goto(f"{live_server.url}/team/spend/")
     page.wait_for_selector("[data-chart=chart-periods] canvas")
