@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from .models import WorkerLease
 from .queue import enqueue
+from .services.alerts import provider_alert_email
 from .services.circuit import provider_circuit_probe
 from .services.dispatch import dispatch_pass, lease_acquire, lease_release
 from .services.lifecycle import generation_poll, generation_store_result, generation_submit
@@ -71,6 +72,11 @@ def check_low_balance(user_id: int) -> bool:
 def send_invitation(invitation_id: int, base_url: str) -> bool:
     """E-mail an invitation's link, starting with ``base_url`` (``invitation_send``)."""
     return invitation_send(invitation_id=invitation_id, base_url=base_url)
+
+
+def email_provider_alert(alert_id: int) -> None:
+    """E-mail the managers a provider alert (``provider_alert_email``)."""
+    provider_alert_email(alert_id=alert_id)
 
 
 def ensure_dispatcher() -> None:

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from ..models import AuditEntry, ProviderAlert, User
 from ..providers.errors import ProviderBalanceError, ProviderError
+from ..queue import enqueue
 from ..selectors.users import manager_emails
 from .audit import audit_record
 
@@ -74,7 +75,13 @@ def provider_alert_raise(*, provider: str, error: ProviderError) -> ProviderAler
         if not recent:
             alert.emailed_at = now
             alert_id = alert.pk
-            transaction.on_commit(lambda: _email_managers(alert_id), robust=True)
+            # Sent by a queued task, never inside the request or poll that raised the alert.
+            transaction.on_commit(
+                lambda: enqueue(
+                    "email_provider_alert", alert_id, group="notify", name=f"alert-{alert_id}"
+                ),
+                robust=True,
+            )
         alert.save()
     logger.warning("Provider alert %s %s (#%s): %s", provider, kind, alert.count, error.message)
     return alert
@@ -97,8 +104,19 @@ def _locked_unresolved(*, provider: str, kind: str, now) -> tuple[ProviderAlert,
         return unresolved.get(provider=provider, kind=kind), False
 
 
-def _email_managers(alert_id: int) -> None:
-    """Send the alert to every active manager with an e-mail address."""
+def provider_alert_email(*, alert_id: int) -> None:
+    """E-mail the alert to every active manager with an e-mail address.
+
+    Runs in a queued task (``tasks.email_provider_alert``), enqueued when the alert is
+    raised or seen again after ``ALERT_EMAIL_INTERVAL``: a slow or broken mail server never
+    delays a web request, a poll or a webhook answer.
+
+    Args:
+        alert_id: the ``ProviderAlert``'s primary key.
+
+    Raises:
+        ProviderAlert.DoesNotExist: no such alert.
+    """
     alert = ProviderAlert.objects.get(pk=alert_id)
     recipients = manager_emails()
     if not recipients:

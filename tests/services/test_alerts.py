@@ -294,3 +294,24 @@ def test_the_resolve_view_refuses_get_and_foreign_redirects(client, alert, manag
     assert client.get(url).status_code == 405
     response = client.post(url, {"next": "https://evil.example.com/"})
     assert response.url == reverse("generations:list")
+
+
+def test_the_alert_e_mail_is_sent_by_a_queued_task_not_by_the_caller(
+    api, make_job, managers, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Issue #12 item 13: no e-mail inside a request, poll or webhook; a task sends it."""
+    from generations.services import alerts
+
+    queued = []
+    monkeypatch.setattr(alerts, "enqueue", lambda task, *args, **kw: queued.append((task, args)))
+    refuse(api, "submit", 401)
+    with django_capture_on_commit_callbacks(execute=True):
+        run(make_job, "submit")
+    alert = ProviderAlert.objects.get(kind="http_401")
+    assert queued == [("email_provider_alert", (alert.pk,))]
+    assert alert_mails() == []  # nothing sent by the caller
+
+    from generations.tasks import email_provider_alert
+
+    email_provider_alert(alert.pk)  # what the worker runs
+    assert len(alert_mails()) == 1
