@@ -28,8 +28,9 @@ class InvitationQuerySet(models.QuerySet):
 class Invitation(models.Model):
     """A single-use link that lets one e-mail address join the team.
 
-    Only the SHA-256 digest of the link's token (256 random bits) is stored, so a copy of the
-    database cannot be used to join.
+    The link's token is an HMAC of the invitation under ``SECRET_KEY`` (``services.team``, as
+    Django's password-reset links), and only its SHA-256 digest is stored, so a copy of the
+    database cannot be used to join. Changing ``SECRET_KEY`` invalidates pending links.
     """
 
     email = models.EmailField()
