@@ -1,8 +1,8 @@
 """Benchmark: one machine tracks 1,000 jobs in flight against the simulator.
 
-DESIGN.md "Performance targets": "One machine tracks 1,000 jobs in flight against the simulator,
-all finalized, with the provider request rate under its documented limit and at most 3 status
-requests per job on average in polling mode (1 in callback mode)."
+docs/design.md "Performance targets": "One machine tracks 1,000 jobs in flight against the
+simulator, all finalized, with the provider request rate under its documented limit and at most 3
+status requests per job on average in polling mode (1 in callback mode)."
 
     .venv/bin/python benchmarks/inflight.py --workers 4          # 1,000 jobs, polling mode
     .venv/bin/python benchmarks/inflight.py --workers 4 --mode callback
@@ -55,7 +55,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PROVIDER_LIMIT_PER_MINUTE = 10_000  # CONTRACT.md "Other endpoints and facts"
+PROVIDER_LIMIT_PER_MINUTE = 10_000  # docs/providers/apixo.md "Rate limits"
 PROMPT = "benchmark job {n}: a lighthouse on a cliff in a winter storm, waves breaking below"
 
 

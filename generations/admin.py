@@ -1,4 +1,4 @@
-"""The Django admin as an operations console for managers (STYLE.md practice 12).
+"""The Django admin as an operations console for managers (docs/style.md practice 12).
 
 Who sees what (issue #12 items 6 and 7): every page and action asks for a model permission,
 not just ``is_staff``. The Managers group (migration 0009) holds what a manager's work needs:

@@ -1,7 +1,7 @@
 """What each provider's model accepts: modes, resolutions, aspect ratios and bounds.
 
 One source for the forms, the price table, the clients and the simulator's expectations.
-Every rule names the provider page it comes from (``../shared/provider-docs``).
+Every rule names the section of ``docs/providers/`` it comes from.
 """
 
 from dataclasses import dataclass
@@ -20,17 +20,19 @@ class Provider(models.TextChoices):
     AIVIDEOAPI = "aivideoapi", "aivideoapi.ai"
 
 
-# 001 "Overview" and 000 "Overview": prompt 3-2500 characters after trimming, duration 4-12 s.
+# docs/providers/apixo.md "Overview": prompt 3-2500 characters after trimming, duration 4-12 s.
 PROMPT_MIN_CHARS = 3
 PROMPT_MAX_CHARS = 2500
 DURATION_MIN_SECONDS = 4
 DURATION_MAX_SECONDS = 12
-# 001 "Overview": aspect ratios; 000 says extend has no public aspect_ratio field.
+# docs/providers/apixo.md "Overview": aspect ratios; docs/providers/apixo.md "Overview" says extend
+# has no public aspect_ratio field.
 ASPECT_RATIOS = ("1:1", "3:4", "4:3", "9:16", "16:9", "21:9")
-# 000 Parameters / seed.
+# docs/providers/apixo.md "Parameters".
 SEED_MIN = 0
 SEED_MAX = 2_147_483_647
-# 001 "Overview": 1-2 reference images for image-to-video; the second is the end frame.
+# docs/providers/apixo.md "Overview": 1-2 reference images for image-to-video; the second is the end
+# frame.
 MAX_IMAGES = 2
 
 
@@ -45,14 +47,14 @@ class ModelSpec:
 
 
 MODEL_SPECS: tuple[ModelSpec, ...] = (
-    # 001 Parameters: "backend validation accepts only 480p and 720p".
+    # docs/providers/apixo.md "Parameters": "backend validation accepts only 480p and 720p".
     ModelSpec(Provider.APIXO, "seedance-1-5-pro", Mode.TEXT_TO_VIDEO, ("480p", "720p")),
     ModelSpec(Provider.APIXO, "seedance-1-5-pro", Mode.IMAGE_TO_VIDEO, ("480p", "720p")),
-    # 000 Overview: 480p, 720p, 1080p.
+    # docs/providers/apixo.md "Overview": 480p, 720p, 1080p.
     ModelSpec(
         Provider.APIXO, "seedance-1-5-pro-extend", Mode.VIDEO_EXTEND, ("480p", "720p", "1080p")
     ),
-    # 002 Model: 480p, 720p, 1080p; no video_urls.
+    # docs/providers/aivideoapi.md "Model": 480p, 720p, 1080p; no video_urls.
     ModelSpec(
         Provider.AIVIDEOAPI,
         "doubao-seedance-1.5-pro",
@@ -92,8 +94,9 @@ def resolutions_for(*, mode: str, provider: str = Provider.APIXO) -> tuple[str, 
 def offers(*, provider: str, mode: str, resolution: str | None = None) -> bool:
     """Tell whether ``provider`` has a model for ``mode`` (at ``resolution``, when given).
 
-    1080p text/image-to-video is aivideoapi.ai's only (001 Parameters, 002 Model);
-    video-extend is APIXO's only (002: ``video_urls`` is not supported).
+    1080p text/image-to-video is aivideoapi.ai's only (docs/providers/apixo.md "Parameters",
+    docs/providers/aivideoapi.md "Model"); video-extend is APIXO's only
+    (docs/providers/aivideoapi.md "Input Object": ``video_urls`` is not supported).
     """
     try:
         spec = model_spec(provider=provider, mode=mode)

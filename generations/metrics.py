@@ -46,7 +46,7 @@ FLUSH_SECONDS = 2.0
 PROVIDER_REQUESTS = "provider_requests"
 WEBHOOK_DELIVERIES = "webhook_deliveries"
 LEDGER_CHECK_MISMATCHES = "ledger_check_mismatches"
-# Finalize latency buckets, seconds (DESIGN.md target: p95 under 10 s).
+# Finalize latency buckets, seconds (docs/design.md "Performance targets": p95 under 10 s).
 LATENCY_BUCKETS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
 
 _lock = threading.Lock()
@@ -130,7 +130,8 @@ def metric_set(name: str, value: int, **labels: str) -> None:
 
 # --- Provider requests (the hook in providers/http.py) ---------------------------------------
 
-# Path prefixes of each provider's API (CONTRACT.md; 001/002) and what they are for.
+# Path prefixes of each provider's API (docs/providers/apixo.md and docs/providers/aivideoapi.md)
+# and what they are for.
 _ENDPOINTS = (
     ("/generateTask/", "submit"),
     ("/statusTask/", "status"),

@@ -1,4 +1,4 @@
-"""django-q2 entry points: take ids, call a service, decide nothing else (STYLE.md 5).
+"""django-q2 entry points: take ids, call a service, decide nothing else (docs/style.md practice 5).
 
 Retries with backoff are decided by the services, which set each job's ``next_action_at``;
 the dispatcher enqueues what is due. django-q2's own re-delivery (``retry`` in Q_CLUSTER)

@@ -3,11 +3,12 @@
 Pure functions over an uploaded file (a Django ``UploadedFile`` or any binary file object with
 ``size``, ``read``, ``seek`` and ``name``); no models, no database. Each raises
 :class:`UploadRejected`, which a form turns into a field error. The rules come from the provider
-pages in ``shared/provider-docs/`` (004 "Tips: Image formats": JPG, PNG or WebP, at most 10 MB per
-image; 000 "Source input": exactly one video per extension) and from DESIGN.md "What must hold":
-a file that is not a real JPEG/PNG/WebP, is over 10 MB or is a decompression bomb is refused with
-a clear message. Names, browser content types and extensions are never trusted: formats are
-decided by the bytes, and images are re-encoded so no uploaded byte is stored as is.
+pages in ``docs/providers/`` (docs/providers/apixo.md "Image formats": JPG, PNG or WebP, at most 10
+MB per image; docs/providers/apixo.md "Source input": exactly one video per extension) and from
+docs/design.md "What must hold": a file that is not a real JPEG/PNG/WebP, is over 10 MB or is a
+decompression bomb is refused with a clear message. Names, browser content types and extensions are
+never trusted: formats are decided by the bytes, and images are re-encoded so no uploaded byte is
+stored as is.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from PIL import Image, ImageOps
 from generations.providers.media import SNIFF_BYTES, sniff_image, sniff_video
 
 MB = 1024 * 1024
-IMAGE_MAX_BYTES = 10 * MB  # 004 "Tips: Image formats": max 10MB per image
+IMAGE_MAX_BYTES = 10 * MB  # docs/providers/apixo.md "Image formats": max 10MB per image
 # Our limit against decompression bombs: a tiny file can declare a huge canvas. 36 megapixels
 # (6000 x 6000) is more than a 10 MB photo usually holds and far more than the provider's 1080p
 # output needs, and bounds each decoded RGBA copy to 144 MB. Pillow's own bomb guard only warns
@@ -39,10 +40,12 @@ IMAGE_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 IMAGE_EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 THUMBNAIL_SIZE = (320, 320)
 VIDEO_MAX_BYTES = 200 * MB  # our cap: the provider docs give none for the source clip
-VIDEO_MAX_SECONDS = 120  # our cap: the provider analyses only the tail of the clip (000)
+# our cap: the provider analyses only the tail of the clip (docs/providers/apixo.md "Source input")
+VIDEO_MAX_SECONDS = 120
 # Our cap on a source clip's frame size, read from the container before any frame is decoded:
-# 4K (4096 x 2160) in either orientation. The provider renders at most 1080p (000
-# "Parameters": resolution), so larger clips bring nothing but decoding cost.
+# 4K (4096 x 2160) in either orientation. The provider renders at most 1080p
+# (docs/providers/apixo.md "Parameters": resolution), so larger clips bring nothing but decoding
+# cost.
 VIDEO_MAX_LONG_SIDE = 4096  # pixels
 VIDEO_MAX_SHORT_SIDE = 2160  # pixels
 # The largest request body the upload form can legitimately send: a source clip and two images
@@ -139,12 +142,13 @@ def clean_image_upload(upload: Any) -> CleanImage:
             declared content type are ignored.
 
     Raises:
-        UploadRejected: ``too_large`` over :data:`IMAGE_MAX_BYTES` (004 "Tips: Image formats",
-            checked before reading); ``unsupported_format`` for another image format (GIF, BMP,
-            TIFF, HEIC, SVG, ...); ``not_an_image`` for anything Pillow cannot fully decode as
-            JPEG, PNG or WebP; ``too_many_pixels`` over :data:`IMAGE_MAX_PIXELS` (checked from
-            the header, before decoding); ``animated`` for more than one frame; ``trailing_data``
-            for bytes after the image's end (polyglot files). DESIGN.md "What must hold".
+        UploadRejected: ``too_large`` over :data:`IMAGE_MAX_BYTES`
+            (docs/providers/apixo.md "Image formats", checked before reading);
+            ``unsupported_format`` for another image format (GIF, BMP, TIFF, HEIC, SVG, ...);
+            ``not_an_image`` for anything Pillow cannot fully decode as JPEG, PNG or WebP;
+            ``too_many_pixels`` over :data:`IMAGE_MAX_PIXELS` (checked from the header, before
+            decoding); ``animated`` for more than one frame; ``trailing_data`` for bytes after the
+            image's end (polyglot files). docs/design.md "What must hold".
     """
     too_large = UploadRejected("too_large", limit=IMAGE_MAX_BYTES // MB, kind="image")
     if upload.size > IMAGE_MAX_BYTES:
@@ -201,7 +205,8 @@ def clean_video_upload(upload: Any) -> CleanVideo:
             Matroska with a non-WebM codec; ``too_long`` over :data:`VIDEO_MAX_SECONDS` and
             ``too_many_video_pixels`` over :data:`VIDEO_MAX_LONG_SIDE` x
             :data:`VIDEO_MAX_SHORT_SIDE` (our caps, both read from the container's metadata
-            before any frame is decoded). 000 "Source input": one source video per extension.
+            before any frame is decoded). docs/providers/apixo.md "Source input": one source video
+            per extension.
     """
     if upload.size > VIDEO_MAX_BYTES:
         raise UploadRejected("too_large", limit=VIDEO_MAX_BYTES // MB, kind="video")

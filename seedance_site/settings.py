@@ -2,7 +2,7 @@
 
 Every variable is parsed strictly: a value that does not parse stops start-up with
 ``ImproperlyConfigured`` naming the variable. The names of the variables are fixed by
-DESIGN.md ("Configuration"); `.env.example` lists them all with their defaults.
+docs/design.md "Configuration"; `.env.example` lists them all with their defaults.
 """
 
 import os
@@ -52,9 +52,9 @@ def _usd(name: str, default: str) -> Decimal:
 
 
 # --- Django basics -------------------------------------------------------------------------
-# No insecure default (issue #12 item 10; DESIGN.md "Configuration"): DEBUG unset is production,
-# and there is no built-in key. `python3 dev.py run` writes development values (DEBUG=true and
-# a generated key) to a local .env; the test settings bring their own.
+# No insecure default (issue #12 item 10; docs/design.md "Configuration"): DEBUG unset is
+# production, and there is no built-in key. `python3 dev.py run` writes development values
+# (DEBUG=true and a generated key) to a local .env; the test settings bring their own.
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="").strip()
 if not SECRET_KEY:
@@ -301,7 +301,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # --- Providers -----------------------------------------------------------------------------
 # Without APIXO_API_KEY the portal talks to the local simulator through the same client code;
-# only the base URL differs (DESIGN.md "Provider simulator").
+# only the base URL differs (docs/design.md "Provider simulator").
 SIMULATOR_HOST = env.str("SIMULATOR_HOST", default="127.0.0.1")
 SIMULATOR_PORT = env.int("SIMULATOR_PORT", default=8765)
 SIMULATOR_API_KEY = "sim-apixo-key"
@@ -318,11 +318,12 @@ APIXO_BASE_URL = _url(
 if USE_SIMULATOR:
     APIXO_API_KEY = SIMULATOR_API_KEY
 APIXO_ROUTING = _choice("APIXO_ROUTING", "auto", ("auto", "value", "official"))
-# The second provider (issue #7; 002 and CONTRACT.md "aivideoapi.ai"). It is offered when it has
+# The second provider (issue #7; docs/providers/aivideoapi.md). It is offered when it has
 # a key, or when the portal runs on the simulator (no APIXO key): the simulator speaks its API
 # too, under /aivideoapi/v1.
 AIVIDEOAPI_API_KEY = env.str("AIVIDEOAPI_API_KEY", default="")
-AIVIDEOAPI_SIMULATOR_API_KEY = "sk-sim-aivideoapi-key"  # 002: keys start with sk-
+# docs/providers/aivideoapi.md "invalid_api_key (401)": keys start with sk-
+AIVIDEOAPI_SIMULATOR_API_KEY = "sk-sim-aivideoapi-key"
 AIVIDEOAPI_USES_SIMULATOR = USE_SIMULATOR and not AIVIDEOAPI_API_KEY
 AIVIDEOAPI_BASE_URL = _url(
     "AIVIDEOAPI_BASE_URL",
@@ -343,11 +344,12 @@ PROVIDER_DEFAULT = _choice("PROVIDER_DEFAULT", "apixo", ("apixo", "aivideoapi"))
 PROVIDER_FAILOVER = env.bool("PROVIDER_FAILOVER", default=False)
 PROVIDER_CONNECT_TIMEOUT = env.float("PROVIDER_CONNECT_TIMEOUT", default=5.0)  # seconds
 PROVIDER_READ_TIMEOUT = env.float("PROVIDER_READ_TIMEOUT", default=30.0)  # seconds
-# The provider allows 10,000 requests a minute (CONTRACT.md "Other endpoints and facts");
+# The provider allows 10,000 requests a minute (docs/providers/apixo.md "Rate limits");
 # the poller keeps to this share of it.
 PROVIDER_REQUESTS_PER_MINUTE = env.int("PROVIDER_REQUESTS_PER_MINUTE", default=8_000)
 # The webhook's confirming status read (issue #12 item 14): seconds to connect, to answer; their
-# sum is the total budget, well under the 30 s APIXO gives the receiver (CONTRACT.md "Webhooks").
+# sum is the total budget, well under the 30 s APIXO gives the receiver
+# (docs/providers/apixo.md "Webhooks").
 WEBHOOK_STATUS_CONNECT_TIMEOUT = env.float("WEBHOOK_STATUS_CONNECT_TIMEOUT", default=2.0)
 WEBHOOK_STATUS_READ_TIMEOUT = env.float("WEBHOOK_STATUS_READ_TIMEOUT", default=3.0)
 if not (
@@ -360,15 +362,15 @@ if not (
         "seconds adding up to at most 20 (APIXO waits 30 s for the webhook's answer)."
     )
 
-# HTTPS here enables callback mode and public input URLs (DESIGN.md "Generation lifecycle").
+# HTTPS here enables callback mode and public input URLs (docs/design.md "Generation lifecycle").
 PUBLIC_BASE_URL = _url("PUBLIC_BASE_URL", default="")
 # The team spend page warns managers when the provider account's balance (USD, from
-# GET /apikeys/current-balance; CONTRACT.md "Other endpoints and facts") is below this.
+# GET /apikeys/current-balance; docs/providers/apixo.md "Balance endpoint") is below this.
 PROVIDER_BALANCE_WARNING_USD = _usd("PROVIDER_BALANCE_WARNING_USD", default="20")
 
 # Callback mode over plain HTTP, for the local simulator only (run it with
 # --allow-http-callbacks): webhook URLs then start with PUBLIC_BASE_URL or http://PORTAL_ADDRESS.
-# APIXO itself takes only public HTTPS callback URLs (001 "Parameters / callback_url"), so this
+# APIXO itself takes only public HTTPS callback URLs (docs/providers/apixo.md "Parameters"), so this
 # is refused unless APIXO_BASE_URL is a loopback address.
 CALLBACK_ALLOW_HTTP = env.bool("CALLBACK_ALLOW_HTTP", default=False)
 if CALLBACK_ALLOW_HTTP and (urlsplit(APIXO_BASE_URL).hostname or "") not in (
@@ -425,7 +427,7 @@ WORKER_NODE_NAME = env.str("WORKER_NODE_NAME", default="").strip()
 WORKER_HEARTBEAT_SECONDS = env.float("WORKER_HEARTBEAT_SECONDS", default=10.0)
 if not 0 < WORKER_HEARTBEAT_SECONDS <= 300:
     raise ImproperlyConfigured("WORKER_HEARTBEAT_SECONDS must be between 0 and 300 seconds.")
-# Bearer token for /metrics; empty answers 404 (DESIGN.md "Configuration").
+# Bearer token for /metrics; empty answers 404 (docs/design.md "Configuration").
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 Q_CLUSTER = {
     "name": REDIS_KEY_PREFIX,
@@ -448,7 +450,7 @@ if Q_CLUSTER["timeout"] - RESULT_DOWNLOAD_TIMEOUT < 5:
         f"({Q_CLUSTER['timeout']} s)."
     )
 if Q_BROKER == "orm":
-    # The ORM broker survives a worker crash; the Redis one does not (STYLE.md practice 6).
+    # The ORM broker survives a worker crash; the Redis one does not (docs/style.md practice 6).
     Q_CLUSTER["orm"] = "default"
 else:
     Q_CLUSTER["redis"] = REDIS_URL

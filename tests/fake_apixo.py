@@ -1,6 +1,6 @@
 """A faked APIXO for service and view tests: answers, webhook bodies and job helpers.
 
-HTTP is faked at the provider seam with ``responses`` (STYLE.md practice 11): every request
+HTTP is faked at the provider seam with ``responses`` (docs/style.md practice 11): every request
 the portal makes is recorded, and a URL nobody registered raises instead of going out. The
 fixtures ``api``, ``payer`` and ``make_job`` live in ``tests/conftest.py``.
 """
@@ -19,12 +19,12 @@ ATTACKER_URL = "http://169.254.169.254/evil.mp4"
 
 
 def envelope(data, *, code: int = 200, message: str = "success") -> dict:
-    """Return an APIXO answer body (CONTRACT.md "Envelope and states")."""
+    """Return an APIXO answer body (docs/providers/apixo.md "Envelope and states")."""
     return {"code": code, "message": message, "data": data}
 
 
 def task_data(task_id: str, state: str, *, url: str = RESULT_URL) -> dict:
-    """Return statusTask ``data`` for ``state`` (001 "Poll for result")."""
+    """Return statusTask ``data`` for ``state`` (docs/providers/apixo.md "Poll for result")."""
     data: dict = {"taskId": task_id, "state": state, "createTime": 1767965610929}
     if state == "success":
         data["resultJson"] = json.dumps({"resultUrls": [url]})
@@ -36,7 +36,7 @@ def task_data(task_id: str, state: str, *, url: str = RESULT_URL) -> dict:
 
 
 def callback_body(task_id: str, state: str, **kwargs) -> bytes:
-    """Return a webhook body: the statusTask envelope (CONTRACT.md "Webhooks")."""
+    """Return a webhook body: the statusTask envelope (docs/providers/apixo.md "Webhooks")."""
     return json.dumps(envelope(task_data(task_id, state, **kwargs))).encode()
 
 

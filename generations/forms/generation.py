@@ -2,7 +2,7 @@
 
 One form serves the three modes; each mode accepts only its documented fields and a field
 of another mode is refused, not silently dropped. Rules come from the provider pages
-(``../shared/provider-docs``) through ``generations.catalog``; upload checks live in
+(``docs/providers/``) through ``generations.catalog``; upload checks live in
 ``generations.uploads``. Error messages live in ``error_messages`` and carry codes.
 """
 
@@ -31,7 +31,8 @@ IMAGE_ACCEPT = "image/jpeg,image/png,image/webp"
 VIDEO_ACCEPT = "video/mp4,video/quicktime,video/webm"
 
 # The fields each mode takes besides prompt, resolution, duration and sound.
-# 001 "Parameters / input" (text- and image-to-video), 000 "Parameters" (video-extend).
+# docs/providers/apixo.md "Parameters" (text- and image-to-video),
+# docs/providers/apixo.md "Parameters" (video-extend).
 MODE_FIELDS = {
     Mode.TEXT_TO_VIDEO: {"aspect_ratio", "camera_fixed"},
     Mode.IMAGE_TO_VIDEO: {
@@ -57,16 +58,17 @@ OPTIONAL_FIELDS = set().union(*MODE_FIELDS.values()) - {"camera_fixed"}
 class GenerationForm(forms.Form):
     """A request in any of the three modes, with every documented field.
 
-    001 "Parameters / input": prompt 3-2500 characters after trimming; resolution 480p or
-    720p; duration an integer 4-12; sound a required boolean; aspect ratio one of six;
+    docs/providers/apixo.md "Parameters": prompt 3-2500 characters after trimming; resolution 480p
+    or 720p; duration an integer 4-12; sound a required boolean; aspect ratio one of six;
     ``fixed_lens`` ("Lock the camera"); ``image_urls`` 1-2 JPG/PNG/WebP images, the first
-    the start frame, the second the end frame. 000 "Parameters": exactly one source video,
-    resolution up to 1080p, ``camera_fixed`` (default on), ``seed`` 0-2147483647,
+    the start frame, the second the end frame. docs/providers/apixo.md "Parameters": exactly one
+    source video, resolution up to 1080p, ``camera_fixed`` (default on), ``seed`` 0-2147483647,
     ``watermark``; no aspect ratio (the output adapts to the source).
 
     Provider (issue #7): one of the configured providers that offers the mode and
-    resolution; 1080p text/image-to-video is aivideoapi.ai's only (002 "Model"), extend
-    APIXO's only. Left empty, ``PROVIDER_DEFAULT`` decides (``providers.default_provider``).
+    resolution; 1080p text/image-to-video is aivideoapi.ai's only
+    (docs/providers/aivideoapi.md "Model"), extend APIXO's only. Left empty, ``PROVIDER_DEFAULT``
+    decides (``providers.default_provider``).
 
     Args:
         user: the member asking; needed to use their own generations as inputs.
@@ -227,7 +229,7 @@ class GenerationForm(forms.Form):
         return self._public_url("source_video_url")
 
     def _public_url(self, name: str) -> str:
-        """Refuse a URL that is not public HTTP(S) (DESIGN.md "What must hold").
+        """Refuse a URL that is not public HTTP(S) (docs/design.md "What must hold").
 
         Checked on the resolved address; the configured simulator's host is the only
         loopback address allowed (the provider could not fetch anything else local).

@@ -1,6 +1,7 @@
 """Forms of the team pages: invitations, credits for many members, caps, notifications.
 
-Error messages live in each form's ``error_messages`` and carry codes (STYLE.md, Django).
+Error messages live in each form's ``error_messages`` and carry codes
+(docs/style.md "Form error messages").
 """
 
 from django import forms

@@ -1,4 +1,4 @@
-"""Make ledger entries append-only in the database itself (DESIGN.md "Money")."""
+"""Make ledger entries append-only in the database itself (docs/design.md "Money")."""
 
 from django.db import migrations
 

@@ -1,8 +1,9 @@
 """Provider alerts: problems only an operator can fix (credentials, provider balance).
 
 Raised by ``generations.services.alerts.provider_alert_raise`` when the provider answers 401,
-402 or 403 (CONTRACT.md "HTTP errors": "no (alert an admin)"); shown to managers as a banner
-on every page until one of them resolves it, and e-mailed to them at most once an hour per kind.
+402 or 403 (docs/providers/apixo.md "HTTP errors": "no (alert an admin)"); shown to managers as a
+banner on every page until one of them resolves it, and e-mailed to them at most once an hour per
+kind.
 """
 
 from django.conf import settings

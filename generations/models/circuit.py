@@ -1,8 +1,8 @@
 """Provider circuits: calls to a provider paused while it refuses the portal's account.
 
 One row per provider, shared by every node through the database. ``services.circuit`` opens
-it on a 401, 402, 403 or spend-limit answer (CONTRACT.md "HTTP errors": "no retry (alert an
-admin)"), probes it with one cheap authenticated call (the balance endpoint) at growing
+it on a 401, 402, 403 or spend-limit answer (docs/providers/apixo.md "HTTP errors": "no retry (alert
+an admin)"), probes it with one cheap authenticated call (the balance endpoint) at growing
 intervals, and closes it when a probe succeeds. While it is open the dispatcher neither
 submits nor polls that provider's jobs; they keep their holds until they expire.
 """

@@ -1,6 +1,6 @@
 """Generations (one video job each) and their input assets.
 
-DESIGN.md "Generation lifecycle": queued -> submitting -> submitted -> succeeded | failed,
+docs/design.md "Generation lifecycle": queued -> submitting -> submitted -> succeeded | failed,
 plus canceled (before submission) and expired (no final answer before a deadline). Moves
 are forward only; the services in ``generations.services.lifecycle`` make them.
 """
@@ -66,7 +66,7 @@ class Generation(models.Model):
     )
     state = models.CharField(max_length=12, choices=State.choices, default=State.QUEUED)
 
-    # The request, as the member gave it (001 Parameters / input; 000 Parameters).
+    # The request, as the member gave it (docs/providers/apixo.md "Parameters").
     prompt = models.TextField()
     resolution = models.CharField(max_length=8)
     duration = models.PositiveSmallIntegerField(help_text="Requested seconds (4-12).")
@@ -86,7 +86,7 @@ class Generation(models.Model):
         help_text="For video-extend: the member's own generation being extended.",
     )
 
-    # Price, fixed at submission (DESIGN.md "Money").
+    # Price, fixed at submission (docs/design.md "Money").
     price_credits = models.PositiveIntegerField()
     price_table = models.ForeignKey(
         "generations.PriceTable", on_delete=models.PROTECT, related_name="+"
@@ -122,7 +122,8 @@ class Generation(models.Model):
     fail_message = models.TextField(blank=True)
     cost_time_ms = models.PositiveIntegerField(null=True, blank=True)
 
-    # The result, kept by the portal (DESIGN.md: not an expiring provider link).
+    # The result, kept by the portal (docs/design.md "Users and their jobs": not an expiring
+    # provider link).
     result_url = models.URLField(max_length=2000, blank=True)
     result_state = models.CharField(
         max_length=8, choices=ResultState.choices, default=ResultState.NONE, blank=True
@@ -289,7 +290,8 @@ class GenerationInput(models.Model):
 class WorkerLease(models.Model):
     """A named lease, so that only one dispatcher loop runs at a time across all workers.
 
-    Taken and renewed with a conditional UPDATE and a row-count check (STYLE.md, healthchecks).
+    Taken and renewed with a conditional UPDATE and a row-count check
+    (docs/style.md "Claiming work").
     """
 
     name = models.CharField(max_length=50, primary_key=True)

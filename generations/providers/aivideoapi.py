@@ -1,10 +1,10 @@
 """aivideoapi.ai client for Seedance 1.5 Pro (``doubao-seedance-1.5-pro``).
 
-Sources, cited in each docstring: ``002`` (the aivideoapi.ai Seedance 1.5 Pro page, cited as
-``002 <section>``) and ``CONTRACT.md aivideoapi.ai``, both in ``provider-docs/``. The same
-model as APIXO's ``seedance-1-5-pro``, behind other shapes: a ``{"model", "input"}`` body,
-an envelope with ``msg`` on create and credits, a bare task object on query, and an
-``{"error": {...}}`` body on failure. Text- and image-to-video only: no video-extend.
+Sources, cited in each docstring: the sections of ``docs/providers/aivideoapi.md``, which restates
+aivideoapi.ai's Seedance 1.5 Pro page and its general pages. The same model as APIXO's
+``seedance-1-5-pro``, behind other shapes: a ``{"model", "input"}`` body, an envelope with ``msg``
+on create and credits, a bare task object on query, and an ``{"error": {...}}`` body on failure.
+Text- and image-to-video only: no video-extend.
 """
 
 from __future__ import annotations
@@ -42,24 +42,31 @@ from .fields import (
 )
 from .http import request_json
 
-MODEL = "doubao-seedance-1.5-pro"  # 002 Model; Request Body: "Must be doubao-seedance-1.5-pro"
-# CONTRACT.md aivideoapi.ai: one provider credit = $0.005 (derived from its per-second prices).
+# docs/providers/aivideoapi.md "Model"; Request Body: "Must be doubao-seedance-1.5-pro"
+MODEL = "doubao-seedance-1.5-pro"
+# docs/providers/aivideoapi.md "Pricing": one provider credit = $0.005 (derived from its per-second
+# prices).
 USD_PER_PROVIDER_CREDIT = Decimal("0.005")
-_MODES = ("text-to-video", "image-to-video")  # 002 Generation Modes
-RESOLUTIONS = ("480p", "720p", "1080p")  # 002 Model; Input Object / resolution
-ASPECT_RATIOS = ("16:9", "4:3", "1:1", "3:4", "9:16", "21:9")  # 002 Parameters / Aspect Ratio
-PROMPT_CHARS = (3, 2500)  # the portal's rule, the same as APIXO's (002 gives no limit)
-DURATION_SECONDS = (4, 12)  # 002 Parameters / Duration
-SEED_RANGE = (-1, 4_294_967_295)  # 002 Parameters / Seed
-IMAGES = (1, 2)  # 002 Generation Modes: 1 = first frame, 2 = first and last frame
-# 002 Query Task: "pending -> processing -> completed or failed".
+_MODES = ("text-to-video", "image-to-video")  # docs/providers/aivideoapi.md "Generation Modes"
+# docs/providers/aivideoapi.md "Model"; Input Object / resolution
+RESOLUTIONS = ("480p", "720p", "1080p")
+# docs/providers/aivideoapi.md "Aspect Ratio"
+ASPECT_RATIOS = ("16:9", "4:3", "1:1", "3:4", "9:16", "21:9")
+# the portal's rule, the same as APIXO's (docs/providers/aivideoapi.md "Input Object" gives no
+# limit)
+PROMPT_CHARS = (3, 2500)
+DURATION_SECONDS = (4, 12)  # docs/providers/aivideoapi.md "Duration"
+SEED_RANGE = (-1, 4_294_967_295)  # docs/providers/aivideoapi.md "Seed"
+# docs/providers/aivideoapi.md "Generation Modes": 1 = first frame, 2 = first and last frame
+IMAGES = (1, 2)
+# docs/providers/aivideoapi.md "Query Task": "pending -> processing -> completed or failed".
 _STATES = {
     "pending": "pending",
     "processing": "processing",
     "completed": "success",
     "failed": "failed",
 }
-# CONTRACT.md aivideoapi.ai (getting-started/callback): the X-Event header of a callback.
+# docs/providers/aivideoapi.md "Callback": the X-Event header of a callback.
 _EVENT_STATES = {"task.completed": "success", "task.failed": "failed"}
 
 
@@ -67,8 +74,8 @@ class AivideoapiClient:
     """Talk to aivideoapi.ai's task API (or a simulator at another ``base_url``).
 
     Every network method raises only ``ProviderError`` subclasses for provider or network
-    trouble (mapping: 002 "Error Reference", see :func:`error_from_answer`), and never
-    retries by itself.
+    trouble (mapping: docs/providers/aivideoapi.md "Error Reference", see
+    :func:`error_from_answer`), and never retries by itself.
     """
 
     name = "aivideoapi"
@@ -86,10 +93,10 @@ class AivideoapiClient:
         """Configure the client.
 
         Args:
-            base_url: e.g. ``https://api.aivideoapi.ai/v1`` (002 Create Task; CONTRACT.md
-                aivideoapi.ai).
+            base_url: e.g. ``https://api.aivideoapi.ai/v1``
+                (docs/providers/aivideoapi.md "Create Task").
             api_key: the aivideoapi.ai key (``sk-...``), sent as ``Authorization: Bearer
-                <key>`` (002 Examples).
+                <key>`` (docs/providers/aivideoapi.md "Examples").
             connect_timeout: seconds to connect to aivideoapi.ai.
             read_timeout: seconds to wait for an answer.
             total_timeout: seconds for a whole call, connect and answer together (the
@@ -127,15 +134,16 @@ class AivideoapiClient:
     def model_for(self, mode: str) -> str:
         """Return ``doubao-seedance-1.5-pro`` for text-to-video and image-to-video.
 
-        Source: 002 Model and Generation Modes (the mode follows from the number of images).
+        Source: docs/providers/aivideoapi.md "Model" and "Generation Modes" (the mode follows from
+        the number of images).
 
         Raises:
-            ValueError: video-extend (002 Input Object: "video_urls ... are not supported
-                by this model") or an unknown mode.
+            ValueError: video-extend (docs/providers/aivideoapi.md "Input Object": "video_urls ...
+                are not supported by this model") or an unknown mode.
         """
         if mode == "video-extend":
             raise ValueError(
-                "aivideoapi.ai cannot extend videos (002: video_urls ... not supported)"
+                "aivideoapi.ai cannot extend videos (it does not support video_urls)"
             )
         if mode not in _MODES:
             raise ValueError(f"aivideoapi.ai has no model for mode {mode!r}")
@@ -144,45 +152,47 @@ class AivideoapiClient:
     def build_request(self, request: GenerationRequest, *, callback_url: str | None = None) -> dict:
         """Return the exact create-task body for ``request``, with documented fields only.
 
-        Shape (002 Create Task / Request Body, CONTRACT.md aivideoapi.ai):
+        Shape (docs/providers/aivideoapi.md "Request Body", "Callback"):
         ``{"model": MODEL, "input": {...}}`` plus a top-level ``callback_url`` only when one
-        is given. ``input`` (002 Input Object and Parameters):
+        is given. ``input`` (docs/providers/aivideoapi.md "Input Object" and "Parameters"):
 
-        - ``prompt``: trimmed; 3-2500 characters after trimming (the portal's rule; 002
-          sets no limit).
+        - ``prompt``: trimmed; 3-2500 characters after trimming (the portal's rule;
+          docs/providers/aivideoapi.md "Input Object" sets no limit).
         - ``image_urls``: image-to-video only, 1 or 2 http(s) URLs (first frame, optional
-          last frame), in the string-array form (002 Image URLs Format); text-to-video
-          leaves the key out, as 0 images select text-to-video (002 Generation Modes).
-        - ``duration``: integer seconds, 4-12 (002 Parameters / Duration).
-        - ``aspect_ratio``: only when given; 16:9, 4:3, 1:1, 3:4, 9:16 or 21:9 (002
-          Parameters / Aspect Ratio; the provider default is 16:9).
-        - ``resolution``: 480p, 720p or 1080p (002 Model).
+          last frame), in the string-array form (docs/providers/aivideoapi.md "Image URLs Format");
+          text-to-video leaves the key out, as 0 images select text-to-video
+          (docs/providers/aivideoapi.md "Generation Modes").
+        - ``duration``: integer seconds, 4-12 (docs/providers/aivideoapi.md "Duration").
+        - ``aspect_ratio``: only when given; 16:9, 4:3, 1:1, 3:4, 9:16 or 21:9
+          (docs/providers/aivideoapi.md "Aspect Ratio"; the provider default is 16:9).
+        - ``resolution``: 480p, 720p or 1080p (docs/providers/aivideoapi.md "Model").
         - ``generate_audio``: ``request.sound``, always sent: the provider default is true
-          (002 Input Object), and a silent request must not be billed with audio (002
-          Pricing).
-        - ``watermark``: only when ``request.watermark`` is not None (002 Input Object).
-        - ``camera_fixed``: ``request.camera_fixed``, always sent (002 Parameters / Camera
-          Fixed).
-        - ``seed``: only when ``request.seed`` is not None; -1 to 4294967295 (002
-          Parameters / Seed).
+          (docs/providers/aivideoapi.md "Input Object"), and a silent request must not be billed
+          with audio (docs/providers/aivideoapi.md "Pricing").
+        - ``watermark``: only when ``request.watermark`` is not None
+          (docs/providers/aivideoapi.md "Input Object").
+        - ``camera_fixed``: ``request.camera_fixed``, always sent
+          (docs/providers/aivideoapi.md "Camera Fixed").
+        - ``seed``: only when ``request.seed`` is not None; -1 to 4294967295
+          (docs/providers/aivideoapi.md "Seed").
 
         Args:
             request: what the member asked for.
-            callback_url: the portal's public HTTPS webhook URL, or None to poll (002
-                Callback).
+            callback_url: the portal's public HTTPS webhook URL, or None to poll
+                (docs/providers/aivideoapi.md "Callback").
 
         Raises:
             ValueError: a value the docs do not allow (the forms should have caught it):
-                video-extend, video URLs (002: "video_urls ... not supported"), unknown
-                mode or resolution, duration outside 4-12 or not an int, prompt outside
-                3-2500 characters, 0 or 3 images on image-to-video, images on
-                text-to-video, a non-http(s) image URL, unknown aspect ratio, non-boolean
+                video-extend, video URLs (docs/providers/aivideoapi.md "Input Object":
+                "video_urls ... not supported"), unknown mode or resolution, duration outside 4-12
+                or not an int, prompt outside 3-2500 characters, 0 or 3 images on image-to-video,
+                images on text-to-video, a non-http(s) image URL, unknown aspect ratio, non-boolean
                 sound, camera_fixed or watermark, seed out of range, a non-HTTPS callback
                 URL (an ``http://`` one only passes with ``allow_http_callbacks``).
         """
         model = self.model_for(request.mode)
         if request.video_urls:
-            raise ValueError("aivideoapi.ai takes no video URLs (002: video_urls not supported)")
+            raise ValueError("aivideoapi.ai takes no video URLs (it does not support video_urls)")
         fields: dict[str, Any] = {"prompt": check_prompt(request.prompt, PROMPT_CHARS)}
         if request.mode == "image-to-video":
             low, high = IMAGES
@@ -214,7 +224,7 @@ class AivideoapiClient:
     def submit(self, request: GenerationRequest, *, callback_url: str | None = None) -> str:
         """Create a task: ``POST /videos/generations``; return ``data.taskId``.
 
-        Source: 002 Create Task and its Response
+        Source: docs/providers/aivideoapi.md "Create Task"
         (``{"code":200,"msg":"success","data":{"taskId":"<uuid>"}}``).
 
         Raises:
@@ -237,7 +247,7 @@ class AivideoapiClient:
     def fetch_status(self, task_id: str, *, model: str) -> TaskStatus:
         """Read a task: ``GET /tasks/<id>`` (no envelope); parse it strictly.
 
-        Source: 002 Query Task; CONTRACT.md aivideoapi.ai (the task object).
+        Source: docs/providers/aivideoapi.md "Query Task" (the task object).
 
         Args:
             task_id: the id :meth:`submit` returned.
@@ -246,7 +256,8 @@ class AivideoapiClient:
 
         Raises:
             ValueError: not a task id, or another model.
-            ProviderNotFound: 404 ``task_not_found`` (002 Error Reference).
+            ProviderNotFound: 404 ``task_not_found``
+                (docs/providers/aivideoapi.md "Error Reference").
             ProviderResponseError: not a task object, another ``id``, bad fields (see
                 :func:`parse_task`).
             ProviderError: any other subclass, per :func:`error_from_answer`. An unknown
@@ -264,10 +275,10 @@ class AivideoapiClient:
     ) -> TaskStatus:
         """Parse a webhook: the body is the task object of ``GET /tasks/<id>``.
 
-        Source: 002 Callback; CONTRACT.md aivideoapi.ai (callbacks: headers ``X-Event:
+        Source: docs/providers/aivideoapi.md "Callback" (callbacks: headers ``X-Event:
         task.completed|task.failed``, ``X-Task-Id``, ``X-Timestamp``; no signature). The
         callback is unauthenticated; use it only as a signal and confirm with
-        :meth:`fetch_status` before finalizing (DESIGN.md "Generation lifecycle").
+        :meth:`fetch_status` before finalizing (docs/design.md "Generation lifecycle").
 
         Args:
             body: the raw request body.
@@ -289,9 +300,10 @@ class AivideoapiClient:
     def account_credits(self) -> int:
         """Return the account's remaining provider credits: ``GET /credits``, ``data.balance``.
 
-        Source: CONTRACT.md aivideoapi.ai (``{"code":200,"msg":"success","data":{"balance":
-        9800,"total_purchased":10000,"total_consumed":200}}``, integer credits); 002 Error
-        Codes / insufficient_credits names the endpoint.
+        Source: docs/providers/aivideoapi.md "Credits balance"
+        (``{"code":200,"msg":"success","data":{"balance":
+        9800,"total_purchased":10000,"total_consumed":200}}``, integer credits);
+        docs/providers/aivideoapi.md "insufficient_credits (402)" names the endpoint.
 
         Raises:
             ProviderResponseError: not that envelope, or ``data.balance`` not an integer.
@@ -308,7 +320,7 @@ class AivideoapiClient:
     def account_balance(self) -> Decimal:
         """Return the account's remaining balance in USD: credits times $0.005.
 
-        Source: CONTRACT.md aivideoapi.ai (one provider credit is worth $0.005).
+        Source: docs/providers/aivideoapi.md "Pricing" (one provider credit is worth $0.005).
 
         Raises:
             ProviderError: as :meth:`account_credits`.
@@ -318,7 +330,7 @@ class AivideoapiClient:
     def download_allow_hosts(self) -> frozenset[str]:
         """Return ``{"host:port"}`` when the base URL is a loopback address, else nothing.
 
-        A loopback base URL is a local simulator (DESIGN.md "Provider simulator"), whose
+        A loopback base URL is a local simulator (docs/design.md "Provider simulator"), whose
         result URLs the downloader must be allowed to fetch (``fields.loopback_hosts``).
         """
         return loopback_hosts(self.base_url)
@@ -347,10 +359,10 @@ class AivideoapiClient:
 def error_from_answer(status: int, body: Any) -> ProviderError:
     """Return (not raise) the typed error for an answer whose HTTP status is not 200.
 
-    Source: 002 Error Codes and Error Reference: the body is ``{"error": {"code",
-    "message", "type"}}``. The HTTP status decides the class (``errors.error_for_status``,
-    with ``error.code`` as the code and ``error.message`` quoted), so 400
-    ``invalid_request`` is a rejection, 401 ``invalid_api_key`` and 403 ``ip_not_allowed``
+    Source: docs/providers/aivideoapi.md "Error Codes" and "Error Reference": the body is
+    ``{"error": {"code", "message", "type"}}``. The HTTP status decides the class
+    (``errors.error_for_status``, with ``error.code`` as the code and ``error.message`` quoted), so
+    400 ``invalid_request`` is a rejection, 401 ``invalid_api_key`` and 403 ``ip_not_allowed``
     auth errors for an operator, 402 ``insufficient_credits`` a balance error, 404
     ``model_not_found``/``task_not_found`` not-found, 429 ``rate_limit_exceeded`` rate
     limited (retryable), 500 ``internal_error`` and 503 ``upstream_error`` server errors
@@ -358,16 +370,17 @@ def error_from_answer(status: int, body: Any) -> ProviderError:
 
     Two codes name a billing state and win over the status:
 
-    - ``spend_limit_exceeded`` (002: 429, "Key spend limit reached (hourly/daily/total)";
-      CONTRACT.md aivideoapi.ai) is :class:`~.errors.ProviderSpendLimited`: not retryable,
-      ``alert_admin``. A backoff of seconds cannot end an hourly, daily or total limit, and
-      retrying it as a rate limit would hide from the operator that the key is capped.
+    - ``spend_limit_exceeded`` (docs/providers/aivideoapi.md "Error Reference": 429,
+      "Key spend limit reached (hourly/daily/total)";
+      docs/providers/aivideoapi.md "Keys and limits") is :class:`~.errors.ProviderSpendLimited`: not
+      retryable, ``alert_admin``. A backoff of seconds cannot end an hourly, daily or total limit,
+      and retrying it as a rate limit would hide from the operator that the key is capped.
     - ``insufficient_credits`` is a balance error (``alert_admin``) whatever its status.
 
-    Only a 404 whose body says ``task_not_found`` (002 "Error Reference": "Task ID does not
-    exist") is :class:`~.errors.ProviderTaskNotFound`; a 404 without it (``model_not_found``,
-    a proxy's page) is a plain :class:`~.errors.ProviderNotFound`, which proves nothing about
-    the task (``errors.status_read_fault``).
+    Only a 404 whose body says ``task_not_found`` (docs/providers/aivideoapi.md "Error Reference":
+    "Task ID does not exist") is :class:`~.errors.ProviderTaskNotFound`; a 404 without it
+    (``model_not_found``, a proxy's page) is a plain :class:`~.errors.ProviderNotFound`, which
+    proves nothing about the task (``errors.status_read_fault``).
     """
     error = body.get("error") if isinstance(body, dict) else None
     error = error if isinstance(error, dict) else {}
@@ -386,10 +399,12 @@ def error_from_answer(status: int, body: Any) -> ProviderError:
 
 
 def _envelope_data(body: Any) -> Any:
-    """Return ``data`` of a ``{"code": 200, "msg", "data"}`` envelope (002 Create Task).
+    """Return ``data`` of a ``{"code": 200, "msg", "data"}`` envelope
+    (docs/providers/aivideoapi.md "Create Task").
 
-    Source: 002 Create Task / Response; CONTRACT.md aivideoapi.ai (the field is ``msg``).
-    002 shows no 200 answer with another ``code``, so one is not understood.
+    Source: docs/providers/aivideoapi.md "Create Task" (the field is ``msg``).
+    docs/providers/aivideoapi.md "Create Task" shows no 200 answer with another ``code``, so one is
+    not understood.
 
     Raises:
         ProviderResponseError: not such an envelope.
@@ -404,7 +419,7 @@ def _envelope_data(body: Any) -> Any:
 def parse_task(data: Any, *, expected_task_id: str | None) -> TaskStatus:
     """Parse a task object (``GET /tasks/<id>`` or a callback body) into a :class:`TaskStatus`.
 
-    Source: 002 Query Task and its Completed example; CONTRACT.md aivideoapi.ai:
+    Source: docs/providers/aivideoapi.md "Query Task" and "Completed"; "Query Task":
     ``{id, status, model, created_at, completed_at, progress, output: {urls, metadata},
     error: {code, message}}``.
 
@@ -461,7 +476,8 @@ def parse_task(data: Any, *, expected_task_id: str | None) -> TaskStatus:
 
 
 def _check_callback_headers(status: TaskStatus, headers: Mapping[str, str]) -> None:
-    """Check that the callback headers agree with the body (CONTRACT.md aivideoapi.ai).
+    """Check that the callback headers agree with the body
+    (docs/providers/aivideoapi.md "Callback").
 
     Each header is checked when present: ``X-Task-Id`` equals the body's ``id``;
     ``X-Event`` is ``task.completed`` on a success or ``task.failed`` on a failure.

@@ -1,8 +1,8 @@
 """APIXO client for Seedance 1.5 Pro (``seedance-1-5-pro``, ``seedance-1-5-pro-extend``).
 
-Sources, cited in each docstring: ``001`` (seedance-1-5-pro page), ``000`` (the extend page),
-``003``/``004`` (reference page with the ``provider`` routing field) and ``CONTRACT.md``, all in
-``provider-docs/``. The same code talks to the local simulator; only the base URL differs.
+Sources, cited in each docstring: the sections of ``docs/providers/apixo.md``, which restates
+APIXO's seedance-1-5-pro page, its extend page, its reference page (with the ``provider`` routing
+field) and its general pages. The same code talks to the local simulator; only the base URL differs.
 """
 
 from __future__ import annotations
@@ -40,16 +40,17 @@ _MODEL_BY_MODE = {
     "image-to-video": MODEL_PRO,
     "video-extend": MODEL_EXTEND,
 }
-# 001 Parameters: "backend validation accepts only 480p and 720p"; 000 Overview adds 1080p.
+# docs/providers/apixo.md "Parameters": "backend validation accepts only 480p and 720p";
+# docs/providers/apixo.md "Overview" adds 1080p.
 _RESOLUTIONS = {MODEL_PRO: ("480p", "720p"), MODEL_EXTEND: ("480p", "720p", "1080p")}
-# 001 Overview.
+# docs/providers/apixo.md "Overview".
 ASPECT_RATIOS = ("1:1", "3:4", "4:3", "9:16", "16:9", "21:9")
-PROMPT_CHARS = (3, 2500)  # 001/000 Overview, after trimming
-DURATION_SECONDS = (4, 12)  # 001/000 Overview
-SEED_RANGE = (0, 2_147_483_647)  # 000 Parameters / seed
-# 003 Parameters / provider; CONTRACT.md "Other endpoints and facts" (routing).
+PROMPT_CHARS = (3, 2500)  # docs/providers/apixo.md "Overview", after trimming
+DURATION_SECONDS = (4, 12)  # docs/providers/apixo.md "Overview"
+SEED_RANGE = (0, 2_147_483_647)  # docs/providers/apixo.md "Parameters"
+# docs/providers/apixo.md "Routing" (routing).
 ROUTINGS = ("auto", "value", "official")
-# 001 Status response fields / state; CONTRACT.md "Envelope and states".
+# docs/providers/apixo.md "Status response fields"; "Envelope and states".
 _STATES = {s: s for s in ("pending", "processing", "success", "failed")}
 
 
@@ -57,7 +58,7 @@ class ApixoClient:
     """Talk to APIXO's task API (or the simulator at another ``base_url``).
 
     Every network method raises only ``ProviderError`` subclasses for provider or network
-    trouble (mapping: CONTRACT.md "HTTP errors"), and never retries by itself.
+    trouble (mapping: docs/providers/apixo.md "HTTP errors"), and never retries by itself.
     """
 
     name = "apixo"
@@ -76,9 +77,10 @@ class ApixoClient:
         """Configure the client.
 
         Args:
-            base_url: e.g. ``https://api.apixo.ai/api/v1`` (001 Endpoint and authentication).
+            base_url: e.g. ``https://api.apixo.ai/api/v1``
+                (docs/providers/apixo.md "Endpoint and authentication").
             api_key: the APIXO key, sent as ``Authorization: Bearer <key>``.
-            routing: ``auto``, ``value`` or ``official`` (003 Parameters / provider).
+            routing: ``auto``, ``value`` or ``official`` (docs/providers/apixo.md "Routing").
             connect_timeout: seconds to connect to APIXO.
             read_timeout: seconds to wait for an answer.
             total_timeout: seconds for a whole call, connect and answer together (the
@@ -86,8 +88,8 @@ class ApixoClient:
                 beyond the two above.
             allow_http_callbacks: accept ``http://`` callback URLs. Only with a loopback
                 ``base_url``, i.e. the local simulator (its ``allow_http_callbacks`` knob):
-                APIXO itself requires a public HTTPS callback URL (001 "Parameters /
-                callback_url").
+                APIXO itself requires a public HTTPS callback URL
+                (docs/providers/apixo.md "Parameters").
 
         Raises:
             ValueError: any argument out of its domain (a configuration error), or
@@ -120,7 +122,8 @@ class ApixoClient:
     def model_for(self, mode: str) -> str:
         """Return ``seedance-1-5-pro`` for text/image-to-video, ``-extend`` for video-extend.
 
-        Source: 001 Overview (modes), 000 Overview (required mode ``video-extend``).
+        Source: docs/providers/apixo.md "Overview" (modes), docs/providers/apixo.md "Overview"
+        (required mode ``video-extend``).
 
         Raises:
             ValueError: unknown mode.
@@ -133,22 +136,22 @@ class ApixoClient:
     def build_request(self, request: GenerationRequest, *, callback_url: str | None = None) -> dict:
         """Return the exact submit body for ``request``, with documented fields only.
 
-        Shapes: 001 "Request body" (text-to-video, image-to-video: ``aspect_ratio`` and
-        ``fixed_lens``), 000 "Request body" (video-extend: ``video_urls``, ``camera_fixed``,
-        optional ``seed`` and ``watermark``; no ``aspect_ratio``, no ``fixed_lens``).
-        ``request_type`` is ``callback`` with ``callback_url`` when one is given (001 Webhook
-        callback mode), else ``async``.
+        Shapes: docs/providers/apixo.md "Request body" (text-to-video, image-to-video:
+        ``aspect_ratio`` and ``fixed_lens``), docs/providers/apixo.md "Request body" (video-extend:
+        ``video_urls``, ``camera_fixed``, optional ``seed`` and ``watermark``; no ``aspect_ratio``,
+        no ``fixed_lens``). ``request_type`` is ``callback`` with ``callback_url`` when one is given
+        (docs/providers/apixo.md "Webhooks"), else ``async``.
 
-        ``provider`` is sent only for ``value`` and ``official``. 003 documents its default
-        as ``auto``, so leaving it out means the same to the request body; and the key's
-        dashboard strategy takes part too, with no documented precedence (CONTRACT.md
-        "Other endpoints and facts"), so under ``auto`` the body never overrides it. It goes
-        to both models: CONTRACT.md cites the general parameters page for it, though 000
-        does not list it.
+        ``provider`` is sent only for ``value`` and ``official``.
+        docs/providers/apixo.md "Parameters" documents its default as ``auto``, so leaving it out
+        means the same to the request body; and the key's dashboard strategy takes part too, with no
+        documented precedence (docs/providers/apixo.md "Routing"), so under ``auto`` the body never
+        overrides it. It goes to both models: the general parameters page documents it for the whole
+        API, though the extend page does not list it (docs/providers/apixo.md "Routing").
 
         Args:
             request: what the member asked for; ``aspect_ratio`` None leaves the provider's
-                default (1:1 per 003 Tips).
+                default (1:1 per docs/providers/apixo.md "Parameters").
             callback_url: the portal's public HTTPS webhook URL, or None to poll.
 
         Raises:
@@ -174,7 +177,7 @@ class ApixoClient:
     def submit(self, request: GenerationRequest, *, callback_url: str | None = None) -> str:
         """Create a task: ``POST /generateTask/<model>``; return ``data.taskId``.
 
-        Source: 001/000 "Copy-paste async quickstart" and "Submit task response".
+        Source: docs/providers/apixo.md "Request body" and "Submit task response".
 
         Raises:
             ValueError: see :meth:`build_request`.
@@ -182,8 +185,9 @@ class ApixoClient:
                 may exist. Never re-send blindly.
             ProviderResponseError: an HTTP 200 without a usable ``taskId``. The task may
                 exist here too.
-            ProviderError: any other subclass, per CONTRACT.md "HTTP errors"; a 400 quotes
-                the body's ``message`` and ``data.error`` (CONTRACT.md "Envelope and states").
+            ProviderError: any other subclass, per docs/providers/apixo.md "HTTP errors"; a 400
+                quotes the body's ``message`` and ``data.error``
+                (docs/providers/apixo.md "Envelope and states").
         """
         body = self.build_request(request, callback_url=callback_url)
         data = self._call("POST", f"/generateTask/{self.model_for(request.mode)}", json=body)
@@ -197,8 +201,9 @@ class ApixoClient:
     def fetch_status(self, task_id: str, *, model: str) -> TaskStatus:
         """Read a task: ``GET /statusTask/<model>?taskId=<id>``; parse it strictly.
 
-        Source: 001/000 "Poll for result" and "Status response fields"; unknown states
-        (e.g. ``processing_r2``) become ``unknown`` (CONTRACT.md "Envelope and states").
+        Source: docs/providers/apixo.md "Poll for result" and "Status response fields"; unknown
+        states (e.g. ``processing_r2``) become ``unknown``
+        (docs/providers/apixo.md "Envelope and states").
 
         Args:
             task_id: the id :meth:`submit` returned.
@@ -208,7 +213,7 @@ class ApixoClient:
             ValueError: empty task id or unknown model.
             ProviderResponseError: bad envelope, other ``taskId``, missing state, malformed
                 ``resultJson`` or times.
-            ProviderError: any other subclass, per CONTRACT.md "HTTP errors". An unknown
+            ProviderError: any other subclass, per docs/providers/apixo.md "HTTP errors". An unknown
                 outcome is safe to retry here (``errors.is_retryable(..., idempotent=True)``).
         """
         if not is_task_id(task_id):
@@ -221,16 +226,16 @@ class ApixoClient:
     def parse_callback(
         self, body: bytes, *, headers: Mapping[str, str] | None = None
     ) -> TaskStatus:
-        """Parse a webhook body: the ``statusTask`` envelope (CONTRACT.md "Webhooks").
+        """Parse a webhook body: the ``statusTask`` envelope (docs/providers/apixo.md "Webhooks").
 
         The body is unauthenticated; use it only as a signal and confirm with
-        :meth:`fetch_status` before finalizing (DESIGN.md "Generation lifecycle").
+        :meth:`fetch_status` before finalizing (docs/design.md "Generation lifecycle").
 
         Args:
             body: the raw request body.
             headers: the request headers; ignored. APIXO documents no callback headers,
-                no signature and no event name (CONTRACT.md "Webhooks"). Accepted so that
-                callers can pass headers to any client (``ProviderClient.parse_callback``).
+                no signature and no event name (docs/providers/apixo.md "Webhooks"). Accepted so
+                that callers can pass headers to any client (``ProviderClient.parse_callback``).
 
         Raises:
             ProviderResponseError: anything but a well-formed envelope with ``code`` 200
@@ -246,11 +251,11 @@ class ApixoClient:
     def account_balance(self) -> Decimal:
         """Return the key's remaining balance in USD: ``GET /apikeys/current-balance``.
 
-        Source: CONTRACT.md "Other endpoints and facts" (``data`` is a number, e.g. 74.87).
+        Source: docs/providers/apixo.md "Balance endpoint" (``data`` is a number, e.g. 74.87).
 
         Raises:
             ProviderResponseError: ``data`` is not a finite number.
-            ProviderError: any other subclass, per CONTRACT.md "HTTP errors".
+            ProviderError: any other subclass, per docs/providers/apixo.md "HTTP errors".
         """
         data = self._call("GET", "/apikeys/current-balance")
         if is_int(data) or (isinstance(data, float) and math.isfinite(data)):
@@ -260,7 +265,7 @@ class ApixoClient:
     def download_allow_hosts(self) -> frozenset[str]:
         """Return ``{"host:port"}`` when the base URL is a loopback address, else nothing.
 
-        A loopback base URL is the local simulator (DESIGN.md "Provider simulator"), whose
+        A loopback base URL is the local simulator (docs/design.md "Provider simulator"), whose
         result URLs the downloader must be allowed to fetch (``fields.loopback_hosts``).
         """
         return loopback_hosts(self.base_url)
@@ -288,10 +293,10 @@ class ApixoClient:
 def _data_or_error(status: int, body: Any) -> Any:
     """Return ``data`` of a good envelope; raise the typed error of any other answer.
 
-    Source: CONTRACT.md "Envelope and states": check both the HTTP status and the body
+    Source: docs/providers/apixo.md "Envelope and states": check both the HTTP status and the body
     ``code`` before trusting ``data``; a 200 whose ``code`` is not 200 is an error carrying
-    that code. 003 "Response / Error" shows a 400 "Insufficient credits"; it is treated as
-    a balance error (402) so that an operator hears of it.
+    that code. docs/providers/apixo.md "HTTP errors" shows a 400 "Insufficient credits"; it is
+    treated as a balance error (402) so that an operator hears of it.
 
     Raises:
         ProviderError: the subclass for the status or code (``errors.error_for_status``).
@@ -312,7 +317,7 @@ def _envelope_error(status: int, envelope: dict, *, http_status: int) -> Provide
 
     An envelope whose ``code`` is 404 (with HTTP 404, or HTTP 200 carrying it) is
     :class:`~.errors.ProviderTaskNotFound`: on a status read the model is the portal's own,
-    so it is the task that is missing (CONTRACT.md "HTTP errors": "404 model or task not
+    so it is the task that is missing (docs/providers/apixo.md "HTTP errors": "404 model or task not
     found"). The caller still confirms it after a delay before failing a job.
     """
     message = envelope.get("message")
@@ -323,7 +328,8 @@ def _envelope_error(status: int, envelope: dict, *, http_status: int) -> Provide
         status = 402
     code = envelope.get("code")
     if status == 404 and code == 404:
-        # The documented "task not found" (CONTRACT.md "HTTP errors"): a real envelope saying
+        # The documented "task not found" (docs/providers/apixo.md "HTTP errors"): a real envelope
+        # saying
         # 404. A 404 whose body is not an envelope (a proxy's page) proves nothing.
         return ProviderTaskNotFound(status=http_status, code="404", detail=text)
     return error_for_status(
@@ -337,7 +343,7 @@ def _envelope_error(status: int, envelope: dict, *, http_status: int) -> Provide
 def parse_task(data: Any, *, expected_task_id: str | None) -> TaskStatus:
     """Parse a ``statusTask`` (or callback) ``data`` object into a :class:`TaskStatus`.
 
-    Source: 001/000 "Status response fields"; CONTRACT.md "Envelope and states" (pending
+    Source: docs/providers/apixo.md "Status response fields"; "Envelope and states" (pending
     and processing carry only ``taskId``, ``state``, ``createTime``; unknown states are
     still running). Times must be integers when present. On success ``resultJson`` must be
     a JSON string holding a non-empty ``resultUrls`` list of http(s) URLs; on failure a
@@ -376,7 +382,8 @@ def parse_task(data: Any, *, expected_task_id: str | None) -> TaskStatus:
 
 
 def _parse_result_json(value: Any) -> tuple[str, ...]:
-    """Return ``resultUrls`` from the ``resultJson`` string (001 "Parse resultJson").
+    """Return ``resultUrls`` from the ``resultJson`` string
+    (docs/providers/apixo.md "Poll for result").
 
     Raises:
         ProviderResponseError: not a string, not JSON, no non-empty list of http(s) URLs.
@@ -390,7 +397,7 @@ def _parse_result_json(value: Any) -> tuple[str, ...]:
 
 
 def _check_common(request: GenerationRequest, model: str) -> None:
-    """Check the fields every mode shares (001/000 Overview and Parameters).
+    """Check the fields every mode shares (docs/providers/apixo.md "Overview" and "Parameters").
 
     Raises:
         ValueError: prompt, resolution, duration or sound out of their documented domain.
@@ -406,7 +413,7 @@ def _check_common(request: GenerationRequest, model: str) -> None:
 
 
 def _pro_input(request: GenerationRequest) -> dict[str, Any]:
-    """Return ``input`` for text- or image-to-video (001 "Request body").
+    """Return ``input`` for text- or image-to-video (docs/providers/apixo.md "Request body").
 
     Raises:
         ValueError: images on text-to-video, not 1-2 images on image-to-video, a video URL,
@@ -431,11 +438,12 @@ def _pro_input(request: GenerationRequest) -> dict[str, Any]:
 
 
 def _extend_input(request: GenerationRequest) -> dict[str, Any]:
-    """Return ``input`` for video-extend (000 "Request body" and "Parameters").
+    """Return ``input`` for video-extend (docs/providers/apixo.md "Request body" and "Parameters").
 
     Raises:
-        ValueError: not exactly one video URL, image URLs, an aspect ratio (000: "no public
-            aspect_ratio field"), a seed outside 0-2147483647, a non-boolean watermark.
+        ValueError: not exactly one video URL, image URLs, an aspect ratio
+            (docs/providers/apixo.md "Overview": "no public aspect_ratio field"), a seed outside
+            0-2147483647, a non-boolean watermark.
     """
     if len(request.video_urls) != 1:
         raise ValueError("video-extend takes exactly 1 video URL")

@@ -1,6 +1,6 @@
 """The small interface every provider client implements, and the types it speaks.
 
-DESIGN.md "Layout": one client module per provider behind one interface: build request,
+docs/design.md "Layout": one client module per provider behind one interface: build request,
 submit, fetch status, parse callback; typed errors with a ``retryable`` flag (``errors``).
 """
 
@@ -33,10 +33,12 @@ class GenerationRequest:
             aivideoapi.ai ``camera_fixed``).
         image_urls: public image URLs for image-to-video: start frame, optional end frame.
         video_urls: the public source clip URL for video-extend (APIXO only).
-        seed: optional seed. APIXO: video-extend only, 0-2147483647 (000 Parameters);
-            aivideoapi.ai: text/image-to-video, -1 to 4294967295 (002 Parameters / Seed).
-        watermark: optional upstream watermark switch. APIXO: video-extend only (000);
-            aivideoapi.ai: text/image-to-video (002 Input Object).
+        seed: optional seed. APIXO: video-extend only, 0-2147483647
+            (docs/providers/apixo.md "Parameters"); aivideoapi.ai: text/image-to-video, -1 to
+            4294967295 (docs/providers/aivideoapi.md "Seed").
+        watermark: optional upstream watermark switch. APIXO: video-extend only
+            (docs/providers/apixo.md "Parameters"); aivideoapi.ai: text/image-to-video
+            (docs/providers/aivideoapi.md "Input Object").
     """
 
     mode: str

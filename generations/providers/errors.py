@@ -4,8 +4,8 @@ Every error says whether trying again can help (``retryable``) and whether an op
 act (``alert_admin``). Retry policy itself belongs to the callers (tasks with backoff); nothing
 in ``generations.providers`` retries on its own.
 
-The HTTP status mapping follows CONTRACT.md "HTTP errors" (pages disagree, so every listed
-status is handled) and 001/000 "Errors and troubleshooting / HTTP errors".
+The HTTP status mapping follows docs/providers/apixo.md "HTTP errors" (pages disagree, so every
+listed status is handled).
 """
 
 from __future__ import annotations
@@ -101,12 +101,12 @@ class ProviderTaskNotFound(ProviderNotFound):
     Only these answers count (a 404 with an unreadable body, e.g. a proxy's HTML page, is
     a plain :class:`ProviderNotFound` and proves nothing):
 
-    - APIXO: HTTP 404 with a well-formed envelope whose ``code`` is 404 (CONTRACT.md "HTTP
-      errors": "404 model or task not found"; "Envelope and states"), or an HTTP 200 whose
-      envelope ``code`` is 404 ("a 200 response whose body code is not 200 is an error
-      carrying that code");
-    - aivideoapi.ai: HTTP 404 with ``{"error": {"code": "task_not_found", ...}}`` (002
-      "Error Reference").
+    - APIXO: HTTP 404 with a well-formed envelope whose ``code`` is 404
+      (docs/providers/apixo.md "HTTP errors": "404 model or task not found"; "Envelope and states"),
+      or an HTTP 200 whose envelope ``code`` is 404 ("a 200 response whose body code is not 200 is
+      an error carrying that code");
+    - aivideoapi.ai: HTTP 404 with ``{"error": {"code": "task_not_found", ...}}``
+      (docs/providers/aivideoapi.md "Error Reference").
     """
 
     default_code = "task_not_found"
@@ -125,8 +125,8 @@ class ProviderSpendLimited(ProviderError):
     """The API key reached a spending limit set on it (aivideoapi.ai 429 ``spend_limit_exceeded``).
 
     Not retryable and not a :class:`ProviderRateLimited`, although it comes as HTTP 429: the
-    limit is per hour, per day or in total (CONTRACT.md "aivideoapi.ai"), so a backoff of
-    seconds cannot help, and a total limit never resets by itself; an operator must raise
+    limit is per hour, per day or in total (docs/providers/aivideoapi.md "Keys and limits"), so a
+    backoff of seconds cannot help, and a total limit never resets by itself; an operator must raise
     the key's limit in the provider's dashboard. Not a :class:`ProviderBalanceError` either:
     the account may still hold credits, and "top it up" would send the operator the wrong way.
     """
@@ -158,7 +158,7 @@ class ProviderOutcomeUnknown(ProviderError):
     """The request was sent but no complete answer came back (read timeout, dropped link).
 
     For a submit the task may or may not exist, so ``retryable`` is False: re-sending blindly
-    could start and bill a second task (DESIGN.md "Generation lifecycle"). A status read is
+    could start and bill a second task (docs/design.md "Generation lifecycle"). A status read is
     idempotent; see :func:`is_retryable`.
     """
 
@@ -245,8 +245,8 @@ _QUOTES_PROVIDER = (ProviderRequestRejected, ProviderNotFound, ProviderAuthError
 def error_class_for_status(status: int) -> type[ProviderError]:
     """Return the error class for an HTTP status (or a body ``code`` that stands for one).
 
-    Source: CONTRACT.md "HTTP errors". Statuses outside the table fall back by class: other
-    4xx are rejections (not retryable), other 5xx server errors (retryable), anything else
+    Source: docs/providers/apixo.md "HTTP errors". Statuses outside the table fall back by class:
+    other 4xx are rejections (not retryable), other 5xx server errors (retryable), anything else
     (1xx, 2xx, 3xx) an answer that cannot be understood.
     """
     if status in _CLASS_BY_STATUS:
@@ -270,7 +270,8 @@ def error_for_status(
 
     Args:
         status: the status that decides the class: the HTTP status, or the body ``code`` of
-            an HTTP 200 answer whose ``code`` is not 200 (CONTRACT.md "Envelope and states").
+            an HTTP 200 answer whose ``code`` is not 200
+            (docs/providers/apixo.md "Envelope and states").
         http_status: the real HTTP status, when it differs from ``status``.
         code: the provider's machine code; defaults to the class's own code.
         provider_text: the provider's human explanation (e.g. APIXO ``message`` plus
@@ -298,8 +299,8 @@ class ReadFault(StrEnum):
     TRANSIENT = "transient"  # anything else: back off with jitter until the job's deadline
 
 
-# Refusals that only an operator can end (CONTRACT.md "HTTP errors": 401, 402, 403 "no retry
-# (alert an admin)"; aivideoapi.ai 429 ``spend_limit_exceeded``), and a misconfigured address.
+# Refusals that only an operator can end (docs/providers/apixo.md "HTTP errors": 401, 402, 403 "no
+# retry (alert an admin)"; aivideoapi.ai 429 ``spend_limit_exceeded``), and a misconfigured address.
 _CREDENTIAL_ERRORS = (ProviderAuthError, ProviderBalanceError, ProviderSpendLimited)
 
 
@@ -319,13 +320,13 @@ def is_credentials_error(error: ProviderError) -> bool:
 def status_read_fault(error: ProviderError) -> ReadFault:
     """Classify a failed status read (poll or callback confirmation); the one taxonomy.
 
-    A job ends only on a definitive answer (DESIGN.md "What must hold"): a well-formed status
+    A job ends only on a definitive answer (docs/design.md "What must hold"): a well-formed status
     stating a final task state (not an error, so not classified here), or a documented "task
     does not exist" confirmed again after a delay. So:
 
     - ``NOT_FOUND``: :class:`ProviderTaskNotFound` only (documented shapes, see there);
     - ``CREDENTIALS``: :func:`is_credentials_error` (401, 402, 403, spend limit, bad address);
-    - ``TRANSIENT``: everything else. That is 429 and 5xx (CONTRACT.md "retry with
+    - ``TRANSIENT``: everything else. That is 429 and 5xx (docs/providers/apixo.md "retry with
       backoff"), timeouts and dropped connections (a read is idempotent), an answer that
       cannot be understood (an HTML maintenance page with status 200, a wrong envelope, a
       3xx: redirects are not followed), a 404 without the documented body, and any other
@@ -347,6 +348,6 @@ def is_retryable(error: ProviderError, *, idempotent: bool) -> bool:
         error: the error raised by a provider call.
         idempotent: True for reads (status, balance) that may be repeated safely; then an
             unknown outcome is retryable too. False for submits, which must never be re-sent
-            blindly (DESIGN.md "Generation lifecycle").
+            blindly (docs/design.md "Generation lifecycle").
     """
     return error.retryable or (idempotent and isinstance(error, ProviderOutcomeUnknown))

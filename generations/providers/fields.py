@@ -58,7 +58,7 @@ def check_client_config(
 def loopback_hosts(base_url: str) -> frozenset[str]:
     """Return ``{"host:port"}`` when ``base_url``'s host is a loopback address, else nothing.
 
-    A loopback base URL is the local simulator (DESIGN.md "Provider simulator"), whose
+    A loopback base URL is the local simulator (docs/design.md "Provider simulator"), whose
     result URLs the downloader must be allowed to fetch; it is also the only place where
     ``http://`` callback URLs are allowed.
     """
@@ -228,10 +228,11 @@ def task_id_and_state(
 ) -> tuple[str, str, str]:
     """Return ``(task_id, raw_state, state)`` of a provider's task object.
 
-    Both providers' task objects name their id and state (APIXO ``taskId``/``state``, 001
-    "Status response fields"; aivideoapi.ai ``id``/``status``, 002 "Query Task"); a state
-    missing from ``states`` (raw, lower-cased -> ours) is ``unknown``: still running until a
-    deadline (CONTRACT.md "Envelope and states").
+    Both providers' task objects name their id and state (APIXO ``taskId``/``state``,
+    docs/providers/apixo.md "Status response fields"; aivideoapi.ai ``id``/``status``,
+    docs/providers/aivideoapi.md "Query Task"); a state missing from ``states`` (raw, lower-cased ->
+    ours) is ``unknown``: still running until a deadline
+    (docs/providers/apixo.md "Envelope and states").
 
     Raises:
         ProviderResponseError: not an object, no valid id, another id than

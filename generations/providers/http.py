@@ -1,6 +1,6 @@
 """The one outbound-HTTP wrapper: no other module in the project imports ``requests``.
 
-Two entry points, both with mandatory time limits and typed errors (STYLE.md practice 7,
+Two entry points, both with mandatory time limits and typed errors (docs/style.md practice 7,
 after healthchecks ``hc/lib/curl.py``):
 
 * :func:`request_json` for provider API calls. It never retries: the task layer decides,
@@ -101,7 +101,7 @@ def backoff_delay(
     """Return a delay in seconds before retry number ``attempt``, with full jitter.
 
     The delay is uniform in ``[0, min(cap, base * 2 ** attempt))`` ("full jitter"), as
-    CONTRACT.md "HTTP errors" asks for 429 and 5xx: exponential backoff with jitter.
+    docs/providers/apixo.md "HTTP errors" asks for 429 and 5xx: exponential backoff with jitter.
 
     Args:
         attempt: how many attempts have failed so far, minus one (0 for the first retry).
@@ -388,7 +388,7 @@ def download_to_file(
     allowed_content_types: tuple[str, ...],
     allow_loopback_hosts: frozenset[str] = frozenset(),
 ) -> DownloadResult:
-    """Download ``url`` into ``fileobj`` under the DESIGN.md "What must hold" guard.
+    """Download ``url`` into ``fileobj`` under the docs/design.md "What must hold" guard.
 
     Every hop (the URL and each redirect, at most :data:`MAX_REDIRECTS`) must be http or
     https and resolve only to public addresses; the connection then goes to one of the

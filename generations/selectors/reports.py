@@ -1,14 +1,14 @@
 """Reads for the spend reports: a member's usage and statement, the team's spend.
 
-DESIGN.md "Money": spend is captured credits, the negated sum of ``capture`` entries'
-amounts; "reserved" is ``CreditAccount.held``; 1 credit = US$0.001. DESIGN.md "Users and
-their jobs": members see their own usage, managers the team's spend per member, provider,
-mode, resolution and period, and each provider account's balance (issue #7). Spend is
-counted against the provider of the captured generation (``Generation.provider``, the one
-that ran the job after any failover).
+docs/design.md "Money": spend is captured credits, the negated sum of ``capture`` entries'
+amounts; "reserved" is ``CreditAccount.held``; 1 credit = US$0.001.
+docs/design.md "Users and their jobs": members see their own usage, managers the team's spend per
+member, provider, mode, resolution and period, and each provider account's balance (issue #7). Spend
+is counted against the provider of the captured generation (``Generation.provider``, the one that
+ran the job after any failover).
 
 Every function issues a constant number of queries whatever the number of members,
-generations and entries (DESIGN.md "Performance targets"): sums are made by the database
+generations and entries (docs/design.md "Performance targets"): sums are made by the database
 (``values(...).annotate(...)``, window functions), never by loading rows. Calendar days,
 weeks (Monday to Sunday) and months are those of ``settings.TIME_ZONE``; spend over time is
 grouped by UTC hour in the database and bucketed here (see ``_slotted``).
@@ -808,9 +808,9 @@ def provider_balances() -> list[ProviderBalance]:
     """Return the balance of every configured provider account, in
     ``providers.configured_providers()`` order, each cached for 60 seconds.
 
-    APIXO: ``GET /apikeys/current-balance``, USD (CONTRACT.md "Other endpoints and facts").
+    APIXO: ``GET /apikeys/current-balance``, USD (docs/providers/apixo.md "Balance endpoint").
     aivideoapi.ai: ``GET /credits``, integer provider credits worth
-    ``USD_PER_PROVIDER_CREDIT`` (US$0.005) each (CONTRACT.md "aivideoapi.ai"). A
+    ``USD_PER_PROVIDER_CREDIT`` (US$0.005) each (docs/providers/aivideoapi.md "Pricing"). A
     ``ProviderError`` makes that one balance unavailable, and is cached too, so a provider
     that is down neither hides the others nor slows every page load. The warning threshold
     is ``settings.PROVIDER_BALANCE_WARNING_USD`` (USD) for every provider.

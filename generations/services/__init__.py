@@ -1,1 +1,1 @@
-"""Services: the only code that changes money or job state (STYLE.md practice 1)."""
+"""Services: the only code that changes money or job state (docs/style.md practice 1)."""

@@ -1,7 +1,7 @@
 """Provider alerts: record trouble only an operator can fix, tell the managers, resolve it.
 
-CONTRACT.md "HTTP errors": 402 (no balance on the provider account) is "no retry (alert an
-admin)"; 401 and 403 (key invalid or without access) need an operator too. Those also pause
+docs/providers/apixo.md "HTTP errors": 402 (no balance on the provider account) is "no retry (alert
+an admin)"; 401 and 403 (key invalid or without access) need an operator too. Those also pause
 the provider (``services.circuit``), whose successful probe resolves them; a 400 on a status
 read and a provider removed from the configuration are alerted too. The errors carry
 ``alert_admin`` (``providers.errors``). Managers see unresolved alerts as a banner on every page
@@ -49,7 +49,7 @@ def provider_alert_raise(*, provider: str, error: ProviderError) -> ProviderAler
     per kind while it lasts: ``provider_alert_one_open_per_kind``); otherwise a new one is
     created. The e-mail is claimed on the locked row (no e-mail of this kind in the last
     ``ALERT_EMAIL_INTERVAL``, resolved alerts included) and sent after commit, outside the
-    transaction (STYLE.md practice 3); a failing mail server is logged, not raised.
+    transaction (docs/style.md practice 3); a failing mail server is logged, not raised.
 
     Args:
         provider: e.g. ``apixo``.

@@ -1,8 +1,8 @@
 """Webhook tokens and URLs: the secret that proves a callback belongs to one generation.
 
-APIXO signs nothing (CONTRACT.md "Webhooks": "No signature, secret or verification header is
-documented. Authenticate by an unguessable token in the callback URL"). Each submit attempt in
-callback mode gets a fresh token of 256 random bits; only its sha256 hex is stored
+APIXO signs nothing (docs/providers/apixo.md "Webhooks": "No signature, secret or verification
+header is documented. Authenticate by an unguessable token in the callback URL"). Each submit
+attempt in callback mode gets a fresh token of 256 random bits; only its sha256 hex is stored
 (``Generation.callback_token_hash``) and a delivery's token is compared in constant time.
 """
 
@@ -43,8 +43,8 @@ def callback_token_matches(token: str, stored_hash: str) -> bool:
 def callback_base_url(client: ProviderClient) -> str:
     """Return the base of webhook URLs for ``client``, or "" to submit for polling only.
 
-    Callback mode is on when ``PUBLIC_BASE_URL`` is HTTPS (DESIGN.md "Generation lifecycle";
-    001 "Parameters / callback_url": a public HTTPS URL). For the local simulator only
+    Callback mode is on when ``PUBLIC_BASE_URL`` is HTTPS (docs/design.md "Generation lifecycle";
+    docs/providers/apixo.md "Parameters": a public HTTPS URL). For the local simulator only
     (``CALLBACK_ALLOW_HTTP`` with a loopback ``APIXO_BASE_URL``; the client then has
     ``allow_http_callbacks``), plain ``PUBLIC_BASE_URL`` or ``http://PORTAL_ADDRESS`` works too.
     """

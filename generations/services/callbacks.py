@@ -1,11 +1,12 @@
 """Webhook deliveries: recognise them by token, confirm with a fresh status read, finalize.
 
-CONTRACT.md "Webhooks": APIXO POSTs the ``statusTask`` envelope to ``callback_url`` when a task
-reaches a final state; the receiver must answer 200 within 30 s, else it retries after 30 s,
-2 min and 10 min; duplicates happen; nothing is signed. aivideoapi.ai (CONTRACT.md
-"aivideoapi.ai") POSTs the task object with ``X-Event``, ``X-Task-Id`` and ``X-Timestamp``
-headers, retries non-2xx answers immediately, after 3 and after 10 minutes, and signs nothing
-either. So, for both (DESIGN.md "Generation lifecycle", STYLE.md practice 9):
+docs/providers/apixo.md "Webhooks": APIXO POSTs the ``statusTask`` envelope to ``callback_url`` when
+a task reaches a final state; the receiver must answer 200 within 30 s, else it retries after 30 s,
+2 min and 10 min; duplicates happen; nothing is signed. aivideoapi.ai
+(docs/providers/aivideoapi.md "Callback") POSTs the task object with ``X-Event``, ``X-Task-Id`` and
+``X-Timestamp`` headers, retries non-2xx answers immediately, after 3 and after 10 minutes, and
+signs nothing either. So, for both (docs/design.md "Generation lifecycle",
+docs/style.md practice 9):
 
 - the per-attempt token in the URL (``services.callback_tokens``) is the only proof of who
   sent it; a wrong or unknown token is refused (404) and writes nothing;
@@ -82,7 +83,7 @@ def generation_callback_receive(
       submit answer), the body's ``taskId``: :func:`generation_callback_confirm` reads its
       status, checks no other generation uses it, stores it and finalizes.
     The status read happens in this call, outside any transaction, so the outcome is visible
-    as soon as the 200 goes back (DESIGN.md performance target: within a second). It has a
+    as soon as the 200 goes back (docs/design.md "Performance targets": within a second). It has a
     total budget of ``WEBHOOK_STATUS_CONNECT_TIMEOUT + WEBHOOK_STATUS_READ_TIMEOUT`` seconds
     (5 s by default; APIXO allows 30 s); a read that fails or runs out of time enqueues a
     poll at once. A generation whose provider is no longer configured fails with a release
@@ -96,8 +97,8 @@ def generation_callback_receive(
         token: from the webhook URL.
         body: the raw request body (the view caps its size).
         headers: the delivery's provider headers, e.g. aivideoapi.ai's ``X-Event``,
-            ``X-Task-Id`` and ``X-Timestamp`` (CONTRACT.md "aivideoapi.ai"); checked against
-            the body by the client's ``parse_callback``, never trusted either.
+            ``X-Task-Id`` and ``X-Timestamp`` (docs/providers/aivideoapi.md "Callback"); checked
+            against the body by the client's ``parse_callback``, never trusted either.
 
     Returns:
         True if the delivery was recognised (answer 200), False if not (answer 404).
@@ -281,7 +282,7 @@ def webhook_client(provider: str):
 
     ``WEBHOOK_STATUS_CONNECT_TIMEOUT`` (2 s) to connect and ``WEBHOOK_STATUS_READ_TIMEOUT``
     (3 s) to answer, and their sum as the total for the whole call, so the view answers well
-    within APIXO's 30 s (CONTRACT.md "Webhooks") and aivideoapi.ai's retries start late.
+    within APIXO's 30 s (docs/providers/apixo.md "Webhooks") and aivideoapi.ai's retries start late.
 
     Raises:
         ProviderNotConfigured: the provider is not configured.

@@ -1,19 +1,19 @@
 """The provider circuit: pause a provider that refuses the portal's account, probe, resume.
 
-Issue #12 item 1, DESIGN.md "What must hold": 401, 402 and 403 "alert managers and pause that
-provider without failing its jobs". CONTRACT.md "HTTP errors" lists them as "no retry (alert
-an admin)"; aivideoapi.ai's 429 ``spend_limit_exceeded`` (002 "Error Reference") and a
-provider address that cannot be used (``bad_configuration``) count too
-(``providers.errors.is_credentials_error``). Such a refusal says nothing about a task: the
-provider may still be running (and billing) every task it accepted. So instead of failing
-jobs, the circuit of that provider opens:
+Issue #12 item 1, docs/design.md "What must hold": 401, 402 and 403 "alert managers and pause that
+provider without failing its jobs". docs/providers/apixo.md "HTTP errors" lists them as "no retry
+(alert an admin)"; aivideoapi.ai's 429 ``spend_limit_exceeded``
+(docs/providers/aivideoapi.md "Error Reference") and a provider address that cannot be used
+(``bad_configuration``) count too (``providers.errors.is_credentials_error``). Such a refusal says
+nothing about a task: the provider may still be running (and billing) every task it accepted. So
+instead of failing jobs, the circuit of that provider opens:
 
 - the dispatcher stops submitting and polling that provider's jobs (they keep their holds;
   queued submits wait); the webhook still answers 200 and defers;
 - a probe, one cheap authenticated call (APIXO ``GET /apikeys/current-balance``,
-  aivideoapi.ai ``GET /credits``: CONTRACT.md "Other endpoints and facts" and
-  "aivideoapi.ai"), runs when ``next_probe_at`` passes, at growing intervals
-  (``PROBE_FIRST_S`` doubling up to ``PROBE_MAX_S``, scaled by ``POLL_TIME_SCALE``);
+  aivideoapi.ai ``GET /credits``: docs/providers/apixo.md "Balance endpoint" and
+  docs/providers/aivideoapi.md "Credits balance"), runs when ``next_probe_at`` passes, at growing
+  intervals (``PROBE_FIRST_S`` doubling up to ``PROBE_MAX_S``, scaled by ``POLL_TIME_SCALE``);
 - a successful probe closes the circuit and resolves the provider's credential alerts;
   the paused jobs are due at once and resume. Jobs whose deadline passes meanwhile expire
   with a release as always (``services.sweeper``).

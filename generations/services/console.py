@@ -5,7 +5,7 @@ Each is the lifecycle's own step (``services.lifecycle``) taken on a manager's w
 manager, the job's owner and the job's values before and after (item 9). Cancel, expire and
 retry write the record in the transaction of the change, and the refund entry carries the
 manager as its actor. A poll asks the provider over HTTP, so it runs outside any
-transaction (STYLE.md practice 3) and its record follows in a short transaction of its own.
+transaction (docs/style.md practice 3) and its record follows in a short transaction of its own.
 """
 
 from django.core.exceptions import PermissionDenied

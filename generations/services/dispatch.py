@@ -1,12 +1,13 @@
 """The dispatcher: find jobs whose next action is due and hand them to workers.
 
-Each job carries its own ``next_action_at`` (DESIGN.md "Generation lifecycle": a per-job
+Each job carries its own ``next_action_at`` (docs/design.md "Generation lifecycle": a per-job
 schedule). One dispatcher loop runs at a time, guarded by a ``WorkerLease``; a pass claims
 due jobs by pushing their ``next_action_at`` forward (a lease on the job, in case the worker
 dies) and enqueues django-q2 tasks: submits one by one, polls in batches. Polls per pass are
-capped so the portal stays under the provider's request budget (CONTRACT.md: 10,000
-requests per minute; ``PROVIDER_REQUESTS_PER_MINUTE`` is our share). Each pass starts with
-the sweeper (``services.sweeper``): expiries and submits abandoned by dead workers.
+capped so the portal stays under the provider's request budget
+(docs/providers/apixo.md "Rate limits": 10,000 requests per minute; ``PROVIDER_REQUESTS_PER_MINUTE``
+is our share). Each pass starts with the sweeper (``services.sweeper``): expiries and submits
+abandoned by dead workers.
 
 Jobs of a paused provider (an open circuit, ``services.circuit``) are neither submitted nor
 polled; instead, each pass enqueues the due probes of open circuits. Expired jobs due for a

@@ -5,9 +5,9 @@ first provider refuses a submit with a retryable error (5xx, aivideoapi.ai's 503
 ``upstream_error``, a network failure before anything was sent) after its retries, the job is
 submitted to the other configured provider at that provider's price, only if the member can
 pay it. Never after a submit whose outcome is unknown: the first task may exist and be billed
-(DESIGN.md "Generation lifecycle"); ``generation_submit`` sends those to ``unknown``, not here.
+(docs/design.md "Generation lifecycle"); ``generation_submit`` sends those to ``unknown``, not here.
 
-Money (DESIGN.md "Money"): in one transaction, on the locked generation, the first hold is
+Money (docs/design.md "Money"): in one transaction, on the locked generation, the first hold is
 released and the other provider's price is held under its own idempotency key, so the
 ledger shows the difference where it happened and ``ledger_check`` sees exactly one open
 hold. If the member's balance (or monthly cap) does not cover the new price, the whole
@@ -33,10 +33,10 @@ logger = logging.getLogger(__name__)
 State = Generation.State
 
 # Errors that say the provider is down or unreachable, and nothing was created there:
-# 500/502/503/504 (CONTRACT.md "HTTP errors"; 002 "Error Reference": 500 internal_error,
-# 503 upstream_error) and a connection that failed before the request was sent.
-# 429 is left out: the account is busy, not the provider down, and aivideoapi.ai's
-# ``spend_limit_exceeded`` is a limit the operator set.
+# 500/502/503/504 (docs/providers/apixo.md "HTTP errors";
+# docs/providers/aivideoapi.md "Error Reference": 500 internal_error, 503 upstream_error) and a
+# connection that failed before the request was sent. 429 is left out: the account is busy, not the
+# provider down, and aivideoapi.ai's ``spend_limit_exceeded`` is a limit the operator set.
 FAILOVER_ERRORS = (ProviderServerError, ProviderConnectionError)
 
 
@@ -59,8 +59,9 @@ def failover_target(generation: Generation) -> str | None:
     """Return the other configured provider that offers the job's mode and resolution.
 
     None when failover is off (``PROVIDER_FAILOVER``), the job already failed over once (no
-    ping-pong), or no other provider offers it: video-extend is APIXO's only (002: no
-    ``video_urls``), 1080p text/image-to-video aivideoapi.ai's only.
+    ping-pong), or no other provider offers it: video-extend is APIXO's only
+    (docs/providers/aivideoapi.md "Input Object": no ``video_urls``), 1080p text/image-to-video
+    aivideoapi.ai's only.
     """
     if not getattr(settings, "PROVIDER_FAILOVER", False) or generation.failover_from:
         return None

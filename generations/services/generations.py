@@ -1,6 +1,6 @@
 """Creating generations: price, hold and enqueue in one transaction.
 
-DESIGN.md "Money" (two-phase charging: the price is held at submission) and "Generation
+docs/design.md "Money" (two-phase charging: the price is held at submission) and "Generation
 lifecycle" (submission runs in a django-q2 task enqueued on commit).
 """
 
@@ -28,7 +28,8 @@ class GenerationSpec:
     """What a member asks for; validated by ``forms.GenerationForm`` before it gets here.
 
     Durations are seconds; ``camera_fixed`` is the form's "camera lock", sent as
-    ``fixed_lens`` (001 Parameters) or ``camera_fixed`` (000 Parameters) by the client.
+    ``fixed_lens`` (docs/providers/apixo.md "Parameters") or ``camera_fixed``
+    (docs/providers/apixo.md "Parameters") by the client.
     """
 
     mode: str

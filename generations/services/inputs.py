@@ -1,9 +1,9 @@
 """Input assets of a generation: storing them and the public URLs the provider fetches.
 
-The providers take inputs only as public URLs (001 "Parameters / input": ``image_urls``;
-000 "Parameters": exactly one ``video_urls`` entry). A member's upload, or their own stored
-result used as an extend source, is therefore served read-only at an unguessable URL under
-``PUBLIC_BASE_URL`` (192 random bits in the path) until its job is final plus
+The providers take inputs only as public URLs (docs/providers/apixo.md "Parameters": ``image_urls``;
+docs/providers/apixo.md "Parameters": exactly one ``video_urls`` entry). A member's upload, or their
+own stored result used as an extend source, is therefore served read-only at an unguessable URL
+under ``PUBLIC_BASE_URL`` (192 random bits in the path) until its job is final plus
 ``INPUT_URL_MARGIN_SECONDS``. A public URL the member typed is sent as it is.
 """
 
@@ -148,7 +148,7 @@ def inputs_store(*, inputs: tuple[InputSpec, ...]) -> tuple[InputSpec, ...]:
 
     Call before the transaction that creates the generation: with object storage
     (``MEDIA_STORAGE=s3``) every write is an HTTP request, and none may run while that
-    transaction holds the member's account row (STYLE.md practice 3). If the transaction
+    transaction holds the member's account row (docs/style.md practice 3). If the transaction
     then fails, ``inputs_discard`` removes what this wrote.
 
     Returns:
@@ -242,7 +242,7 @@ def input_spec_copy(generation_input: GenerationInput) -> InputSpec:
 def inputs_expire_later(*, generation: Generation) -> None:
     """Let ``generation``'s public input URLs lapse ``INPUT_URL_MARGIN_SECONDS`` from now.
 
-    Called by ``generation_finalize`` in its transaction (DESIGN.md: inputs are served
+    Called by ``generation_finalize`` in its transaction (docs/design.md: inputs are served
     until the job is final plus a margin).
     """
     margin = timedelta(seconds=settings.INPUT_URL_MARGIN_SECONDS)

@@ -1,6 +1,7 @@
 """Moving a generation through its lifecycle: submit, poll, finalize, store the result.
 
-DESIGN.md "Generation lifecycle". The rules every function here keeps (STYLE.md 2-3):
+docs/design.md "Generation lifecycle". The rules every function here keeps (docs/style.md practices
+2-3):
 - state moves are claimed with a conditional UPDATE and a row-count check, or made on the
   row locked with SELECT ... FOR UPDATE after re-checking it; a late actor does nothing;
 - no transaction or lock is held across an HTTP call: commit the intent, call out, commit
@@ -54,15 +55,17 @@ DOWNLOAD_MAX_ATTEMPTS = 5
 CALLBACK_FIRST_POLL_MARGIN_S = 60.0
 CALLBACK_POLL_INTERVAL_S = (30.0, 60.0)
 # A job whose submit outcome is unknown can only be settled by a callback: the task would end
-# within minutes and APIXO's callback retries end 12.5 min after (CONTRACT.md "Webhooks"). So
-# its hold is released when this has passed without one, not at the 3 h deadline.
+# within minutes and APIXO's callback retries end 12.5 min after
+# (docs/providers/apixo.md "Webhooks"). So its hold is released when this has passed without one,
+# not at the 3 h deadline.
 UNKNOWN_OUTCOME_GRACE = timedelta(minutes=30)
 RESULT_CONTENT_TYPES = ("video/mp4", "video/quicktime", "video/webm", "application/octet-stream")
 # A documented "task does not exist" is believed only when a second one comes at least this
 # long (seconds, scaled) after the first: a task just created may not be visible everywhere.
 NOT_FOUND_RECHECK_S = 60.0
 # Backoff of a status read that failed transiently: full jitter, ceiling 5 s doubling up to
-# 120 s (CONTRACT.md "HTTP errors": "exponential backoff with jitter"), plus a floor of 1 s.
+# 120 s (docs/providers/apixo.md "HTTP errors": "exponential backoff with jitter"), plus a floor of
+# 1 s.
 POLL_BACKOFF_BASE_S = 5.0
 POLL_BACKOFF_CAP_S = 120.0
 POLL_BACKOFF_FLOOR_S = 1.0
@@ -96,7 +99,8 @@ class Outcome:
 
     @classmethod
     def from_status(cls, status: TaskStatus) -> "Outcome":
-        """Build the outcome of a final ``statusTask`` answer (001 "Status response fields")."""
+        """Build the outcome of a final ``statusTask`` answer
+        (docs/providers/apixo.md "Status response fields")."""
         completed_at = None
         if status.complete_time_ms:
             # A nonsense time only costs the latency figure.
@@ -128,24 +132,26 @@ def _scaled(seconds: float) -> timedelta:
     return timedelta(seconds=seconds * settings.POLL_TIME_SCALE)
 
 
-# CONTRACT.md "Other endpoints and facts": typical generation time, seconds, per clip length.
+# docs/providers/apixo.md "Latency and polling": typical generation time, seconds, per clip length.
 TYPICAL_SECONDS = {4: (40.0, 60.0), 8: (60.0, 90.0), 12: (90.0, 120.0)}
-EXTEND_FACTOR = 1.15  # 000 "Latency and polling": extend takes somewhat longer
+EXTEND_FACTOR = 1.15  # docs/providers/apixo.md "Latency and polling": extend takes somewhat longer
 # Where in the typical range the first poll goes: late enough that most jobs are done by the
-# second poll, so polling mode stays under 3 status requests per job (DESIGN.md target).
+# second poll, so polling mode stays under 3 status requests per job
+# (docs/design.md "Performance targets").
 FIRST_POLL_SHARE = 0.4
 
 
 def first_poll_delay(generation: Generation) -> timedelta:
     """Return when to poll first: 40% into the documented typical completion time.
 
-    CONTRACT.md: 40-60 s for 4 s of video, 60-90 s for 8 s, 90-120 s for 12 s, extend somewhat
-    longer; linear in between. That gives 48, 72 and 102 s (x1.15 for extend), scaled by
-    ``POLL_TIME_SCALE``. 001 "Latency and polling" suggests polling from the start of the
-    range (40/60/90 s), but with 5-10 s steps that costs about 3.5 status requests per job
-    (``benchmarks/inflight.py``), over DESIGN.md's 3; 40% in costs about 2. In callback mode
-    (``generation.uses_callback``) the callback should come first, so the safety-net poll
-    waits ``CALLBACK_FIRST_POLL_MARGIN_S`` seconds (scaled) longer.
+    docs/providers/apixo.md "Latency and polling": 40-60 s for 4 s of video, 60-90 s for 8 s, 90-120
+    s for 12 s, extend somewhat longer; linear in between. That gives 48, 72 and 102 s (x1.15 for
+    extend), scaled by ``POLL_TIME_SCALE``. docs/providers/apixo.md "Latency and polling" suggests
+    polling from the start of the range (40/60/90 s), but with 5-10 s steps that costs about 3.5
+    status requests per job (``benchmarks/inflight.py``), over the target of 3 in
+    docs/design.md "Performance targets"; 40% in costs about 2. In callback mode
+    (``generation.uses_callback``) the callback should come first, so the safety-net poll waits
+    ``CALLBACK_FIRST_POLL_MARGIN_S`` seconds (scaled) longer.
     """
     low_length, high_length = (4, 8) if generation.duration <= 8 else (8, 12)
     share = (generation.duration - low_length) / (high_length - low_length)
@@ -164,10 +170,10 @@ def first_poll_delay(generation: Generation) -> timedelta:
 def next_poll_delay(generation: Generation, *, fast: bool = False) -> timedelta:
     """Return the wait before the next poll, scaled by ``POLL_TIME_SCALE``.
 
-    Polling mode: 5-10 s (001 "Latency and polling"), growing by 1 s per poll made. Callback
-    mode: 30-60 s, growing by 5 s per poll (001: "use callback mode to avoid frequent
-    polling"), unless ``fast``: a callback announced a final state that the status answer
-    does not show yet, so the next look comes at the polling-mode pace.
+    Polling mode: 5-10 s (docs/providers/apixo.md "Latency and polling"), growing by 1 s per poll
+    made. Callback mode: 30-60 s, growing by 5 s per poll (docs/providers/apixo.md "Webhooks": "use
+    callback mode to avoid frequent polling"), unless ``fast``: a callback announced a final state
+    that the status answer does not show yet, so the next look comes at the polling-mode pace.
     """
     if generation.uses_callback and not fast:
         low, high = CALLBACK_POLL_INTERVAL_S
@@ -216,7 +222,7 @@ def generation_submit(*, generation_id: int) -> str:
     - accepted: ``submitted``, first poll scheduled near the typical completion time (later
       in callback mode);
     - refused for good (400, 404, other 4xx): ``failed`` and the hold released, with the
-      provider's message (CONTRACT.md "HTTP errors");
+      provider's message (docs/providers/apixo.md "HTTP errors");
     - refused for the portal's account (401, 402, 403, spend limit: ``errors.
       is_credentials_error``): nothing was started at the provider, so the job goes back to
       ``queued`` with its hold and this attempt uncounted, a provider alert is raised
@@ -226,7 +232,7 @@ def generation_submit(*, generation_id: int) -> str:
     - retryable (429, 5xx, no connection): back to ``queued`` with backoff and jitter, up to
       ``SUBMIT_MAX_ATTEMPTS`` attempts, then failed and released;
     - outcome unknown (the connection dropped after sending, or an answer without a usable
-      ``taskId``): ``unknown``; never re-sent blindly (DESIGN.md "Generation lifecycle").
+      ``taskId``): ``unknown``; never re-sent blindly (docs/design.md "Generation lifecycle").
       A callback resolves it (``services.callbacks``), else it expires with a release at
       its deadline (``services.sweeper``).
 
@@ -344,8 +350,8 @@ def generation_submit(*, generation_id: int) -> str:
 def _submit_paused(generation: Generation, error: ProviderError) -> str:
     """Requeue a submit refused for the portal's account; alert and pause the provider.
 
-    Nothing was started at the provider (CONTRACT.md "HTTP errors": 401/402/403 refuse the
-    request), so the attempt is not counted and the hold stays. The job waits for the
+    Nothing was started at the provider (docs/providers/apixo.md "HTTP errors": 401/402/403 refuse
+    the request), so the attempt is not counted and the hold stays. The job waits for the
     circuit's next probe (``services.circuit``); it expires with a release at its deadline
     if the account never works again.
 
@@ -462,7 +468,7 @@ def _move(generation_id: int, from_state: str, **changes) -> bool:
 def generation_poll(*, generation_id: int) -> str:
     """Ask the provider for a submitted job's status and act on the answer.
 
-    Issue #12 item 1, DESIGN.md "What must hold": a job ends only on a definitive answer.
+    Issue #12 item 1, docs/design.md "What must hold": a job ends only on a definitive answer.
 
     - A well-formed status with a final state goes to ``generation_finalize``.
     - A running one schedules the next poll (``next_poll_delay``: 5-10 s, or 30-60 s in
@@ -526,9 +532,9 @@ def generation_poll(*, generation_id: int) -> str:
 def poll_backoff(poll_errors: int) -> timedelta:
     """Return the wait after a status read failed transiently for the ``poll_errors + 1``-th
     time in a row: ``POLL_BACKOFF_FLOOR_S`` plus a full-jitter delay whose ceiling is
-    ``POLL_BACKOFF_BASE_S`` doubling up to ``POLL_BACKOFF_CAP_S`` (CONTRACT.md "HTTP
-    errors": exponential backoff with jitter). Unscaled: the provider's trouble does not
-    shrink with ``POLL_TIME_SCALE``.
+    ``POLL_BACKOFF_BASE_S`` doubling up to ``POLL_BACKOFF_CAP_S``
+    (docs/providers/apixo.md "HTTP errors": exponential backoff with jitter). Unscaled: the
+    provider's trouble does not shrink with ``POLL_TIME_SCALE``.
     """
     jitter = backoff_delay(poll_errors, base=POLL_BACKOFF_BASE_S, cap=POLL_BACKOFF_CAP_S)
     return timedelta(seconds=POLL_BACKOFF_FLOOR_S + jitter)
@@ -740,7 +746,7 @@ def generation_finalize(
     result download (re-driven by the dispatcher after ``download_lease()`` if that task is
     lost); any other outcome releases it (the refund). The capture or release is
     written in the same transaction as the state, and the ledger's unique constraint allows
-    only one per hold (DESIGN.md "Two-phase charging"). An expiry of a job with a task at
+    only one per hold (docs/design.md "Two-phase charging"). An expiry of a job with a task at
     the provider schedules a late look (:func:`generation_late_look`).
 
     Args:
@@ -801,8 +807,8 @@ def _enqueue_store_result(generation_id: int) -> None:
 def generation_store_result(*, generation_id: int) -> str:
     """Download a succeeded job's video into the portal's storage.
 
-    The provider's URL may expire within 24 hours (provider-docs README), so the video is
-    copied at once through the guarded downloader (HTTP(S) only, public addresses only
+    The provider's URL may expire within 24 hours (docs/providers/README.md "Stricter reading"), so
+    the video is copied at once through the guarded downloader (HTTP(S) only, public addresses only
     except the configured simulator, ``RESULT_MAX_BYTES`` bytes, ``RESULT_DOWNLOAD_TIMEOUT``
     seconds, video content checked).
 
@@ -896,7 +902,8 @@ def generation_download_retry(*, generation_id: int) -> bool:
     """Give a succeeded job whose result download failed a fresh set of attempts.
 
     A manager's action (admin), e.g. after fixing storage; the provider's URL may have
-    expired by then (24 hours, provider-docs README), in which case it fails again.
+    expired by then (24 hours, docs/providers/README.md "Stricter reading"), in which case it fails
+    again.
 
     Returns:
         True if the job was in ``result_state`` ``failed`` and is now queued for download.

@@ -2,8 +2,8 @@
 
 Each is sent by a django-q2 task (``generations.tasks``: ``notify_generation_finished``,
 ``check_low_balance``) queued after the transaction that caused it has committed, never
-inside a web request or ``transaction.atomic`` (STYLE.md; issue #12 item 13). Each at most
-once: the job's final state happens once, and the low-balance flag is set with a
+inside a web request or ``transaction.atomic`` (docs/style.md practice 3; issue #12 item 13). Each
+at most once: the job's final state happens once, and the low-balance flag is set with a
 conditional UPDATE before the message goes out.
 """
 

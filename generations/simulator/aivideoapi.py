@@ -2,21 +2,24 @@
 
 URLs (the base URL to configure a client with is ``http://HOST:PORT/aivideoapi/v1``):
 
-- ``POST /aivideoapi/v1/videos/generations``: create a task (002 "Create Task"), answered
+- ``POST /aivideoapi/v1/videos/generations``: create a task
+  (docs/providers/aivideoapi.md "Create Task"), answered
   ``{"code":200,"msg":"success","data":{"taskId":"<uuid>"}}``;
-- ``GET /aivideoapi/v1/tasks/<taskId>``: the task object, no envelope (002 "Query Task");
+- ``GET /aivideoapi/v1/tasks/<taskId>``: the task object, no envelope
+  (docs/providers/aivideoapi.md "Query Task");
 - ``GET /aivideoapi/v1/credits``: ``{"code":200,"msg":"success","data":{"balance",
-  "total_purchased","total_consumed"}}`` in integer credits (getting-started/credits);
+  "total_purchased","total_consumed"}}`` in integer credits
+  (docs/providers/aivideoapi.md "Credits balance");
 - ``GET|HEAD /aivideoapi/files/<taskId>.mp4`` and the ``/aivideoapi/_sim/*`` controls
   (:mod:`.provider`), with this provider's own knobs (:class:`~.config.AivideoapiConfig`).
 
-Errors are ``{"error": {"code", "message", "type"}}`` with the codes of 002 "Error Reference":
-400 ``invalid_request``, 401 ``invalid_api_key``, 402 ``insufficient_credits``, 403
-``ip_not_allowed``, 404 ``model_not_found`` / ``task_not_found``, 429 ``rate_limit_exceeded`` /
-``spend_limit_exceeded``, 500 ``internal_error``, 503 ``upstream_error``. Two answers the docs
-do not list use the same shape: 404 ``not_found`` (no such endpoint) and 405
-``method_not_allowed``. Callbacks follow getting-started/callback (:mod:`.callbacks`).
-Request validation is :mod:`.aivideoapi_validation`.
+Errors are ``{"error": {"code", "message", "type"}}`` with the codes of
+docs/providers/aivideoapi.md "Error Reference": 400 ``invalid_request``, 401 ``invalid_api_key``,
+402 ``insufficient_credits``, 403 ``ip_not_allowed``, 404 ``model_not_found`` / ``task_not_found``,
+429 ``rate_limit_exceeded`` / ``spend_limit_exceeded``, 500 ``internal_error``, 503
+``upstream_error``. Two answers the docs do not list use the same shape: 404 ``not_found`` (no such
+endpoint) and 405 ``method_not_allowed``. Callbacks follow docs/providers/aivideoapi.md "Callback"
+(:mod:`.callbacks`). Request validation is :mod:`.aivideoapi_validation`.
 """
 
 from __future__ import annotations
@@ -49,7 +52,8 @@ from .store import (
 from .validation import RequestError
 from .web import BodyError, DropConnection, Response, json_response, read_body
 
-# 002 "Error Reference": code -> (HTTP status, type). The last two are not documented.
+# docs/providers/aivideoapi.md "Error Reference": code -> (HTTP status, type). The last two are not
+# documented.
 ERRORS = {
     "invalid_request": (400, "invalid_request_error"),
     "invalid_api_key": (401, "authentication_error"),
@@ -64,7 +68,8 @@ ERRORS = {
     "not_found": (404, "invalid_request_error"),
     "method_not_allowed": (405, "invalid_request_error"),
 }
-# Messages after 002 "Error Reference" / "Error Codes" and getting-started/authentication.
+# Messages after docs/providers/aivideoapi.md "Error Reference" / "Error Codes" and
+# docs/providers/aivideoapi.md "Keys and limits".
 MESSAGES = {
     "insufficient_credits": "Your credit balance is too low. Please top up.",
     "ip_not_allowed": "Request IP not in the key's allowlist.",
@@ -76,7 +81,7 @@ MESSAGES = {
     "method_not_allowed": "Method not allowed.",
 }
 SERVER_ERRORS = ("internal_error", "upstream_error")  # what ``rate_5xx`` chooses from
-# Task failures (getting-started/callback "Failed" example; 002 "upstream_error (503)").
+# Task failures (docs/providers/aivideoapi.md "upstream_error (503)").
 FAILURE_MESSAGES = {
     "upstream_error": "The request failed because the input text may contain sensitive "
     "information.",
@@ -89,16 +94,19 @@ RANDOM_FAILURES = (
     Failure("internal_error", FAILURE_MESSAGES["internal_error"]),
 )
 MISMATCH_FAILURE = Failure("upstream_error", "Upstream AI provider returned an error.")
-# getting-started/callback "Retry Policy": 1st attempt immediate, 2nd 3 minutes later, 3rd 10
+# docs/providers/aivideoapi.md "Callback": 1st attempt immediate, 2nd 3 minutes later, 3rd 10
 # minutes later (read as 10 minutes after the 2nd), then the callback is marked failed.
 RETRY_DELAYS_S = (180.0, 600.0)
-FRAMES_PER_SECOND = 24  # 002 "Completed" example: output.metadata.framespersecond
+# docs/providers/aivideoapi.md "Completed" example: output.metadata.framespersecond
+FRAMES_PER_SECOND = 24
 _UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-_LABELS = {"success": "completed"}  # 002 "Query Task": pending -> processing -> completed|failed
+# docs/providers/aivideoapi.md "Query Task": pending -> processing -> completed|failed
+_LABELS = {"success": "completed"}
 
 
 def error(code: str, message: str | None = None) -> Response:
-    """Return the documented error body for ``code`` (002 "Error Codes")."""
+    """Return the documented error body for ``code``
+    (docs/providers/aivideoapi.md "Error Codes")."""
     status, kind = ERRORS[code]
     return json_response(
         status, {"error": {"code": code, "message": message or MESSAGES[code], "type": kind}}
@@ -151,8 +159,9 @@ class AivideoapiProvider(Provider):
         return error({404: "not_found", 405: "method_not_allowed", 500: "internal_error"}[status])
 
     def authenticate(self, environ: dict) -> Response | None:
-        """Check ``Authorization: Bearer sk-...`` (002 "invalid_api_key (401)"), then the
-        key's IP allowlist (the ``ip_not_allowed`` knob: 403, 002 "Error Reference")."""
+        """Check ``Authorization: Bearer sk-...``
+        (docs/providers/aivideoapi.md "invalid_api_key (401)"), then the key's IP allowlist (the
+        ``ip_not_allowed`` knob: 403, docs/providers/aivideoapi.md "Error Reference")."""
         scheme, _, key = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
         if scheme != "Bearer" or not key:
             return error("invalid_api_key", "Missing API key. Send 'Authorization: Bearer sk-...'.")
@@ -165,15 +174,17 @@ class AivideoapiProvider(Provider):
         return None
 
     def rate_limited(self) -> Response:
-        """Return 429 ``rate_limit_exceeded`` (002 "Error Reference")."""
+        """Return 429 ``rate_limit_exceeded`` (docs/providers/aivideoapi.md "Error Reference")."""
         return error("rate_limit_exceeded")
 
     def server_error(self) -> Response:
-        """Return 500 ``internal_error`` or 503 ``upstream_error`` (002 "Error Reference")."""
+        """Return 500 ``internal_error`` or 503 ``upstream_error``
+        (docs/providers/aivideoapi.md "Error Reference")."""
         return error(self.dice.choice(SERVER_ERRORS))
 
     def _submit(self, environ: dict) -> Response:
-        """Validate, admit and start a task (002 "Create Task", "Pricing")."""
+        """Validate, admit and start a task (docs/providers/aivideoapi.md "Create Task",
+        "Pricing")."""
         config = self.config
         try:
             body = decode_body(read_body(environ))
@@ -184,7 +195,8 @@ class AivideoapiProvider(Provider):
             return error("invalid_request", exc.detail)
         except BodyError as exc:
             return error("invalid_request", f"{exc}.")
-        if spec.seed is None or spec.seed == -1:  # 002 "Seed": the seed used is returned
+        # docs/providers/aivideoapi.md "Seed": the seed used is returned
+        if spec.seed is None or spec.seed == -1:
             spec = dataclasses.replace(spec, seed=self.dice.integer(0, SEED_MAX))
         now = time.time()
         pending_until, due_at = self.engine.timing(spec, now)
@@ -226,14 +238,16 @@ class AivideoapiProvider(Provider):
         return success({"taskId": task.task_id})
 
     def _task(self, task_id: str) -> Response:
-        """Answer the task object (002 "Query Task"), or 404 ``task_not_found``."""
+        """Answer the task object (docs/providers/aivideoapi.md "Query Task"), or 404
+        ``task_not_found``."""
         data = self.store.poll(task_id, time.time())
         if data is None:
             return error("task_not_found", f"Task '{task_id}' does not exist.")
         return json_response(200, data)
 
     def _credits(self) -> Response:
-        """Answer balance, purchased and consumed credits (getting-started/credits)."""
+        """Answer balance, purchased and consumed credits
+        (docs/providers/aivideoapi.md "Credits balance")."""
         balance, consumed = int(self.store.balance), int(self.store.consumed)
         return success(
             {"balance": balance, "total_purchased": balance + consumed, "total_consumed": consumed}
@@ -242,7 +256,7 @@ class AivideoapiProvider(Provider):
     # --- Dialect ---------------------------------------------------------------------------
 
     def status_data(self, task: Task, now: float) -> dict:
-        """Return the task object (002 "Query Task"; CONTRACT.md "aivideoapi.ai").
+        """Return the task object (docs/providers/aivideoapi.md "Query Task").
 
         ``{id, status, model, created_at, completed_at, progress}`` always (Unix seconds;
         ``completed_at`` null until final), plus ``output: {urls, metadata}`` when completed
@@ -268,11 +282,12 @@ class AivideoapiProvider(Provider):
         return _LABELS.get(state, state)
 
     def delivered(self, status: int | None) -> bool:
-        """Any 2xx answer is a delivery (getting-started/callback "Retry Policy")."""
+        """Any 2xx answer is a delivery (docs/providers/aivideoapi.md "Callback")."""
         return status is not None and 200 <= status < 300
 
     def input_failure(self, failure: Failure) -> Failure:
-        """An unusable input image is rejected upstream: ``upstream_error`` (002)."""
+        """An unusable input image is rejected upstream: ``upstream_error``
+        (docs/providers/aivideoapi.md "upstream_error (503)")."""
         return Failure("upstream_error", failure.message)
 
     def render_failure(self) -> Failure:
@@ -311,7 +326,7 @@ class AivideoapiProvider(Provider):
 
 
 def _output(task: Task, url: str) -> dict:
-    """Return ``output`` of a completed task (002 "Completed" example)."""
+    """Return ``output`` of a completed task (docs/providers/aivideoapi.md "Completed" example)."""
     spec: AivideoapiSpec = task.spec  # type: ignore[assignment]
     return {
         "urls": [url],

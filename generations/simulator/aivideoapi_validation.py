@@ -1,9 +1,8 @@
 """Validate aivideoapi.ai create-task bodies exactly as strictly as its docs state them.
 
-Source: 002 (the aivideoapi.ai Seedance 1.5 Pro page): "Model", "Pricing", "Request Body",
+Source: docs/providers/aivideoapi.md "Model", "Pricing", "Request Body",
 "Input Object", "Image URLs Format", "Parameters" and the ``invalid_request`` example
-(``'model' is required.``, whose style every message here follows). CONTRACT.md "aivideoapi.ai"
-repeats the shapes.
+(``'model' is required.``, whose style every message here follows).
 
 Every rejection raises :class:`~.validation.RequestError` (answered 400 ``invalid_request``)
 or :class:`ModelNotFoundError` (404 ``model_not_found``); ``detail`` is the message.
@@ -18,14 +17,16 @@ from dataclasses import dataclass
 
 from .validation import RequestError, is_url
 
-MODEL = "doubao-seedance-1.5-pro"  # 002 "Model"
-ASPECT_RATIOS = ("16:9", "4:3", "1:1", "3:4", "9:16", "21:9")  # 002 "Aspect Ratio"
-RESOLUTIONS = ("480p", "720p", "1080p")  # 002 "Input Object"
+MODEL = "doubao-seedance-1.5-pro"  # docs/providers/aivideoapi.md "Model"
+# docs/providers/aivideoapi.md "Aspect Ratio"
+ASPECT_RATIOS = ("16:9", "4:3", "1:1", "3:4", "9:16", "21:9")
+RESOLUTIONS = ("480p", "720p", "1080p")  # docs/providers/aivideoapi.md "Input Object"
 DEFAULT_ASPECT_RATIO, DEFAULT_RESOLUTION, DEFAULT_DURATION = "16:9", "720p", 5
-DURATION_MIN, DURATION_MAX = 4, 12  # 002 "Duration"
-SEED_MIN, SEED_MAX = -1, 4_294_967_295  # 002 "Seed"
-MAX_IMAGES = 2  # 002 "Generation Modes": 0, 1 or 2 images
-# 002 "Pricing": credits per second of requested duration, by (resolution, generate_audio).
+DURATION_MIN, DURATION_MAX = 4, 12  # docs/providers/aivideoapi.md "Duration"
+SEED_MIN, SEED_MAX = -1, 4_294_967_295  # docs/providers/aivideoapi.md "Seed"
+MAX_IMAGES = 2  # docs/providers/aivideoapi.md "Generation Modes": 0, 1 or 2 images
+# docs/providers/aivideoapi.md "Pricing": credits per second of requested duration, by (resolution,
+# generate_audio).
 CREDITS_PER_SECOND = {
     ("480p", False): 3,
     ("480p", True): 7,
@@ -34,8 +35,9 @@ CREDITS_PER_SECOND = {
     ("1080p", False): 15,
     ("1080p", True): 30,
 }
-TOP_LEVEL_FIELDS = ("model", "input", "callback_url")  # 002 "Request Body"
-INPUT_FIELDS = (  # 002 "Input Object" (``ratio`` is the documented alias of aspect_ratio)
+TOP_LEVEL_FIELDS = ("model", "input", "callback_url")  # docs/providers/aivideoapi.md "Request Body"
+# docs/providers/aivideoapi.md "Input Object" (``ratio`` is the documented alias of aspect_ratio)
+INPUT_FIELDS = (
     "prompt",
     "image_urls",
     "duration",
@@ -47,8 +49,8 @@ INPUT_FIELDS = (  # 002 "Input Object" (``ratio`` is the documented alias of asp
     "camera_fixed",
     "seed",
 )
-# 002 "Input Object": "video_urls, audio_urls, generation_type, web_search, and
-# return_last_frame are not supported by this model."
+# docs/providers/aivideoapi.md "Input Object": "video_urls, audio_urls, generation_type, web_search,
+# and return_last_frame are not supported by this model."
 UNSUPPORTED_FIELDS = (
     "video_urls",
     "audio_urls",
@@ -81,12 +83,14 @@ class AivideoapiSpec:
 
     @property
     def mode(self) -> str:
-        """Return the generation mode the number of images selects (002 "Generation Modes")."""
+        """Return the generation mode the number of images selects
+        (docs/providers/aivideoapi.md "Generation Modes")."""
         return ("text-to-video", "first-frame", "first-and-last-frame")[len(self.image_urls)]
 
     @property
     def price_credits(self) -> int:
-        """Return the documented price: duration x per-second rate (002 "Pricing")."""
+        """Return the documented price: duration x per-second rate
+        (docs/providers/aivideoapi.md "Pricing")."""
         return CREDITS_PER_SECOND[(self.resolution, self.sound)] * self.duration
 
 
@@ -166,7 +170,8 @@ def parse_submit(body: dict, *, allow_http_callbacks: bool) -> AivideoapiSpec:
 
 
 def _aspect_ratio(data: dict) -> str:
-    """Return ``aspect_ratio`` or its alias ``ratio`` (002 "Input Object"); both must agree."""
+    """Return ``aspect_ratio`` or its alias ``ratio`` (docs/providers/aivideoapi.md "Input Object");
+    both must agree."""
     for name in ("aspect_ratio", "ratio"):
         if name in data:
             _one_of(data[name], ASPECT_RATIOS, f"input.{name}")
@@ -176,8 +181,8 @@ def _aspect_ratio(data: dict) -> str:
 
 
 def _image_urls(data: dict) -> tuple[str, ...]:
-    """Return 0-2 image URLs given as strings or ``{"url": ...}`` objects (002 "Image URLs
-    Format")."""
+    """Return 0-2 image URLs given as strings or ``{"url": ...}`` objects
+    (docs/providers/aivideoapi.md "Image URLs Format")."""
     if "image_urls" not in data:
         return ()
     value = data["image_urls"]

@@ -1,6 +1,6 @@
 """The APIXO task API for Seedance 1.5 Pro, as the simulator serves it at the server root.
 
-URLs (001 / 000 "Endpoint and authentication", CONTRACT.md "Other endpoints and facts"):
+URLs (docs/providers/apixo.md "Endpoint and authentication"):
 
 - ``POST /api/v1/generateTask/<model>`` and ``GET /api/v1/statusTask/<model>?taskId=`` for
   ``seedance-1-5-pro`` and ``seedance-1-5-pro-extend``;
@@ -8,7 +8,7 @@ URLs (001 / 000 "Endpoint and authentication", CONTRACT.md "Other endpoints and 
 - ``GET|HEAD /files/<taskId>.mp4`` and the ``/_sim/*`` controls (:mod:`.provider`).
 
 Every ``/api/v1`` answer is the envelope ``{"code": <HTTP status>, "message", "data"}``
-(CONTRACT.md "Envelope and states"). Request validation is :mod:`.validation`.
+(docs/providers/apixo.md "Envelope and states"). Request validation is :mod:`.validation`.
 """
 
 from __future__ import annotations
@@ -28,15 +28,15 @@ from .store import ConcurrencyLimitError, Failure, InsufficientBalanceError, Tas
 from .validation import EXTEND, MODELS, PRO, RequestError, decode_body, parse_submit
 from .web import BodyError, DropConnection, Response, envelope, invalid, read_body
 
-# CONTRACT.md "HTTP errors": the retryable server-side statuses.
+# docs/providers/apixo.md "HTTP errors": the retryable server-side statuses.
 SERVER_ERRORS = {
     500: "Internal server error",
     502: "Upstream error",
     503: "Service unavailable",
     504: "Upstream timeout",
 }
-# Documented failCode -> failMsg (001 and 000 "Task failure codes", 001 "Failed response",
-# 003 "Error Codes"). Input-related codes come from inputs.py, not from fail_rate.
+# Documented failCode -> failMsg (docs/providers/apixo.md "Task failure codes"). Input-related codes
+# come from inputs.py, not from fail_rate.
 FAILURE_MESSAGES = {
     "PromptInvalid": "The prompt was rejected or malformed",
     "SensitiveContent": "Content violates upstream policy, please adjust the prompt",
@@ -69,7 +69,7 @@ RANDOM_FAILURES = {
         "Unknown error",
     ),
 }
-# CONTRACT.md "Webhooks": retry after 30 s, 2 min, 10 min, then abandon.
+# docs/providers/apixo.md "Webhooks": retry after 30 s, 2 min, 10 min, then abandon.
 RETRY_DELAYS_S = (30.0, 120.0, 600.0)
 _OUTCOME_KEYS = ("resultJson", "failCode", "failMsg")
 
@@ -87,18 +87,18 @@ class ApixoProvider(Provider):
     # --- HTTP ------------------------------------------------------------------------------
 
     def authenticate(self, environ: dict) -> Response | None:
-        """Refuse a missing or wrong key: 401 (CONTRACT.md "Envelope and states")."""
+        """Refuse a missing or wrong key: 401 (docs/providers/apixo.md "Envelope and states")."""
         given = environ.get("HTTP_AUTHORIZATION", "").encode()
         if not hmac.compare_digest(given, f"Bearer {self.config.api_key}".encode()):
             return envelope(401, "Invalid or missing API key")
         return None
 
     def rate_limited(self) -> Response:
-        """Return 429 (CONTRACT.md "HTTP errors")."""
+        """Return 429 (docs/providers/apixo.md "HTTP errors")."""
         return envelope(429, "Rate limit exceeded")
 
     def server_error(self) -> Response:
-        """Return 500, 502, 503 or 504 (CONTRACT.md "HTTP errors")."""
+        """Return 500, 502, 503 or 504 (docs/providers/apixo.md "HTTP errors")."""
         status = self.dice.choice(tuple(SERVER_ERRORS))
         return envelope(status, SERVER_ERRORS[status])
 
@@ -132,7 +132,8 @@ class ApixoProvider(Provider):
         return envelope(status, messages[status])
 
     def _submit(self, environ: dict, model: str) -> Response:
-        """Validate, admit and start a task (001 "Request body", 004 "Rate Limits")."""
+        """Validate, admit and start a task (docs/providers/apixo.md "Request body",
+        "Rate limits")."""
         config = self.config
         try:
             body = decode_body(read_body(environ))
@@ -172,7 +173,7 @@ class ApixoProvider(Provider):
         return envelope(200, "success", {"taskId": task.task_id})
 
     def _status(self, environ: dict, model: str) -> Response:
-        """Answer statusTask for a task of ``model`` (001 "Poll for result")."""
+        """Answer statusTask for a task of ``model`` (docs/providers/apixo.md "Poll for result")."""
         query = parse_qs(environ.get("QUERY_STRING", ""))
         task_id = (query.get("taskId") or [""])[0]
         if not task_id:
@@ -183,13 +184,13 @@ class ApixoProvider(Provider):
         return envelope(200, "success", data)
 
     def _balance(self) -> Response:
-        """Answer the remaining balance in USD (CONTRACT.md "Other endpoints and facts")."""
+        """Answer the remaining balance in USD (docs/providers/apixo.md "Balance endpoint")."""
         return envelope(200, "success", float(self.store.balance))
 
     # --- Dialect ---------------------------------------------------------------------------
 
     def status_data(self, task: Task, now: float) -> dict:
-        """Return the ``data`` of a statusTask answer (001 "Poll for result").
+        """Return the ``data`` of a statusTask answer (docs/providers/apixo.md "Poll for result").
 
         Pending and processing carry only taskId, state and createTime; success adds
         ``resultJson`` as a JSON *string*; failed adds failCode and failMsg; both final states
@@ -209,11 +210,12 @@ class ApixoProvider(Provider):
         return data
 
     def state_label(self, state: str) -> str:
-        """APIXO's states are the internal ones (004 "Status Response Fields")."""
+        """APIXO's states are the internal ones
+        (docs/providers/apixo.md "Status response fields")."""
         return state
 
     def delivered(self, status: int | None) -> bool:
-        """The receiver must answer HTTP 200 (CONTRACT.md "Webhooks")."""
+        """The receiver must answer HTTP 200 (docs/providers/apixo.md "Webhooks")."""
         return status == 200
 
     def input_failure(self, failure: Failure) -> Failure:
@@ -221,11 +223,12 @@ class ApixoProvider(Provider):
         return failure
 
     def render_failure(self) -> Failure:
-        """Return the catch-all failure (001 "Task failure codes")."""
+        """Return the catch-all failure (docs/providers/apixo.md "Task failure codes")."""
         return Failure("Unknown error", FAILURE_MESSAGES["Unknown error"])
 
     def callback_request(self, task: Task, data: dict) -> tuple[dict[str, str], object]:
-        """The body is the statusTask envelope; no signature or extra header (CONTRACT.md)."""
+        """The body is the statusTask envelope; no signature or extra header
+        (docs/providers/apixo.md "Webhooks")."""
         payload = {"code": 200, "message": "success", "data": data}
         return {"User-Agent": "apixo-simulator/1"}, payload
 

@@ -1,12 +1,12 @@
 """Deliver callbacks for final tasks, with each provider's retries.
 
-Sources: CONTRACT.md "Webhooks" (APIXO: POST the ``statusTask`` envelope; the receiver must
-answer HTTP 200 within 30 s; otherwise retry after 30 s, 2 min and 10 min) and "aivideoapi.ai"
-with aivideoapi.ai's getting-started/callback page (POST the task object with ``X-Event``,
-``X-Task-Id`` and ``X-Timestamp``; a non-2xx answer or an unreachable server is retried: the
-1st attempt is immediate, the 2nd 3 minutes later, the 3rd 10 minutes later, then the callback
-is marked failed). The wire details come from the provider's :class:`~.dialect.Dialect`; here
-a failed attempt is followed by the next of ``dialect.retry_delays_s`` until they run out.
+Sources: docs/providers/apixo.md "Webhooks" (APIXO: POST the ``statusTask`` envelope; the receiver
+must answer HTTP 200 within 30 s; otherwise retry after 30 s, 2 min and 10 min) and
+docs/providers/aivideoapi.md "Callback" (POST the task object with ``X-Event``, ``X-Task-Id`` and
+``X-Timestamp``; a non-2xx answer or an unreachable server is retried: the 1st attempt is immediate,
+the 2nd 3 minutes later, the 3rd 10 minutes later, then the callback is marked failed). The wire
+details come from the provider's :class:`~.dialect.Dialect`; here a failed attempt is followed by
+the next of ``dialect.retry_delays_s`` until they run out.
 
 Fault knobs applied here: ``callback_delay_s``, ``callback_duplicate_rate`` and
 ``callback_drop_rate`` (both decided per task at submit), ``callback_mismatch`` and the retry

@@ -37,7 +37,7 @@ config, forget its tasks and reset its counters.
 
 Shared knobs (both providers)
 -----------------------------
-Account and contract (001 / 004 "Rate Limits", CONTRACT.md "Other endpoints and facts"):
+Account and contract (docs/providers/apixo.md "Rate limits"):
 
 ``requests_per_minute`` (int, ``10000``)
     Requests admitted per sliding 60 s window before answering 429 (APIXO documents
@@ -47,8 +47,8 @@ Account and contract (001 / 004 "Rate Limits", CONTRACT.md "Other endpoints and 
 ``allow_http_callbacks`` (bool, ``False``)
     Accept ``http://`` callback URLs; the docs require HTTPS. Tests and local runs turn it on.
 
-Timing (001 "Latency and polling", 000 "Latency and polling", CONTRACT.md "Webhooks" and
-"aivideoapi.ai"):
+Timing (docs/providers/apixo.md "Latency and polling", "Webhooks" and
+docs/providers/aivideoapi.md "Callback"):
 
 ``time_scale`` (float, ``0.05``)
     Multiplies the documented typical generation time (4 s clip ~50 s, 8 s ~75 s, 12 s ~105 s,
@@ -64,7 +64,8 @@ Timing (001 "Latency and polling", 000 "Latency and polling", CONTRACT.md "Webho
 ``latency_ms`` (int, ``0``)
     Delay before answering every API request (``/api/v1`` or ``/aivideoapi/v1``).
 
-Fault injection (CONTRACT.md "HTTP errors", "Task failure codes", "Webhooks", "aivideoapi.ai"):
+Fault injection (docs/providers/apixo.md "HTTP errors", "Task failure codes", "Webhooks",
+docs/providers/aivideoapi.md "Create Task"):
 
 ``fail_rate`` (float 0-1, ``0.0``)
     Share of tasks that end ``failed`` with a documented failure code and message.
@@ -77,9 +78,10 @@ Fault injection (CONTRACT.md "HTTP errors", "Task failure codes", "Webhooks", "a
 ``rate_unreadable`` (float 0-1, ``0.0``)
     Share of API requests answered not by the provider but by what stands in front of it
     during maintenance: an HTML page with status 200, or a 302 to that page (half each). No
-    provider page documents these; they are the answers CONTRACT.md "Envelope and states"
-    warns about ("check both the HTTP status and ``code == 200`` before trusting ``data``"),
-    and a client must survive them without ending a job (issue #12).
+    provider page documents these; they are the answers
+    docs/providers/apixo.md "Envelope and states" warns about ("check both the HTTP status and
+    ``code == 200`` before trusting ``data``"), and a client must survive them without ending a job
+    (issue #12).
 ``drop_after_submit_rate`` (float 0-1, ``0.0``)
     Share of accepted submits whose connection is closed without an HTTP answer (the task
     exists: the client cannot know whether it was created).
@@ -99,7 +101,7 @@ Fault injection (CONTRACT.md "HTTP errors", "Task failure codes", "Webhooks", "a
     Seed of the random generator behind every rate above (and of aivideoapi.ai's random
     ``output.metadata.seed``), for reproducible runs.
 
-Inputs and outputs (001 "Tips: Image formats", 000 "Source input"):
+Inputs and outputs (docs/providers/apixo.md "Image formats", "Source input"):
 
 ``fetch_timeout_s`` (float, ``10.0``)
     Timeout for fetching each ``image_urls`` / ``video_urls`` entry.
@@ -122,15 +124,15 @@ APIXO only (:class:`SimulatorConfig`)
 ``max_video_bytes`` (int, 200 MB)
     Size cap of a fetched extend source clip.
 
-aivideoapi.ai only (:class:`AivideoapiConfig`; 002 "Error Reference", CONTRACT.md
-"aivideoapi.ai", getting-started/authentication and getting-started/credits)
+aivideoapi.ai only (:class:`AivideoapiConfig`; docs/providers/aivideoapi.md "Error Reference",
+"Keys and limits" and "Credits balance")
 ------------------------------------------------------------------------------------------
 ``api_key`` (str, ``"sk-sim-aivideoapi-key"``)
     The only accepted ``Authorization: Bearer`` value; it must start with ``sk-``.
 ``balance_credits`` (int, ``20000``)
     Starting account balance in provider credits (20,000 credits = $100 at $0.005). A task's
-    price (002 "Pricing") is deducted at submit and refunded if it fails. Setting it at run
-    time sets the live balance.
+    price (docs/providers/aivideoapi.md "Pricing") is deducted at submit and refunded if it fails.
+    Setting it at run time sets the live balance.
 ``spend_limit_credits`` (int or None, ``None``)
     The key's total spend limit: a submit that would take the credits consumed through the
     key (refunds deducted) above it answers 429 ``spend_limit_exceeded``. ``None``: no limit.
@@ -157,7 +159,8 @@ from typing import Self
 
 ENV_PREFIX = "SIMULATOR_"
 AIVIDEOAPI_ENV_PREFIX = "SIMULATOR_AIVIDEOAPI_"
-AIVIDEOAPI_KEY_PREFIX = "sk-"  # 002 "invalid_api_key (401)": "The key does not start with sk-"
+# docs/providers/aivideoapi.md "invalid_api_key (401)": "The key does not start with sk-"
+AIVIDEOAPI_KEY_PREFIX = "sk-"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 _RATES = {
@@ -284,7 +287,7 @@ class AivideoapiConfig(BaseConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if not self.api_key.startswith(AIVIDEOAPI_KEY_PREFIX) or self.api_key == "sk-":
-            raise ConfigError(f"api_key must start with {AIVIDEOAPI_KEY_PREFIX!r} (002)")
+            raise ConfigError(f"api_key must start with {AIVIDEOAPI_KEY_PREFIX!r}")
 
 
 def knob_types(cls: type[BaseConfig] = SimulatorConfig) -> dict[str, type]:

@@ -1,10 +1,11 @@
 """Fetch and check a task's input URLs the way the upstream does before generating.
 
-Sources: 001 "Task failure codes" (``ImageFormatIncorrect``), 003/004 "Error Codes"
-(``INVALID_IMAGE_URL``: cannot access the image URL) and "Tips: Image formats" (JPG, PNG, WebP,
-max 10 MB per image), CONTRACT.md "Task failure codes" (``IMAGE_TOO_LARGE``), 000 "Task failure
-codes" (``INVALID_PARAMETER`` for a bad source clip). Input problems do not fail the submit: they
-fail the task.
+Sources: docs/providers/apixo.md "Task failure codes" (``ImageFormatIncorrect``),
+docs/providers/apixo.md "Task failure codes" (``INVALID_IMAGE_URL``: cannot access the image URL)
+and docs/providers/apixo.md "Image formats" (JPG, PNG, WebP, max 10 MB per image),
+docs/providers/apixo.md "Task failure codes" (``IMAGE_TOO_LARGE``),
+docs/providers/apixo.md "Task failure codes" (``INVALID_PARAMETER`` for a bad source clip). Input
+problems do not fail the submit: they fail the task.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Drive tasks from pending to a final state over (scaled) time, for either provider.
 
-Sources: 001 "Latency and polling" (typical generation time per duration), 000 "Latency and
-polling" (extend takes somewhat longer), 004 "Status Response Fields" and 002 "Query Task"
-(pending -> processing -> a final state). aivideoapi.ai documents no timing; it runs the same
-model, so it gets the same figures.
+Sources: docs/providers/apixo.md "Latency and polling" (typical generation time per duration),
+docs/providers/apixo.md "Latency and polling" (extend takes somewhat longer),
+docs/providers/apixo.md "Status response fields" and docs/providers/aivideoapi.md "Query Task"
+(pending -> processing -> a final state). aivideoapi.ai documents no timing; it runs the same model,
+so it gets the same figures.
 
 A submitted task is *prepared* in a worker pool (inputs fetched and checked, result rendered),
 then *finalized* at its due time (or when preparation ends, if later); tasks with a callback
@@ -31,10 +32,11 @@ from .store import Dice, Failure, Task, TaskStore
 
 logger = logging.getLogger(__name__)
 
-# 001 "Latency and polling": 4 s -> 40-60 s, 8 s -> 60-90 s, 12 s -> 90-120 s (midpoints).
+# docs/providers/apixo.md "Latency and polling": 4 s -> 40-60 s, 8 s -> 60-90 s, 12 s -> 90-120 s
+# (midpoints).
 TYPICAL_SECONDS = {4: 50.0, 8: 75.0, 12: 105.0}
 EXTEND = "seedance-1-5-pro-extend"
-EXTEND_FACTOR = 1.15  # 000: "may take slightly longer"
+EXTEND_FACTOR = 1.15  # docs/providers/apixo.md "Latency and polling": "may take slightly longer"
 PENDING_SHARE = 0.15
 SLOW_FACTOR = 10.0
 
@@ -199,7 +201,8 @@ class Engine:
                 max_bytes=config.max_video_bytes,
                 scratch=config.media_path / "sources",
             )
-            duration += source.duration_s  # 000 "Output": the final stitched video
+            # docs/providers/apixo.md "Output": the final stitched video
+            duration += source.duration_s
             aspect = (source.width, source.height)
         width, height = video.frame_size(*aspect, spec.resolution)
         return self._videos.get(

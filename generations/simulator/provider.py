@@ -122,9 +122,9 @@ class Provider:
         """Apply what every API request goes through first; return its refusal, or None.
 
         In order: ``latency_ms``; the key (:meth:`authenticate`); the per-minute window
-        (``requests_per_minute``, CONTRACT.md "Other endpoints and facts" / 002 429
-        ``rate_limit_exceeded``); the injected ``rate_429``, ``rate_5xx`` and
-        ``rate_unreadable`` faults.
+        (``requests_per_minute``, docs/providers/apixo.md "Rate limits" /
+        docs/providers/aivideoapi.md "Error Reference" 429 ``rate_limit_exceeded``); the injected
+        ``rate_429``, ``rate_5xx`` and ``rate_unreadable`` faults.
         """
         config = self.config
         self.requests.arrive(time.time())

@@ -1,9 +1,10 @@
 """In-memory, thread-safe state of one provider: tasks, account balance, request counters.
 
 Each provider of the simulator has its own :class:`TaskStore`, :class:`RequestLog` and
-:class:`Dice`. Sources: 003/004 "Rate Limits" (10,000 requests/minute, 1,000 concurrent tasks),
-001 "Billing", 002 "Pricing" and CONTRACT.md ("The provider refunds its own credits on
-failure"). How a task looks on the wire is the provider's :class:`~.dialect.Dialect`.
+:class:`Dice`. Sources: docs/providers/apixo.md "Rate limits" (10,000 requests/minute, 1,000
+concurrent tasks), docs/providers/apixo.md "Billing", docs/providers/aivideoapi.md "Pricing" ("The
+provider refunds its own credits on failure"). How a task looks on the wire is the provider's
+:class:`~.dialect.Dialect`.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ class InsufficientBalanceError(Exception):
 
 
 class ConcurrencyLimitError(Exception):
-    """Too many non-final tasks (HTTP 429, 003/004 "Rate Limits")."""
+    """Too many non-final tasks (HTTP 429, docs/providers/apixo.md "Rate limits")."""
 
 
 class SpendLimitError(Exception):
@@ -236,7 +237,8 @@ class TaskStore:
 
 
 class RequestLog:
-    """Count requests per endpoint and enforce the per-minute rate limit (004 "Rate Limits").
+    """Count requests per endpoint and enforce the per-minute rate limit
+    (docs/providers/apixo.md "Rate limits").
 
     ``max_requests_per_60s`` is the largest number of API requests received in any 60 s window;
     requests refused with 429 count there but not against the limit.

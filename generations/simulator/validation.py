@@ -1,8 +1,9 @@
 """Validate ``generateTask`` request bodies exactly as strictly as the APIXO docs state them.
 
-Sources: 001 "Parameters" / "Common validation fixes" (``seedance-1-5-pro``), 000 "Parameters"
-(``seedance-1-5-pro-extend``), 003/004 "Request Body" (``provider``), CONTRACT.md "Envelope and
-states" (error detail style: ``Missing required field: input.prompt``).
+Sources: docs/providers/apixo.md "Parameters" / "Common validation fixes" (``seedance-1-5-pro``),
+docs/providers/apixo.md "Parameters" (``seedance-1-5-pro-extend``),
+docs/providers/apixo.md "Request body" (``provider``), docs/providers/apixo.md "Envelope and states"
+(error detail style: ``Missing required field: input.prompt``).
 
 Every rejection raises :class:`RequestError` whose ``detail`` becomes
 ``{"code":400,"message":"Invalid request","data":{"error":detail}}``.
@@ -19,7 +20,7 @@ PRO = "seedance-1-5-pro"
 EXTEND = "seedance-1-5-pro-extend"
 
 ASPECT_RATIOS = ("1:1", "3:4", "4:3", "9:16", "16:9", "21:9")
-DEFAULT_ASPECT_RATIO = "1:1"  # 003 "Tips: Aspect ratio suggestions"
+DEFAULT_ASPECT_RATIO = "1:1"  # docs/providers/apixo.md "Parameters"
 PROVIDERS = ("auto", "value", "official")
 REQUEST_TYPES = ("async", "callback")
 PROMPT_MIN, PROMPT_MAX = 3, 2500
@@ -30,7 +31,7 @@ TOP_LEVEL_FIELDS = ("request_type", "callback_url", "provider", "input")
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """What one model accepts and what it costs (001 / 000 "Billing")."""
+    """What one model accepts and what it costs (docs/providers/apixo.md "Billing")."""
 
     name: str
     modes: tuple[str, ...]
@@ -248,7 +249,8 @@ def _is_int(value: object) -> bool:
 
 
 def _duration(value: object, *, numeric_strings: bool) -> int:
-    """Check 4-12 seconds; 000 "duration": numeric strings accepted by the extend backend."""
+    """Check 4-12 seconds; docs/providers/apixo.md "Parameters": numeric strings accepted by the
+    extend backend."""
     if numeric_strings and isinstance(value, str) and value.isascii() and value.isdigit():
         value = int(value)
     if not _is_int(value) or not DURATION_MIN <= value <= DURATION_MAX:  # type: ignore[operator]

@@ -70,7 +70,8 @@ def maintenance_page(*, redirect: bool) -> Response:
 
 
 def invalid(detail: str) -> Response:
-    """Return APIXO's 400 with a detail (CONTRACT.md "Envelope and states"); also /_sim's."""
+    """Return APIXO's 400 with a detail (docs/providers/apixo.md "Envelope and states"); also
+    /_sim's."""
     return envelope(400, "Invalid request", {"error": detail})
 
 

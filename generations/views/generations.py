@@ -1,7 +1,7 @@
 """Member pages for generations: gallery, new-generation form, price, detail, video.
 
 Every query is scoped to the signed-in member (``Generation.objects.for_user``), so another
-member's generation is a 404 (DESIGN.md "What must hold").
+member's generation is a 404 (docs/design.md "What must hold").
 """
 
 from django.contrib import messages
@@ -82,7 +82,8 @@ class GenerationCreateView(FormView):
         if (extend := _int_param(self.request.GET.get("extend"))) is not None:
             initial.update(mode=Mode.VIDEO_EXTEND, source_generation=extend)
         if initial.get("mode") == Mode.VIDEO_EXTEND:
-            initial.setdefault("camera_fixed", True)  # 000 Parameters: camera_fixed default true
+            # docs/providers/apixo.md "Parameters": camera_fixed default true
+            initial.setdefault("camera_fixed", True)
         initial.setdefault(
             "provider", default_provider(mode=initial.get("mode", Mode.TEXT_TO_VIDEO))
         )

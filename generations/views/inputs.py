@@ -1,9 +1,10 @@
 """Serving input assets: the provider's public read-only URL and the owner's thumbnails.
 
-The public URL is the only way the provider can fetch an upload (001 "Parameters / input":
-public image URLs; 000 "Parameters": one public video URL). It needs no login, but its path
-carries 192 random bits and it stops working once the job is final plus a margin
-(``GenerationInput.objects.publicly_served``). Everything else is owner-only (404 otherwise).
+The public URL is the only way the provider can fetch an upload
+(docs/providers/apixo.md "Parameters": public image URLs; docs/providers/apixo.md "Parameters": one
+public video URL). It needs no login, but its path carries 192 random bits and it stops working once
+the job is final plus a margin (``GenerationInput.objects.publicly_served``). Everything else is
+owner-only (404 otherwise).
 """
 
 from django.contrib.auth.decorators import login_not_required

@@ -1,8 +1,9 @@
-"""The provider's webhook: the only CSRF-exempt view (STYLE.md practice 9).
+"""The provider's webhook: the only CSRF-exempt view (docs/style.md practice 9).
 
 APIXO and aivideoapi.ai POST a task's final state to the callback URL the portal gave it
-(CONTRACT.md "Webhooks" and "aivideoapi.ai"); the URL carries the generation id and a secret
-token. Everything else is the service's job (``services.callbacks.generation_callback_receive``).
+(docs/providers/apixo.md "Webhooks" and docs/providers/aivideoapi.md "Callback"); the URL carries
+the generation id and a secret token. Everything else is the service's job
+(``services.callbacks.generation_callback_receive``).
 """
 
 from django.contrib.auth.decorators import login_not_required
@@ -14,9 +15,10 @@ from django.views.decorators.csrf import csrf_exempt
 from ..metrics import webhook_delivery_observed
 from ..services.callbacks import generation_callback_receive
 
-# A callback body is one statusTask envelope: a few hundred bytes (001 "Poll for result").
+# A callback body is one statusTask envelope: a few hundred bytes
+# (docs/providers/apixo.md "Poll for result").
 WEBHOOK_MAX_BYTES = 64 * 1024
-# aivideoapi.ai's callback headers (CONTRACT.md "aivideoapi.ai"); APIXO sends none.
+# aivideoapi.ai's callback headers (docs/providers/aivideoapi.md "Callback"); APIXO sends none.
 CALLBACK_HEADERS = ("X-Event", "X-Task-Id", "X-Timestamp")
 # The result label of seedance_webhook_deliveries_total for each answer (/metrics, #13).
 _RESULTS = {200: "accepted", 400: "bad_request", 404: "not_found", 413: "too_large"}

@@ -1,7 +1,7 @@
 """aivideoapi.ai end to end (issue #7): the portal and the simulator over HTTP, both providers.
 
-Prices (DESIGN.md's table, credits per second): aivideoapi.ai 1080p 75 silent / 150 with
-sound, 720p 35 / 70, 480p 15 / 35; APIXO 720p 20 / 40.
+Prices (docs/design.md "Default price table", credits per second): aivideoapi.ai 1080p 75 silent /
+150 with sound, 720p 35 / 70, 480p 15 / 35; APIXO 720p 20 / 40.
 """
 
 import time

@@ -53,7 +53,8 @@ def test_frames_then_extend(live_server, browser_page, member, simulator, settin
     page.click("#extend-button")
     page.wait_for_selector("#source-preview")
     assert page.get_attribute("[role=tab][aria-selected=true]", "data-mode") == "video-extend"
-    assert page.is_checked("input[name=camera_fixed]")  # 000: camera_fixed defaults to true
+    # docs/providers/apixo.md "Parameters": camera_fixed defaults to true
+    assert page.is_checked("input[name=camera_fixed]")
     assert not page.locator("select[name=aspect_ratio]").is_visible()
     page.fill("textarea[name=prompt]", "the sun sets and the stars come out")
     page.select_option("select[name=resolution]", "480p")

@@ -1,10 +1,10 @@
 """Callback mode end to end: the simulator POSTs real webhooks to the running portal.
 
-How callback mode is reached in tests: APIXO takes only public HTTPS callback URLs (001
-"Webhook callback mode"), so with the loopback simulator the portal's ``CALLBACK_ALLOW_HTTP``
-setting gives it ``http://PORTAL_ADDRESS/webhooks/...`` URLs (here: the live server), and the
-simulator accepts them with its ``allow_http_callbacks`` knob. With a real provider the setting
-is refused; callback mode then needs an HTTPS ``PUBLIC_BASE_URL``.
+How callback mode is reached in tests: APIXO takes only public HTTPS callback URLs
+(docs/providers/apixo.md "Webhooks"), so with the loopback simulator the portal's
+``CALLBACK_ALLOW_HTTP`` setting gives it ``http://PORTAL_ADDRESS/webhooks/...`` URLs (here: the live
+server), and the simulator accepts them with its ``allow_http_callbacks`` knob. With a real provider
+the setting is refused; callback mode then needs an HTTPS ``PUBLIC_BASE_URL``.
 """
 
 import time

@@ -171,7 +171,8 @@ def test_generate_image_to_video_then_extend_it_at_1080p(portal_env, tmp_path):
         )
     )  # fmt: skip
     assert extension["state"] == "succeeded"
-    assert extension["price_credits"] == 52 * 4  # 000 "Billing": 1080p silent $0.052/s
+    # docs/providers/apixo.md "Billing": 1080p silent $0.052/s
+    assert extension["price_credits"] == 52 * 4
     with av.open(extension["result_file"]) as container:
         assert abs(container.duration / av.time_base - 8) < 0.5
         # The simulator renders small frames, scaled by resolution, to stay fast.

@@ -1,7 +1,7 @@
 """Validation matrix of the text-to-video form and the ``generate`` command.
 
-Rules from 001 "Overview" and "Parameters": prompt 3-2500 characters after trimming,
-resolution 480p/720p, integer duration 4-12, sound on/off required, six aspect ratios.
+Rules from docs/providers/apixo.md "Overview" and "Parameters": prompt 3-2500 characters after
+trimming, resolution 480p/720p, integer duration 4-12, sound on/off required, six aspect ratios.
 """
 
 import pytest

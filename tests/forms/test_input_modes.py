@@ -1,10 +1,10 @@
 """Validation matrices of image-to-video and video-extend, through the page and the command.
 
-001 "Parameters / input" (1-2 images: start frame, optional end frame; 480p/720p; six aspect
-ratios), 000 "Parameters" (exactly one source video; 480p/720p/1080p; seed 0-2147483647; no
-aspect ratio), 004 "Tips: Image formats" (JPG, PNG, WebP up to 10 MB). Every refusal is a
-message next to its field, and nothing is written: no generation, no input, no ledger entry,
-no file.
+docs/providers/apixo.md "Parameters" (1-2 images: start frame, optional end frame; 480p/720p; six
+aspect ratios), docs/providers/apixo.md "Parameters" (exactly one source video; 480p/720p/1080p;
+seed 0-2147483647; no aspect ratio), docs/providers/apixo.md "Image formats" (JPG, PNG, WebP up to
+10 MB). Every refusal is a message next to its field, and nothing is written: no generation, no
+input, no ledger entry, no file.
 """
 
 import os

@@ -1,4 +1,4 @@
-"""The aivideoapi.ai client against the documented contract (provider-docs 002, CONTRACT.md)."""
+"""The aivideoapi.ai client against the documented contract (docs/providers/aivideoapi.md)."""
 
 import inspect
 import itertools
@@ -72,8 +72,8 @@ def error_body(code, message="Nope", type_="invalid_request_error"):
 
 # --- Request bodies ------------------------------------------------------------------------
 
-# The 002 examples, plus "camera_fixed": False: the client always sends it (and
-# generate_audio), so that the provider's defaults never decide for the member.
+# The docs/providers/aivideoapi.md "Examples" examples, plus "camera_fixed": False: the client
+# always sends it (and generate_audio), so that the provider's defaults never decide for the member.
 DOCUMENTED_BODIES = [
     pytest.param(
         t2v(),
@@ -90,7 +90,7 @@ DOCUMENTED_BODIES = [
                 "camera_fixed": False,
             },
         },
-        id="002 Examples / Text-to-Video",
+        id="doubao-seedance-1.5-pro Examples / Text-to-Video",
     ),
     pytest.param(
         i2v(
@@ -112,7 +112,7 @@ DOCUMENTED_BODIES = [
                 "camera_fixed": False,
             },
         },
-        id="002 Examples / First-Frame Image-to-Video",
+        id="doubao-seedance-1.5-pro Examples / First-Frame Image-to-Video",
     ),
     pytest.param(
         i2v(
@@ -131,7 +131,7 @@ DOCUMENTED_BODIES = [
                 "prompt": "Animate the transition from the first frame to the final frame with "
                 "a smooth cinematic move.",
                 # The example uses the object form; the string-array form is the first one
-                # of 002 "Image URLs Format", and the one the client sends.
+                # of docs/providers/aivideoapi.md "Image URLs Format", and the one the client sends.
                 "image_urls": [
                     "https://example.com/first-frame.jpg",
                     "https://example.com/last-frame.jpg",
@@ -143,7 +143,7 @@ DOCUMENTED_BODIES = [
                 "camera_fixed": False,
             },
         },
-        id="002 Examples / First-and-Last-Frame Image-to-Video",
+        id="doubao-seedance-1.5-pro Examples / First-and-Last-Frame Image-to-Video",
     ),
     pytest.param(
         t2v(
@@ -170,7 +170,7 @@ DOCUMENTED_BODIES = [
                 "seed": 41485,
             },
         },
-        id="002 Input Object / every optional field, no aspect ratio",
+        id="doubao-seedance-1.5-pro Input Object / every optional field, no aspect ratio",
     ),
     pytest.param(
         i2v(duration=4, aspect_ratio="21:9", seed=-1, watermark=True),
@@ -189,7 +189,7 @@ DOCUMENTED_BODIES = [
                 "seed": -1,
             },
         },
-        id="002 Parameters / Seed -1",
+        id="doubao-seedance-1.5-pro Parameters / Seed -1",
     ),
     pytest.param(
         t2v(seed=4_294_967_295, aspect_ratio="1:1"),
@@ -206,7 +206,7 @@ DOCUMENTED_BODIES = [
                 "seed": 4294967295,
             },
         },
-        id="002 Parameters / Seed 4294967295",
+        id="doubao-seedance-1.5-pro Parameters / Seed 4294967295",
     ),
 ]
 
@@ -373,7 +373,8 @@ def test_submit_validates_before_sending():
         assert len(mock.calls) == 0
 
 
-# 002 "Error Reference", one row each: status, code, type, then what the portal does with it.
+# docs/providers/aivideoapi.md "Error Reference", one row each: status, code, type, then what the
+# portal does with it.
 ERROR_TABLE = [
     (400, "invalid_request", "invalid_request_error", ProviderRequestRejected, False, False),
     (401, "invalid_api_key", "authentication_error", ProviderAuthError, False, True),
@@ -522,7 +523,7 @@ def test_submit_connect_errors_versus_lost_answers(raised, cls, retryable):
 
 # --- Status --------------------------------------------------------------------------------
 
-# 002 "Query Task / Completed", verbatim.
+# docs/providers/aivideoapi.md "Completed", verbatim.
 COMPLETED = {
     "id": "7d89c51e-9430-410e-909e-df347131ebaa",
     "status": "completed",
@@ -727,7 +728,8 @@ def test_status_of_an_unknown_task_is_not_found():
     ],
 )
 def test_only_the_documented_task_not_found_body_says_the_task_does_not_exist(answer):
-    """002 "Error Reference": 404 ``task_not_found``; any other 404 proves nothing."""
+    """docs/providers/aivideoapi.md "Error Reference": 404 ``task_not_found``; any other 404 proves
+    nothing."""
     responses.get(TASK, status=404, **answer)
     with pytest.raises(ProviderNotFound) as caught:
         client().fetch_status(TASK_ID, model=MODEL)

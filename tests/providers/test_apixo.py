@@ -1,4 +1,4 @@
-"""The APIXO client against the documented contract (provider-docs 000, 001, 003, CONTRACT.md)."""
+"""The APIXO client against the documented contract (docs/providers/apixo.md)."""
 
 import json
 from dataclasses import replace
@@ -36,7 +36,7 @@ START, END = "https://example.com/start-frame.jpg", "https://example.com/end-fra
 SOURCE = "https://example.com/source.mp4"
 CALLBACK = "https://your-server.com/webhooks/apixo"
 
-# Documented input fields: 001 "Request body" (and 003), 000 "Parameters".
+# Documented input fields: docs/providers/apixo.md "Request body" and "Parameters".
 PRO_FIELDS = {"mode", "prompt", "resolution", "duration", "sound", "aspect_ratio", "fixed_lens"}
 I2V_FIELDS = PRO_FIELDS | {"image_urls"}
 EXTEND_FIELDS = {
@@ -107,7 +107,7 @@ DOCUMENTED_BODIES = [
                 "fixed_lens": True,
             },
         },
-        id="001 Request body / Text-to-video",
+        id="seedance-1-5-pro Request body / Text-to-video",
     ),
     pytest.param(
         i2v(
@@ -132,7 +132,7 @@ DOCUMENTED_BODIES = [
                 "fixed_lens": False,
             },
         },
-        id="001 Request body / Image-to-video",
+        id="seedance-1-5-pro Request body / Image-to-video",
     ),
     pytest.param(
         i2v(
@@ -156,7 +156,7 @@ DOCUMENTED_BODIES = [
                 "fixed_lens": False,
             },
         },
-        id="001 Webhook callback mode",
+        id="seedance-1-5-pro Webhook callback mode",
     ),
     pytest.param(
         t2v(sound=True),
@@ -175,7 +175,7 @@ DOCUMENTED_BODIES = [
                 "fixed_lens": False,
             },
         },
-        id="003 Example / Text-to-Video (provider value)",
+        id="seedance-1-5-pro Example / Text-to-Video (provider value)",
     ),
     pytest.param(
         extend(
@@ -198,7 +198,7 @@ DOCUMENTED_BODIES = [
                 "video_urls": [SOURCE],
             },
         },
-        id="000 Copy-paste async quickstart",
+        id="seedance-1-5-pro-extend Copy-paste async quickstart",
     ),
     pytest.param(
         extend(seed=123456, watermark=False),
@@ -218,7 +218,7 @@ DOCUMENTED_BODIES = [
                 "watermark": False,
             },
         },
-        id="000 Request body",
+        id="seedance-1-5-pro-extend Request body",
     ),
     pytest.param(
         extend(
@@ -242,7 +242,7 @@ DOCUMENTED_BODIES = [
                 "seed": 123456,
             },
         },
-        id="000 Webhook callback mode",
+        id="seedance-1-5-pro-extend Webhook callback mode",
     ),
 ]
 
@@ -469,7 +469,7 @@ def test_a_400_quotes_the_validation_detail():
 
 @responses.activate
 def test_a_400_insufficient_credits_is_a_balance_error():
-    # 003 "Response / Error" documents this shape.
+    # docs/providers/apixo.md "HTTP errors" documents this shape.
     responses.post(
         SUBMIT_PRO, status=400, json=envelope(None, code=400, message="Insufficient credits")
     )
@@ -706,7 +706,8 @@ def test_status_of_an_unknown_task_is_not_found():
 
 @responses.activate
 def test_a_200_envelope_with_code_404_says_the_task_does_not_exist():
-    """CONTRACT.md "Envelope and states": a 200 whose body code is not 200 carries that code."""
+    """docs/providers/apixo.md "Envelope and states": a 200 whose body code is not 200 carries that
+    code."""
     responses.get(STATUS_PRO, json=envelope(None, code=404, message="Task not found"))
     with pytest.raises(ProviderTaskNotFound):
         client().fetch_status("task_12345678", model=PRO)

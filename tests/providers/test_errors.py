@@ -1,4 +1,5 @@
-"""The typed provider errors: status mapping (CONTRACT.md "HTTP errors"), flags, pickling."""
+"""The typed provider errors: status mapping (docs/providers/apixo.md "HTTP errors"), flags,
+pickling."""
 
 import pickle
 
@@ -26,7 +27,7 @@ from generations.providers.errors import (
     status_read_fault,
 )
 
-# status -> (class, retryable, alert_admin), CONTRACT.md "HTTP errors".
+# status -> (class, retryable, alert_admin), docs/providers/apixo.md "HTTP errors".
 DOCUMENTED = {
     400: (ProviderRequestRejected, False, False),
     401: (ProviderAuthError, False, True),
@@ -143,7 +144,7 @@ def test_repr_shows_the_fields_and_str_the_message():
     assert "status=429" in repr(error)
 
 
-# What a failed status read means for the job (issue #12 item 1; DESIGN.md "What must hold"):
+# What a failed status read means for the job (issue #12 item 1; docs/design.md "What must hold"):
 # only a documented "task does not exist" may end it (after a confirmation), credentials pause
 # the provider, everything else backs off.
 READ_FAULTS = [

@@ -1,7 +1,7 @@
 """401, 402 and 403 from the provider: managers are alerted, the provider is paused.
 
-CONTRACT.md "HTTP errors": 401 (invalid key), 402 (no balance on the provider account) and 403
-are not retried; "alert an admin". Issue #12 item 1: they say nothing about a task, so jobs
+docs/providers/apixo.md "HTTP errors": 401 (invalid key), 402 (no balance on the provider account)
+and 403 are not retried; "alert an admin". Issue #12 item 1: they say nothing about a task, so jobs
 keep their holds while the provider's circuit is open (services.circuit); a probe closes it.
 Managers see a banner on every page and get one e-mail per hour per kind (services.alerts);
 members see neither.

@@ -1,8 +1,8 @@
 """Callback mode and webhook deliveries (services.callbacks, services.callback_tokens).
 
 The provider is faked with ``responses``; every test checks the ledger too. Sources:
-CONTRACT.md "Webhooks" (no signature, duplicates, same envelope as statusTask), 001 "Webhook
-callback mode" (HTTPS callback_url), DESIGN.md "Generation lifecycle".
+docs/providers/apixo.md "Webhooks" (no signature, duplicates, same envelope as statusTask),
+docs/providers/apixo.md "Webhooks" (HTTPS callback_url), docs/design.md "Generation lifecycle".
 """
 
 import hashlib

@@ -1,6 +1,6 @@
 """A stateful property test of the generation lifecycle and the ledger behind it.
 
-DESIGN.md "What must hold": after any sequence of submits, duplicate / out-of-order / early
+docs/design.md "What must hold": after any sequence of submits, duplicate / out-of-order / early
 webhooks, polls, provider faults and worker crashes, the ledger balances and every job is final
 or legitimately in flight. Hypothesis drives a ``RuleBasedStateMachine`` through the services
 themselves (``generation_create``, ``generation_submit``, ``generation_poll``,
@@ -259,7 +259,7 @@ class FakeApixo:
         return 200, {}, json.dumps(envelope(task_data(task_id, task.state)))
 
     def _balance(self, request):
-        """``GET /apikeys/current-balance`` (CONTRACT.md "Other endpoints and facts")."""
+        """``GET /apikeys/current-balance`` (docs/providers/apixo.md "Balance endpoint")."""
         self.balance_reads += 1
         if self.balance_fault == "401":
             return 401, {}, json.dumps(envelope(None, code=401, message="Invalid API key"))

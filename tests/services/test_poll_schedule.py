@@ -1,11 +1,11 @@
 """The polling schedule against the documented figures, written out here, not recomputed.
 
-CONTRACT.md "Other endpoints and facts", "Typical generation time": 40-60 s for 4 s of video,
+docs/providers/apixo.md, "Typical generation time": 40-60 s for 4 s of video,
 60-90 s for 8 s, 90-120 s for 12 s (linear in between, as ``lifecycle.first_poll_delay``
 documents); extend "takes somewhat longer" (x1.15). The first poll comes 40 % into that range,
-then every 5-10 s (001 "Latency and polling"). The figures below were worked out by hand from
-those sentences, so a wrong table or formula in the code fails here for the right reason.
-DESIGN.md's old target: at most 3 status requests per job on average in polling mode.
+then every 5-10 s (docs/providers/apixo.md "Latency and polling"). The figures below were worked out
+by hand from those sentences, so a wrong table or formula in the code fails here for the right
+reason. docs/design.md's old target: at most 3 status requests per job on average in polling mode.
 """
 
 from datetime import timedelta
@@ -18,7 +18,8 @@ from ..factories import GenerationFactory
 
 pytestmark = pytest.mark.django_db
 
-# Requested seconds -> typical completion range in seconds (CONTRACT.md; linear in between).
+# Requested seconds -> typical completion range in seconds
+# (docs/providers/apixo.md "Latency and polling"; linear in between).
 TYPICAL = {
     4: (40.0, 60.0),
     5: (45.0, 67.5),
@@ -32,7 +33,8 @@ TYPICAL = {
 }
 # Requested seconds -> first poll, 40 % into the range: low + 0.4 * (high - low).
 FIRST_POLL = {4: 48, 5: 54, 6: 60, 7: 66, 8: 72, 9: 79.5, 10: 87, 11: 94.5, 12: 102}
-# Waits after the first poll (001: every 5-10 s): 5 s, growing by 1 s per poll, up to 10 s.
+# Waits after the first poll (docs/providers/apixo.md: every 5-10 s): 5 s, growing by 1 s per poll,
+# up to 10 s.
 NEXT_POLLS = [5, 6, 7, 8, 9, 10, 10, 10]
 
 

@@ -1,4 +1,5 @@
-"""Price table: DESIGN.md's defaults, quotes, and versions that never re-price old jobs."""
+"""Price table: docs/design.md "Default price table", quotes, and versions that never re-price old
+jobs."""
 
 from decimal import Decimal
 
@@ -35,7 +36,7 @@ def test_default_prices_from_design(provider, mode, resolution, sound, per_secon
 
 
 def test_example_from_the_apixo_billing_section():
-    # 001 "Billing": 720p with sound false for 8 seconds costs $0.16.
+    # docs/providers/apixo.md "Billing": 720p with sound false for 8 seconds costs $0.16.
     quote = price_quote(
         provider="apixo", mode="text-to-video", resolution="720p", sound=False, duration=8
     )

@@ -66,7 +66,8 @@ def http_request(
 
 
 def t2v_input(**overrides: object) -> dict:
-    """Return a valid text-to-video input (001 "Text-to-video"), with overrides."""
+    """Return a valid text-to-video input (docs/providers/apixo.md "Text-to-video"), with
+    overrides."""
     data = {
         "mode": "text-to-video",
         "prompt": "a calm seaside sunrise with gentle camera dolly movement",
@@ -80,7 +81,8 @@ def t2v_input(**overrides: object) -> dict:
 
 
 def extend_input(video_url: str, **overrides: object) -> dict:
-    """Return a valid video-extend input (000 "Request body"), with overrides."""
+    """Return a valid video-extend input (docs/providers/apixo.md "Request body"), with
+    overrides."""
     data = {
         "mode": "video-extend",
         "prompt": "keep the same framing, smile at the camera, then ride away",
@@ -151,7 +153,8 @@ class SimClient:
 
 
 def aiv_input(**overrides: object) -> dict:
-    """Return a valid aivideoapi.ai text-to-video input (002 "Text-to-Video"), with overrides."""
+    """Return a valid aivideoapi.ai text-to-video input
+    (docs/providers/aivideoapi.md "Text-to-Video"), with overrides."""
     data = {
         "prompt": "A girl walking through a neon city at night, cinematic camera movement",
         "duration": 4,

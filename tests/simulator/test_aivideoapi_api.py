@@ -1,6 +1,7 @@
 """aivideoapi.ai: authentication, answer shapes, the task object in each state, credits and the
-documented error codes (002 "Create Task", "Query Task", "Pricing", "Error Reference";
-CONTRACT.md "aivideoapi.ai"; getting-started/authentication and getting-started/credits)."""
+documented error codes (docs/providers/aivideoapi.md "Create Task", "Query Task", "Pricing",
+"Error Reference"; "Query Task"; docs/providers/aivideoapi.md "Keys and limits" and
+"Credits balance")."""
 
 import time
 import uuid
@@ -304,7 +305,7 @@ def test_credits_answer_is_the_documented_envelope(aiv):
 @pytest.mark.parametrize(
     ("resolution", "audio", "duration", "price"),
     [
-        ("720p", True, 5, 70),  # 002 "Pricing" examples
+        ("720p", True, 5, 70),  # docs/providers/aivideoapi.md "Pricing" examples
         ("1080p", False, 8, 120),
         ("480p", True, 12, 84),
         ("480p", False, 4, 12),

@@ -1,5 +1,5 @@
-"""aivideoapi.ai callbacks: headers, body, retries and the callback faults (002 "Callback";
-CONTRACT.md "aivideoapi.ai"; getting-started/callback "Headers" and "Retry Policy")."""
+"""aivideoapi.ai callbacks: headers, body, retries and the callback faults
+(docs/providers/aivideoapi.md "Callback")."""
 
 import time
 

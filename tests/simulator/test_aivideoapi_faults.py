@@ -1,5 +1,6 @@
 """aivideoapi.ai: injected faults and limits, the /aivideoapi/_sim controls, and the
-independence of the two providers sharing one port (002 "Error Reference")."""
+independence of the two providers sharing one port
+(docs/providers/aivideoapi.md "Error Reference")."""
 
 import http.client
 import json
@@ -175,7 +176,7 @@ def test_config_lists_every_aivideoapi_knob_and_no_apixo_only_one(aiv):
         (b'{"ip_not_allowed": 1}', "ip_not_allowed must be of type bool"),
         (b'{"balance_credits": 1.5}', "balance_credits must be of type int"),
         (b'{"spend_limit_credits": -1}', "spend_limit_credits must not be negative"),
-        (b'{"api_key": "not-sk"}', "api_key must start with 'sk-' (002)"),
+        (b'{"api_key": "not-sk"}', "api_key must start with 'sk-'"),
         (b'{"balance_usd": 5}', "Unknown knob: balance_usd"),
         (b"[]", "Request body must be a JSON object"),
     ],

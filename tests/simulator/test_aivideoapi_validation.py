@@ -1,6 +1,6 @@
 """aivideoapi.ai: every 400 of ``POST /videos/generations``, the 404 for another model, and the
-variants the docs accept (002 "Request Body", "Input Object", "Image URLs Format",
-"Parameters", "Error Codes")."""
+variants the docs accept (docs/providers/aivideoapi.md "Request Body", "Input Object",
+"Image URLs Format", "Parameters", "Error Codes")."""
 
 import json
 
@@ -21,7 +21,8 @@ def without(data: dict, key: str) -> dict:
 
 
 REJECTED = [
-    # Body and top level (002 "Request Body"; the "'model' is required." example).
+    # Body and top level (docs/providers/aivideoapi.md "Request Body"; the "'model' is required."
+    # example).
     ("not json", b"{not json", "Request body must be valid JSON."),
     ("not utf-8", b"\xff\xfe", "Request body must be valid JSON."),
     ("empty body", b"", "Request body must be valid JSON."),
@@ -60,7 +61,7 @@ REJECTED = [
         body(aiv_input(), callback_url=None),
         "'callback_url' must be an HTTP(S) URL.",
     ),
-    # Not supported by this model (002 "Input Object").
+    # Not supported by this model (docs/providers/aivideoapi.md "Input Object").
     *[
         (
             f"unsupported {name}",
@@ -87,7 +88,7 @@ REJECTED = [
     ("empty prompt", body(aiv_input(prompt="")), "'input.prompt' must be a non-empty string."),
     ("blank prompt", body(aiv_input(prompt="  \n ")), "'input.prompt' must be a non-empty string."),
     ("numeric prompt", body(aiv_input(prompt=7)), "'input.prompt' must be a non-empty string."),
-    # image_urls (002 "Generation Modes", "Image URLs Format")
+    # image_urls (docs/providers/aivideoapi.md "Generation Modes", "Image URLs Format")
     (
         "three images",
         body(aiv_input(image_urls=[IMAGE, IMAGE, IMAGE])),
@@ -138,7 +139,7 @@ REJECTED = [
         body(aiv_input(image_urls=[{"url": IMAGE}, {"url": "nope"}])),
         "'input.image_urls[1].url' must be a public HTTP(S) URL.",
     ),
-    # duration (002 "Duration")
+    # duration (docs/providers/aivideoapi.md "Duration")
     *[
         (
             f"duration {value!r}",
@@ -147,7 +148,7 @@ REJECTED = [
         )
         for value in (3, 13, 0, -5, 5.0, 5.5, "5", True, None)
     ],
-    # aspect ratio (002 "Aspect Ratio")
+    # aspect ratio (docs/providers/aivideoapi.md "Aspect Ratio")
     *[
         (
             f"aspect_ratio {value!r}",
@@ -185,7 +186,7 @@ REJECTED = [
         for name in ("generate_audio", "watermark", "camera_fixed")
         for value in ("true", 1, 0, None)
     ],
-    # seed (002 "Seed")
+    # seed (docs/providers/aivideoapi.md "Seed")
     *[
         (
             f"seed {value!r}",

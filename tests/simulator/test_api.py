@@ -1,5 +1,5 @@
-"""Authentication, routing, envelope and balance (CONTRACT.md "Envelope and states",
-"HTTP errors", "Other endpoints and facts")."""
+"""Authentication, routing, envelope and balance (docs/providers/apixo.md "Envelope and states",
+"HTTP errors", "Balance endpoint")."""
 
 import pytest
 
@@ -93,7 +93,7 @@ def test_balance_is_debited_by_the_documented_price_on_success(make_sim):
     balance = sim.call("GET", "/api/v1/apikeys/current-balance")
     assert balance.json == {"code": 200, "message": "success", "data": 10.0}
 
-    # 720p with sound: $0.04/s x 8 s = $0.32 (001 "Billing").
+    # 720p with sound: $0.04/s x 8 s = $0.32 (docs/providers/apixo.md "Billing").
     done = sim.submit_ok(t2v_input(resolution="720p", sound=True, duration=8))
     # Failed tasks cost nothing.
     failed = sim.submit_ok(t2v_input(prompt="doomed [sim:fail]", duration=12))
@@ -106,7 +106,8 @@ def test_balance_is_debited_by_the_documented_price_on_success(make_sim):
 
 def test_extend_price_uses_the_extend_table(make_sim, local_server):
     sim = make_sim(balance_usd=1.0)
-    # 1080p with sound: $0.104/s x 4 s = $0.416 is held at submit (000 "Billing").
+    # 1080p with sound: $0.104/s x 4 s = $0.416 is held at submit
+    # (docs/providers/apixo.md "Billing").
     sim.submit_ok(
         {
             "mode": "video-extend",

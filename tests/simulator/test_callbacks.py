@@ -1,4 +1,4 @@
-"""Webhook delivery, retries and callback faults (CONTRACT.md "Webhooks")."""
+"""Webhook delivery, retries and callback faults (docs/providers/apixo.md "Webhooks")."""
 
 import json
 import time

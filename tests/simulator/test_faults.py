@@ -1,5 +1,5 @@
-"""Injected HTTP faults, rate limits and the /_sim controls (CONTRACT.md "HTTP errors";
-004 "Rate Limits")."""
+"""Injected HTTP faults, rate limits and the /_sim controls (docs/providers/apixo.md "HTTP errors";
+"Rate limits")."""
 
 import http.client
 import json

@@ -1,5 +1,5 @@
-"""Task states over time, results and failures (001 "Poll for result", "Task failure codes";
-004 "Status Response Fields", "Rate Limits")."""
+"""Task states over time, results and failures (docs/providers/apixo.md "Poll for result",
+"Task failure codes"; "Status response fields", "Rate limits")."""
 
 import json
 import time

@@ -1,5 +1,5 @@
-"""Result videos, Range requests and input fetching (DESIGN.md "Provider simulator";
-001 "Task failure codes", 003 "Error Codes", 000 "Task failure codes")."""
+"""Result videos, Range requests and input fetching (docs/design.md "Provider simulator";
+docs/providers/apixo.md "Task failure codes")."""
 
 import io
 import json

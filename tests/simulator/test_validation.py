@@ -1,4 +1,5 @@
-"""Every documented 400 of generateTask, and the variants the docs accept (001 / 000 Parameters)."""
+"""Every documented 400 of generateTask, and the variants the docs accept
+(docs/providers/apixo.md "Parameters")."""
 
 import json
 
@@ -23,7 +24,7 @@ def body(input_data: object, **top: object) -> bytes:
 
 
 REJECTED = [
-    # Body and top-level fields (001 "Parameters", 004 "Parameters").
+    # Body and top-level fields (docs/providers/apixo.md "Parameters").
     ("not json", PRO, b"{not json", "Request body must be valid JSON"),
     ("array body", PRO, b"[]", "Request body must be a JSON object"),
     ("unknown top field", PRO, body(t2v_input(), model=PRO), "Unsupported field: model"),
@@ -59,7 +60,7 @@ REJECTED = [
     ),
     ("no input", PRO, b'{"request_type": "async"}', "Missing required field: input"),
     ("input not object", PRO, body("text"), "Invalid field: input must be an object"),
-    # input fields of seedance-1-5-pro (001 "Common validation fixes").
+    # input fields of seedance-1-5-pro (docs/providers/apixo.md "Common validation fixes").
     ("no mode", PRO, body(without(t2v_input(), "mode")), "Missing required field: input.mode"),
     (
         "extend mode on pro",
@@ -186,7 +187,8 @@ REJECTED = [
         )
         for url in ("ftp://example.com/a.png", "/a.png", 42, "http:// space.png")
     ],
-    # input fields of seedance-1-5-pro-extend (000 "Parameters", "Common validation fixes").
+    # input fields of seedance-1-5-pro-extend (docs/providers/apixo.md "Parameters",
+    # "Common validation fixes").
     (
         "pro mode on extend",
         EXTEND,

@@ -1,6 +1,6 @@
 """Uploads reach the media storage outside the transaction that holds the credits.
 
-With ``MEDIA_STORAGE=s3`` each write is an HTTP request; STYLE.md practice 3 keeps HTTP out
+With ``MEDIA_STORAGE=s3`` each write is an HTTP request; docs/style.md practice 3 keeps HTTP out
 of transactions, and this one locks the member's account row (``credits_hold``).
 """
 

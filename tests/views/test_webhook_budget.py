@@ -2,8 +2,8 @@
 
 The confirming status read inside the request has a short total budget
 (``WEBHOOK_STATUS_CONNECT_TIMEOUT`` + ``WEBHOOK_STATUS_READ_TIMEOUT``), far under the 30 s APIXO
-gives the receiver (CONTRACT.md "Webhooks"). When the status endpoint stalls, the view still
-answers 200 within that budget and hands the job to the queue at once.
+gives the receiver (docs/providers/apixo.md "Webhooks"). When the status endpoint stalls, the view
+still answers 200 within that budget and hands the job to the queue at once.
 
 The provider here is a real local socket that stalls (``responses`` cannot make time pass).
 These are bounds on behaviour (the call is cut off), not speed measurements: the margins are
