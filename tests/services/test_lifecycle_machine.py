@@ -37,6 +37,8 @@ The invariants, checked after every step, are listed on
 """
 
 import json
+import os
+import secrets
 from collections import Counter, defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -816,8 +818,10 @@ class LifecycleMachine(RuleBasedStateMachine):
         assert self.fake.resent == [], f"submits re-sent blindly: {self.fake.resent}"
 
 
-def machine_settings(max_examples: int) -> hypothesis_settings:
-    """Derandomized, so that a run explores the same sequences each time and a failure reproduces.
+def machine_settings(max_examples: int, *, derandomize: bool = True) -> hypothesis_settings:
+    """Derandomized by default, so that a run explores the same sequences each time and a
+    failure reproduces; ``derandomize=False`` for the run that explores new sequences from a
+    printed seed (:func:`test_lifecycle_explores_new_sequences_from_a_printed_seed`).
 
     The same sequences, given the same modules: Hypothesis also draws literal constants of the
     project's modules imported so far (``hypothesis.internal.conjecture.providers``), so the
@@ -827,12 +831,25 @@ def machine_settings(max_examples: int) -> hypothesis_settings:
     """
     return hypothesis_settings(
         max_examples=max_examples,
-        derandomize=True,
+        derandomize=derandomize,
         database=None,
         stateful_step_count=25,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
     )
+
+
+def _machine_env(api, settings, tmp_path, monkeypatch) -> None:
+    """Give the machine its faked provider and downloader and a clean record of what it saw."""
+    settings.MEDIA_ROOT = str(tmp_path)
+    settings.GENERATION_DEADLINE_SECONDS = DEADLINE_S
+    fake = FakeApixo()
+    fake.register(api)
+    downloads = FakeDownloads()
+    monkeypatch.setattr(lifecycle, "download_to_file", downloads)
+    LifecycleMachine.env = Env(settings=settings, fake=fake, downloads=downloads)
+    SEEN.clear()
+    STEPS.clear()
 
 
 @pytest.mark.parametrize(
@@ -845,18 +862,39 @@ def machine_settings(max_examples: int) -> hypothesis_settings:
 def test_lifecycle_settles_every_job_exactly_once(
     api, settings, tmp_path, monkeypatch, max_examples
 ):
-    settings.MEDIA_ROOT = str(tmp_path)
-    settings.GENERATION_DEADLINE_SECONDS = DEADLINE_S
-    fake = FakeApixo()
-    fake.register(api)
-    downloads = FakeDownloads()
-    monkeypatch.setattr(lifecycle, "download_to_file", downloads)
-    LifecycleMachine.env = Env(settings=settings, fake=fake, downloads=downloads)
-    SEEN.clear()
-    STEPS.clear()
+    _machine_env(api, settings, tmp_path, monkeypatch)
 
     run_state_machine_as_test(LifecycleMachine, settings=machine_settings(max_examples))
 
     print(f"\nExplored {dict(SEEN)} in {len(STEPS)} kinds of steps")
     # The run explored: credits were both captured and released.
     assert SEEN[Kind.CAPTURE] > 0 and SEEN[Kind.RELEASE] > 0, (SEEN, STEPS)
+
+
+@pytest.mark.parametrize(
+    "max_examples",
+    [
+        pytest.param(25, id="25-new-examples"),
+        pytest.param(100, id="100-new-examples-postgres", marks=requires_postgres),
+    ],
+)
+def test_lifecycle_explores_new_sequences_from_a_printed_seed(
+    api, settings, tmp_path, monkeypatch, max_examples
+):
+    """The fixed run above repeats the same sequences; this one draws new ones on every run.
+
+    The seed is printed (shown with ``-s``, and in the report of a failure); set
+    ``LIFECYCLE_MACHINE_SEED`` to it to replay the same sequences.
+    """
+    seed = int(os.environ.get("LIFECYCLE_MACHINE_SEED") or secrets.randbits(64))
+    print(f"\nlifecycle machine seed: {seed} (replay with LIFECYCLE_MACHINE_SEED={seed})")
+    # What hypothesis.seed() sets on a class; run_state_machine_as_test passes it on.
+    monkeypatch.setattr(LifecycleMachine, "_hypothesis_internal_use_seed", seed, raising=False)
+    _machine_env(api, settings, tmp_path, monkeypatch)
+
+    run_state_machine_as_test(
+        LifecycleMachine, settings=machine_settings(max_examples, derandomize=False)
+    )
+
+    print(f"Explored {dict(SEEN)} in {len(STEPS)} kinds of steps (seed {seed})")
+    assert SEEN[Kind.CAPTURE] > 0 or SEEN[Kind.RELEASE] > 0, (seed, SEEN, STEPS)
