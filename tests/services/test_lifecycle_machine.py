@@ -14,7 +14,8 @@ themselves (``generation_create``, ``generation_submit``, ``generation_poll``,
   recording its intent, or after the request reached the provider;
 - webhooks: truthful, duplicated, claiming the opposite of the status, premature (the task
   still runs), malformed, naming a task the provider does not know, forged or stale tokens;
-- status faults (429, 5xx, read timeout) and a webhook handled while a poll waits for its
+- status faults (429, 5xx, read timeout, and unreadable answers: an HTML maintenance page with
+  200, a 302, a proxy's HTML 502) and a webhook handled while a poll waits for its
   answer; expired jobs' late looks and late webhooks (a success after expiry is recorded,
   never charged);
 - a worker killed right after ``generation_finalize`` commits (its download task never runs)
@@ -252,6 +253,14 @@ class FakeApixo:
             return status, {}, json.dumps(envelope(None, code=status, message=f"HTTP {status}"))
         if fault == "timeout":
             raise requests.exceptions.ReadTimeout("read timed out")
+        # Unreadable answers (issue #12 item 1): a maintenance page with 200, a redirect, a
+        # proxy's HTML 502. None of them says anything about the task.
+        if fault == "html200":
+            return 200, {"Content-Type": "text/html"}, "<html><h1>Maintenance</h1></html>"
+        if fault == "302":
+            return 302, {"Location": "https://status.example.com/"}, ""
+        if fault == "502html":
+            return 502, {"Content-Type": "text/html"}, "<html><h1>502 Bad Gateway</h1></html>"
         task = self.tasks.get(task_id)
         if task is None:
             return 404, {}, json.dumps(envelope(None, code=404, message="Task not found"))
@@ -620,7 +629,9 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     @rule(
         job=jobs,
-        fault=st.sampled_from(["ok", "ok", "429", "503", "timeout", "webhook_meanwhile"]),
+        fault=st.sampled_from(
+            ["ok", "ok", "429", "503", "timeout", "html200", "302", "502html", "webhook_meanwhile"]
+        ),
         survives=st.booleans(),
     )
     def poll(self, job, fault, survives):
