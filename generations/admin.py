@@ -43,6 +43,7 @@ from .services.console import (
     generation_poll_now,
 )
 from .services.pricing import PUBLISH_PERMISSION, price_table_publish
+from .services.team import TeamPermissionDenied
 
 RESOLVE_ALERT_PERMISSION = "generations.resolve_provideralert"
 
@@ -292,21 +293,36 @@ class GenerationAdmin(admin.ModelAdmin):
         permissions=["act"],
     )
     def cancel_queued(self, request, queryset: QuerySet) -> None:
-        done = sum(
-            generation_cancel(generation_id=pk, actor=request.user)
-            for pk in queryset.filter(state=Generation.State.QUEUED).values_list("pk", flat=True)
-        )
+        pks = queryset.filter(state=Generation.State.QUEUED).values_list("pk", flat=True)
+        done = self._release_each(request, generation_cancel, pks)
         self.message_user(request, f"Canceled {done} queued generation(s).", messages.SUCCESS)
 
     @admin.action(description="Expire and release the hold (jobs in flight)", permissions=["act"])
     def release_stuck(self, request, queryset: QuerySet) -> None:
-        done = sum(
-            generation_expire(generation_id=pk, actor=request.user)
-            for pk in queryset.filter(state__in=Generation.State.in_flight()).values_list(
-                "pk", flat=True
-            )
-        )
+        pks = queryset.filter(state__in=Generation.State.in_flight()).values_list("pk", flat=True)
+        done = self._release_each(request, generation_expire, pks)
         self.message_user(request, f"Released {done} generation(s).", messages.SUCCESS)
+
+    def _release_each(self, request, service, pks) -> int:
+        """Run ``service`` (cancel or expire) on each job; return how many it finalized.
+
+        A job whose owner ranks too high for the manager (the hierarchy rule, issue #12
+        item 8) is skipped with a warning naming the first reason; the others go ahead,
+        each in its own transaction.
+        """
+        done, refused = 0, []
+        for pk in pks:
+            try:
+                done += service(generation_id=pk, actor=request.user)
+            except TeamPermissionDenied as error:
+                refused.append(str(error))
+        if refused:
+            self.message_user(
+                request,
+                f"Skipped {len(refused)} generation(s): {refused[0]}",
+                messages.WARNING,
+            )
+        return done
 
     @admin.action(description="Retry the failed result download", permissions=["act"])
     def retry_download(self, request, queryset: QuerySet) -> None:

@@ -57,7 +57,12 @@ _VERBS = {
     "deactivate": "deactivate",
     "reactivate": "reactivate",
     "manager": "change the role of",
+    "cancel": "cancel the jobs of",
+    "expire": "stop the jobs of",
 }
+# Operations on a member's jobs from the admin console (``services.console``): the right to
+# act at all is ``generations.act_on_generation``, checked there; only the rank rule is here.
+_JOB_OPERATIONS = frozenset({"cancel", "expire"})
 
 
 def team_action_authorize(*, actor: User | None, users: list[User], operation: str) -> None:
@@ -67,14 +72,18 @@ def team_action_authorize(*, actor: User | None, users: list[User], operation: s
     #12 item 8): a superuser may act on anyone; a manager who is not a superuser may act on
     members only, never on a superuser, another manager or themselves (so a manager cannot
     grant credits to themselves, nor raise a fellow manager's budget in exchange); whoever
-    is not a manager may do nothing here. ``actor`` None is an operator's management command,
-    which runs with the machine's authority. Ranks are read afresh, one query for all users.
+    is not a manager may do nothing here. The console's ``cancel`` and ``expire``, which
+    release a job's hold, follow the same rule for the job's owner (a manager expiring their
+    own job would get the credits back while the admin shows them its late result); the
+    right to use them is ``act_on_generation``, checked by ``services.console``. ``actor``
+    None is an operator's management command, which runs with the machine's authority.
+    Ranks are read afresh, one query for all users.
 
     Args:
         actor: the person acting, or None for a management command.
         users: the members the operation touches.
         operation: one of ``grant``, ``revoke``, ``adjust``, ``cap``, ``deactivate``,
-            ``reactivate``, ``manager``.
+            ``reactivate``, ``manager``; ``cancel``, ``expire`` (jobs of ``users``).
 
     Raises:
         TeamPermissionDenied: with a message naming the first member refused.
@@ -84,12 +93,14 @@ def team_action_authorize(*, actor: User | None, users: list[User], operation: s
         return
     if operation == "manager":
         raise TeamPermissionDenied("Only a superuser can make or remove managers.")
-    if not actor.is_manager:
+    if operation not in _JOB_OPERATIONS and not actor.is_manager:
         raise TeamPermissionDenied("Only managers can do this.")
     for user in users:
         if user.pk == actor.pk:
             if operation == "grant":
                 raise TeamPermissionDenied("You cannot grant credits to yourself.")
+            if operation in _JOB_OPERATIONS:
+                raise TeamPermissionDenied(f"Only a superuser can {operation} your own jobs.")
             raise TeamPermissionDenied(f"Only a superuser can {verb} you: ask one.")
     ranks = manager_ranks(user_ids=[user.pk for user in users])
     for user in users:
