@@ -455,4 +455,10 @@ class ProviderCircuitAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("state",)
 
     def has_view_permission(self, request, obj=None) -> bool:
-        return request.user.is_active and request.user.is_staff
+        """Whoever sees provider alerts sees the circuits (``view_provideralert``; the
+        Managers group has it), or holds ``view_providercircuit``: not ``is_staff`` alone."""
+        user = request.user
+        return user.is_active and (
+            user.has_perm("generations.view_provideralert")
+            or super().has_view_permission(request, obj)
+        )

@@ -17,6 +17,7 @@ from generations.models import (
     Price,
     PriceTable,
     ProviderAlert,
+    ProviderCircuit,
     User,
 )
 from generations.services.ledger import credits_hold
@@ -244,3 +245,14 @@ def test_user_queue_and_lockout_admin_is_for_superusers_only(client, as_role):
     as_role("superuser")
     for url in urls:
         assert client.get(url).status_code == 200, url
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_provider_circuits_are_shown_to_those_who_see_provider_alerts(client, as_role, role):
+    """A circuit is the other half of a provider alert: the same view permission opens it.
+    ``is_staff`` alone opened it by its address before (the index hid it)."""
+    ProviderCircuit.objects.create(provider="apixo", reason="http_402")
+    as_role(role)
+    page = client.get(reverse("admin:generations_providercircuit_changelist"))
+    expected = 200 if role in ACTORS else 403
+    assert page.status_code == expected
