@@ -409,6 +409,9 @@ class PriceAdmin(admin.ModelAdmin):
         return request.user.is_active and request.user.has_perm(PUBLISH_PERMISSION)
 
     def save_model(self, request, obj: Price, form, change: bool) -> None:
+        """Publish a version with the edited rate; an unchanged save publishes nothing."""
+        if "credits_per_second" not in form.changed_data:
+            return
         key = (obj.provider, obj.model_id, obj.resolution, obj.sound)
         table = price_table_publish(
             changes={key: obj.credits_per_second},

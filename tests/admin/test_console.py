@@ -131,3 +131,16 @@ def test_the_audit_log_renders_many_rows_in_a_constant_number_of_queries(
             assert entry.actor.username in body
         counts.append(len(queries))
     assert counts[0] == counts[1], counts
+
+
+def test_saving_a_price_unchanged_publishes_nothing(admin_client):
+    """Save without an edit: no new table version and no audit row claiming a price change."""
+    price = Price.objects.filter(table=PriceTable.objects.current(), resolution="720p").first()
+    versions = PriceTable.objects.count()
+    response = admin_client.post(
+        reverse("admin:generations_price_change", args=[price.pk]),
+        {"credits_per_second": price.credits_per_second},
+    )
+    assert response.status_code == 302
+    assert PriceTable.objects.count() == versions
+    assert not AuditEntry.objects.filter(action="price").exists()
