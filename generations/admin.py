@@ -16,8 +16,10 @@ from datetime import timedelta
 
 from django.apps import apps
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
+from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -162,6 +164,23 @@ class UserAdmin(SuperuserOnlyAdminMixin, DjangoUserAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    def user_change_password(self, request, id, form_url=""):
+        """Django's password page, audited: "set" or "disabled" (never the password itself),
+        in one transaction with the change; a refused form records nothing."""
+        with transaction.atomic():
+            response = super().user_change_password(request, id, form_url)
+            if request.method == "POST" and response.status_code == 302:
+                member = User.objects.get(pk=unquote(id))
+                state = "set" if member.has_usable_password() else "disabled"
+                audit_record(
+                    actor=request.user,
+                    action=AuditEntry.Action.ACCOUNT_CHANGE,
+                    target_user=member,
+                    after={"password": state},
+                    memo=f"Password {state} in the admin.",
+                )
+        return response
 
     def save_related(self, request, form, formsets, change: bool) -> None:
         """Save, then audit the changed fields (runs in the admin's transaction)."""
