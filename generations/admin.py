@@ -35,6 +35,7 @@ from .models import (
     ProviderCircuit,
     User,
 )
+from .services.alerts import RESOLVE_PERMISSION as RESOLVE_ALERT_PERMISSION
 from .services.alerts import provider_alert_resolve
 from .services.audit import audit_record
 from .services.console import (
@@ -46,8 +47,6 @@ from .services.console import (
 )
 from .services.pricing import PUBLISH_PERMISSION, price_table_publish
 from .services.team import TeamPermissionDenied
-
-RESOLVE_ALERT_PERMISSION = "generations.resolve_provideralert"
 
 
 class ReadOnlyAdminMixin:

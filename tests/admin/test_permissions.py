@@ -256,3 +256,21 @@ def test_provider_circuits_are_shown_to_those_who_see_provider_alerts(client, as
     page = client.get(reverse("admin:generations_providercircuit_changelist"))
     expected = 200 if role in ACTORS else 403
     assert page.status_code == expected
+
+
+def test_the_resolve_service_checks_the_permission_itself(client):
+    """Like the console's services, resolving re-checks ``resolve_provideralert``: a caller
+    that forgot to (a new view, a shell script with a user) cannot resolve on a manager's
+    word they do not have."""
+    from django.core.exceptions import PermissionDenied
+
+    from generations.services.alerts import provider_alert_resolve
+
+    alert = ProviderAlert.objects.create(provider="apixo", kind="http_401", message="Key refused")
+    direct = UserFactory(is_staff=True)
+    direct.user_permissions.add(Permission.objects.get(codename="manage_team"))
+    direct = User.objects.get(pk=direct.pk)
+    with pytest.raises(PermissionDenied):
+        provider_alert_resolve(alert_id=alert.pk, actor=direct)
+    alert.refresh_from_db()
+    assert alert.resolved_at is None and not AuditEntry.objects.exists()
