@@ -112,7 +112,15 @@ def team_action_authorize(*, actor: User | None, users: list[User], operation: s
 
 
 def _balances(user: User) -> dict:
-    account = CreditAccount.objects.filter(user=user).values("balance", "held").first()
+    """Return ``user``'s balance and held credits, on the account row locked FOR UPDATE.
+
+    Read before a grant or revoke (inside its transaction), the lock keeps any other change
+    to the account out until the audit row is written, so "before" is what the action
+    really started from and "after" minus "before" is its own amount.
+    """
+    account = (
+        CreditAccount.objects.select_for_update().filter(user=user).values("balance", "held")
+    ).first()
     return account or {"balance": 0, "held": 0}
 
 
