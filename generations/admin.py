@@ -35,6 +35,7 @@ from .models import (
     ProviderCircuit,
     User,
 )
+from .models.users import MANAGERS_GROUP
 from .services.alerts import RESOLVE_PERMISSION as RESOLVE_ALERT_PERMISSION
 from .services.alerts import provider_alert_resolve
 from .services.audit import audit_record
@@ -102,10 +103,32 @@ def _superuser_only(app_label: str) -> None:
         admin.site.register(model, type(name, (SuperuserOnlyAdminMixin, model_admin), {}))
 
 
+class ManagersGroupKeptMixin:
+    """Keep the Managers group: not deleted, not renamed (superusers manage the others).
+
+    ``services.team.member_manager_set`` and migration 0009 find it by its name; deleting
+    or renaming it would take every manager's rights away at once and break "Make manager".
+    Its permissions stay editable.
+    """
+
+    def _is_managers(self, obj) -> bool:
+        return obj is not None and obj.name == MANAGERS_GROUP
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return not self._is_managers(obj) and super().has_delete_permission(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = tuple(super().get_readonly_fields(request, obj))
+        return (*fields, "name") if self._is_managers(obj) else fields
+
+
 _superuser_only("django_q")
 _superuser_only("axes")
 if admin.site.is_registered(Group):
     _superuser_only("auth")
+    _group_admin = type(admin.site.get_model_admin(Group))
+    admin.site.unregister(Group)
+    admin.site.register(Group, type("GroupAdmin", (ManagersGroupKeptMixin, _group_admin), {}))
 
 
 class CreditAccountInline(ReadOnlyAdminMixin, admin.StackedInline):

@@ -274,3 +274,30 @@ def test_the_resolve_service_checks_the_permission_itself(client):
         provider_alert_resolve(alert_id=alert.pk, actor=direct)
     alert.refresh_from_db()
     assert alert.resolved_at is None and not AuditEntry.objects.exists()
+
+
+def test_the_managers_group_cannot_be_deleted_or_renamed_in_the_admin(admin_client):
+    """The team page's "Make manager" and migration 0009 find the group by its name; a
+    superuser deleting or renaming it took every manager's rights away at once and made
+    "Make manager" fail with a server error."""
+    from django.contrib.auth.models import Group
+
+    from generations.models.users import MANAGERS_GROUP
+
+    group = Group.objects.get(name=MANAGERS_GROUP)
+    other = Group.objects.create(name="Editors")
+    assert admin_client.get(reverse("admin:auth_group_delete", args=[group.pk])).status_code == 403
+    admin_client.post(
+        reverse("admin:auth_group_changelist"),
+        {"action": "delete_selected", "_selected_action": [group.pk], "post": "yes"},
+    )
+    page = admin_client.get(reverse("admin:auth_group_change", args=[group.pk]))
+    assert page.status_code == 200
+    admin_client.post(
+        reverse("admin:auth_group_change", args=[group.pk]),
+        {"name": "Bosses", "permissions": list(group.permissions.values_list("pk", flat=True))},
+    )
+    assert Group.objects.filter(pk=group.pk, name=MANAGERS_GROUP).exists()
+    # Other groups stay the superuser's to manage.
+    admin_client.post(reverse("admin:auth_group_delete", args=[other.pk]), {"post": "yes"})
+    assert not Group.objects.filter(pk=other.pk).exists()
