@@ -23,7 +23,7 @@ from django.utils.crypto import salted_hmac
 
 from ..models import AuditEntry, CreditAccount, Invitation, User
 from ..models.team import token_digest
-from ..models.users import MANAGERS_GROUP
+from ..models.users import MANAGE_TEAM_PERMISSION, MANAGERS_GROUP
 from ..queue import enqueue
 from ..selectors.users import manager_ranks
 from .audit import audit_record
@@ -243,7 +243,8 @@ def member_manager_set(*, user: User, manager: bool, actor: User | None) -> None
     ``is_staff`` opens the admin, whose pages the Managers group's permissions then decide
     (issue #12 item 7); the two change together here, so a manager always reaches the
     admin and a former manager no longer does (a superuser keeps ``is_staff``). Superusers
-    only (``team_action_authorize``); audited with before and after.
+    only (``team_action_authorize``); audited with before and after. Removing a manager
+    also takes ``manage_team`` if they hold it directly (``User.is_manager`` counts it).
 
     Raises:
         TeamPermissionDenied: ``actor`` is not a superuser, or demotes themselves.
@@ -253,18 +254,29 @@ def member_manager_set(*, user: User, manager: bool, actor: User | None) -> None
         raise TeamPermissionDenied("You cannot remove yourself from the managers.")
     locked = User.objects.select_for_update().get(pk=user.pk)
     group = Group.objects.get(name=MANAGERS_GROUP)
+    app_label, codename = MANAGE_TEAM_PERMISSION.split(".")
+    direct = locked.user_permissions.filter(
+        content_type__app_label=app_label, codename=codename
+    )
     was = {
         "managers_group": locked.groups.filter(pk=group.pk).exists(),
+        "manage_team_direct": direct.exists(),
         "is_staff": locked.is_staff,
     }
     is_staff = manager or locked.is_superuser
-    now = {"managers_group": manager, "is_staff": is_staff}
+    # A removed manager loses ``manage_team`` held directly too, or they would still be one.
+    now = {
+        "managers_group": manager,
+        "manage_team_direct": manager and was["manage_team_direct"],
+        "is_staff": is_staff,
+    }
     if was == now:
         return
     if manager:
         locked.groups.add(group)
     else:
         locked.groups.remove(group)
+        locked.user_permissions.remove(*direct)
     User.objects.filter(pk=user.pk).update(is_staff=is_staff)
     user.is_staff = is_staff
     audit_record(
