@@ -255,9 +255,7 @@ def member_manager_set(*, user: User, manager: bool, actor: User | None) -> None
     locked = User.objects.select_for_update().get(pk=user.pk)
     group = Group.objects.get(name=MANAGERS_GROUP)
     app_label, codename = MANAGE_TEAM_PERMISSION.split(".")
-    direct = locked.user_permissions.filter(
-        content_type__app_label=app_label, codename=codename
-    )
+    direct = locked.user_permissions.filter(content_type__app_label=app_label, codename=codename)
     was = {
         "managers_group": locked.groups.filter(pk=group.pk).exists(),
         "manage_team_direct": direct.exists(),
