@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from ..models import AuditEntry, CreditAccount, Invitation, User
+from ..models import AuditEntry, CreditAccount, CreditEntry, Invitation, User
 from ..models.team import token_digest
 from ..models.users import MANAGE_TEAM_PERMISSION, MANAGERS_GROUP
 from ..queue import enqueue
@@ -46,6 +46,10 @@ class TeamError(Exception):
 
 class TeamPermissionDenied(TeamError):
     """The actor may not do this to that member (issue #12 item 8); nothing was written."""
+
+
+class TeamRequestRepeated(TeamError):
+    """The same credits form was sent again (a double click); nothing more was written."""
 
 
 # How each team operation reads in a refusal: "Only a superuser can <verb> <member> ...".
@@ -124,11 +128,28 @@ def _balances(user: User) -> dict:
     return account or {"balance": 0, "held": 0}
 
 
+def _request_key(operation: str, request_token: str, user: User) -> str | None:
+    """Return the ledger idempotency key of ``operation`` for ``user`` in one sent form."""
+    return f"team-{operation}:{request_token}:{user.pk}" if request_token else None
+
+
+def _refuse_repeat(key: str | None) -> None:
+    """Refuse a form already applied: its entry exists (checked on the locked account)."""
+    if key is not None and CreditEntry.objects.filter(idempotency_key=key).exists():
+        raise TeamRequestRepeated("Those credits were already applied (the form was sent twice).")
+
+
 @transaction.atomic
-def team_credits_grant(*, users: list[User], amount: int, actor: User | None, memo: str) -> int:
+def team_credits_grant(
+    *, users: list[User], amount: int, actor: User | None, memo: str, request_token: str = ""
+) -> int:
     """Grant ``amount`` credits (> 0) to each of ``users``, all or nothing.
 
     Each grant's ledger entry carries ``actor``; each member gets an audit row.
+
+    Args:
+        request_token: the sent form's token (``TeamCreditsForm``); the same token twice
+            grants once. Empty: no such protection (commands).
 
     Returns:
         The number of members credited.
@@ -136,11 +157,14 @@ def team_credits_grant(*, users: list[User], amount: int, actor: User | None, me
     Raises:
         ValueError: ``amount`` is not a positive whole number.
         TeamPermissionDenied: ``actor`` may not grant to one of ``users``; nothing is written.
+        TeamRequestRepeated: ``request_token`` was already applied; nothing more is written.
     """
     team_action_authorize(actor=actor, users=users, operation="grant")
     for user in users:
         before = _balances(user)
-        credits_grant(user=user, amount=amount, actor=actor, memo=memo)
+        key = _request_key("grant", request_token, user)
+        _refuse_repeat(key)
+        credits_grant(user=user, amount=amount, actor=actor, memo=memo, idempotency_key=key)
         audit_record(
             actor=actor,
             action=Action.GRANT,
@@ -154,11 +178,17 @@ def team_credits_grant(*, users: list[User], amount: int, actor: User | None, me
 
 @transaction.atomic
 def team_credits_revoke(
-    *, users: list[User], amount: int | None, actor: User | None, memo: str
+    *,
+    users: list[User],
+    amount: int | None,
+    actor: User | None,
+    memo: str,
+    request_token: str = "",
 ) -> int:
     """Take back ``amount`` unused credits from each of ``users`` (None: all available).
 
     Credits reserved by jobs in flight are never revoked: those jobs still finish.
+    ``request_token``: as for :func:`team_credits_grant` (the same form twice revokes once).
 
     Returns:
         The number of members debited (members with nothing available are skipped).
@@ -168,15 +198,18 @@ def team_credits_revoke(
             is revoked from anyone.
         TeamPermissionDenied: ``actor`` may not revoke from one of ``users``; nothing is
             written.
+        TeamRequestRepeated: ``request_token`` was already applied; nothing more is written.
     """
     team_action_authorize(actor=actor, users=users, operation="revoke")
     done = 0
     for user in users:
         before = _balances(user)
+        key = _request_key("revoke", request_token, user)
+        _refuse_repeat(key)
         take = before["balance"] if amount is None else amount
         if take <= 0:
             continue
-        credits_revoke(user=user, amount=take, actor=actor, memo=memo)
+        credits_revoke(user=user, amount=take, actor=actor, memo=memo, idempotency_key=key)
         audit_record(
             actor=actor,
             action=Action.REVOKE,

@@ -60,3 +60,24 @@ def test_a_concurrent_grant_cannot_slip_between_the_before_read_and_the_grant(mo
     audit = AuditEntry.objects.get(action="grant", memo="team")
     assert audit.after["balance"] - audit.before["balance"] == 100, (audit.before, audit.after)
     assert CreditAccount.objects.get(user=member).balance == 800
+
+
+def test_the_same_form_sent_twice_at_once_grants_once():
+    """Two requests carrying one form's token, in parallel: one grant, one audit row."""
+    from generations.services.team import TeamRequestRepeated
+
+    from ..concurrency import run_in_threads
+
+    members = [UserFactory(username="ana"), UserFactory(username="bo")]
+    boss = ManagerFactory(username="boss")
+
+    def send(i: int) -> int:
+        return team_credits_grant(
+            users=members, amount=100, actor=boss, memo="twice", request_token="ab" * 16
+        )
+
+    results = run_in_threads(send, 4)
+
+    assert [r for r in results if not isinstance(r, TeamRequestRepeated)] == [2], results
+    assert [CreditAccount.objects.get(user=m).balance for m in members] == [100, 100]
+    assert AuditEntry.objects.filter(memo="twice").count() == 2
