@@ -16,8 +16,10 @@ from datetime import timedelta
 
 from django.apps import apps
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
+from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -33,6 +35,8 @@ from .models import (
     ProviderCircuit,
     User,
 )
+from .models.users import MANAGERS_GROUP
+from .services.alerts import RESOLVE_PERMISSION as RESOLVE_ALERT_PERMISSION
 from .services.alerts import provider_alert_resolve
 from .services.audit import audit_record
 from .services.console import (
@@ -43,8 +47,7 @@ from .services.console import (
     generation_poll_now,
 )
 from .services.pricing import PUBLISH_PERMISSION, price_table_publish
-
-RESOLVE_ALERT_PERMISSION = "generations.resolve_provideralert"
+from .services.team import TeamPermissionDenied
 
 
 class ReadOnlyAdminMixin:
@@ -100,10 +103,32 @@ def _superuser_only(app_label: str) -> None:
         admin.site.register(model, type(name, (SuperuserOnlyAdminMixin, model_admin), {}))
 
 
+class ManagersGroupKeptMixin:
+    """Keep the Managers group: not deleted, not renamed (superusers manage the others).
+
+    ``services.team.member_manager_set`` and migration 0009 find it by its name; deleting
+    or renaming it would take every manager's rights away at once and break "Make manager".
+    Its permissions stay editable.
+    """
+
+    def _is_managers(self, obj) -> bool:
+        return obj is not None and obj.name == MANAGERS_GROUP
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return not self._is_managers(obj) and super().has_delete_permission(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = tuple(super().get_readonly_fields(request, obj))
+        return (*fields, "name") if self._is_managers(obj) else fields
+
+
 _superuser_only("django_q")
 _superuser_only("axes")
 if admin.site.is_registered(Group):
     _superuser_only("auth")
+    _group_admin = type(admin.site.get_model_admin(Group))
+    admin.site.unregister(Group)
+    admin.site.register(Group, type("GroupAdmin", (ManagersGroupKeptMixin, _group_admin), {}))
 
 
 class CreditAccountInline(ReadOnlyAdminMixin, admin.StackedInline):
@@ -161,6 +186,23 @@ class UserAdmin(SuperuserOnlyAdminMixin, DjangoUserAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    def user_change_password(self, request, id, form_url=""):
+        """Django's password page, audited: "set" or "disabled" (never the password itself),
+        in one transaction with the change; a refused form records nothing."""
+        with transaction.atomic():
+            response = super().user_change_password(request, id, form_url)
+            if request.method == "POST" and response.status_code == 302:
+                member = User.objects.get(pk=unquote(id))
+                state = "set" if member.has_usable_password() else "disabled"
+                audit_record(
+                    actor=request.user,
+                    action=AuditEntry.Action.ACCOUNT_CHANGE,
+                    target_user=member,
+                    after={"password": state},
+                    memo=f"Password {state} in the admin.",
+                )
+        return response
 
     def save_related(self, request, form, formsets, change: bool) -> None:
         """Save, then audit the changed fields (runs in the admin's transaction)."""
@@ -292,21 +334,36 @@ class GenerationAdmin(admin.ModelAdmin):
         permissions=["act"],
     )
     def cancel_queued(self, request, queryset: QuerySet) -> None:
-        done = sum(
-            generation_cancel(generation_id=pk, actor=request.user)
-            for pk in queryset.filter(state=Generation.State.QUEUED).values_list("pk", flat=True)
-        )
+        pks = queryset.filter(state=Generation.State.QUEUED).values_list("pk", flat=True)
+        done = self._release_each(request, generation_cancel, pks)
         self.message_user(request, f"Canceled {done} queued generation(s).", messages.SUCCESS)
 
     @admin.action(description="Expire and release the hold (jobs in flight)", permissions=["act"])
     def release_stuck(self, request, queryset: QuerySet) -> None:
-        done = sum(
-            generation_expire(generation_id=pk, actor=request.user)
-            for pk in queryset.filter(state__in=Generation.State.in_flight()).values_list(
-                "pk", flat=True
-            )
-        )
+        pks = queryset.filter(state__in=Generation.State.in_flight()).values_list("pk", flat=True)
+        done = self._release_each(request, generation_expire, pks)
         self.message_user(request, f"Released {done} generation(s).", messages.SUCCESS)
+
+    def _release_each(self, request, service, pks) -> int:
+        """Run ``service`` (cancel or expire) on each job; return how many it finalized.
+
+        A job whose owner ranks too high for the manager (the hierarchy rule, issue #12
+        item 8) is skipped with a warning naming the first reason; the others go ahead,
+        each in its own transaction.
+        """
+        done, refused = 0, []
+        for pk in pks:
+            try:
+                done += service(generation_id=pk, actor=request.user)
+            except TeamPermissionDenied as error:
+                refused.append(str(error))
+        if refused:
+            self.message_user(
+                request,
+                f"Skipped {len(refused)} generation(s): {refused[0]}",
+                messages.WARNING,
+            )
+        return done
 
     @admin.action(description="Retry the failed result download", permissions=["act"])
     def retry_download(self, request, queryset: QuerySet) -> None:
@@ -393,6 +450,9 @@ class PriceAdmin(admin.ModelAdmin):
         return request.user.is_active and request.user.has_perm(PUBLISH_PERMISSION)
 
     def save_model(self, request, obj: Price, form, change: bool) -> None:
+        """Publish a version with the edited rate; an unchanged save publishes nothing."""
+        if "credits_per_second" not in form.changed_data:
+            return
         key = (obj.provider, obj.model_id, obj.resolution, obj.sound)
         table = price_table_publish(
             changes={key: obj.credits_per_second},
@@ -439,4 +499,10 @@ class ProviderCircuitAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("state",)
 
     def has_view_permission(self, request, obj=None) -> bool:
-        return request.user.is_active and request.user.is_staff
+        """Whoever sees provider alerts sees the circuits (``view_provideralert``; the
+        Managers group has it), or holds ``view_providercircuit``: not ``is_staff`` alone."""
+        user = request.user
+        return user.is_active and (
+            user.has_perm("generations.view_provideralert")
+            or super().has_view_permission(request, obj)
+        )

@@ -4,6 +4,9 @@ Error messages live in each form's ``error_messages`` and carry codes
 (docs/style.md "Form error messages").
 """
 
+import re
+import uuid
+
 from django import forms
 from django.contrib.auth.password_validation import password_validators_help_text_html
 from django.contrib.auth.validators import UnicodeUsernameValidator
@@ -25,7 +28,10 @@ class TeamCreditsForm(forms.Form):
     is reserved by jobs in flight).
     """
 
-    error_messages = {"amount_required": "Enter how many credits to grant."}
+    error_messages = {
+        "amount_required": "Enter how many credits to grant.",
+        "request_token_invalid": "This form is out of date: reload the page and try again.",
+    }
 
     ACTIONS = [("grant", "Grant"), ("revoke", "Revoke")]
 
@@ -43,10 +49,23 @@ class TeamCreditsForm(forms.Form):
         help_text="1 credit = US$0.001. For a revoke, empty takes back all available credits.",
     )
     memo = forms.CharField(max_length=200, help_text="Why: shown in the ledger and audit log.")
+    # One per rendered form: the same form sent twice (a double click, a resent POST) moves
+    # credits once (``services.team.team_credits_grant``'s ``request_token``).
+    request_token = forms.CharField(widget=forms.HiddenInput, required=False, max_length=32)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["members"].queryset = User.objects.filter(is_active=True).order_by("username")
+        if not self.is_bound:
+            self.initial.setdefault("request_token", uuid.uuid4().hex)
+
+    def clean_request_token(self) -> str:
+        token = self.cleaned_data["request_token"]
+        if token and not re.fullmatch(r"[0-9a-f]{32}", token):
+            raise ValidationError(
+                self.error_messages["request_token_invalid"], code="request_token_invalid"
+            )
+        return token
 
     def clean(self) -> dict:
         cleaned = super().clean()

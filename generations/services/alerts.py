@@ -12,6 +12,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.urls import reverse
@@ -22,6 +23,8 @@ from ..providers.errors import ProviderBalanceError, ProviderError
 from ..queue import enqueue
 from ..selectors.users import manager_emails
 from .audit import audit_record
+
+RESOLVE_PERMISSION = "generations.resolve_provideralert"
 
 logger = logging.getLogger(__name__)
 
@@ -150,7 +153,13 @@ def provider_alert_resolve(*, alert_id: int, actor: User | None) -> bool:
 
     Returns:
         True if this call resolved it.
+
+    Raises:
+        PermissionDenied: ``actor`` lacks ``generations.resolve_provideralert`` (issue #12
+            item 6; the admin and the banner check it too). None: the system.
     """
+    if actor is not None and not actor.has_perm(RESOLVE_PERMISSION):
+        raise PermissionDenied("You may not resolve provider alerts.")
     now = timezone.now()
     with transaction.atomic():
         resolved = (

@@ -1,7 +1,9 @@
 """A manager's actions on generations (the admin console): cancel, expire, poll, retry.
 
 Each is the lifecycle's own step (``services.lifecycle``) taken on a manager's word: it needs
-``generations.act_on_generation`` (issue #12 item 6), and records an ``AuditEntry`` with the
+``generations.act_on_generation`` (issue #12 item 6); cancel and expire, which release a hold,
+also follow the team's hierarchy rule for the job's owner (item 8: a manager who is not a
+superuser releases members' holds only, never their own), and records an ``AuditEntry`` with the
 manager, the job's owner and the job's values before and after (item 9). Cancel, expire and
 retry write the record in the transaction of the change, and the refund entry carries the
 manager as its actor. A poll asks the provider over HTTP, so it runs outside any
@@ -14,6 +16,7 @@ from django.db import transaction
 from ..models import AuditEntry, Generation, User
 from .audit import audit_record
 from .lifecycle import Outcome, generation_download_retry, generation_finalize, generation_poll
+from .team import team_action_authorize
 
 ACT_PERMISSION = "generations.act_on_generation"
 State = Generation.State
@@ -54,8 +57,13 @@ def _record(generation: Generation, *, actor: User | None, action: str, before: 
     )
 
 
-def _end(*, generation_id: int, actor: User | None, outcome: Outcome, from_states, action) -> bool:
-    """Finalize a job in ``from_states`` with ``outcome`` on the locked row, audited."""
+def _end(
+    *, generation_id: int, actor: User | None, outcome: Outcome, from_states, action, operation
+) -> bool:
+    """Finalize a job in ``from_states`` with ``outcome`` on the locked row, audited.
+
+    The job's owner must rank below ``actor`` (``team_action_authorize``'s ``operation``).
+    """
     _require(actor)
     with transaction.atomic():
         generation = (
@@ -63,6 +71,7 @@ def _end(*, generation_id: int, actor: User | None, outcome: Outcome, from_state
         )
         if generation.state not in from_states:
             return False
+        team_action_authorize(actor=actor, users=[generation.user], operation=operation)
         before = _values(generation_id)
         done = generation_finalize(
             generation_id=generation_id, outcome=outcome, from_states=from_states, actor=actor
@@ -80,6 +89,8 @@ def generation_cancel(*, generation_id: int, actor: User | None) -> bool:
 
     Raises:
         PermissionDenied: ``actor`` lacks ``generations.act_on_generation``.
+        TeamPermissionDenied: ``actor`` is not a superuser and the job is their own, a
+            superuser's or another manager's (issue #12 item 8); nothing is written.
     """
     return _end(
         generation_id=generation_id,
@@ -87,6 +98,7 @@ def generation_cancel(*, generation_id: int, actor: User | None) -> bool:
         outcome=_CANCELED,
         from_states=(State.QUEUED,),
         action=Action.CANCEL,
+        operation="cancel",
     )
 
 
@@ -100,6 +112,8 @@ def generation_expire(*, generation_id: int, actor: User | None) -> bool:
 
     Raises:
         PermissionDenied: ``actor`` lacks ``generations.act_on_generation``.
+        TeamPermissionDenied: ``actor`` is not a superuser and the job is their own, a
+            superuser's or another manager's (issue #12 item 8); nothing is written.
     """
     return _end(
         generation_id=generation_id,
@@ -107,6 +121,7 @@ def generation_expire(*, generation_id: int, actor: User | None) -> bool:
         outcome=_EXPIRED,
         from_states=tuple(State.in_flight()),
         action=Action.EXPIRE,
+        operation="expire",
     )
 
 

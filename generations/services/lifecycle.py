@@ -344,7 +344,27 @@ def generation_submit(*, generation_id: int) -> str:
         next_action_at=timezone.now() + first_poll_delay(generation),
         fail_message="",
     )
+    if not moved:
+        _keep_task_of_expired(generation_id, task_id)
     return State.SUBMITTED if moved else ""
+
+
+def _keep_task_of_expired(generation_id: int, task_id: str) -> None:
+    """Record ``task_id`` on a job that expired while its submit was out, and look at once.
+
+    A manager's expire (``services.console``) may end a ``submitting`` job while the request
+    is in flight: its hold is released, yet the provider started the task and will bill
+    it. Without the task id the late looks (:func:`generation_late_look`) could never find
+    the result; with it, a late success is recorded for managers like any other.
+    """
+    Generation.objects.filter(
+        pk=generation_id, state=State.EXPIRED, provider_task_id__isnull=True, late_state=""
+    ).update(
+        provider_task_id=task_id,
+        submitted_at=timezone.now(),
+        next_action_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
 
 
 def _submit_paused(generation: Generation, error: ProviderError) -> str:

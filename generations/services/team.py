@@ -21,9 +21,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from ..models import AuditEntry, CreditAccount, Invitation, User
+from ..models import AuditEntry, CreditAccount, CreditEntry, Invitation, User
 from ..models.team import token_digest
-from ..models.users import MANAGERS_GROUP
+from ..models.users import MANAGE_TEAM_PERMISSION, MANAGERS_GROUP
 from ..queue import enqueue
 from ..selectors.users import manager_ranks
 from .audit import audit_record
@@ -48,6 +48,10 @@ class TeamPermissionDenied(TeamError):
     """The actor may not do this to that member (issue #12 item 8); nothing was written."""
 
 
+class TeamRequestRepeated(TeamError):
+    """The same credits form was sent again (a double click); nothing more was written."""
+
+
 # How each team operation reads in a refusal: "Only a superuser can <verb> <member> ...".
 _VERBS = {
     "grant": "grant credits to",
@@ -57,7 +61,12 @@ _VERBS = {
     "deactivate": "deactivate",
     "reactivate": "reactivate",
     "manager": "change the role of",
+    "cancel": "cancel the jobs of",
+    "expire": "stop the jobs of",
 }
+# Operations on a member's jobs from the admin console (``services.console``): the right to
+# act at all is ``generations.act_on_generation``, checked there; only the rank rule is here.
+_JOB_OPERATIONS = frozenset({"cancel", "expire"})
 
 
 def team_action_authorize(*, actor: User | None, users: list[User], operation: str) -> None:
@@ -67,14 +76,18 @@ def team_action_authorize(*, actor: User | None, users: list[User], operation: s
     #12 item 8): a superuser may act on anyone; a manager who is not a superuser may act on
     members only, never on a superuser, another manager or themselves (so a manager cannot
     grant credits to themselves, nor raise a fellow manager's budget in exchange); whoever
-    is not a manager may do nothing here. ``actor`` None is an operator's management command,
-    which runs with the machine's authority. Ranks are read afresh, one query for all users.
+    is not a manager may do nothing here. The console's ``cancel`` and ``expire``, which
+    release a job's hold, follow the same rule for the job's owner (a manager expiring their
+    own job would get the credits back while the admin shows them its late result); the
+    right to use them is ``act_on_generation``, checked by ``services.console``. ``actor``
+    None is an operator's management command, which runs with the machine's authority.
+    Ranks are read afresh, one query for all users.
 
     Args:
         actor: the person acting, or None for a management command.
         users: the members the operation touches.
         operation: one of ``grant``, ``revoke``, ``adjust``, ``cap``, ``deactivate``,
-            ``reactivate``, ``manager``.
+            ``reactivate``, ``manager``; ``cancel``, ``expire`` (jobs of ``users``).
 
     Raises:
         TeamPermissionDenied: with a message naming the first member refused.
@@ -84,12 +97,14 @@ def team_action_authorize(*, actor: User | None, users: list[User], operation: s
         return
     if operation == "manager":
         raise TeamPermissionDenied("Only a superuser can make or remove managers.")
-    if not actor.is_manager:
+    if operation not in _JOB_OPERATIONS and not actor.is_manager:
         raise TeamPermissionDenied("Only managers can do this.")
     for user in users:
         if user.pk == actor.pk:
             if operation == "grant":
                 raise TeamPermissionDenied("You cannot grant credits to yourself.")
+            if operation in _JOB_OPERATIONS:
+                raise TeamPermissionDenied(f"Only a superuser can {operation} your own jobs.")
             raise TeamPermissionDenied(f"Only a superuser can {verb} you: ask one.")
     ranks = manager_ranks(user_ids=[user.pk for user in users])
     for user in users:
@@ -101,15 +116,40 @@ def team_action_authorize(*, actor: User | None, users: list[User], operation: s
 
 
 def _balances(user: User) -> dict:
-    account = CreditAccount.objects.filter(user=user).values("balance", "held").first()
+    """Return ``user``'s balance and held credits, on the account row locked FOR UPDATE.
+
+    Read before a grant or revoke (inside its transaction), the lock keeps any other change
+    to the account out until the audit row is written, so "before" is what the action
+    really started from and "after" minus "before" is its own amount.
+    """
+    account = (
+        CreditAccount.objects.select_for_update().filter(user=user).values("balance", "held")
+    ).first()
     return account or {"balance": 0, "held": 0}
 
 
+def _request_key(operation: str, request_token: str, user: User) -> str | None:
+    """Return the ledger idempotency key of ``operation`` for ``user`` in one sent form."""
+    return f"team-{operation}:{request_token}:{user.pk}" if request_token else None
+
+
+def _refuse_repeat(key: str | None) -> None:
+    """Refuse a form already applied: its entry exists (checked on the locked account)."""
+    if key is not None and CreditEntry.objects.filter(idempotency_key=key).exists():
+        raise TeamRequestRepeated("Those credits were already applied (the form was sent twice).")
+
+
 @transaction.atomic
-def team_credits_grant(*, users: list[User], amount: int, actor: User | None, memo: str) -> int:
+def team_credits_grant(
+    *, users: list[User], amount: int, actor: User | None, memo: str, request_token: str = ""
+) -> int:
     """Grant ``amount`` credits (> 0) to each of ``users``, all or nothing.
 
     Each grant's ledger entry carries ``actor``; each member gets an audit row.
+
+    Args:
+        request_token: the sent form's token (``TeamCreditsForm``); the same token twice
+            grants once. Empty: no such protection (commands).
 
     Returns:
         The number of members credited.
@@ -117,11 +157,14 @@ def team_credits_grant(*, users: list[User], amount: int, actor: User | None, me
     Raises:
         ValueError: ``amount`` is not a positive whole number.
         TeamPermissionDenied: ``actor`` may not grant to one of ``users``; nothing is written.
+        TeamRequestRepeated: ``request_token`` was already applied; nothing more is written.
     """
     team_action_authorize(actor=actor, users=users, operation="grant")
     for user in users:
         before = _balances(user)
-        credits_grant(user=user, amount=amount, actor=actor, memo=memo)
+        key = _request_key("grant", request_token, user)
+        _refuse_repeat(key)
+        credits_grant(user=user, amount=amount, actor=actor, memo=memo, idempotency_key=key)
         audit_record(
             actor=actor,
             action=Action.GRANT,
@@ -135,11 +178,17 @@ def team_credits_grant(*, users: list[User], amount: int, actor: User | None, me
 
 @transaction.atomic
 def team_credits_revoke(
-    *, users: list[User], amount: int | None, actor: User | None, memo: str
+    *,
+    users: list[User],
+    amount: int | None,
+    actor: User | None,
+    memo: str,
+    request_token: str = "",
 ) -> int:
     """Take back ``amount`` unused credits from each of ``users`` (None: all available).
 
     Credits reserved by jobs in flight are never revoked: those jobs still finish.
+    ``request_token``: as for :func:`team_credits_grant` (the same form twice revokes once).
 
     Returns:
         The number of members debited (members with nothing available are skipped).
@@ -149,15 +198,18 @@ def team_credits_revoke(
             is revoked from anyone.
         TeamPermissionDenied: ``actor`` may not revoke from one of ``users``; nothing is
             written.
+        TeamRequestRepeated: ``request_token`` was already applied; nothing more is written.
     """
     team_action_authorize(actor=actor, users=users, operation="revoke")
     done = 0
     for user in users:
         before = _balances(user)
+        key = _request_key("revoke", request_token, user)
+        _refuse_repeat(key)
         take = before["balance"] if amount is None else amount
         if take <= 0:
             continue
-        credits_revoke(user=user, amount=take, actor=actor, memo=memo)
+        credits_revoke(user=user, amount=take, actor=actor, memo=memo, idempotency_key=key)
         audit_record(
             actor=actor,
             action=Action.REVOKE,
@@ -224,7 +276,8 @@ def member_manager_set(*, user: User, manager: bool, actor: User | None) -> None
     ``is_staff`` opens the admin, whose pages the Managers group's permissions then decide
     (issue #12 item 7); the two change together here, so a manager always reaches the
     admin and a former manager no longer does (a superuser keeps ``is_staff``). Superusers
-    only (``team_action_authorize``); audited with before and after.
+    only (``team_action_authorize``); audited with before and after. Removing a manager
+    also takes ``manage_team`` if they hold it directly (``User.is_manager`` counts it).
 
     Raises:
         TeamPermissionDenied: ``actor`` is not a superuser, or demotes themselves.
@@ -234,18 +287,27 @@ def member_manager_set(*, user: User, manager: bool, actor: User | None) -> None
         raise TeamPermissionDenied("You cannot remove yourself from the managers.")
     locked = User.objects.select_for_update().get(pk=user.pk)
     group = Group.objects.get(name=MANAGERS_GROUP)
+    app_label, codename = MANAGE_TEAM_PERMISSION.split(".")
+    direct = locked.user_permissions.filter(content_type__app_label=app_label, codename=codename)
     was = {
         "managers_group": locked.groups.filter(pk=group.pk).exists(),
+        "manage_team_direct": direct.exists(),
         "is_staff": locked.is_staff,
     }
     is_staff = manager or locked.is_superuser
-    now = {"managers_group": manager, "is_staff": is_staff}
+    # A removed manager loses ``manage_team`` held directly too, or they would still be one.
+    now = {
+        "managers_group": manager,
+        "manage_team_direct": manager and was["manage_team_direct"],
+        "is_staff": is_staff,
+    }
     if was == now:
         return
     if manager:
         locked.groups.add(group)
     else:
         locked.groups.remove(group)
+        locked.user_permissions.remove(*direct)
     User.objects.filter(pk=user.pk).update(is_staff=is_staff)
     user.is_staff = is_staff
     audit_record(

@@ -5,10 +5,8 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 
-from ..services.alerts import provider_alert_resolve
+from ..services.alerts import RESOLVE_PERMISSION, provider_alert_resolve
 from .mixins import ManagerRequiredMixin
-
-RESOLVE_PERMISSION = "generations.resolve_provideralert"
 
 
 class ProviderAlertResolveView(ManagerRequiredMixin, View):

@@ -24,6 +24,7 @@ from ..services.ledger import LedgerError, month_start
 from ..services.team import (
     TeamError,
     TeamPermissionDenied,
+    TeamRequestRepeated,
     invitation_accept,
     invitation_create,
     invitation_find,
@@ -75,19 +76,25 @@ class TeamCreditsView(ManagerRequiredMixin, View):
         if form.is_valid():
             data = form.cleaned_data
             users = list(data["members"])
+            given = {
+                "users": users,
+                "amount": data["amount"],
+                "actor": request.user,
+                "memo": data["memo"],
+                "request_token": data["request_token"],
+            }
             try:
                 if data["action"] == "grant":
-                    count = team_credits_grant(
-                        users=users, amount=data["amount"], actor=request.user, memo=data["memo"]
-                    )
+                    count = team_credits_grant(**given)
                     messages.success(
                         request, f"Granted {data['amount']:,} credits to {count} member(s)."
                     )
                 else:
-                    count = team_credits_revoke(
-                        users=users, amount=data["amount"], actor=request.user, memo=data["memo"]
-                    )
+                    count = team_credits_revoke(**given)
                     messages.success(request, f"Revoked credits from {count} member(s).")
+                return redirect("team:members")
+            except TeamRequestRepeated as error:
+                messages.info(request, str(error))
                 return redirect("team:members")
             except TeamPermissionDenied as error:
                 messages.error(request, str(error))

@@ -108,3 +108,31 @@ def test_the_banner_needs_the_resolve_permission_too(client):
     assert response.status_code == 404
     alert.refresh_from_db()
     assert alert.resolved_at is None and not AuditEntry.objects.exists()
+
+
+def test_a_password_set_in_the_admin_is_audited_without_the_password(admin_client, admin_user):
+    """The admin's password page changes an account like the change form does; it was the
+    one account edit the audit log did not show."""
+    member = UserFactory(username="ana")
+    secret = "another horse battery 42"
+    response = admin_client.post(
+        reverse("admin:auth_user_password_change", args=[member.pk]),
+        {"password1": secret, "password2": secret, "usable_password": "true"},
+    )
+    assert response.status_code == 302
+    member.refresh_from_db()
+    assert member.check_password(secret)
+    audit = AuditEntry.objects.get(action="account_change")
+    assert (audit.actor, audit.target_user) == (admin_user, member)
+    assert audit.after == {"password": "set"}
+    assert secret not in str(audit.before) + str(audit.after) + audit.memo
+
+
+def test_a_refused_password_form_records_nothing(admin_client):
+    member = UserFactory(username="ana")
+    response = admin_client.post(
+        reverse("admin:auth_user_password_change", args=[member.pk]),
+        {"password1": "a", "password2": "b", "usable_password": "true"},
+    )
+    assert response.status_code == 200
+    assert not AuditEntry.objects.exists()

@@ -131,3 +131,44 @@ def test_the_audit_log_renders_many_rows_in_a_constant_number_of_queries(
             assert entry.actor.username in body
         counts.append(len(queries))
     assert counts[0] == counts[1], counts
+
+
+def test_saving_a_price_unchanged_publishes_nothing(admin_client):
+    """Save without an edit: no new table version and no audit row claiming a price change."""
+    price = Price.objects.filter(table=PriceTable.objects.current(), resolution="720p").first()
+    versions = PriceTable.objects.count()
+    response = admin_client.post(
+        reverse("admin:generations_price_change", args=[price.pk]),
+        {"credits_per_second": price.credits_per_second},
+    )
+    assert response.status_code == 302
+    assert PriceTable.objects.count() == versions
+    assert not AuditEntry.objects.filter(action="price").exists()
+
+
+def test_an_expire_during_the_submit_keeps_the_task_for_late_looks(api, make_job, admin_user):
+    """A manager expires a job while its submit request is out (state ``submitting``): the
+    hold is released, the provider still starts (and bills) the task. Its taskId must stay
+    on the expired job so the late looks can find a result the portal paid for; it used to
+    be dropped, leaving no trace of the task."""
+    import json
+
+    from generations.services.console import generation_expire
+    from generations.services.lifecycle import generation_submit
+
+    from ..fake_apixo import SUBMIT_URL, envelope
+
+    generation = make_job()
+
+    def provider_accepts_while_a_manager_expires(request):
+        assert generation_expire(generation_id=generation.pk, actor=admin_user)
+        return 200, {}, json.dumps(envelope({"taskId": "task_late"}))
+
+    api.add_callback("POST", SUBMIT_URL, callback=provider_accepts_while_a_manager_expires)
+
+    assert generation_submit(generation_id=generation.pk) == ""
+    generation.refresh_from_db()
+    assert generation.state == "expired"
+    assert generation.provider_task_id == "task_late"
+    assert generation.next_action_at is not None  # a late look is due
+    assert CreditEntry.objects.filter(generation=generation, kind="release").count() == 1

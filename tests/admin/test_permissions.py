@@ -17,6 +17,7 @@ from generations.models import (
     Price,
     PriceTable,
     ProviderAlert,
+    ProviderCircuit,
     User,
 )
 from generations.services.ledger import credits_hold
@@ -244,3 +245,59 @@ def test_user_queue_and_lockout_admin_is_for_superusers_only(client, as_role):
     as_role("superuser")
     for url in urls:
         assert client.get(url).status_code == 200, url
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_provider_circuits_are_shown_to_those_who_see_provider_alerts(client, as_role, role):
+    """A circuit is the other half of a provider alert: the same view permission opens it.
+    ``is_staff`` alone opened it by its address before (the index hid it)."""
+    ProviderCircuit.objects.create(provider="apixo", reason="http_402")
+    as_role(role)
+    page = client.get(reverse("admin:generations_providercircuit_changelist"))
+    expected = 200 if role in ACTORS else 403
+    assert page.status_code == expected
+
+
+def test_the_resolve_service_checks_the_permission_itself(client):
+    """Like the console's services, resolving re-checks ``resolve_provideralert``: a caller
+    that forgot to (a new view, a shell script with a user) cannot resolve on a manager's
+    word they do not have."""
+    from django.core.exceptions import PermissionDenied
+
+    from generations.services.alerts import provider_alert_resolve
+
+    alert = ProviderAlert.objects.create(provider="apixo", kind="http_401", message="Key refused")
+    direct = UserFactory(is_staff=True)
+    direct.user_permissions.add(Permission.objects.get(codename="manage_team"))
+    direct = User.objects.get(pk=direct.pk)
+    with pytest.raises(PermissionDenied):
+        provider_alert_resolve(alert_id=alert.pk, actor=direct)
+    alert.refresh_from_db()
+    assert alert.resolved_at is None and not AuditEntry.objects.exists()
+
+
+def test_the_managers_group_cannot_be_deleted_or_renamed_in_the_admin(admin_client):
+    """The team page's "Make manager" and migration 0009 find the group by its name; a
+    superuser deleting or renaming it took every manager's rights away at once and made
+    "Make manager" fail with a server error."""
+    from django.contrib.auth.models import Group
+
+    from generations.models.users import MANAGERS_GROUP
+
+    group = Group.objects.get(name=MANAGERS_GROUP)
+    other = Group.objects.create(name="Editors")
+    assert admin_client.get(reverse("admin:auth_group_delete", args=[group.pk])).status_code == 403
+    admin_client.post(
+        reverse("admin:auth_group_changelist"),
+        {"action": "delete_selected", "_selected_action": [group.pk], "post": "yes"},
+    )
+    page = admin_client.get(reverse("admin:auth_group_change", args=[group.pk]))
+    assert page.status_code == 200
+    admin_client.post(
+        reverse("admin:auth_group_change", args=[group.pk]),
+        {"name": "Bosses", "permissions": list(group.permissions.values_list("pk", flat=True))},
+    )
+    assert Group.objects.filter(pk=group.pk, name=MANAGERS_GROUP).exists()
+    # Other groups stay the superuser's to manage.
+    admin_client.post(reverse("admin:auth_group_delete", args=[other.pk]), {"post": "yes"})
+    assert not Group.objects.filter(pk=other.pk).exists()

@@ -132,6 +132,20 @@ class TestManagerRole:
             ("manager_remove", False),
         ]
 
+    def test_removing_a_manager_also_takes_a_directly_held_manage_team(self, root, member):
+        """A manager by the permission held directly (as ``manager_ranks`` counts them) was
+        still a manager after "Remove manager", while the audit row said otherwise."""
+        member.user_permissions.add(Permission.objects.get(codename="manage_team"))
+        member_manager_set(user=member, manager=True, actor=root)
+        member_manager_set(user=member, manager=False, actor=root)
+        assert not User.objects.get(pk=member.pk).is_manager
+        assert not User.objects.get(pk=member.pk).user_permissions.exists()
+        audit = AuditEntry.objects.filter(action="manager_remove").get()
+        assert (audit.before["manage_team_direct"], audit.after["manage_team_direct"]) == (
+            True,
+            False,
+        )
+
     def test_only_a_superuser_makes_managers(self, boss, member):
         before = snapshot()
         with pytest.raises(TeamPermissionDenied, match="Only a superuser can make"):

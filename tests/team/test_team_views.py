@@ -50,6 +50,28 @@ def test_granting_to_two_members_at_once(boss_client):
     assert AuditEntry.objects.filter(action="grant", actor=boss_client.boss).count() == 2
 
 
+@pytest.mark.parametrize(("action", "start", "end"), [("grant", 0, 250), ("revoke", 600, 350)])
+def test_a_credits_form_sent_twice_moves_credits_once(boss_client, action, start, end):
+    """A double click (or a browser resending the POST) used to grant or revoke twice."""
+    ana = UserFactory(credits=start)
+    page = boss_client.get(reverse("team:members"))
+    token = page.context["credits_form"].initial.get("request_token", "")
+    data = {
+        "action": action,
+        "members": [ana.pk],
+        "amount": "250",
+        "memo": "once",
+        "request_token": token,
+    }
+    first = boss_client.post(reverse("team:credits"), data)
+    second = boss_client.post(reverse("team:credits"), data, follow=True)
+    assert first.status_code == 302 and second.status_code == 200
+    assert CreditAccount.objects.get(user=ana).balance == end
+    assert AuditEntry.objects.filter(action=action, memo="once").count() == 1
+    assert "already applied" in second.content.decode()
+    assert token and f'value="{token}"' in page.content.decode()  # the page sends it back
+
+
 def test_a_bad_grant_shows_errors_next_to_the_fields_and_moves_nothing(boss_client):
     response = boss_client.post(reverse("team:credits"), {"action": "grant", "memo": ""})
     assert response.status_code == 400
