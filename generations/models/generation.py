@@ -103,7 +103,14 @@ class Generation(models.Model):
         blank=True,
         help_text="When the current submit attempt started sending; empty: nothing sent yet.",
     )
-    poll_count = models.PositiveIntegerField(default=0)
+    poll_count = models.PositiveIntegerField(
+        "status checks",
+        default=0,
+        help_text=(
+            "Status requests sent to the provider for this job: polls, callback confirmations,"
+            " managers' polls and late looks (services.status_reads)."
+        ),
+    )
     poll_errors = models.PositiveSmallIntegerField(default=0)
     next_action_at = models.DateTimeField(
         null=True, blank=True, help_text="When the dispatcher next submits or polls this job."

@@ -56,6 +56,7 @@ from .lifecycle import (
     generation_read_failed,
     next_poll_delay,
 )
+from .status_reads import task_status_read
 
 logger = logging.getLogger(__name__)
 State = Generation.State
@@ -211,8 +212,8 @@ def generation_callback_confirm(*, generation_id: int, task_id: str) -> str:
         # reads the status once the circuit closes.
         return generation.state
     try:
-        status = webhook_client(generation.provider).fetch_status(
-            task_id, model=generation.model_id
+        status = task_status_read(
+            generation=generation, client=webhook_client(generation.provider), task_id=task_id
         )
     except ProviderNotConfigured as error:
         return generation_provider_gone(generation_id=generation_id, reason=str(error))
@@ -336,8 +337,8 @@ def _confirm_after_expiry(generation: Generation, *, task_id: str) -> None:
         return
     expired = Generation.objects.filter(pk=generation.pk, state=State.EXPIRED, late_state="")
     try:
-        status = webhook_client(generation.provider).fetch_status(
-            task_id, model=generation.model_id
+        status = task_status_read(
+            generation=generation, client=webhook_client(generation.provider), task_id=task_id
         )
     except ProviderError as error:
         logger.warning("Confirming a late callback of %s failed: %r", generation.pk, error)

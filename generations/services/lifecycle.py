@@ -44,6 +44,7 @@ from .circuit import provider_circuit_open
 from .failover import generation_failover
 from .inputs import InputsNotConfigured, inputs_expire_later, provider_input_urls
 from .ledger import credits_capture, credits_release
+from .status_reads import task_status_read
 
 logger = logging.getLogger(__name__)
 State = Generation.State
@@ -531,7 +532,7 @@ def generation_poll(*, generation_id: int) -> str:
             generation_id=generation_id, reason=str(error), from_states=(State.SUBMITTED,)
         )
     try:
-        status = client.fetch_status(generation.provider_task_id, model=generation.model_id)
+        status = task_status_read(generation=generation, client=client)
     except ProviderError as error:
         return generation_read_failed(generation=generation, error=error)
     if status.is_final:
@@ -541,7 +542,6 @@ def generation_poll(*, generation_id: int) -> str:
         generation_id,
         State.SUBMITTED,
         provider_state=status.raw_state[:32],
-        poll_count=F("poll_count") + 1,
         poll_errors=0,
         not_found_at=None,
         next_action_at=timezone.now() + next_poll_delay(generation),
@@ -600,7 +600,6 @@ def generation_read_failed(*, generation: Generation, error: ProviderError) -> s
         pk,
         State.SUBMITTED,
         poll_errors=F("poll_errors") + 1,
-        poll_count=F("poll_count") + 1,
         next_action_at=next_at,
     )
     return _state(pk)
@@ -619,7 +618,6 @@ def _task_not_found(generation: Generation, error: ProviderError) -> str:
             generation.pk,
             State.SUBMITTED,
             not_found_at=now,
-            poll_count=F("poll_count") + 1,
             next_action_at=now + recheck,
         )
         return _state(generation.pk)
@@ -671,9 +669,7 @@ def generation_late_look(*, generation: Generation) -> str:
         looking.update(next_action_at=max(paused_until, now))
         return State.EXPIRED
     try:
-        status = get_provider(generation.provider).fetch_status(
-            generation.provider_task_id, model=generation.model_id
-        )
+        status = task_status_read(generation=generation, client=get_provider(generation.provider))
     except ProviderNotConfigured:
         looking.update(next_action_at=None)
         return State.EXPIRED

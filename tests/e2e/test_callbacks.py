@@ -188,6 +188,10 @@ def test_with_every_callback_dropped_all_jobs_finish_by_polling(member, callback
     assert {job.state for job in jobs} <= {State.SUCCEEDED, State.FAILED}
     stats = requests.get(f"{simulator.base_url}/_sim/stats", timeout=5).json()["data"]
     assert stats["callbacks"]["attempts"] == 0
+    # The job pages count what the provider saw (issue #18 item 2).
+    for job in jobs:
+        job.refresh_from_db()
+        assert stats["status_requests_per_task"][job.provider_task_id] == job.poll_count >= 1
     assert CreditEntry.objects.filter(kind__in=["capture", "release"]).count() == 4
     call_command("ledger_check")
 

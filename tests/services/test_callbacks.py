@@ -428,7 +428,8 @@ def test_an_early_callback_naming_a_task_the_provider_does_not_know_adopts_nothi
         generation_id=generation.pk, token=token, body=callback_body("task_404", "success")
     )
 
-    assert snapshot(generation) == before
+    # Only the status request it sent is counted (issue #18 item 2).
+    assert snapshot(generation) == before | {"poll_count": status_calls(api) == 1}
 
 
 def test_an_early_callback_naming_another_jobs_task_adopts_nothing(api, make_job):
@@ -456,8 +457,9 @@ def test_an_early_callback_without_a_usable_task_id_changes_nothing(api, make_jo
     assert len(api.calls) == 0
 
 
-def test_callbacks_do_not_count_as_polls(api, make_job):
-    """Callbacks do not count as polls: poll_count stays the poller's own budget."""
+def test_a_callbacks_confirming_read_counts_as_a_status_check(api, make_job):
+    """Issue #18 item 2: the job's "Status checks" counts every status request the provider
+    saw, the webhook's confirmation included; the callback itself is not a request."""
     generation, token = submitted_job(make_job)
     Generation.objects.filter(pk=generation.pk).update(poll_count=F("poll_count") + 2)
     api.get(STATUS_URL, json=envelope(task_data("task_1", "processing")))
@@ -466,4 +468,4 @@ def test_callbacks_do_not_count_as_polls(api, make_job):
         generation_id=generation.pk, token=token, body=callback_body("task_1", "success")
     )
 
-    assert Generation.objects.get(pk=generation.pk).poll_count == 2
+    assert Generation.objects.get(pk=generation.pk).poll_count == 2 + status_calls(api) == 3

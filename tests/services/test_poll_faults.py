@@ -333,3 +333,42 @@ def test_jobs_of_a_provider_no_longer_configured_fail_at_once_with_a_release_and
     assert (alert.provider, alert.kind) == ("aivideoapi", "not_configured")
     assert len(aiv.calls) == 0
     assert ledger_mismatches() == []
+
+
+# --- Status checks: every request counted in one place (issue #18 item 2) --------------------
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param({"json": envelope(task_data("task_x", "success"))}, id="final-success"),
+        pytest.param({"json": envelope(task_data("task_x", "failed"))}, id="final-failed"),
+        pytest.param({"json": envelope(task_data("task_x", "processing"))}, id="running"),
+        pytest.param({"status": 200, "body": MAINTENANCE}, id="unreadable"),
+        pytest.param({"status": 503, "json": envelope(None, code=503)}, id="5xx"),
+        pytest.param({"body": requests.exceptions.ReadTimeout("slow")}, id="timeout"),
+    ],
+)
+def test_every_status_request_of_a_poll_is_counted_whatever_the_answer(api, make_job, answer):
+    """A poll whose answer is final counted nothing before (the job page said 0)."""
+    generation = submitted(make_job, provider_task_id="task_x")
+
+    generation_poll(generation_id=generation.pk)
+
+    generation.refresh_from_db()
+    assert status_calls(api) == generation.poll_count == 1
+
+
+def test_an_expired_jobs_late_look_is_counted(api, make_job):
+    generation = make_job(
+        state=State.EXPIRED,
+        provider_task_id="task_x",
+        finished_at=timezone.now(),
+        next_action_at=timezone.now(),
+    )
+    api.get(STATUS_URL, json=envelope(task_data("task_x", "processing")))
+
+    assert generation_poll(generation_id=generation.pk) == State.EXPIRED
+
+    generation.refresh_from_db()
+    assert status_calls(api) == generation.poll_count == 1
