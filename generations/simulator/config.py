@@ -108,8 +108,9 @@ Inputs and outputs (docs/providers/apixo.md "Image formats", "Source input"):
 ``max_image_bytes`` (int, 10 MB)
     Size cap of fetched images.
 ``media_dir`` (str, ``""``)
-    Directory for generated videos (a cache keyed by their parameters); empty means
-    ``<tmp>/seedance-simulator-media``.
+    Directory for generated videos (a cache keyed by their parameters); empty means a
+    temporary directory of this process, removed when it exits (:func:`process_media_dir`),
+    so two checkouts or two simulators on one machine never share files.
 ``public_base_url`` (str, ``""``)
     Base of result URLs (APIXO ``<base>/files/<taskId>.mp4``, aivideoapi.ai
     ``<base>/aivideoapi/files/<taskId>.mp4``); empty means the scheme and ``Host`` the submit
@@ -147,8 +148,11 @@ on aivideoapi.ai), ``[sim:slow]`` makes it 10x slower.
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
+import functools
 import os
+import shutil
 import tempfile
 import types
 import typing
@@ -195,6 +199,20 @@ INHERITED_KNOBS = (
     "public_base_url",
     "seed",
 )
+
+
+@functools.cache
+def process_media_dir() -> Path:
+    """Return this process's own scratch directory for generated videos (created once).
+
+    ``tempfile.mkdtemp`` gives a fresh, private directory (mode 0700) per process; it is
+    removed with everything in it when the interpreter exits (``atexit``). A simulator killed
+    with SIGKILL leaves it behind, under the system's temporary directory, where the OS's
+    temporary-file cleaning finds it.
+    """
+    path = Path(tempfile.mkdtemp(prefix="seedance-simulator-"))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
 
 
 class ConfigError(ValueError):
@@ -248,7 +266,7 @@ class BaseConfig:
         """Return the directory holding generated videos."""
         if self.media_dir:
             return Path(self.media_dir)
-        return Path(tempfile.gettempdir()) / "seedance-simulator-media"
+        return process_media_dir()
 
     def merged(self, changes: Mapping[str, object]) -> Self:
         """Return a copy with ``changes`` applied; raise ConfigError on any bad knob.

@@ -1,6 +1,11 @@
 """Knobs from code, environment and command line (generations/simulator/config.py)."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
+from django.conf import settings
 
 from generations.simulator.__main__ import build_parser
 from generations.simulator.config import ConfigError, SimulatorConfig, config_from_env
@@ -64,3 +69,29 @@ def test_every_knob_has_a_command_line_flag():
     assert args.allow_http_callbacks is True
     assert args.callback_early is False
     assert set(SimulatorConfig().as_dict()) <= set(vars(args))
+
+
+def test_each_simulator_process_has_its_own_media_directory_removed_at_exit():
+    """Issue #18 item 4: no fixed directory under /tmp shared by every checkout."""
+    script = (
+        "from generations.simulator.config import SimulatorConfig\n"
+        "path = SimulatorConfig().media_path\n"
+        "assert path == SimulatorConfig().media_path  # one per process, created once\n"
+        "(path / 'clip.mp4').write_bytes(b'x')\n"
+        "print(path)\n"
+    )
+    paths = [
+        Path(
+            subprocess.run(
+                [sys.executable, "-c", script],
+                check=True,
+                capture_output=True,
+                text=True,
+                cwd=settings.BASE_DIR,
+            ).stdout.strip()
+        )
+        for _ in range(2)
+    ]
+
+    assert paths[0] != paths[1]
+    assert not any(path.exists() for path in paths)
