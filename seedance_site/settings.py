@@ -488,7 +488,17 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Quiet by default (issue #18 item 6): the portal's own loggers tell an operator about
+        # jobs, errors and alerts at INFO; django-q2's per-task lines (several a minute from an
+        # idle worker's schedules) and django-axes' lines (four per login) only with
+        # LOG_LEVEL=debug. Their warnings and errors always show.
+        **{
+            name: {"level": "DEBUG" if LOG_LEVEL == "DEBUG" else "WARNING"}
+            for name in ("django-q", "axes")
+        },
+    },
 }
 
 # --- Dispatcher ----------------------------------------------------------------------------
