@@ -1,6 +1,6 @@
 """Benchmark: one machine tracks 1,000 jobs in flight against the simulator.
 
-docs/design.md "Performance targets": "One machine tracks 1,000 jobs in flight against the
+docs/architecture.md "Performance targets": "One machine tracks 1,000 jobs in flight against the
 simulator, all finalized, with the provider request rate under its documented limit and at most 3
 status requests per job on average in polling mode (1 in callback mode)."
 

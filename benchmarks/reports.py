@@ -1,6 +1,6 @@
 """Time the spend reports on a large ledger and print query counts and milliseconds.
 
-docs/design.md "Performance targets": pages issue a constant number of queries whatever the data
+docs/architecture.md "Performance targets": pages issue a constant number of queries whatever the data
 size and stay fast with 100,000 generations and 1,000,000 ledger entries.
 
     python benchmarks/reports.py                                    # quick: 10k / 100k
@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-# (mode, model, resolution, sound, credits per second) from docs/design.md "Default price table".
+# (mode, model, resolution, sound, credits per second) from docs/prices.md "Default price table".
 COMBOS = [
     ("text-to-video", "seedance-1-5-pro", "480p", False, 10),
     ("text-to-video", "seedance-1-5-pro", "480p", True, 20),

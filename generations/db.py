@@ -1,6 +1,6 @@
 """Database-level guards of the ledger: append-only triggers for SQLite and PostgreSQL.
 
-docs/design.md "Money": ledger rows are never updated or deleted. The database refuses it with a
+docs/architecture.md "Money": ledger rows are never updated or deleted. The database refuses it with a
 trigger created by migration 0002, so even raw SQL cannot rewrite history.
 
 On PostgreSQL the test database's flush uses TRUNCATE, which row triggers do not see. SQLite

@@ -1,4 +1,4 @@
-"""Readiness checks for ``/readyz`` (issue #13 item 7; docs/design.md "Configuration").
+"""Readiness checks for ``/readyz`` (issue #13 item 7; docs/architecture.md "Configuration").
 
 Each check returns a :class:`Check`; any exception inside a check is a failed check, since
 the question is only "can this node serve now". The checks talk to the database, the cache

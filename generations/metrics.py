@@ -46,7 +46,7 @@ FLUSH_SECONDS = 2.0
 PROVIDER_REQUESTS = "provider_requests"
 WEBHOOK_DELIVERIES = "webhook_deliveries"
 LEDGER_CHECK_MISMATCHES = "ledger_check_mismatches"
-# Finalize latency buckets, seconds (docs/design.md "Performance targets": p95 under 10 s).
+# Finalize latency buckets, seconds (docs/architecture.md "Performance targets": p95 under 10 s).
 LATENCY_BUCKETS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
 
 _lock = threading.Lock()

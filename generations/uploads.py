@@ -5,7 +5,7 @@ Pure functions over an uploaded file (a Django ``UploadedFile`` or any binary fi
 :class:`UploadRejected`, which a form turns into a field error. The rules come from the provider
 pages in ``docs/providers/`` (docs/providers/apixo.md "Image formats": JPG, PNG or WebP, at most 10
 MB per image; docs/providers/apixo.md "Source input": exactly one video per extension) and from
-docs/design.md "What must hold": a file that is not a real JPEG/PNG/WebP, is over 10 MB or is a
+docs/architecture.md "What must hold": a file that is not a real JPEG/PNG/WebP, is over 10 MB or is a
 decompression bomb is refused with a clear message. Names, browser content types and extensions are
 never trusted: formats are decided by the bytes, and images are re-encoded so no uploaded byte is
 stored as is.
@@ -148,7 +148,7 @@ def clean_image_upload(upload: Any) -> CleanImage:
             ``not_an_image`` for anything Pillow cannot fully decode as JPEG, PNG or WebP;
             ``too_many_pixels`` over :data:`IMAGE_MAX_PIXELS` (checked from the header, before
             decoding); ``animated`` for more than one frame; ``trailing_data`` for bytes after the
-            image's end (polyglot files). docs/design.md "What must hold".
+            image's end (polyglot files). docs/architecture.md "What must hold".
     """
     too_large = UploadRejected("too_large", limit=IMAGE_MAX_BYTES // MB, kind="image")
     if upload.size > IMAGE_MAX_BYTES:

@@ -2,7 +2,7 @@
 
 Every variable is parsed strictly: a value that does not parse stops start-up with
 ``ImproperlyConfigured`` naming the variable. The names of the variables are fixed by
-docs/design.md "Configuration"; `.env.example` lists them all with their defaults.
+docs/architecture.md "Configuration"; `.env.example` lists them all with their defaults.
 """
 
 import os
@@ -52,7 +52,7 @@ def _usd(name: str, default: str) -> Decimal:
 
 
 # --- Django basics -------------------------------------------------------------------------
-# No insecure default (issue #12 item 10; docs/design.md "Configuration"): DEBUG unset is
+# No insecure default (issue #12 item 10; docs/architecture.md "Configuration"): DEBUG unset is
 # production, and there is no built-in key. `python3 dev.py run` writes development values
 # (DEBUG=true and a generated key) to a local .env; the test settings bring their own.
 DEBUG = env.bool("DEBUG", default=False)
@@ -301,7 +301,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # --- Providers -----------------------------------------------------------------------------
 # Without APIXO_API_KEY the portal talks to the local simulator through the same client code;
-# only the base URL differs (docs/design.md "Provider simulator").
+# only the base URL differs (docs/architecture.md "Provider simulator").
 SIMULATOR_HOST = env.str("SIMULATOR_HOST", default="127.0.0.1")
 SIMULATOR_PORT = env.int("SIMULATOR_PORT", default=8765)
 SIMULATOR_API_KEY = "sim-apixo-key"
@@ -362,7 +362,7 @@ if not (
         "seconds adding up to at most 20 (APIXO waits 30 s for the webhook's answer)."
     )
 
-# HTTPS here enables callback mode and public input URLs (docs/design.md "Generation lifecycle").
+# HTTPS here enables callback mode and public input URLs (docs/architecture.md "Generation lifecycle").
 PUBLIC_BASE_URL = _url("PUBLIC_BASE_URL", default="")
 # The team spend page warns managers when the provider account's balance (USD, from
 # GET /apikeys/current-balance; docs/providers/apixo.md "Balance endpoint") is below this.
@@ -427,7 +427,7 @@ WORKER_NODE_NAME = env.str("WORKER_NODE_NAME", default="").strip()
 WORKER_HEARTBEAT_SECONDS = env.float("WORKER_HEARTBEAT_SECONDS", default=10.0)
 if not 0 < WORKER_HEARTBEAT_SECONDS <= 300:
     raise ImproperlyConfigured("WORKER_HEARTBEAT_SECONDS must be between 0 and 300 seconds.")
-# Bearer token for /metrics; empty answers 404 (docs/design.md "Configuration").
+# Bearer token for /metrics; empty answers 404 (docs/architecture.md "Configuration").
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 Q_CLUSTER = {
     "name": REDIS_KEY_PREFIX,

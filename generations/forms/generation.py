@@ -229,7 +229,7 @@ class GenerationForm(forms.Form):
         return self._public_url("source_video_url")
 
     def _public_url(self, name: str) -> str:
-        """Refuse a URL that is not public HTTP(S) (docs/design.md "What must hold").
+        """Refuse a URL that is not public HTTP(S) (docs/architecture.md "What must hold").
 
         Checked on the resolved address; the configured simulator's host is the only
         loopback address allowed (the provider could not fetch anything else local).

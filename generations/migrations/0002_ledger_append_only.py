@@ -1,4 +1,4 @@
-"""Make ledger entries append-only in the database itself (docs/design.md "Money")."""
+"""Make ledger entries append-only in the database itself (docs/architecture.md "Money")."""
 
 from django.db import migrations
 

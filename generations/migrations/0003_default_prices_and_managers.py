@@ -1,11 +1,11 @@
-"""Load docs/design.md "Default price table" (version 1) and create the Managers group."""
+"""Load docs/prices.md "Default price table" (version 1) and create the Managers group."""
 
 from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
 
 # (provider, model_id, resolution, sound) -> credits per second;
-# docs/design.md "Default price table", frozen here as they were on the day this migration was
+# docs/prices.md "Default price table", frozen here as they were on the day this migration was
 # written.
 DEFAULT_PRICES: dict[tuple[str, str, str, bool], int] = {
     ("apixo", "seedance-1-5-pro", "480p", False): 10,
@@ -31,7 +31,7 @@ def load(apps, schema_editor):
     PriceTable = apps.get_model("generations", "PriceTable")
     Price = apps.get_model("generations", "Price")
     if not PriceTable.objects.exists():
-        table = PriceTable.objects.create(version=1, note="docs/design.md 'Default price table'")
+        table = PriceTable.objects.create(version=1, note="docs/architecture.md 'Default price table'")
         Price.objects.bulk_create(
             Price(
                 table=table,

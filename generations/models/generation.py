@@ -1,6 +1,6 @@
 """Generations (one video job each) and their input assets.
 
-docs/design.md "Generation lifecycle": queued -> submitting -> submitted -> succeeded | failed,
+docs/architecture.md "Generation lifecycle": queued -> submitting -> submitted -> succeeded | failed,
 plus canceled (before submission) and expired (no final answer before a deadline). Moves
 are forward only; the services in ``generations.services.lifecycle`` make them.
 """
@@ -86,7 +86,7 @@ class Generation(models.Model):
         help_text="For video-extend: the member's own generation being extended.",
     )
 
-    # Price, fixed at submission (docs/design.md "Money").
+    # Price, fixed at submission (docs/architecture.md "Money").
     price_credits = models.PositiveIntegerField()
     price_table = models.ForeignKey(
         "generations.PriceTable", on_delete=models.PROTECT, related_name="+"
@@ -129,7 +129,7 @@ class Generation(models.Model):
     fail_message = models.TextField(blank=True)
     cost_time_ms = models.PositiveIntegerField(null=True, blank=True)
 
-    # The result, kept by the portal (docs/design.md "Users and their jobs": not an expiring
+    # The result, kept by the portal (docs/architecture.md "Users and their jobs": not an expiring
     # provider link).
     result_url = models.URLField(max_length=2000, blank=True)
     result_state = models.CharField(

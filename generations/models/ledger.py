@@ -1,6 +1,6 @@
 """The credit ledger: append-only entries and the per-user account they explain.
 
-docs/design.md "Money": 1 credit = US$0.001; entries are never updated or
+docs/architecture.md "Money": 1 credit = US$0.001; entries are never updated or
 deleted (the database refuses it, see migration 0002); ``CreditAccount.balance`` and
 ``held`` change only in the transaction that writes the entry explaining the change.
 """
@@ -15,7 +15,7 @@ USD_PER_CREDIT = Decimal("0.001")
 
 
 def credits_to_usd(credits: int) -> Decimal:
-    """Return the US$ value of ``credits`` (1 credit = US$0.001, docs/design.md "Money")."""
+    """Return the US$ value of ``credits`` (1 credit = US$0.001, docs/architecture.md "Money")."""
     return (Decimal(credits) * USD_PER_CREDIT).quantize(USD_PER_CREDIT)
 
 
@@ -150,7 +150,7 @@ class CreditEntry(models.Model):
                 ),
                 name="entry_settlement_names_hold",
             ),
-            # Exactly one capture or release per hold (docs/design.md "Two-phase charging").
+            # Exactly one capture or release per hold (docs/architecture.md "Two-phase charging").
             models.UniqueConstraint(fields=["hold"], name="entry_one_settlement_per_hold"),
         ]
 

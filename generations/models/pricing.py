@@ -1,6 +1,6 @@
 """The versioned price table: credits per second by provider, model, resolution and sound.
 
-docs/design.md "Default price table". A price change never edits a row: it publishes a new
+docs/prices.md "Default price table". A price change never edits a row: it publishes a new
 ``PriceTable`` version (``services.pricing.price_table_publish``); each generation keeps the
 version it was priced with, so old jobs are never re-priced.
 """

@@ -1,6 +1,6 @@
 """Running the team: invitations to join, and the audit log of managers' actions.
 
-docs/design.md "Users and their jobs": a manager invites members, grants and revokes credits,
+docs/architecture.md "Users and their jobs": a manager invites members, grants and revokes credits,
 sets monthly caps; every such action is recorded with who, when, and the values before and
 after, so a team can always tell why a balance or a limit is what it is.
 """

@@ -278,7 +278,7 @@ class AivideoapiClient:
         Source: docs/providers/aivideoapi.md "Callback" (callbacks: headers ``X-Event:
         task.completed|task.failed``, ``X-Task-Id``, ``X-Timestamp``; no signature). The
         callback is unauthenticated; use it only as a signal and confirm with
-        :meth:`fetch_status` before finalizing (docs/design.md "Generation lifecycle").
+        :meth:`fetch_status` before finalizing (docs/architecture.md "Generation lifecycle").
 
         Args:
             body: the raw request body.
@@ -330,7 +330,7 @@ class AivideoapiClient:
     def download_allow_hosts(self) -> frozenset[str]:
         """Return ``{"host:port"}`` when the base URL is a loopback address, else nothing.
 
-        A loopback base URL is a local simulator (docs/design.md "Provider simulator"), whose
+        A loopback base URL is a local simulator (docs/architecture.md "Provider simulator"), whose
         result URLs the downloader must be allowed to fetch (``fields.loopback_hosts``).
         """
         return loopback_hosts(self.base_url)

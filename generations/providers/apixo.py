@@ -229,7 +229,7 @@ class ApixoClient:
         """Parse a webhook body: the ``statusTask`` envelope (docs/providers/apixo.md "Webhooks").
 
         The body is unauthenticated; use it only as a signal and confirm with
-        :meth:`fetch_status` before finalizing (docs/design.md "Generation lifecycle").
+        :meth:`fetch_status` before finalizing (docs/architecture.md "Generation lifecycle").
 
         Args:
             body: the raw request body.
@@ -265,7 +265,7 @@ class ApixoClient:
     def download_allow_hosts(self) -> frozenset[str]:
         """Return ``{"host:port"}`` when the base URL is a loopback address, else nothing.
 
-        A loopback base URL is the local simulator (docs/design.md "Provider simulator"), whose
+        A loopback base URL is the local simulator (docs/architecture.md "Provider simulator"), whose
         result URLs the downloader must be allowed to fetch (``fields.loopback_hosts``).
         """
         return loopback_hosts(self.base_url)

@@ -1,6 +1,6 @@
 """The small interface every provider client implements, and the types it speaks.
 
-docs/design.md "Layout": one client module per provider behind one interface: build request,
+docs/architecture.md "Layout": one client module per provider behind one interface: build request,
 submit, fetch status, parse callback; typed errors with a ``retryable`` flag (``errors``).
 """
 

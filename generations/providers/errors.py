@@ -158,7 +158,7 @@ class ProviderOutcomeUnknown(ProviderError):
     """The request was sent but no complete answer came back (read timeout, dropped link).
 
     For a submit the task may or may not exist, so ``retryable`` is False: re-sending blindly
-    could start and bill a second task (docs/design.md "Generation lifecycle"). A status read is
+    could start and bill a second task (docs/architecture.md "Generation lifecycle"). A status read is
     idempotent; see :func:`is_retryable`.
     """
 
@@ -320,7 +320,7 @@ def is_credentials_error(error: ProviderError) -> bool:
 def status_read_fault(error: ProviderError) -> ReadFault:
     """Classify a failed status read (poll or callback confirmation); the one taxonomy.
 
-    A job ends only on a definitive answer (docs/design.md "What must hold"): a well-formed status
+    A job ends only on a definitive answer (docs/architecture.md "What must hold"): a well-formed status
     stating a final task state (not an error, so not classified here), or a documented "task
     does not exist" confirmed again after a delay. So:
 
@@ -348,6 +348,6 @@ def is_retryable(error: ProviderError, *, idempotent: bool) -> bool:
         error: the error raised by a provider call.
         idempotent: True for reads (status, balance) that may be repeated safely; then an
             unknown outcome is retryable too. False for submits, which must never be re-sent
-            blindly (docs/design.md "Generation lifecycle").
+            blindly (docs/architecture.md "Generation lifecycle").
     """
     return error.retryable or (idempotent and isinstance(error, ProviderOutcomeUnknown))

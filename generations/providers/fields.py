@@ -58,7 +58,7 @@ def check_client_config(
 def loopback_hosts(base_url: str) -> frozenset[str]:
     """Return ``{"host:port"}`` when ``base_url``'s host is a loopback address, else nothing.
 
-    A loopback base URL is the local simulator (docs/design.md "Provider simulator"), whose
+    A loopback base URL is the local simulator (docs/architecture.md "Provider simulator"), whose
     result URLs the downloader must be allowed to fetch; it is also the only place where
     ``http://`` callback URLs are allowed.
     """

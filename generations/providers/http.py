@@ -388,7 +388,7 @@ def download_to_file(
     allowed_content_types: tuple[str, ...],
     allow_loopback_hosts: frozenset[str] = frozenset(),
 ) -> DownloadResult:
-    """Download ``url`` into ``fileobj`` under the docs/design.md "What must hold" guard.
+    """Download ``url`` into ``fileobj`` under the docs/architecture.md "What must hold" guard.
 
     Every hop (the URL and each redirect, at most :data:`MAX_REDIRECTS`) must be http or
     https and resolve only to public addresses; the connection then goes to one of the

@@ -37,7 +37,7 @@ class Mismatch:
 def ledger_mismatches() -> list[Mismatch]:
     """Recompute every account from its entries and report each disagreement.
 
-    Checks (docs/design.md "Money" and "What must hold"):
+    Checks (docs/architecture.md "Money" and "What must hold"):
     - ``balance`` and ``held`` of every account equal the sums of their entries' effects;
     - every capture or release settles exactly the amount of its hold;
     - a generation in a final state has no unsettled hold; one in flight has exactly one

@@ -1,14 +1,14 @@
 """Reads for the spend reports: a member's usage and statement, the team's spend.
 
-docs/design.md "Money": spend is captured credits, the negated sum of ``capture`` entries'
+docs/architecture.md "Money": spend is captured credits, the negated sum of ``capture`` entries'
 amounts; "reserved" is ``CreditAccount.held``; 1 credit = US$0.001.
-docs/design.md "Users and their jobs": members see their own usage, managers the team's spend per
+docs/architecture.md "Users and their jobs": members see their own usage, managers the team's spend per
 member, provider, mode, resolution and period, and each provider account's balance (issue #7). Spend
 is counted against the provider of the captured generation (``Generation.provider``, the one that
 ran the job after any failover).
 
 Every function issues a constant number of queries whatever the number of members,
-generations and entries (docs/design.md "Performance targets"): sums are made by the database
+generations and entries (docs/architecture.md "Performance targets"): sums are made by the database
 (``values(...).annotate(...)``, window functions), never by loading rows. Calendar days,
 weeks (Monday to Sunday) and months are those of ``settings.TIME_ZONE``; spend over time is
 grouped by UTC hour in the database and bucketed here (see ``_slotted``).

@@ -1,6 +1,6 @@
 """Reads for the team pages: members with their figures, pending invitations, audit log.
 
-Each returns one query whatever the team's size (docs/design.md "Performance targets": pages
+Each returns one query whatever the team's size (docs/architecture.md "Performance targets": pages
 issue a constant number of queries); sums come from the ledger, never from counters.
 """
 

@@ -5,7 +5,7 @@ a task reaches a final state; the receiver must answer 200 within 30 s, else it 
 2 min and 10 min; duplicates happen; nothing is signed. aivideoapi.ai
 (docs/providers/aivideoapi.md "Callback") POSTs the task object with ``X-Event``, ``X-Task-Id`` and
 ``X-Timestamp`` headers, retries non-2xx answers immediately, after 3 and after 10 minutes, and
-signs nothing either. So, for both (docs/design.md "Generation lifecycle",
+signs nothing either. So, for both (docs/architecture.md "Generation lifecycle",
 docs/style.md practice 9):
 
 - the per-attempt token in the URL (``services.callback_tokens``) is the only proof of who
@@ -84,7 +84,7 @@ def generation_callback_receive(
       submit answer), the body's ``taskId``: :func:`generation_callback_confirm` reads its
       status, checks no other generation uses it, stores it and finalizes.
     The status read happens in this call, outside any transaction, so the outcome is visible
-    as soon as the 200 goes back (docs/design.md "Performance targets": within a second). It has a
+    as soon as the 200 goes back (docs/architecture.md "Performance targets": within a second). It has a
     total budget of ``WEBHOOK_STATUS_CONNECT_TIMEOUT + WEBHOOK_STATUS_READ_TIMEOUT`` seconds
     (5 s by default; APIXO allows 30 s); a read that fails or runs out of time enqueues a
     poll at once. A generation whose provider is no longer configured fails with a release

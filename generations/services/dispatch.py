@@ -1,6 +1,6 @@
 """The dispatcher: find jobs whose next action is due and hand them to workers.
 
-Each job carries its own ``next_action_at`` (docs/design.md "Generation lifecycle": a per-job
+Each job carries its own ``next_action_at`` (docs/architecture.md "Generation lifecycle": a per-job
 schedule). One dispatcher loop runs at a time, guarded by a ``WorkerLease``; a pass claims
 due jobs by pushing their ``next_action_at`` forward (a lease on the job, in case the worker
 dies) and enqueues django-q2 tasks: submits one by one, polls in batches. Polls per pass are

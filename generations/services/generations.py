@@ -1,6 +1,6 @@
 """Creating generations: price, hold and enqueue in one transaction.
 
-docs/design.md "Money" (two-phase charging: the price is held at submission) and "Generation
+docs/architecture.md "Money" (two-phase charging: the price is held at submission) and "Generation
 lifecycle" (submission runs in a django-q2 task enqueued on commit).
 """
 

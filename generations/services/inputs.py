@@ -242,7 +242,7 @@ def input_spec_copy(generation_input: GenerationInput) -> InputSpec:
 def inputs_expire_later(*, generation: Generation) -> None:
     """Let ``generation``'s public input URLs lapse ``INPUT_URL_MARGIN_SECONDS`` from now.
 
-    Called by ``generation_finalize`` in its transaction (docs/design.md: inputs are served
+    Called by ``generation_finalize`` in its transaction (docs/architecture.md: inputs are served
     until the job is final plus a margin).
     """
     margin = timedelta(seconds=settings.INPUT_URL_MARGIN_SECONDS)

@@ -2,7 +2,7 @@
 
 Every function writes one append-only ``CreditEntry`` and changes the account's ``balance``
 and ``held`` in the same transaction, on the account row locked with ``SELECT ... FOR
-UPDATE`` (docs/design.md "Money"; docs/style.md practice 2). Amounts are whole
+UPDATE`` (docs/architecture.md "Money"; docs/style.md practice 2). Amounts are whole
 credits (1 credit = US$0.001).
 
 Idempotency: each entry carries a unique ``idempotency_key``. Calling a service again with a
@@ -259,7 +259,7 @@ def credits_adjust(
 ) -> CreditEntry:
     """Correct ``user``'s available balance by a signed, non-zero ``amount`` of credits.
 
-    Corrections never edit entries; they are entries themselves (docs/design.md "Money").
+    Corrections never edit entries; they are entries themselves (docs/architecture.md "Money").
 
     Raises:
         ValueError: ``amount`` is zero or not an integer, or ``memo`` is empty.
@@ -343,7 +343,7 @@ def credits_capture(
     """Turn a hold into spend: its credits leave ``held`` for good.
 
     Returns the capture entry, or None when the hold was already captured or released
-    (exactly one settlement per hold, docs/design.md "Two-phase charging").
+    (exactly one settlement per hold, docs/architecture.md "Two-phase charging").
     """
     return _settle(hold, kind=Kind.CAPTURE, actor=actor, memo=memo or "Generation succeeded")
 

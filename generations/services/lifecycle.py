@@ -1,6 +1,6 @@
 """Moving a generation through its lifecycle: submit, poll, finalize, store the result.
 
-docs/design.md "Generation lifecycle". The rules every function here keeps (docs/style.md practices
+docs/architecture.md "Generation lifecycle". The rules every function here keeps (docs/style.md practices
 2-3):
 - state moves are claimed with a conditional UPDATE and a row-count check, or made on the
   row locked with SELECT ... FOR UPDATE after re-checking it; a late actor does nothing;
@@ -138,7 +138,7 @@ TYPICAL_SECONDS = {4: (40.0, 60.0), 8: (60.0, 90.0), 12: (90.0, 120.0)}
 EXTEND_FACTOR = 1.15  # docs/providers/apixo.md "Latency and polling": extend takes somewhat longer
 # Where in the typical range the first poll goes: late enough that most jobs are done by the
 # second poll, so polling mode stays under 3 status requests per job
-# (docs/design.md "Performance targets").
+# (docs/architecture.md "Performance targets").
 FIRST_POLL_SHARE = 0.4
 
 
@@ -150,7 +150,7 @@ def first_poll_delay(generation: Generation) -> timedelta:
     extend), scaled by ``POLL_TIME_SCALE``. docs/providers/apixo.md "Latency and polling" suggests
     polling from the start of the range (40/60/90 s), but with 5-10 s steps that costs about 3.5
     status requests per job (``benchmarks/inflight.py``), over the target of 3 in
-    docs/design.md "Performance targets"; 40% in costs about 2. In callback mode
+    docs/architecture.md "Performance targets"; 40% in costs about 2. In callback mode
     (``generation.uses_callback``) the callback should come first, so the safety-net poll waits
     ``CALLBACK_FIRST_POLL_MARGIN_S`` seconds (scaled) longer.
     """
@@ -233,7 +233,7 @@ def generation_submit(*, generation_id: int) -> str:
     - retryable (429, 5xx, no connection): back to ``queued`` with backoff and jitter, up to
       ``SUBMIT_MAX_ATTEMPTS`` attempts, then failed and released;
     - outcome unknown (the connection dropped after sending, or an answer without a usable
-      ``taskId``): ``unknown``; never re-sent blindly (docs/design.md "Generation lifecycle").
+      ``taskId``): ``unknown``; never re-sent blindly (docs/architecture.md "Generation lifecycle").
       A callback resolves it (``services.callbacks``), else it expires with a release at
       its deadline (``services.sweeper``).
 
@@ -489,7 +489,7 @@ def _move(generation_id: int, from_state: str, **changes) -> bool:
 def generation_poll(*, generation_id: int) -> str:
     """Ask the provider for a submitted job's status and act on the answer.
 
-    Issue #12 item 1, docs/design.md "What must hold": a job ends only on a definitive answer.
+    Issue #12 item 1, docs/architecture.md "What must hold": a job ends only on a definitive answer.
 
     - A well-formed status with a final state goes to ``generation_finalize``.
     - A running one schedules the next poll (``next_poll_delay``: 5-10 s, or 30-60 s in
@@ -762,7 +762,7 @@ def generation_finalize(
     result download (re-driven by the dispatcher after ``download_lease()`` if that task is
     lost); any other outcome releases it (the refund). The capture or release is
     written in the same transaction as the state, and the ledger's unique constraint allows
-    only one per hold (docs/design.md "Two-phase charging"). An expiry of a job with a task at
+    only one per hold (docs/architecture.md "Two-phase charging"). An expiry of a job with a task at
     the provider schedules a late look (:func:`generation_late_look`).
 
     Args:
@@ -823,7 +823,7 @@ def _enqueue_store_result(generation_id: int) -> None:
 def generation_store_result(*, generation_id: int) -> str:
     """Download a succeeded job's video into the portal's storage.
 
-    The provider's URL may expire within 24 hours (docs/providers/README.md "Stricter reading"), so
+    The provider's URL may expire within 24 hours (docs/providers.md "Stricter reading"), so
     the video is copied at once through the guarded downloader (HTTP(S) only, public addresses only
     except the configured simulator, ``RESULT_MAX_BYTES`` bytes, ``RESULT_DOWNLOAD_TIMEOUT``
     seconds, video content checked).
@@ -918,7 +918,7 @@ def generation_download_retry(*, generation_id: int) -> bool:
     """Give a succeeded job whose result download failed a fresh set of attempts.
 
     A manager's action (admin), e.g. after fixing storage; the provider's URL may have
-    expired by then (24 hours, docs/providers/README.md "Stricter reading"), in which case it fails
+    expired by then (24 hours, docs/providers.md "Stricter reading"), in which case it fails
     again.
 
     Returns:

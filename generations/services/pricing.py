@@ -1,6 +1,6 @@
 """Price services: quotes from the current price table, and publishing a new version.
 
-docs/design.md "Default price table" and "Money": the price of a job is credits per second of
+docs/prices.md "Default price table" and "Money": the price of a job is credits per second of
 requested duration times the duration, fixed at submission together with the table version.
 """
 

@@ -1,6 +1,6 @@
 """The one place that sends a job's status request to its provider, and counts it.
 
-docs/architecture.md "Job life cycle": every status request the portal sends for a job (a
+docs/architecture.md "Generation lifecycle": every status request the portal sends for a job (a
 poll, the confirmation of a callback, a manager's "poll now", an expired job's late look) goes
 through :func:`task_status_read`, which adds one to ``Generation.poll_count`` before it asks.
 The job page's "Status checks", the admin and the benchmarks therefore show what the provider

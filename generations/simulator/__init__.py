@@ -1,5 +1,5 @@
 """Local simulator of the APIXO and aivideoapi.ai task APIs for Seedance 1.5 Pro
-(docs/design.md "Provider simulator").
+(docs/architecture.md "Provider simulator").
 
 Pure standard library plus PyAV; no Django. Start it with ``python -m generations.simulator`` or,
 in tests, with :func:`start_in_thread`. Both providers share one port: APIXO under ``/api/v1``,

@@ -1,7 +1,7 @@
 """Member pages for generations: gallery, new-generation form, price, detail, video.
 
 Every query is scoped to the signed-in member (``Generation.objects.for_user``), so another
-member's generation is a 404 (docs/design.md "What must hold").
+member's generation is a 404 (docs/architecture.md "What must hold").
 """
 
 from django.contrib import messages

@@ -1,5 +1,5 @@
 """``/healthz``, ``/readyz`` and ``/metrics`` (issue #13 items 7 and 8;
-docs/design.md "Configuration").
+docs/architecture.md "Configuration").
 
 No login (load balancers and Prometheus call them), no session, GET only, never cached.
 ``/metrics`` answers only a request carrying ``Authorization: Bearer $METRICS_TOKEN``

@@ -7,7 +7,7 @@ class ManagerRequiredMixin:
     """Let managers in (``User.is_manager``); show everyone else a 404.
 
     A 404 rather than a 403, so the manager pages do not reveal themselves to members
-    (docs/design.md "What must hold"). Anonymous users never get here: the login middleware
+    (docs/architecture.md "What must hold"). Anonymous users never get here: the login middleware
     sends them to the login page first.
     """
 

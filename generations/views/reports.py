@@ -1,6 +1,6 @@
 """Spend reports: a member's usage and statement, the team's spend, and their CSV exports.
 
-docs/design.md "Users and their jobs": members see their balance and spend; managers see spend
+docs/architecture.md "Users and their jobs": members see their balance and spend; managers see spend
 per member, provider, mode, resolution and period with charts and CSV, and each configured
 provider account's balance (issue #7). Members see only their own ledger; the team pages
 are a 404 for anyone but a manager (the login middleware sends anonymous users to the login

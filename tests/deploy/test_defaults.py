@@ -1,4 +1,4 @@
-"""No insecure default (issue #12 item 10; docs/design.md "Configuration").
+"""No insecure default (issue #12 item 10; docs/architecture.md "Configuration").
 
 DEBUG unset is production and start-up refuses without SECRET_KEY; ``dev.py run`` writes its
 own development values to a git-ignored .env; the test settings need no .env.

@@ -1,6 +1,6 @@
 """aivideoapi.ai end to end (issue #7): the portal and the simulator over HTTP, both providers.
 
-Prices (docs/design.md "Default price table", credits per second): aivideoapi.ai 1080p 75 silent /
+Prices (docs/prices.md "Default price table", credits per second): aivideoapi.ai 1080p 75 silent /
 150 with sound, 720p 35 / 70, 480p 15 / 35; APIXO 720p 20 / 40.
 """
 

@@ -1,7 +1,7 @@
 """Provider choice per job (issue #7): the form, the live price and ``generate --provider``.
 
 With the simulator (the test settings' default) both providers are configured. Prices from
-docs/design.md "Default price table": 8 s at 720p with sound is 40 credits/s at APIXO and 70 at
+docs/prices.md "Default price table": 8 s at 720p with sound is 40 credits/s at APIXO and 70 at
 aivideoapi.ai; 1080p with sound 150 at aivideoapi.ai; extend is APIXO's only.
 """
 

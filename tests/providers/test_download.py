@@ -1,4 +1,4 @@
-"""The guarded downloader (docs/design.md "What must hold": guarded downloads).
+"""The guarded downloader (docs/architecture.md "What must hold": guarded downloads).
 
 Real sockets on 127.0.0.1; host names are faked by patching ``socket.getaddrinfo``.
 """

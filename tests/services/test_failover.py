@@ -1,7 +1,7 @@
 """Failover (issue #7): a submit APIXO keeps refusing with 5xx goes to aivideoapi.ai.
 
 Both providers are faked at the HTTP seam with ``responses``. Prices come from
-docs/design.md "Default price table": 8 s, 720p, sound on is 40 credits/s at APIXO (320) and 70 at
+docs/prices.md "Default price table": 8 s, 720p, sound on is 40 credits/s at APIXO (320) and 70 at
 aivideoapi.ai (560).
 """
 

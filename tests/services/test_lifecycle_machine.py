@@ -1,6 +1,6 @@
 """A stateful property test of the generation lifecycle and the ledger behind it.
 
-docs/design.md "What must hold": after any sequence of submits, duplicate / out-of-order / early
+docs/architecture.md "What must hold": after any sequence of submits, duplicate / out-of-order / early
 webhooks, polls, provider faults and worker crashes, the ledger balances and every job is final
 or legitimately in flight. Hypothesis drives a ``RuleBasedStateMachine`` through the services
 themselves (``generation_create``, ``generation_submit``, ``generation_poll``,

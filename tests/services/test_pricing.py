@@ -1,4 +1,4 @@
-"""Price table: docs/design.md "Default price table", quotes, and versions that never re-price old
+"""Price table: docs/prices.md "Default price table", quotes, and versions that never re-price old
 jobs."""
 
 from decimal import Decimal

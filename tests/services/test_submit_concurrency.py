@@ -2,7 +2,7 @@
 
 N submissions at once, through ``generation_create`` and through the web form, against a
 balance (or a monthly cap) that covers k jobs: exactly k jobs, k holds, k submit tasks, no
-negative balance, and ``ledger_check`` passes (docs/design.md "What must hold": "N parallel
+negative balance, and ``ledger_check`` passes (docs/architecture.md "What must hold": "N parallel
 submits against a balance that covers k jobs give exactly k holds"). Each thread has its
 own database connection; a barrier releases them together (``tests/concurrency.py``).
 """

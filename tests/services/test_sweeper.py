@@ -3,7 +3,7 @@
 services.sweeper (folded into every dispatch_pass): stuck ``submitting`` -> ``unknown`` (may
 have been sent) or back to ``queued`` (provably not sent), overdue jobs -> ``expired`` with a
 release. services.dispatch: lost submits, polls and downloads re-driven once per lease, each
-job within its own attempt cap (docs/design.md "Generation lifecycle").
+job within its own attempt cap (docs/architecture.md "Generation lifecycle").
 """
 
 from datetime import timedelta
@@ -347,7 +347,7 @@ def test_a_manager_can_retry_a_failed_download(make_job, downloads, settings, tm
 
 def test_a_dropped_submit_parks_the_job_unknown_with_a_short_deadline(api, make_job):
     """The connection drops after the request was sent: never re-sent, released after the
-    grace unless a callback settles it (docs/design.md "Generation lifecycle")."""
+    grace unless a callback settles it (docs/architecture.md "Generation lifecycle")."""
     import requests
 
     api.post(SUBMIT_URL, body=requests.exceptions.ReadTimeout("read timed out"))

@@ -1,4 +1,4 @@
-"""Result videos, Range requests and input fetching (docs/design.md "Provider simulator";
+"""Result videos, Range requests and input fetching (docs/architecture.md "Provider simulator";
 docs/providers/apixo.md "Task failure codes")."""
 
 import io

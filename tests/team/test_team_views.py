@@ -139,7 +139,7 @@ def test_members_choose_their_notifications_on_the_profile(member_client, member
 def test_the_member_list_issues_a_constant_number_of_queries(
     boss_client, django_assert_max_num_queries, extra
 ):
-    """docs/design.md "Performance targets": the same queries with 10 or 200 more members."""
+    """docs/architecture.md "Performance targets": the same queries with 10 or 200 more members."""
     for member in UserFactory.create_batch(extra, credits=100):
         GenerationFactory(user=member)
     with django_assert_max_num_queries(12):

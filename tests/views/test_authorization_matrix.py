@@ -1,6 +1,6 @@
 """Authorization matrix, walked over every named URL so that a new view cannot be forgotten.
 
-docs/design.md "What must hold": a user never sees, downloads or changes another user's
+docs/architecture.md "What must hold": a user never sees, downloads or changes another user's
 generations, inputs or ledger (404), except managers through the manager views and the admin.
 Every URL name must be classified below; an unclassified one fails the first test.
 """

@@ -1,5 +1,5 @@
 """Input URLs: public to the token holder while the job runs, gone after final + margin;
-thumbnails only for the owner (docs/design.md "What must hold": another member gets a 404)."""
+thumbnails only for the owner (docs/architecture.md "What must hold": another member gets a 404)."""
 
 from datetime import timedelta
 
