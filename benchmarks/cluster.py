@@ -1,7 +1,7 @@
 """Benchmark: the production topology on loopback, one worker node and one web node killed mid-run.
 
-Issue #13 item 11 and docs/architecture.md "Performance targets": "Several web and worker nodes share one
-PostgreSQL and Redis; a node killed mid-run loses nothing."
+Issue #13 item 11 and docs/architecture.md "Performance targets": "Several web and worker nodes
+share one PostgreSQL and Redis; a node killed mid-run loses nothing."
 
     .venv/bin/python benchmarks/cluster.py                        # 2,000 jobs, both delivery modes
     .venv/bin/python benchmarks/cluster.py --mode polling --jobs 300

@@ -1,7 +1,7 @@
 """Time the spend reports on a large ledger and print query counts and milliseconds.
 
-docs/architecture.md "Performance targets": pages issue a constant number of queries whatever the data
-size and stay fast with 100,000 generations and 1,000,000 ledger entries.
+docs/architecture.md "Performance targets": pages issue a constant number of queries whatever the
+data size and stay fast with 100,000 generations and 1,000,000 ledger entries.
 
     python benchmarks/reports.py                                    # quick: 10k / 100k
     python benchmarks/reports.py --generations 100000 --entries 1000000

@@ -1,7 +1,7 @@
 """Database-level guards of the ledger: append-only triggers for SQLite and PostgreSQL.
 
-docs/architecture.md "Money": ledger rows are never updated or deleted. The database refuses it with a
-trigger created by migration 0002, so even raw SQL cannot rewrite history.
+docs/architecture.md "Money": ledger rows are never updated or deleted. The database refuses it
+with a trigger created by migration 0002, so even raw SQL cannot rewrite history.
 
 On PostgreSQL the test database's flush uses TRUNCATE, which row triggers do not see. SQLite
 has no TRUNCATE: its flush deletes rows, so its trigger consults ``ledger_guard_off()``, a

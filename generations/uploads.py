@@ -5,10 +5,10 @@ Pure functions over an uploaded file (a Django ``UploadedFile`` or any binary fi
 :class:`UploadRejected`, which a form turns into a field error. The rules come from the provider
 pages in ``docs/providers/`` (docs/providers/apixo.md "Image formats": JPG, PNG or WebP, at most 10
 MB per image; docs/providers/apixo.md "Source input": exactly one video per extension) and from
-docs/architecture.md "What must hold": a file that is not a real JPEG/PNG/WebP, is over 10 MB or is a
-decompression bomb is refused with a clear message. Names, browser content types and extensions are
-never trusted: formats are decided by the bytes, and images are re-encoded so no uploaded byte is
-stored as is.
+docs/architecture.md "What must hold": a file that is not a real JPEG/PNG/WebP, is over 10 MB or is
+a decompression bomb is refused with a clear message. Names, browser content types and extensions
+are never trusted: formats are decided by the bytes, and images are re-encoded so no uploaded byte
+is stored as is.
 """
 
 from __future__ import annotations

@@ -152,9 +152,7 @@ else:
     # keep-alive, so there a persistent connection per thread grows without bound: it closes
     # each connection at the end of its request instead (issue #13 item 3).
     _runserver = sys.argv[1:2] == ["runserver"]
-    DATABASES["default"]["CONN_MAX_AGE"] = (
-        0 if _runserver else env.int("CONN_MAX_AGE", default=60)
-    )
+    DATABASES["default"]["CONN_MAX_AGE"] = 0 if _runserver else env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -362,7 +360,8 @@ if not (
         "seconds adding up to at most 20 (APIXO waits 30 s for the webhook's answer)."
     )
 
-# HTTPS here enables callback mode and public input URLs (docs/architecture.md "Generation lifecycle").
+# HTTPS here enables callback mode and public input URLs (docs/architecture.md "Generation
+# lifecycle").
 PUBLIC_BASE_URL = _url("PUBLIC_BASE_URL", default="")
 # The team spend page warns managers when the provider account's balance (USD, from
 # GET /apikeys/current-balance; docs/providers/apixo.md "Balance endpoint") is below this.
@@ -460,9 +459,7 @@ else:
 # generation_id and task_id where known (generations.log_context; issue #13 item 9). text: one
 # readable line with the request id. gunicorn.conf.py logs its access lines the same way.
 LOG_FORMAT = _choice("LOG_FORMAT", "text", ("text", "json"))
-LOG_LEVEL = _choice(
-    "LOG_LEVEL", "info", ("debug", "info", "warning", "error", "critical")
-).upper()
+LOG_LEVEL = _choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error", "critical")).upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -43,8 +43,8 @@ class GenerationFactory(factory.django.DjangoModelFactory):
     owner is granted the shortfall first, memo "test grant", when their balance is short).
     A job created in a final state then has its hold settled as the lifecycle would settle
     it: captured if ``succeeded``, released if ``failed``, ``canceled`` or ``expired``. So
-    ``ledger_check`` passes on factory jobs (docs/architecture.md "What must hold": every job in flight
-    has exactly one open hold).
+    ``ledger_check`` passes on factory jobs (docs/architecture.md "What must hold": every job in
+    flight has exactly one open hold).
 
     ``GenerationFactory(hold=False)`` makes a job with no ledger entries: for a test that
     writes the hold itself (a ledger service test), or one that needs a broken job to prove

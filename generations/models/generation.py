@@ -1,7 +1,7 @@
 """Generations (one video job each) and their input assets.
 
-docs/architecture.md "Generation lifecycle": queued -> submitting -> submitted -> succeeded | failed,
-plus canceled (before submission) and expired (no final answer before a deadline). Moves
+docs/architecture.md "Generation lifecycle": queued -> submitting -> submitted -> succeeded |
+failed, plus canceled (before submission) and expired (no final answer before a deadline). Moves
 are forward only; the services in ``generations.services.lifecycle`` make them.
 """
 

@@ -1,4 +1,5 @@
-"""Video providers behind one small interface (docs/architecture.md "Layout", docs/style.md practice 7).
+"""Video providers behind one small interface (docs/architecture.md "Layout", docs/style.md
+practice 7).
 
 Call :func:`get_provider` for a configured client, catch
 :class:`~generations.providers.errors.ProviderError` and decide retries with
@@ -158,8 +159,8 @@ def provider_configured(name: str) -> bool:
     """Tell whether provider ``name`` can take jobs: it has a key (or the simulator's).
 
     APIXO always can: without ``APIXO_API_KEY`` it is the simulator
-    (docs/architecture.md "Configuration"). aivideoapi.ai needs ``AIVIDEOAPI_API_KEY``, which settings
-    fill in with the simulator's key when the portal runs on the simulator.
+    (docs/architecture.md "Configuration"). aivideoapi.ai needs ``AIVIDEOAPI_API_KEY``, which
+    settings fill in with the simulator's key when the portal runs on the simulator.
     """
     if name == "apixo":
         return True

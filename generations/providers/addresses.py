@@ -1,7 +1,7 @@
 """Decide which URLs the guarded downloader may fetch, and at which IP address.
 
-docs/architecture.md "What must hold": downloads of user-given or provider URLs are HTTP(S) only, never
-to private, loopback or link-local addresses (checked on the resolved address, redirects
+docs/architecture.md "What must hold": downloads of user-given or provider URLs are HTTP(S) only,
+never to private, loopback or link-local addresses (checked on the resolved address, redirects
 included), except the configured simulator. Each hop is resolved here once; the downloader then
 connects to one of the vetted addresses, so a second DNS answer cannot swap in another one.
 """

@@ -142,9 +142,7 @@ class AivideoapiClient:
                 are not supported by this model") or an unknown mode.
         """
         if mode == "video-extend":
-            raise ValueError(
-                "aivideoapi.ai cannot extend videos (it does not support video_urls)"
-            )
+            raise ValueError("aivideoapi.ai cannot extend videos (it does not support video_urls)")
         if mode not in _MODES:
             raise ValueError(f"aivideoapi.ai has no model for mode {mode!r}")
         return MODEL

@@ -265,8 +265,8 @@ class ApixoClient:
     def download_allow_hosts(self) -> frozenset[str]:
         """Return ``{"host:port"}`` when the base URL is a loopback address, else nothing.
 
-        A loopback base URL is the local simulator (docs/architecture.md "Provider simulator"), whose
-        result URLs the downloader must be allowed to fetch (``fields.loopback_hosts``).
+        A loopback base URL is the local simulator (docs/architecture.md "Provider simulator"),
+        whose result URLs the downloader must be allowed to fetch (``fields.loopback_hosts``).
         """
         return loopback_hosts(self.base_url)
 

@@ -158,8 +158,8 @@ class ProviderOutcomeUnknown(ProviderError):
     """The request was sent but no complete answer came back (read timeout, dropped link).
 
     For a submit the task may or may not exist, so ``retryable`` is False: re-sending blindly
-    could start and bill a second task (docs/architecture.md "Generation lifecycle"). A status read is
-    idempotent; see :func:`is_retryable`.
+    could start and bill a second task (docs/architecture.md "Generation lifecycle"). A status read
+    is idempotent; see :func:`is_retryable`.
     """
 
     default_code = "outcome_unknown"
@@ -320,8 +320,8 @@ def is_credentials_error(error: ProviderError) -> bool:
 def status_read_fault(error: ProviderError) -> ReadFault:
     """Classify a failed status read (poll or callback confirmation); the one taxonomy.
 
-    A job ends only on a definitive answer (docs/architecture.md "What must hold"): a well-formed status
-    stating a final task state (not an error, so not classified here), or a documented "task
+    A job ends only on a definitive answer (docs/architecture.md "What must hold"): a well-formed
+    status stating a final task state (not an error, so not classified here), or a documented "task
     does not exist" confirmed again after a delay. So:
 
     - ``NOT_FOUND``: :class:`ProviderTaskNotFound` only (documented shapes, see there);

@@ -2,10 +2,10 @@
 
 docs/architecture.md "Money": spend is captured credits, the negated sum of ``capture`` entries'
 amounts; "reserved" is ``CreditAccount.held``; 1 credit = US$0.001.
-docs/architecture.md "Users and their jobs": members see their own usage, managers the team's spend per
-member, provider, mode, resolution and period, and each provider account's balance (issue #7). Spend
-is counted against the provider of the captured generation (``Generation.provider``, the one that
-ran the job after any failover).
+docs/architecture.md "Users and their jobs": members see their own usage, managers the team's spend
+per member, provider, mode, resolution and period, and each provider account's balance (issue #7).
+Spend is counted against the provider of the captured generation (``Generation.provider``, the one
+that ran the job after any failover).
 
 Every function issues a constant number of queries whatever the number of members,
 generations and entries (docs/architecture.md "Performance targets"): sums are made by the database

@@ -43,9 +43,9 @@ def callback_token_matches(token: str, stored_hash: str) -> bool:
 def callback_base_url(client: ProviderClient) -> str:
     """Return the base of webhook URLs for ``client``, or "" to submit for polling only.
 
-    Callback mode is on when ``PUBLIC_BASE_URL`` is HTTPS (docs/architecture.md "Generation lifecycle";
-    docs/providers/apixo.md "Parameters": a public HTTPS URL). For the local simulator only
-    (``CALLBACK_ALLOW_HTTP`` with a loopback ``APIXO_BASE_URL``; the client then has
+    Callback mode is on when ``PUBLIC_BASE_URL`` is HTTPS (docs/architecture.md "Generation
+    lifecycle"; docs/providers/apixo.md "Parameters": a public HTTPS URL). For the local simulator
+    only (``CALLBACK_ALLOW_HTTP`` with a loopback ``APIXO_BASE_URL``; the client then has
     ``allow_http_callbacks``), plain ``PUBLIC_BASE_URL`` or ``http://PORTAL_ADDRESS`` works too.
     """
     public = settings.PUBLIC_BASE_URL.rstrip("/")

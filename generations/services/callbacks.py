@@ -84,8 +84,8 @@ def generation_callback_receive(
       submit answer), the body's ``taskId``: :func:`generation_callback_confirm` reads its
       status, checks no other generation uses it, stores it and finalizes.
     The status read happens in this call, outside any transaction, so the outcome is visible
-    as soon as the 200 goes back (docs/architecture.md "Performance targets": within a second). It has a
-    total budget of ``WEBHOOK_STATUS_CONNECT_TIMEOUT + WEBHOOK_STATUS_READ_TIMEOUT`` seconds
+    as soon as the 200 goes back (docs/architecture.md "Performance targets": within a second). It
+    has a total budget of ``WEBHOOK_STATUS_CONNECT_TIMEOUT + WEBHOOK_STATUS_READ_TIMEOUT`` seconds
     (5 s by default; APIXO allows 30 s); a read that fails or runs out of time enqueues a
     poll at once. A generation whose provider is no longer configured fails with a release
     and an alert (issue #12 item 4); one whose provider is paused (``services.circuit``) is

@@ -1,8 +1,8 @@
 """The provider circuit: pause a provider that refuses the portal's account, probe, resume.
 
-Issue #12 item 1, docs/architecture.md "What must hold": 401, 402 and 403 "alert managers and pause that
-provider without failing its jobs". docs/providers/apixo.md "HTTP errors" lists them as "no retry
-(alert an admin)"; aivideoapi.ai's 429 ``spend_limit_exceeded``
+Issue #12 item 1, docs/architecture.md "What must hold": 401, 402 and 403 "alert managers and pause
+that provider without failing its jobs". docs/providers/apixo.md "HTTP errors" lists them as "no
+retry (alert an admin)"; aivideoapi.ai's 429 ``spend_limit_exceeded``
 (docs/providers/aivideoapi.md "Error Reference") and a provider address that cannot be used
 (``bad_configuration``) count too (``providers.errors.is_credentials_error``). Such a refusal says
 nothing about a task: the provider may still be running (and billing) every task it accepted. So

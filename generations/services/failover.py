@@ -5,10 +5,11 @@ first provider refuses a submit with a retryable error (5xx, aivideoapi.ai's 503
 ``upstream_error``, a network failure before anything was sent) after its retries, the job is
 submitted to the other configured provider at that provider's price, only if the member can
 pay it. Never after a submit whose outcome is unknown: the first task may exist and be billed
-(docs/architecture.md "Generation lifecycle"); ``generation_submit`` sends those to ``unknown``, not here.
+(docs/architecture.md "Generation lifecycle"); ``generation_submit`` sends those to ``unknown``,
+not here.
 
-Money (docs/architecture.md "Money"): in one transaction, on the locked generation, the first hold is
-released and the other provider's price is held under its own idempotency key, so the
+Money (docs/architecture.md "Money"): in one transaction, on the locked generation, the first hold
+is released and the other provider's price is held under its own idempotency key, so the
 ledger shows the difference where it happened and ``ledger_check`` sees exactly one open
 hold. If the member's balance (or monthly cap) does not cover the new price, the whole
 transaction rolls back and the caller fails the job with a release, saying why.

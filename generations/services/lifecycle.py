@@ -1,7 +1,7 @@
 """Moving a generation through its lifecycle: submit, poll, finalize, store the result.
 
-docs/architecture.md "Generation lifecycle". The rules every function here keeps (docs/style.md practices
-2-3):
+docs/architecture.md "Generation lifecycle". The rules every function here keeps (docs/style.md
+practices 2-3):
 - state moves are claimed with a conditional UPDATE and a row-count check, or made on the
   row locked with SELECT ... FOR UPDATE after re-checking it; a late actor does nothing;
 - no transaction or lock is held across an HTTP call: commit the intent, call out, commit

@@ -1,4 +1,5 @@
-"""The sweeper: settle jobs that nobody else will move (docs/architecture.md "Generation lifecycle").
+"""The sweeper: settle jobs that nobody else will move (docs/architecture.md "Generation
+lifecycle").
 
 Folded into every dispatcher pass (``services.dispatch.dispatch_pass`` calls
 :func:`generations_sweep` first) rather than run as a schedule of its own: the dispatcher

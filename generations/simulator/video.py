@@ -1,8 +1,8 @@
 """Render the simulator's result videos and inspect source clips with PyAV.
 
-Results must be real, browser-playable MP4 files (docs/architecture.md "Provider simulator"): H.264 in
-yuv420p, an AAC track when ``sound`` is true, the ``moov`` atom up front (``faststart``). They are
-kept cheap: a short side of 144-216 px, 12 fps (24 for aivideoapi.ai, whose results report
+Results must be real, browser-playable MP4 files (docs/architecture.md "Provider simulator"): H.264
+in yuv420p, an AAC track when ``sound`` is true, the ``moov`` atom up front (``faststart``). They
+are kept cheap: a short side of 144-216 px, 12 fps (24 for aivideoapi.ai, whose results report
 ``framespersecond: 24``), a moving box over a sliding gradient and a sine tone. Files are cached
 by their parameters, so many tasks share one encode.
 """

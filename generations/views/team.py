@@ -2,8 +2,8 @@
 deactivation and the audit log; and the invitee's page to accept an invitation.
 
 Managers only (``User.is_manager``); anyone else gets a 404, so the pages do not reveal
-themselves (docs/architecture.md "What must hold"). Every change goes through ``services.team``, whose
-hierarchy rule (``team_action_authorize``) may refuse it: the page then shows the reason as
+themselves (docs/architecture.md "What must hold"). Every change goes through ``services.team``,
+whose hierarchy rule (``team_action_authorize``) may refuse it: the page then shows the reason as
 an error message and nothing is written (issue #12 item 8).
 """
 

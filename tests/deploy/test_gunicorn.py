@@ -94,7 +94,11 @@ def production_portal(tmp_path_factory, scratch_database):
         WEB_CONCURRENCY="2",
         WEB_THREADS="2",
     )
-    for args in (("collectstatic", "--no-input"), ("migrate", "--no-input"), ("seed_demo",)):
+    for args in (
+        ("collectstatic", "--no-input"),
+        ("migrate", "--no-input"),
+        ("seed_demo", "--allow-production"),
+    ):
         result = manage(*args, env=env, timeout=300)
         assert result.returncode == 0, f"{args}: {result.stderr[-2000:]}"
     # A job of the member's, so the pages about one generation are walked too (no worker

@@ -56,7 +56,7 @@ def portal_env(tmp_path):
         )
 
     assert manage("migrate", "--no-input").returncode == 0
-    assert manage("seed_demo").returncode == 0
+    assert manage("seed_demo", "--allow-production").returncode == 0
     processes = [
         subprocess.Popen(
             [sys.executable, "-m", "generations.simulator", "--port", str(port)],

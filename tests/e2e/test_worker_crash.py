@@ -221,7 +221,7 @@ def portal(tmp_path):
     portal = Portal(tmp_path)
     try:
         assert portal.manage("migrate", "--no-input").returncode == 0
-        assert portal.manage("seed_demo").returncode == 0
+        assert portal.manage("seed_demo", "--allow-production").returncode == 0
         portal.spawn("-m", "generations.simulator", "--port", str(portal.sim_port))
         wait_for_port(portal.sim_port)
         yield portal

@@ -154,7 +154,7 @@ def cluster(tmp_path, redis_url):
     try:
         migrate = cluster.manage("migrate", "--no-input")
         assert migrate.returncode == 0, migrate.stderr
-        assert cluster.manage("seed_demo").returncode == 0
+        assert cluster.manage("seed_demo", "--allow-production").returncode == 0
         cluster.spawn("-m", "generations.simulator", "--port", str(cluster.sim_port))
         wait_for_port(cluster.sim_port)
         yield cluster

@@ -144,9 +144,9 @@ def test_repr_shows_the_fields_and_str_the_message():
     assert "status=429" in repr(error)
 
 
-# What a failed status read means for the job (issue #12 item 1; docs/architecture.md "What must hold"):
-# only a documented "task does not exist" may end it (after a confirmation), credentials pause
-# the provider, everything else backs off.
+# What a failed status read means for the job (issue #12 item 1; docs/architecture.md "What must
+# hold"): only a documented "task does not exist" may end it (after a confirmation), credentials
+# pause the provider, everything else backs off.
 READ_FAULTS = [
     (ProviderTaskNotFound(status=404), ReadFault.NOT_FOUND),
     (ProviderNotFound(status=404), ReadFault.TRANSIENT),  # a 404 page proves nothing

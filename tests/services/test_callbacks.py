@@ -2,7 +2,8 @@
 
 The provider is faked with ``responses``; every test checks the ledger too. Sources:
 docs/providers/apixo.md "Webhooks" (no signature, duplicates, same envelope as statusTask),
-docs/providers/apixo.md "Webhooks" (HTTPS callback_url), docs/architecture.md "Generation lifecycle".
+docs/providers/apixo.md "Webhooks" (HTTPS callback_url), docs/architecture.md "Generation
+lifecycle".
 """
 
 import hashlib

@@ -1,8 +1,8 @@
 """A stateful property test of the generation lifecycle and the ledger behind it.
 
-docs/architecture.md "What must hold": after any sequence of submits, duplicate / out-of-order / early
-webhooks, polls, provider faults and worker crashes, the ledger balances and every job is final
-or legitimately in flight. Hypothesis drives a ``RuleBasedStateMachine`` through the services
+docs/architecture.md "What must hold": after any sequence of submits, duplicate / out-of-order /
+early webhooks, polls, provider faults and worker crashes, the ledger balances and every job is
+final or legitimately in flight. Hypothesis drives a ``RuleBasedStateMachine`` through the services
 themselves (``generation_create``, ``generation_submit``, ``generation_poll``,
 ``generation_callback_receive``, ``generation_store_result``, ``generations_sweep``,
 ``dispatch_pass``) against a faked APIXO (``responses``, as the other service tests), with:

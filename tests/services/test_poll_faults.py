@@ -1,4 +1,5 @@
-"""Only a definitive answer ends a job (issue #12 items 1 and 4; docs/architecture.md "What must hold").
+"""Only a definitive answer ends a job (issue #12 items 1 and 4; docs/architecture.md "What must
+hold").
 
 A status read that cannot be understood (an HTML maintenance page with status 200, a 3xx, a
 502 page, a read timeout, a 429) says nothing about the task: the provider may still run and

@@ -5,7 +5,8 @@ docs/providers/apixo.md, "Typical generation time": 40-60 s for 4 s of video,
 documents); extend "takes somewhat longer" (x1.15). The first poll comes 40 % into that range,
 then every 5-10 s (docs/providers/apixo.md "Latency and polling"). The figures below were worked out
 by hand from those sentences, so a wrong table or formula in the code fails here for the right
-reason. docs/architecture.md's old target: at most 3 status requests per job on average in polling mode.
+reason. docs/architecture.md's old target: at most 3 status requests per job on average in polling
+mode.
 """
 
 from datetime import timedelta

@@ -1,7 +1,7 @@
 """aivideoapi.ai results: a real, playable MP4 of the requested duration, aspect ratio and audio
 at the reported 24 fps, served with Range support; image inputs fetched like APIXO's
-(docs/architecture.md "Provider simulator"; docs/providers/aivideoapi.md "Completed", "Generation Modes",
-"Image URLs Format")."""
+(docs/architecture.md "Provider simulator"; docs/providers/aivideoapi.md "Completed", "Generation
+Modes", "Image URLs Format")."""
 
 import io
 
