@@ -44,7 +44,7 @@ from .services.console import (
     generation_cancel,
     generation_download_requeue,
     generation_expire,
-    generation_poll_now,
+    generations_poll_request,
 )
 from .services.pricing import PUBLISH_PERMISSION, price_table_publish
 from .services.team import TeamPermissionDenied
@@ -323,11 +323,16 @@ class GenerationAdmin(admin.ModelAdmin):
 
     @admin.action(description="Poll the provider now", permissions=["act"])
     def poll_now(self, request, queryset: QuerySet) -> None:
-        states = [
-            generation_poll_now(generation_id=pk, actor=request.user)
-            for pk in queryset.filter(state=Generation.State.SUBMITTED).values_list("pk", flat=True)
-        ]
-        self.message_user(request, f"Polled {len(states)} submitted generation(s).")
+        """Queue a status check of the selected ``submitted`` jobs (run by the workers)."""
+        queued = generations_poll_request(
+            generation_ids=queryset.values_list("pk", flat=True), actor=request.user
+        )
+        self.message_user(
+            request,
+            f"Queued a status check of {queued} submitted generation(s); "
+            "their state updates within seconds.",
+            messages.SUCCESS,
+        )
 
     @admin.action(
         description="Cancel queued jobs (not yet sent) and release their holds",

@@ -6,21 +6,24 @@ also follow the team's hierarchy rule for the job's owner (item 8: a manager who
 superuser releases members' holds only, never their own), and records an ``AuditEntry`` with the
 manager, the job's owner and the job's values before and after (item 9). Cancel, expire and
 retry write the record in the transaction of the change, and the refund entry carries the
-manager as its actor. A poll asks the provider over HTTP, so it runs outside any
-transaction (docs/style.md practice 3) and its record follows in a short transaction of its own.
+manager as its actor. A poll asks the provider over HTTP, so it is queued for the workers
+(never run inside the manager's request) and recorded when it is queued.
 """
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
 from ..models import AuditEntry, Generation, User
+from ..queue import enqueue
 from .audit import audit_record
-from .lifecycle import Outcome, generation_download_retry, generation_finalize, generation_poll
+from .lifecycle import Outcome, generation_download_retry, generation_finalize
 from .team import team_action_authorize
 
 ACT_PERMISSION = "generations.act_on_generation"
 State = Generation.State
 Action = AuditEntry.Action
+# Jobs per queued poll task of the admin's "Poll the provider now".
+POLL_BATCH = 50
 
 _CANCELED = Outcome(
     State.CANCELED,
@@ -125,28 +128,49 @@ def generation_expire(*, generation_id: int, actor: User | None) -> bool:
     )
 
 
-def generation_poll_now(*, generation_id: int, actor: User | None) -> str:
-    """Ask the provider for a ``submitted`` job's status now (``generation_poll``), audited.
+def generations_poll_request(*, generation_ids, actor: User | None) -> int:
+    """Queue a status check of each ``submitted`` job among ``generation_ids``, audited.
+
+    The admin's "Poll the provider now". A manager may select a whole page of jobs (or all of
+    them); asking the provider for each inside the request would hold a web thread for up to
+    the client's timeout per job. So the polls run on the workers (``tasks.poll_generations``,
+    the lifecycle's own ``generation_poll``), in batches of ``POLL_BATCH`` enqueued when this
+    commits, and each job gets an audit row now, with its values and ``"poll": "queued"``.
+
+    Args:
+        generation_ids: ids of jobs (any state; only ``submitted`` ones are polled).
+        actor: the manager; None for a command.
 
     Returns:
-        The job's state afterwards; "" if it was not ``submitted`` (nothing recorded).
+        How many jobs were queued for a status check.
 
     Raises:
-        PermissionDenied: ``actor`` lacks ``generations.act_on_generation``.
+        PermissionDenied: ``actor`` lacks ``generations.act_on_generation``; nothing written.
     """
     _require(actor)
-    generation = (
-        Generation.objects.select_related("user")
-        .filter(pk=generation_id, state=State.SUBMITTED)
-        .first()
-    )
-    if generation is None:
-        return ""
-    before = _values(generation_id)
-    state = generation_poll(generation_id=generation_id)
     with transaction.atomic():
-        _record(generation, actor=actor, action=Action.POLL, before=before)
-    return state
+        jobs = list(
+            Generation.objects.select_related("user")
+            .filter(pk__in=list(generation_ids), state=State.SUBMITTED)
+            .order_by("pk")
+        )
+        for generation in jobs:
+            values = _values(generation.pk)
+            audit_record(
+                actor=actor,
+                action=Action.POLL,
+                target_user=generation.user,
+                subject=f"Generation #{generation.pk}",
+                before=values,
+                after={**values, "poll": "queued"},
+            )
+        ids = [generation.pk for generation in jobs]
+        for start in range(0, len(ids), POLL_BATCH):
+            batch = ids[start : start + POLL_BATCH]
+            transaction.on_commit(
+                lambda batch=batch: enqueue("poll_generations", batch, group="poll")
+            )
+    return len(ids)
 
 
 def generation_download_requeue(*, generation_id: int, actor: User | None) -> bool:

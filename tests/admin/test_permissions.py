@@ -76,15 +76,19 @@ def offered_actions(response) -> set[str]:
 
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("action", GENERATION_ACTIONS)
-def test_generation_actions_by_role(client, as_role, api, role, action):
+def test_generation_actions_by_role(
+    client, as_role, api, role, action, django_capture_on_commit_callbacks
+):
     job, done, audit_action = GENERATION_ACTIONS[action](api)
     entries_before = CreditEntry.objects.count()
     user = as_role(role)
 
     page = client.get(reverse(CHANGELIST))
-    response = client.post(
-        reverse(CHANGELIST), {"action": action, "_selected_action": [job.pk]}, follow=True
-    )
+    # What the request queued on commit runs too (the poll runs on a worker).
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse(CHANGELIST), {"action": action, "_selected_action": [job.pk]}, follow=True
+        )
     job.refresh_from_db()
 
     if role in ACTORS:
@@ -301,3 +305,32 @@ def test_the_managers_group_cannot_be_deleted_or_renamed_in_the_admin(admin_clie
     # Other groups stay the superuser's to manage.
     admin_client.post(reverse("admin:auth_group_delete", args=[other.pk]), {"post": "yes"})
     assert not Group.objects.filter(pk=other.pk).exists()
+
+
+def test_poll_now_on_many_jobs_asks_the_provider_from_the_workers_not_the_request(
+    client, staff_manager, api, django_capture_on_commit_callbacks
+):
+    """A whole page selected must not hold a web thread for a provider call per job."""
+    jobs = [held_job(state="submitted", provider_task_id=f"task_{n}") for n in range(120)]
+    for n in range(120):
+        api.get(STATUS_URL, json=envelope(task_data(f"task_{n}", "processing")))
+    client.force_login(staff_manager)
+
+    with django_capture_on_commit_callbacks() as queued:
+        response = client.post(
+            reverse(CHANGELIST),
+            {"action": "poll_now", "_selected_action": [job.pk for job in jobs]},
+            follow=True,
+        )
+
+    assert response.status_code == 200
+    assert not [c for c in api.calls if c.request.url.startswith(STATUS_URL)]  # none inline
+    assert "Queued a status check of 120" in response.content.decode()
+    assert AuditEntry.objects.filter(action="poll").count() == 120
+    assert len(queued) == 3  # batches of POLL_BATCH (50) jobs, enqueued on commit
+
+    for task in queued:  # the workers' turn (django-q2 runs in sync mode in tests)
+        task()
+
+    assert len([c for c in api.calls if c.request.url.startswith(STATUS_URL)]) == 120
+    assert set(Generation.objects.values_list("poll_count", flat=True)) == {1}
