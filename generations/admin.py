@@ -455,14 +455,35 @@ class PriceAdmin(admin.ModelAdmin):
         return request.user.is_active and request.user.has_perm(PUBLISH_PERMISSION)
 
     def save_model(self, request, obj: Price, form, change: bool) -> None:
-        """Publish a version with the edited rate; an unchanged save publishes nothing."""
+        """Publish a version with the edited rate; an unchanged save publishes nothing.
+
+        Rates edited together on the list (``list_editable``) are collected by
+        :meth:`changelist_view` and published as one version, not one version per row.
+        """
         if "credits_per_second" not in form.changed_data:
             return
         key = (obj.provider, obj.model_id, obj.resolution, obj.sound)
+        pending = getattr(request, "_price_changes", None)
+        if pending is not None:
+            pending[key] = (obj.credits_per_second, str(obj))
+            return
+        self._publish(request, {key: (obj.credits_per_second, str(obj))})
+
+    def changelist_view(self, request, extra_context=None):
+        """Save the list's edited rates as one published version (after Django's own save)."""
+        request._price_changes = {}
+        response = super().changelist_view(request, extra_context)
+        if request._price_changes:
+            self._publish(request, request._price_changes)
+        return response
+
+    def _publish(self, request, changes: dict) -> None:
+        """Publish one price table version with ``changes`` ({key: (credits, label)})."""
+        labels = ", ".join(label for _, label in changes.values())
         table = price_table_publish(
-            changes={key: obj.credits_per_second},
+            changes={key: credits for key, (credits, _) in changes.items()},
             actor=request.user,
-            note=f"{obj}: changed in the admin by {request.user}",
+            note=f"{labels}: changed in the admin by {request.user}"[:255],
         )
         self.message_user(request, f"Published price table v{table.version}.", messages.SUCCESS)
 

@@ -172,3 +172,34 @@ def test_an_expire_during_the_submit_keeps_the_task_for_late_looks(api, make_job
     assert generation.provider_task_id == "task_late"
     assert generation.next_action_at is not None  # a late look is due
     assert CreditEntry.objects.filter(generation=generation, kind="release").count() == 1
+
+
+def test_rates_edited_together_on_the_list_publish_one_version(admin_client):
+    """Three rates changed in one list save: one new version holding all three, audited once."""
+    current = PriceTable.objects.current()
+    prices = list(Price.objects.filter(table=current).order_by("pk"))
+    edited = {price.pk: price.credits_per_second + 1 for price in prices[:3]}
+    data = {
+        "form-TOTAL_FORMS": str(len(prices)),
+        "form-INITIAL_FORMS": str(len(prices)),
+        "form-MIN_NUM_FORMS": "0",
+        "form-MAX_NUM_FORMS": "1000",
+        "_save": "Save",
+    }
+    for n, price in enumerate(prices):
+        data[f"form-{n}-id"] = str(price.pk)
+        data[f"form-{n}-credits_per_second"] = str(edited.get(price.pk, price.credits_per_second))
+
+    response = admin_client.post(reverse("admin:generations_price_changelist"), data)
+
+    assert response.status_code == 302
+    new = PriceTable.objects.current()
+    assert new.version == current.version + 1
+    rates = {
+        (p.provider, p.model_id, p.resolution, p.sound): p.credits_per_second
+        for p in new.prices.all()
+    }
+    for price in prices:
+        key = (price.provider, price.model_id, price.resolution, price.sound)
+        assert rates[key] == edited.get(price.pk, price.credits_per_second)
+    assert AuditEntry.objects.filter(action="price").count() == 1
