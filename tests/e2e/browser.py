@@ -3,6 +3,7 @@
 import os
 import shutil
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,35 @@ CHROMIUM_ARGS = [
 requires_chromium = pytest.mark.skipif(
     not os.path.exists(CHROMIUM), reason="needs Debian's chromium (apt-get install chromium)"
 )
+
+
+@contextmanager
+def playwright_session():
+    """Start Playwright's sync API; close the Django connections made while it ran.
+
+    Playwright runs an asyncio event loop in this thread, and while it runs Django keeps the
+    thread's database connections in a context variable (asgiref's ``Local``), apart from the
+    thread's ordinary ones. Those connections are closed here, inside the loop's context:
+    left open, one of them kept PostgreSQL from dropping the test database at the end of
+    the run (issue #18 item 3). ORM calls between browser steps stay synchronous and safe
+    (``DJANGO_ALLOW_ASYNC_UNSAFE``).
+    """
+    from django.db import connections
+    from playwright.sync_api import sync_playwright
+
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            try:
+                yield playwright
+            finally:
+                connections.close_all()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 def log_in(page, base_url: str, username: str) -> None:

@@ -1,6 +1,5 @@
 """Fixtures for end-to-end tests: a live simulator and a way to drive the dispatcher."""
 
-import os
 import time
 
 import pytest
@@ -11,7 +10,7 @@ from generations.services.dispatch import dispatch_pass
 from generations.simulator.config import AivideoapiConfig, SimulatorConfig
 from generations.simulator.server import start_in_thread
 
-from .browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from .browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, playwright_session
 
 
 @pytest.fixture
@@ -65,13 +64,8 @@ def drive_until_settled(
 @pytest.fixture
 def browser_page():
     """Yield a Playwright page in headless Debian Chromium."""
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
-    # between browser steps are still synchronous and safe.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
+    with playwright_session() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         page = context.new_page()
@@ -81,4 +75,3 @@ def browser_page():
         finally:
             context.close()
             browser.close()
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)

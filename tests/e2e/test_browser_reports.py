@@ -8,7 +8,14 @@ from django.utils import timezone
 from generations.services.ledger import credits_grant
 from tests.factories import GenerationFactory, ManagerFactory
 
-from .browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, log_in, requires_chromium
+from .browser import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    log_in,
+    playwright_session,
+    requires_chromium,
+)
 
 pytestmark = [requires_chromium, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -57,11 +64,7 @@ def test_charts_draw_and_fold_their_tables(live_server, browser_page, manager_wi
 def test_without_javascript_the_tables_show_the_figures(
     live_server, manager_with_spend, monkeypatch
 ):
-    from playwright.sync_api import sync_playwright
-
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's loop, sync ORM
-
-    with sync_playwright() as playwright:
+    with playwright_session() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = browser.new_context(java_script_enabled=False)
         page = context.new_page()
