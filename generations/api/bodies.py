@@ -96,12 +96,15 @@ def defaults(mode: str) -> dict:
     return values
 
 
-def parse_generation_body(request: HttpRequest, *, prompt_default: str = "") -> ParsedBody:
+def parse_generation_body(
+    request: HttpRequest, *, prompt_default: str = "", only: frozenset[str] | None = None
+) -> ParsedBody:
     """Read a generation (or quote) request body into form data.
 
     Args:
         request: a POST with ``application/json`` or ``multipart/form-data``.
         prompt_default: a prompt to use when the body has none (quotes need no prompt).
+        only: the field names taken (others are unknown fields); default all of them.
 
     Raises:
         ApiProblem: 415 for another content type, 400 for malformed JSON, 422 naming each
@@ -109,8 +112,8 @@ def parse_generation_body(request: HttpRequest, *, prompt_default: str = "") -> 
     """
     content_type = request.content_type or ""
     if content_type == "application/json":
-        return _parse_json(request, prompt_default=prompt_default)
-    if content_type == "multipart/form-data":
+        return _parse_json(request, prompt_default=prompt_default, only=only)
+    if content_type == "multipart/form-data" and only is None:
         return _parse_multipart(request, prompt_default=prompt_default)
     raise ApiProblem(
         415,
@@ -119,7 +122,7 @@ def parse_generation_body(request: HttpRequest, *, prompt_default: str = "") -> 
     )
 
 
-def _parse_json(request: HttpRequest, *, prompt_default: str) -> ParsedBody:
+def _parse_json(request: HttpRequest, *, prompt_default: str, only) -> ParsedBody:
     raw = request.body
     if len(raw) > JSON_MAX_BYTES:
         raise ApiProblem(413, "too-large", f"A JSON body may be at most {JSON_MAX_BYTES} bytes.")
@@ -131,14 +134,20 @@ def _parse_json(request: HttpRequest, *, prompt_default: str) -> ParsedBody:
         raise invalid([FieldError(None, "The body must be a JSON object.", "not_an_object")])
     errors = []
     for name, value in body.items():
-        expected = JSON_FIELDS.get(name)
+        expected = JSON_FIELDS.get(name) if only is None or name in only else None
         if expected is None:
             errors.append(FieldError(name, _unknown_field_message(name), "unknown_field"))
         elif value is not None and not _has_type(value, expected):
             errors.append(FieldError(name, _TYPE_MESSAGES[expected], "wrong_type"))
+        elif value == "":
+            errors.append(FieldError(name, "Leave the field out (or null) instead.", "blank"))
     if errors:
         raise invalid(errors)
-    given = {name: value for name, value in body.items() if value is not None}
+    given = {
+        name: int(value) if isinstance(value, float) else value
+        for name, value in body.items()
+        if value is not None
+    }
     data = _with_defaults(given, prompt_default=prompt_default)
     for name, choices in _BOOLEAN_CHOICES.items():
         if isinstance(data.get(name), bool):
@@ -156,8 +165,9 @@ def _unknown_field_message(name: str) -> str:
 def _has_type(value, expected: str) -> bool:
     if expected == "boolean":
         return isinstance(value, bool)
-    if expected == "integer":
-        return isinstance(value, int) and not isinstance(value, bool)
+    if expected == "integer":  # JSON Schema: 12.0 is an integer too
+        whole_float = isinstance(value, float) and value.is_integer()
+        return (isinstance(value, int) and not isinstance(value, bool)) or whole_float
     return isinstance(value, str)
 
 
@@ -219,8 +229,9 @@ def _sha256(raw: bytes) -> str:
 # --- OpenAPI description of the body, from the form and the catalog -------------------------
 
 
-def _property(name: str, *, multipart: bool, mode: str | None = None) -> dict:
-    """Return the JSON schema of form field ``name`` (for ``mode``, when it narrows it)."""
+def _property(name: str, *, mode: str, provider: str | None = None) -> dict:
+    """Return the JSON schema of form field ``name`` in a request of ``mode`` (at
+    ``provider``, which narrows the resolutions, when given)."""
     field = GenerationForm.base_fields[name]
     kind = MULTIPART_FIELDS[name]
     schema: dict = {}
@@ -235,23 +246,24 @@ def _property(name: str, *, multipart: bool, mode: str | None = None) -> dict:
         if field.max_value is not None:
             schema["maximum"] = field.max_value
     else:
-        schema = {"type": "string"}
+        schema = {"type": "string", "minLength": 1}
         if isinstance(field, forms.URLField):
             schema["format"] = "uri"
             schema["maxLength"] = field.max_length
-    if name == "mode" and mode is not None:
+    if name == "mode":
         schema["enum"] = [mode]
-    elif name == "resolution" and mode is not None:
-        schema["enum"] = sorted(
-            {r for spec in catalog.MODEL_SPECS if spec.mode == mode for r in spec.resolutions},
-            key=lambda r: int(r.rstrip("p")),
-        )
+    elif name == "resolution":
+        offered = {
+            r
+            for spec in catalog.MODEL_SPECS
+            if spec.mode == mode and provider in (None, spec.provider)
+            for r in spec.resolutions
+        }
+        schema["enum"] = sorted(offered, key=lambda r: int(r.rstrip("p")))
     elif name == "aspect_ratio":
         schema["enum"] = list(catalog.ASPECT_RATIOS)
     elif name == "provider":
-        schema["enum"] = [
-            p for p in catalog.Provider.values if catalog.offers(provider=p, mode=mode)
-        ]
+        schema["enum"] = [provider]
     elif name == "prompt":
         schema.update(minLength=catalog.PROMPT_MIN_CHARS, maxLength=catalog.PROMPT_MAX_CHARS)
     if field.help_text:
@@ -259,27 +271,57 @@ def _property(name: str, *, multipart: bool, mode: str | None = None) -> dict:
     return schema
 
 
-def request_body_schema(*, multipart: bool, prompt_required: bool = True) -> dict:
-    """Return the JSON schema of a generation body: one alternative per mode (``oneOf``),
-    each listing the fields ``MODE_FIELDS`` gives that mode, with the catalog's bounds.
+def _nullable(schema: dict, multipart: bool) -> dict:
+    """Let a JSON field be ``null`` (left out); multipart parts have no null."""
+    if multipart:
+        return schema
+    nullable = {**schema, "type": [schema["type"], "null"]}
+    if "enum" in nullable:
+        nullable["enum"] = [*nullable["enum"], None]
+    return nullable
 
-    Cross-field rules (a URL or a file, not both; an end frame needs a start frame) are the
-    form's; a body the schema allows may still get a 422 that names the field.
+
+def request_body_schema(
+    *, multipart: bool, prompt_required: bool = True, only: frozenset[str] | None = None
+) -> dict:
+    """Return the JSON schema of a generation body, built from the form and the catalog.
+
+    One alternative (``oneOf``) per mode and provider choice: the provider left out (the
+    default decides; every resolution of the mode) or named (its resolutions only), each
+    listing the fields ``MODE_FIELDS`` gives the mode, with the catalog's bounds. ``null``
+    stands for a field left out (its default applies). Rules across fields (a URL or a
+    file, not both; an end frame needs a start frame) and beyond the request (one's own
+    finished video, a host name that resolves) are the form's: a body the schema allows may
+    still get a 422 naming the field. ``only`` limits the fields (quotes).
     """
     fields = MULTIPART_FIELDS if multipart else JSON_FIELDS
-    common = ("mode", "prompt", "provider", "resolution", "duration", "sound")
+    if only is not None:
+        fields = {name: kind for name, kind in fields.items() if name in only}
+    required = ["mode", "prompt"] if prompt_required else ["mode"]
+    common = ("mode", "prompt", "resolution", "duration", "sound")
     alternatives = []
     for mode in Mode.values:
         names = [n for n in (*common, *sorted(MODE_FIELDS[Mode(mode)])) if n in fields]
-        alternatives.append(
-            {
-                "type": "object",
-                "title": Mode(mode).label,
-                "required": ["mode", "prompt"] if prompt_required else ["mode"],
-                "properties": {
-                    name: _property(name, multipart=multipart, mode=mode) for name in names
-                },
-                "additionalProperties": False,
+        offering = [p for p in catalog.Provider.values if catalog.offers(provider=p, mode=mode)]
+        for provider in (None, *offering):
+            properties = {
+                name: _property(name, mode=mode, provider=provider)
+                if name in required
+                else _nullable(_property(name, mode=mode, provider=provider), multipart)
+                for name in names
             }
-        )
+            if provider is not None:
+                properties["provider"] = _property("provider", mode=mode, provider=provider)
+            elif not multipart:
+                properties["provider"] = {"type": "null", "description": "The default provider."}
+            label = catalog.Provider(provider).label if provider else "the default provider"
+            alternatives.append(
+                {
+                    "type": "object",
+                    "title": f"{Mode(mode).label} at {label}",
+                    "required": [*required, "provider"] if provider else required,
+                    "properties": properties,
+                    "additionalProperties": False,
+                }
+            )
     return {"oneOf": alternatives}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import UTC, date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from django.db.models import BigIntegerField, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
@@ -21,7 +21,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Header, NinjaAPI, Query, Schema
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 from ninja.responses import Status
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from ..catalog import Provider, UnsupportedRequest
 from ..forms import GenerationForm
@@ -203,6 +203,21 @@ def _money_problem(error: Exception) -> ApiProblem:
     raise error
 
 
+def _only_query(request: HttpRequest, model: type[Schema] | None = None, *names: str) -> None:
+    """Refuse query parameters the operation does not take (a misspelt filter would
+    otherwise silently list everything).
+
+    Raises:
+        ApiProblem: 422 naming each unknown parameter.
+    """
+    allowed = set(names)
+    if model is not None:
+        allowed |= {field.alias or name for name, field in model.model_fields.items()}
+    unknown = sorted(set(request.GET) - allowed)
+    if unknown:
+        raise invalid([FieldError(name, "Unknown query parameter.", "unknown") for name in unknown])
+
+
 def _requires_manager(request: HttpRequest) -> None:
     if not request.user.is_manager:
         raise ApiProblem(403, "forbidden", "Only managers may use this endpoint.")
@@ -214,6 +229,7 @@ def _requires_manager(request: HttpRequest) -> None:
 @api.get("/me", response=MeOut, url_name="me", tags=["account"], summary="The token's member")
 def me(request: HttpRequest):
     """Return the member, their available and reserved credits, and the monthly cap."""
+    _only_query(request)
     user = request.user
     account, _ = CreditAccount.objects.get_or_create(user=user)
     since = month_start()
@@ -235,7 +251,7 @@ def me(request: HttpRequest):
 
 # --- Prices and jobs ---------------------------------------------------------------------------
 
-PRICE_FIELDS = ("mode", "resolution", "duration", "sound", "provider")
+PRICE_FIELDS = frozenset({"mode", "resolution", "duration", "sound", "provider"})
 
 
 @api.post(
@@ -249,7 +265,9 @@ PRICE_FIELDS = ("mode", "resolution", "duration", "sound", "provider")
             "required": True,
             "content": {
                 "application/json": {
-                    "schema": request_body_schema(multipart=False, prompt_required=False)
+                    "schema": request_body_schema(
+                        multipart=False, prompt_required=False, only=PRICE_FIELDS
+                    )
                 }
             },
         },
@@ -257,12 +275,14 @@ PRICE_FIELDS = ("mode", "resolution", "duration", "sound", "provider")
     },
 )
 def quotes(request: HttpRequest):
-    """Return the price of a generation body at every configured provider that offers it.
+    """Return the price of a request at every configured provider that offers it.
 
-    Takes the body of ``POST /generations`` (the prompt and inputs may be left out); the
-    top-level figures are the chosen provider's, or the default's. Nothing is held.
+    Takes the price fields of a ``POST /generations`` body (``mode``, ``resolution``,
+    ``duration``, ``sound``, ``provider``; the same defaults); the top-level figures are the
+    chosen provider's, or the default's. Nothing is held.
     """
-    body = parse_generation_body(request, prompt_default="a price quote")
+    _only_query(request)
+    body = parse_generation_body(request, prompt_default="a price quote", only=PRICE_FIELDS)
     data = {name: body.data[name] for name in PRICE_FIELDS if name in body.data}
     data["prompt"] = "a price quote"
     form = GenerationForm(data=data, user=request.user)
@@ -350,6 +370,7 @@ def generations_create(
     ``Idempotent-Replayed: true``); the same key with another body is refused (422).
     Answers 201 with ``Location`` for a new job.
     """
+    _only_query(request)
     user = request.user
     key = idempotency_key
     if key is not None and not (len(key) <= KEY_MAX_CHARS and _KEY_PATTERN.fullmatch(key)):
@@ -392,13 +413,24 @@ def _created(request, response: HttpResponse, generation: Generation, *, replaye
     return Status(201, generation_data(generation, base_url=_base_url(request)))
 
 
+def _iso_only(value):
+    """Refuse what pydantic would read as a Unix time: a date-time must be ISO 8601 text."""
+    if isinstance(value, str) and not _ISO_DATETIME.match(value):
+        raise ValueError("Give an ISO 8601 date and time, e.g. 2026-01-31T12:00:00Z.")
+    return value
+
+
+_ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]")
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_only)]
+
+
 class GenerationFilters(Schema):
     """Filters of the job list; times are ISO 8601 (UTC if no offset is given)."""
 
     state: GenerationState | None = None
     mode: ModeName | None = None
-    created_after: datetime | None = Field(None, description="Jobs created at or after this.")
-    created_before: datetime | None = Field(None, description="Jobs created before this.")
+    created_after: IsoDateTime | None = Field(None, description="Jobs created at or after this.")
+    created_before: IsoDateTime | None = Field(None, description="Jobs created before this.")
     cursor: str | None = Field(None, description="next_cursor of the previous page.")
     limit: int = Field(pagination.DEFAULT_LIMIT, ge=1, le=pagination.MAX_LIMIT)
 
@@ -419,6 +451,7 @@ def _aware(moment: datetime | None) -> datetime | None:
 )
 def generations_list(request: HttpRequest, filters: Query[GenerationFilters]):
     """Return the member's jobs, newest first, a page at a time (``next_cursor``)."""
+    _only_query(request, GenerationFilters)
     jobs = _owned(request)
     if filters.state:
         jobs = jobs.filter(state=filters.state)
@@ -450,6 +483,7 @@ def _one(request: HttpRequest, generation_id: int) -> Generation:
 )
 def generation_detail(request: HttpRequest, generation_id: int):
     """Return one of the member's jobs (another member's is a 404)."""
+    _only_query(request)
     return generation_data(_one(request, generation_id), base_url=_base_url(request))
 
 
@@ -463,6 +497,7 @@ def generation_detail(request: HttpRequest, generation_id: int):
 )
 def generation_cancel(request: HttpRequest, generation_id: int):
     """Cancel a job still queued and return its credits; 409 once it was sent."""
+    _only_query(request)
     _one(request, generation_id)
     try:
         generation_cancel_own(user=request.user, generation_id=generation_id)
@@ -512,6 +547,9 @@ def generation_cancel(request: HttpRequest, generation_id: int):
 def generation_video(request: HttpRequest, generation_id: int):
     """Send the stored video: byte ranges (206) on local storage, or a redirect (302) to a
     presigned URL on object storage; ``?download=1`` as an attachment."""
+    _only_query(request, None, "download")
+    if request.GET.get("download", "0") not in ("0", "1"):
+        raise invalid([FieldError("download", "Give 1 for an attachment, or 0.", "invalid")])
     generation = _one(request, generation_id)
     if not generation.has_video:
         raise not_found("This generation has no stored video (yet).")
@@ -530,8 +568,8 @@ def generation_video(request: HttpRequest, generation_id: int):
 
 
 class LedgerFilters(Schema):
-    created_after: datetime | None = Field(None, description="Entries at or after this.")
-    created_before: datetime | None = Field(None, description="Entries before this.")
+    created_after: IsoDateTime | None = Field(None, description="Entries at or after this.")
+    created_before: IsoDateTime | None = Field(None, description="Entries before this.")
     cursor: str | None = Field(None, description="next_cursor of the previous page.")
     limit: int = Field(50, ge=1, le=pagination.MAX_LIMIT)
 
@@ -550,6 +588,7 @@ def ledger(request: HttpRequest, filters: Query[LedgerFilters]):
     The balance after the page's newest entry is the account's balance now less every newer
     entry's effect, computed in one statement; each older row follows by subtracting.
     """
+    _only_query(request, LedgerFilters)
     mine = CreditEntry.objects.filter(account__user=request.user)
     entries = mine.annotate(balance_change=balance_effect(), reserved_change=held_effect())
     if filters.created_after:
@@ -608,6 +647,7 @@ def ledger(request: HttpRequest, filters: Query[LedgerFilters]):
 def team_members(request: HttpRequest):
     """Return every member with the Team page's figures: available, reserved, spent this
     month, cap and last job. Managers only (403 otherwise)."""
+    _only_query(request)
     _requires_manager(request)
     since = month_start()
     return {
@@ -639,7 +679,7 @@ class SpendFilters(Schema):
     first: date | None = Field(None, alias="from", description="Default: 30 days ago.")
     last: date | None = Field(None, alias="to", description="Default: today.")
     period: PeriodName | None = Field(None, description="How the buckets group (default day).")
-    member: int | None = Field(None, description="Only this member's figures.")
+    member: int | None = Field(None, ge=1, description="Only this member's figures (user id).")
     provider: ProviderName | None = None
 
 
@@ -653,6 +693,7 @@ class SpendFilters(Schema):
 )
 def team_spend_view(request: HttpRequest, filters: Query[SpendFilters]):
     """Return the Team spend page's figures for the same filters. Managers only."""
+    _only_query(request, SpendFilters)
     _requires_manager(request)
     given = {
         "from": filters.first.isoformat() if filters.first else None,

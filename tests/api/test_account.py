@@ -10,7 +10,7 @@ from generations.selectors.team import members_with_figures
 from generations.services.ledger import credits_grant, month_start
 
 from ..factories import GenerationFactory, ManagerFactory, UserFactory
-from .conftest import IMAGE, TEXT, client_for
+from .conftest import TEXT, client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +40,8 @@ def test_quotes_price_every_offer_and_hold_nothing(api_client, rich):
     created = api_client.post("/api/v1/generations", {**TEXT, "resolution": "720p"}).json()
     assert created["price_credits"] == offers[created["provider"]]["credits"]
     one = api_client.post(
-        "/api/v1/quotes", {**IMAGE, "resolution": "1080p", "provider": "aivideoapi"}
+        "/api/v1/quotes",
+        {"mode": "image-to-video", "resolution": "1080p", "provider": "aivideoapi"},
     ).json()
     assert [o["provider"] for o in one["offers"]] == ["aivideoapi"]
     rich.credit_account.refresh_from_db()
@@ -51,6 +52,9 @@ def test_a_quote_names_the_bad_field(api_client):
     response = api_client.post("/api/v1/quotes", {"mode": "video-extend", "duration": 20})
     assert response.status_code == 422
     assert {e["field"] for e in response.json()["errors"]} == {"duration"}
+    other = api_client.post("/api/v1/quotes", {"mode": "video-extend", "seed": 1})
+    assert other.status_code == 422  # a quote takes the price fields only
+    assert {e["field"] for e in other.json()["errors"]} == {"seed"}
 
 
 def test_the_ledger_is_paged_with_the_balance_after_each_entry(db):
@@ -153,11 +157,28 @@ def test_the_schema_and_docs_are_served_without_a_token(anonymous):
         "/api/v1/team/spend",
     } <= set(paths)
     body = paths["/api/v1/generations"]["post"]["requestBody"]["content"]
-    modes = [
-        alt["properties"]["mode"]["enum"] for alt in body["application/json"]["schema"]["oneOf"]
-    ]
-    assert modes == [["text-to-video"], ["image-to-video"], ["video-extend"]]
-    extend = body["multipart/form-data"]["schema"]["oneOf"][2]["properties"]
+    alternatives = body["application/json"]["schema"]["oneOf"]
+    offers = {
+        (alt["properties"]["mode"]["enum"][0], alt["properties"]["provider"].get("enum", [None])[0])
+        for alt in alternatives
+    }
+    assert offers == {
+        ("text-to-video", None),
+        ("text-to-video", "apixo"),
+        ("text-to-video", "aivideoapi"),
+        ("image-to-video", None),
+        ("image-to-video", "apixo"),
+        ("image-to-video", "aivideoapi"),
+        ("video-extend", None),
+        ("video-extend", "apixo"),  # extend is APIXO's only (catalog)
+    }
+    apixo_text = next(a for a in alternatives if a["title"] == "Text to video at APIXO")
+    assert apixo_text["properties"]["resolution"]["enum"] == ["480p", "720p", None]
+    extend = next(
+        a["properties"]
+        for a in body["multipart/form-data"]["schema"]["oneOf"]
+        if a["title"] == "Extend a video at the default provider"
+    )
     assert extend["duration"]["minimum"] == 4 and extend["source_video"]["format"] == "binary"
     assert "aspect_ratio" not in extend  # MODE_FIELDS: extend has no aspect ratio
     docs = anonymous.get("/api/v1/docs")
