@@ -15,7 +15,9 @@ import os
 
 import pytest
 import schemathesis
+from django.core import signals
 from django.core.files.base import ContentFile
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
@@ -43,6 +45,13 @@ def _isolated(db, settings, tmp_path, monkeypatch):
     settings.API_RATE_LIMIT_PER_MINUTE = 100_000
     monkeypatch.setattr(addresses, "_resolve", _resolve_without_network)
     monkeypatch.setattr("generations.services.generations.enqueue", lambda *a, **k: None)
+    # As Django's test client does: the WSGI handler must not close the test's connection
+    # (and its transaction) at the end of each request.
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
 
 
 @pytest.fixture
