@@ -371,3 +371,18 @@ def test_a_job_without_a_video_is_a_404(api_client, rich):
     running = GenerationFactory(user=rich, state="submitted")
     response = api_client.get(f"{URL}/{running.pk}/video")
     assert response.status_code == 404 and "no stored video" in response.json()["detail"]
+
+
+def test_a_body_over_the_portals_limit_is_a_413_problem_before_it_is_read(api_client):
+    from generations.uploads import REQUEST_MAX_BYTES
+
+    response = api_client.client.generic(
+        "POST",
+        URL,
+        b"",
+        content_type="multipart/form-data; boundary=x",
+        headers={**api_client._headers(None), "Content-Length": str(REQUEST_MAX_BYTES + 1)},
+    )
+    assert response.status_code == 413
+    assert response["Content-Type"] == "application/problem+json"
+    assert Generation.objects.count() == 0
