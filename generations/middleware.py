@@ -71,6 +71,13 @@ class RequestSizeLimitMiddleware:
             declared = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             declared = 0
+        if declared > REQUEST_MAX_BYTES and request.path.startswith("/api/"):
+            from .api.problems import ApiProblem
+
+            limit = f"{REQUEST_MAX_BYTES // MB} MB"
+            response = ApiProblem(413, "too-large", f"The body is over {limit}.").response()
+            response["Connection"] = "close"
+            return response
         if declared > REQUEST_MAX_BYTES:
             response = render(
                 request,

@@ -20,6 +20,12 @@ from .services.dispatch import dispatch_pass, lease_acquire, lease_release
 from .services.lifecycle import generation_poll, generation_store_result, generation_submit
 from .services.notifications import generation_finished_notify, low_balance_check
 from .services.team import invitation_send
+from .services.webhooks import (
+    webhook_deliver,
+    webhook_deliveries_due,
+    webhook_disabled_notify,
+    webhook_events_create,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -60,8 +66,25 @@ def store_result(generation_id: int) -> str:
 
 
 def notify_generation_finished(generation_id: int) -> bool:
-    """E-mail the owner that their job finished (``services.notifications``)."""
+    """E-mail the owner that their job finished (``services.notifications``) and queue the
+    webhook events their endpoints want (``services.webhooks``)."""
+    webhook_events_create(generation_id=generation_id)
     return generation_finished_notify(generation_id=generation_id)
+
+
+def deliver_webhook(delivery_id: int) -> str:
+    """Make one attempt at a webhook delivery (``webhook_deliver``)."""
+    return webhook_deliver(delivery_id=delivery_id)
+
+
+def webhooks_dispatch() -> int:
+    """Queue the webhook attempts that are due (scheduled every minute)."""
+    return len(webhook_deliveries_due())
+
+
+def email_webhook_disabled(endpoint_id: int) -> bool:
+    """E-mail a member that their webhook endpoint was disabled (``webhook_disabled_notify``)."""
+    return webhook_disabled_notify(endpoint_id=endpoint_id)
 
 
 def check_low_balance(user_id: int) -> bool:

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import team
+from .views import api_access, team
 
 app_name = "team"
 
@@ -15,4 +15,6 @@ urlpatterns = [
     path("members/<int:pk>/active/", team.MemberActiveView.as_view(), name="active"),
     path("members/<int:pk>/manager/", team.MemberManagerView.as_view(), name="manager"),
     path("audit/", team.AuditLogView.as_view(), name="audit"),
+    path("tokens/", api_access.TeamTokensView.as_view(), name="tokens"),
+    path("tokens/<int:pk>/revoke/", api_access.TeamTokenRevokeView.as_view(), name="token_revoke"),
 ]

@@ -90,6 +90,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "axes",
     "django_q",
+    # The REST API (docs/api.md); listed so its Swagger UI is served from local static files.
+    "ninja",
     "generations",
 ]
 
@@ -503,3 +505,25 @@ LOGGING = {
 DISPATCH_INTERVAL = env.float("DISPATCH_INTERVAL", default=1.0)
 # Start a dispatcher loop right after a submit instead of waiting for the minute schedule.
 DISPATCHER_AUTOSTART = True
+
+# --- REST API and outbound webhooks (docs/api.md) ------------------------------------------
+# Requests per token per minute; past it the API answers 429 with Retry-After. Counted in
+# Django's cache, so every web node shares the count when REDIS_URL is set.
+API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=120)
+if API_RATE_LIMIT_PER_MINUTE < 1:
+    raise ImproperlyConfigured("API_RATE_LIMIT_PER_MINUTE must be 1 or more.")
+# Seconds a webhook endpoint has to answer one delivery (connect and answer together).
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+if not 0 < WEBHOOK_TIMEOUT_SECONDS <= 30:
+    raise ImproperlyConfigured("WEBHOOK_TIMEOUT_SECONDS must be between 0 and 30 seconds.")
+# An endpoint is disabled (and its owner e-mailed) once its attempts have failed this many
+# times in a row over at least this many hours.
+WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", default=15)
+WEBHOOK_DISABLE_AFTER_HOURS = env.float("WEBHOOK_DISABLE_AFTER_HOURS", default=24.0)
+if WEBHOOK_DISABLE_AFTER_FAILURES < 1 or WEBHOOK_DISABLE_AFTER_HOURS < 0:
+    raise ImproperlyConfigured(
+        "WEBHOOK_DISABLE_AFTER_FAILURES must be 1 or more, WEBHOOK_DISABLE_AFTER_HOURS 0 or more."
+    )
+# Webhook targets pass the same address guard as downloads: no private, loopback or
+# link-local addresses. Tests (and only tests) allow loopback targets with this.
+WEBHOOK_ALLOW_LOOPBACK = env.bool("WEBHOOK_ALLOW_LOOPBACK", default=False)

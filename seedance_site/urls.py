@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from generations.api.urls import api_urls
 from generations.views.alerts import ProviderAlertResolveView
 from generations.views.health import HealthzView, MetricsView, ReadyzView
 from generations.views.inputs import PublicInputView
@@ -14,6 +15,8 @@ urlpatterns = [
     path("readyz", ReadyzView.as_view(), name="readyz"),
     path("metrics", MetricsView.as_view(), name="metrics"),
     path("admin/", admin.site.urls),
+    # The REST API (docs/api.md): bearer tokens, no session login.
+    path("api/v1/", api_urls()),
     path("accounts/", include("generations.urls_accounts")),
     path("team/", include("generations.urls_team")),
     # Read-only, token in the path, no login: the provider fetches inputs here.

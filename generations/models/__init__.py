@@ -1,6 +1,7 @@
 """Models of the portal: users, the credit ledger, the price table and generations."""
 
 from .alerts import ProviderAlert
+from .api import ApiIdempotencyKey, ApiToken, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from .circuit import ProviderCircuit
 from .generation import Generation, GenerationInput, WorkerLease
 from .ledger import CreditAccount, CreditEntry
@@ -10,6 +11,8 @@ from .team import AuditEntry, Invitation
 from .users import User
 
 __all__ = [
+    "ApiIdempotencyKey",
+    "ApiToken",
     "AuditEntry",
     "CreditAccount",
     "CreditEntry",
@@ -22,6 +25,9 @@ __all__ = [
     "ProviderAlert",
     "ProviderCircuit",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
     "WorkerHeartbeat",
     "WorkerLease",
 ]

@@ -99,6 +99,7 @@ class AuditEntry(models.Model):
         POLL = "poll", "Generation polled"
         DOWNLOAD_RETRY = "download_retry", "Result download retried"
         ALERT_RESOLVE = "alert_resolve", "Provider alert resolved"
+        TOKEN_REVOKE = "token_revoke", "API token revoked"
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,

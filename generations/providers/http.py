@@ -582,3 +582,90 @@ def _sniff_allowed(head: bytes, allowed: frozenset[str]) -> str:
             detail=f"starts with {head[:16]!r}",
         )
     return sniffed
+
+
+@dataclass(frozen=True)
+class PostResult:
+    """What :func:`post_guarded` got back: the status and the first bytes of the body."""
+
+    status: int
+    body_head: bytes
+
+
+def post_guarded(
+    url: str,
+    *,
+    body: bytes,
+    headers: Mapping[str, str],
+    timeout_total_s: float,
+    allow_loopback_hosts: frozenset[str] = frozenset(),
+    max_answer_bytes: int = 4096,
+) -> PostResult:
+    """POST ``body`` to a user-given ``url`` under the download guard; never retry.
+
+    For outbound webhooks (docs/api.md "Webhooks"): the URL must be http(s) and resolve only
+    to public addresses (``resolve_target``; ``allow_loopback_hosts`` for tests), and the
+    connection goes to a vetted address. Redirects are not followed (a 3xx is the answer).
+    At most ``max_answer_bytes`` of the answer are read.
+
+    Args:
+        url: absolute http(s) URL.
+        body: the bytes to send (e.g. JSON).
+        headers: request headers (``Content-Type``, signatures).
+        timeout_total_s: wall-clock seconds for connecting, sending and the answer.
+        allow_loopback_hosts: host names or ``host:port`` that may be loopback addresses.
+        max_answer_bytes: bytes of the answer kept in ``body_head``.
+
+    Raises:
+        DownloadRefused: scheme, URL or address refused (not retryable for this URL).
+        DownloadError: DNS, connection or TLS failure, or the time limit (retryable).
+        ValueError: ``timeout_total_s`` not positive.
+    """
+    if timeout_total_s <= 0:
+        raise ValueError("timeout_total_s must be positive")
+    deadline = time.monotonic() + timeout_total_s
+    target = resolve_target(url, allow_loopback_hosts=allow_loopback_hosts)
+    sent_headers = {**headers, "Host": target.host_header, "Accept-Encoding": "identity"}
+    error: Exception | None = None
+    with _download_session(target) as session:
+        for address in target.addresses:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                response = session.post(
+                    target.url_for(address),
+                    data=body,
+                    headers=sent_headers,
+                    timeout=(min(remaining, _DOWNLOAD_CONNECT_TIMEOUT_S), remaining),
+                    allow_redirects=False,
+                    stream=True,
+                )
+            except requests.RequestException as exc:
+                error = exc
+                if not isinstance(_send_error(exc), ProviderConnectionError):
+                    break  # connected, then failed: another address will not help
+                continue
+            with response:
+                head = b""
+                try:
+                    for chunk in _read_body(response, max_bytes=1 << 62, deadline=deadline):
+                        head += chunk
+                        if len(head) >= max_answer_bytes:
+                            break
+                except _DeadlinePassed as exc:
+                    raise DownloadError(
+                        "The endpoint took too long to answer.", reason=DownloadReason.TIMEOUT
+                    ) from exc
+                except _BODY_READ_ERRORS:
+                    pass  # the status is what counts; a broken answer body is not
+                return PostResult(status=response.status_code, body_head=head[:max_answer_bytes])
+    if error is None or isinstance(error, requests.exceptions.ReadTimeout):
+        raise DownloadError(
+            "The endpoint took too long to answer.",
+            reason=DownloadReason.TIMEOUT,
+            detail=repr(error),
+        ) from error
+    raise DownloadError(
+        "The endpoint could not be reached.", reason=DownloadReason.CONNECTION, detail=repr(error)
+    ) from error

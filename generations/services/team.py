@@ -63,6 +63,7 @@ _VERBS = {
     "manager": "change the role of",
     "cancel": "cancel the jobs of",
     "expire": "stop the jobs of",
+    "token": "revoke the API tokens of",
 }
 # Operations on a member's jobs from the admin console (``services.console``): the right to
 # act at all is ``generations.act_on_generation``, checked there; only the rank rule is here.

@@ -5,6 +5,8 @@ from django.urls import reverse_lazy
 from django.views.generic import UpdateView
 
 from ..forms import NotificationSettingsForm
+from ..forms.api import ApiTokenForm, WebhookEndpointForm
+from ..selectors.api import api_tokens_of, webhook_deliveries_of, webhook_endpoints_of
 
 
 class ProfileView(UpdateView):
@@ -16,6 +18,18 @@ class ProfileView(UpdateView):
 
     def get_object(self, queryset=None):
         return self.request.user
+
+    def get_context_data(self, **kwargs):
+        """Add the API section: tokens, webhook endpoints and their delivery log."""
+        user = self.request.user
+        kwargs.setdefault("token_form", ApiTokenForm())
+        kwargs.setdefault("webhook_form", WebhookEndpointForm())
+        return super().get_context_data(
+            api_tokens=api_tokens_of(user),
+            webhook_endpoints=webhook_endpoints_of(user),
+            webhook_deliveries=webhook_deliveries_of(user),
+            **kwargs,
+        )
 
     def form_valid(self, form):
         messages.success(self.request, "Your notification settings are saved.")

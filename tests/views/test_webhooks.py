@@ -108,4 +108,7 @@ def test_the_webhook_is_the_only_csrf_exempt_view():
     exempt = [
         route for route, view in _views(get_resolver()) if getattr(view, "csrf_exempt", False)
     ]
-    assert exempt == ["webhooks/generations/<int:generation_id>/<str:token>/"]
+    # The REST API (docs/api.md "Tokens") is exempt as a whole: it authenticates with bearer
+    # tokens only, never the session cookie, so there is no cross-site request to forge.
+    pages = [route for route in exempt if not route.startswith("api/v1/")]
+    assert pages == ["webhooks/generations/<int:generation_id>/<str:token>/"]
