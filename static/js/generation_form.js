@@ -62,10 +62,16 @@
     }
   }
 
+  // The price box is a live region: write only text that changed, so a price fetched again
+  // unchanged is not read out again.
+  function setText(element, text) {
+    if (element.textContent !== text) element.textContent = text;
+  }
+
   function showPrices(data) {
     for (const span of form.querySelectorAll("[data-price-for]")) {
       const offer = (data.providers || {})[span.dataset.priceFor];
-      span.textContent = offer ? `${offer.credits.toLocaleString()} credits (US$${offer.usd})` : "not offered for these settings";
+      setText(span, offer ? `${offer.credits.toLocaleString()} credits (US$${offer.usd})` : "not offered for these settings");
     }
   }
 
@@ -90,19 +96,19 @@
       });
       const data = await response.json();
       if (!response.ok) {
-        credits.textContent = "–";
-        usd.textContent = "";
-        note.textContent = Object.values(data.errors || {}).join(" ");
+        setText(credits, "–");
+        setText(usd, "");
+        setText(note, Object.values(data.errors || {}).join(" "));
         return;
       }
       showPrices(data);
-      credits.textContent = data.credits.toLocaleString();
-      usd.textContent = `(US$${data.usd})`;
-      note.textContent = data.affordable
+      setText(credits, data.credits.toLocaleString());
+      setText(usd, `(US$${data.usd})`);
+      setText(note, data.affordable
         ? `${data.credits_per_second} credits per second · price table v${data.price_table_version}`
-        : `You have ${data.balance.toLocaleString()} credits available: not enough for this video.`;
+        : `You have ${data.balance.toLocaleString()} credits available: not enough for this video.`);
     } catch (error) {
-      if (error.name !== "AbortError") note.textContent = "Could not fetch the price.";
+      if (error.name !== "AbortError") setText(note, "Could not fetch the price.");
     }
   }
 
