@@ -18,10 +18,17 @@
   let cameraTouched = false;
   const MIN = 3, MAX = 2500;
 
+  const tabs = Array.from(document.querySelectorAll(".mode-tabs [role=tab]"));
+  const panel = document.getElementById("mode-panel");
+
   function showMode(mode, initial = false) {
     modeInput.value = mode;
-    document.querySelectorAll(".mode-tabs [role=tab]").forEach((tab) => {
-      tab.setAttribute("aria-selected", String(tab.dataset.mode === mode));
+    // Tabs pattern: the selected tab is the tab list's one Tab stop; arrows move between tabs.
+    tabs.forEach((tab) => {
+      const selected = tab.dataset.mode === mode;
+      tab.setAttribute("aria-selected", String(selected));
+      tab.tabIndex = selected ? 0 : -1;
+      if (selected) panel.setAttribute("aria-labelledby", tab.id);
     });
     // Fields of other modes are hidden and disabled, so they are not submitted.
     form.querySelectorAll("fieldset[data-modes]").forEach((fieldset) => {
@@ -123,10 +130,23 @@
     }
   }
 
-  document.querySelectorAll(".mode-tabs [role=tab]").forEach((tab) => {
+  tabs.forEach((tab) => {
     tab.addEventListener("click", (event) => {
       event.preventDefault();
       showMode(tab.dataset.mode);
+    });
+    tab.addEventListener("keydown", (event) => {
+      const index = tabs.indexOf(tab);
+      const next = {
+        ArrowRight: tabs[(index + 1) % tabs.length],
+        ArrowLeft: tabs[(index - 1 + tabs.length) % tabs.length],
+        Home: tabs[0],
+        End: tabs[tabs.length - 1],
+      }[event.key];
+      if (!next) return;
+      event.preventDefault();
+      showMode(next.dataset.mode);
+      next.focus();
     });
   });
   cameraFixed.addEventListener("change", () => { cameraTouched = true; });
