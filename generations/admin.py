@@ -276,6 +276,21 @@ class FinishedAfterExpiryFilter(admin.SimpleListFilter):
         return queryset.filter(state=Generation.State.EXPIRED).exclude(late_state="")
 
 
+class FailCodeFilter(admin.AllValuesFieldListFilter):
+    """The fail codes in use; the empty code, jobs that did not fail, is named.
+
+    Django shows a stored empty string as it is: a link with no text, which screen readers
+    announce as a bare "link" (WCAG 2.4.4, issue #19 item 2).
+    """
+
+    def choices(self, changelist):
+        for choice in super().choices(changelist):
+            if choice["display"] == "" or str(choice["display"]).startswith(" ("):
+                # " (3)" when the admin shows facet counts.
+                choice = {**choice, "display": f"No fail code{choice['display']}"}
+            yield choice
+
+
 @admin.register(Generation)
 class GenerationAdmin(admin.ModelAdmin):
     list_display = (
@@ -300,7 +315,7 @@ class GenerationAdmin(admin.ModelAdmin):
         "provider",
         "failover_from",
         "result_state",
-        "fail_code",
+        ("fail_code", FailCodeFilter),
         "created_at",
     )
     list_select_related = ("user",)
@@ -439,6 +454,23 @@ class PriceAdmin(admin.ModelAdmin):
     list_filter = ("provider", "model_id", "resolution")
     fields = ("provider", "model_id", "resolution", "sound", "credits_per_second")
     readonly_fields = ("provider", "model_id", "resolution", "sound")
+
+    def get_changelist_form(self, request, **kwargs):
+        """Name each row's rate field: Django's list_editable inputs have no label (WCAG
+        4.1.2, issue #19); the name says which price the input sets."""
+        form = super().get_changelist_form(request, **kwargs)
+
+        class PriceRowForm(form):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                price = self.instance
+                sound = "sound on" if price.sound else "sound off"
+                self.fields["credits_per_second"].widget.attrs["aria-label"] = (
+                    f"Credits per second, {price.get_provider_display()} {price.model_id} "
+                    f"{price.resolution} {sound}"
+                )
+
+        return PriceRowForm
 
     def get_queryset(self, request):
         table = PriceTable.objects.order_by("-version").first()

@@ -18,10 +18,17 @@
   let cameraTouched = false;
   const MIN = 3, MAX = 2500;
 
+  const tabs = Array.from(document.querySelectorAll(".mode-tabs [role=tab]"));
+  const panel = document.getElementById("mode-panel");
+
   function showMode(mode, initial = false) {
     modeInput.value = mode;
-    document.querySelectorAll(".mode-tabs [role=tab]").forEach((tab) => {
-      tab.setAttribute("aria-selected", String(tab.dataset.mode === mode));
+    // Tabs pattern: the selected tab is the tab list's one Tab stop; arrows move between tabs.
+    tabs.forEach((tab) => {
+      const selected = tab.dataset.mode === mode;
+      tab.setAttribute("aria-selected", String(selected));
+      tab.tabIndex = selected ? 0 : -1;
+      if (selected) panel.setAttribute("aria-labelledby", tab.id);
     });
     // Fields of other modes are hidden and disabled, so they are not submitted.
     form.querySelectorAll("fieldset[data-modes]").forEach((fieldset) => {
@@ -62,10 +69,16 @@
     }
   }
 
+  // The price box is a live region: write only text that changed, so a price fetched again
+  // unchanged is not read out again.
+  function setText(element, text) {
+    if (element.textContent !== text) element.textContent = text;
+  }
+
   function showPrices(data) {
     for (const span of form.querySelectorAll("[data-price-for]")) {
       const offer = (data.providers || {})[span.dataset.priceFor];
-      span.textContent = offer ? `${offer.credits.toLocaleString()} credits (US$${offer.usd})` : "not offered for these settings";
+      setText(span, offer ? `${offer.credits.toLocaleString()} credits (US$${offer.usd})` : "not offered for these settings");
     }
   }
 
@@ -90,19 +103,19 @@
       });
       const data = await response.json();
       if (!response.ok) {
-        credits.textContent = "–";
-        usd.textContent = "";
-        note.textContent = Object.values(data.errors || {}).join(" ");
+        setText(credits, "–");
+        setText(usd, "");
+        setText(note, Object.values(data.errors || {}).join(" "));
         return;
       }
       showPrices(data);
-      credits.textContent = data.credits.toLocaleString();
-      usd.textContent = `(US$${data.usd})`;
-      note.textContent = data.affordable
+      setText(credits, data.credits.toLocaleString());
+      setText(usd, `(US$${data.usd})`);
+      setText(note, data.affordable
         ? `${data.credits_per_second} credits per second · price table v${data.price_table_version}`
-        : `You have ${data.balance.toLocaleString()} credits available: not enough for this video.`;
+        : `You have ${data.balance.toLocaleString()} credits available: not enough for this video.`);
     } catch (error) {
-      if (error.name !== "AbortError") note.textContent = "Could not fetch the price.";
+      if (error.name !== "AbortError") setText(note, "Could not fetch the price.");
     }
   }
 
@@ -117,10 +130,23 @@
     }
   }
 
-  document.querySelectorAll(".mode-tabs [role=tab]").forEach((tab) => {
+  tabs.forEach((tab) => {
     tab.addEventListener("click", (event) => {
       event.preventDefault();
       showMode(tab.dataset.mode);
+    });
+    tab.addEventListener("keydown", (event) => {
+      const index = tabs.indexOf(tab);
+      const next = {
+        ArrowRight: tabs[(index + 1) % tabs.length],
+        ArrowLeft: tabs[(index - 1 + tabs.length) % tabs.length],
+        Home: tabs[0],
+        End: tabs[tabs.length - 1],
+      }[event.key];
+      if (!next) return;
+      event.preventDefault();
+      showMode(next.dataset.mode);
+      next.focus();
     });
   });
   cameraFixed.addEventListener("change", () => { cameraTouched = true; });

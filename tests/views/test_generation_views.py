@@ -72,7 +72,7 @@ def test_a_short_balance_is_an_error_by_the_submit_button_and_writes_nothing(mem
 def test_invalid_input_is_shown_next_to_the_field(member_client, rich_member):
     response = member_client.post(reverse("generations:new"), {**POST, "prompt": " a "})
     assert response.status_code == 200
-    assert b'id="id_prompt-errors"' in response.content
+    assert b'id="id_prompt_error"' in response.content
     assert Generation.objects.count() == 0
 
 

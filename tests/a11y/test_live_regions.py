@@ -1,0 +1,76 @@
+"""Live regions (issue #19 item 5): a job's new state is announced once, politely; polls that
+change nothing are not; the credits bar is a named region and the live price a polite one."""
+
+import pytest
+
+from generations.models import Generation
+from tests.e2e.browser import log_in, requires_chromium
+
+pytestmark = [requires_chromium, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+ANNOUNCER = "document.getElementById('live-announcer').textContent"
+
+
+@pytest.fixture
+def page(live_server, world, chromium):
+    context = chromium.new_context(viewport={"width": 1366, "height": 768})
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    log_in(page, live_server.url, "ana")
+    yield page
+    context.close()
+
+
+def test_the_gallery_announces_a_state_change_once(live_server, page):
+    queued = Generation.objects.get(state="queued")
+    page.goto(f"{live_server.url}/")
+    assert page.get_attribute("#live-announcer", "role") == "status"
+    page.wait_for_timeout(4500)  # two polls that change nothing
+    assert page.evaluate(ANNOUNCER) == ""
+
+    Generation.objects.filter(pk=queued.pk).update(state="submitted")
+    page.wait_for_function(f"{ANNOUNCER} !== ''")
+    assert page.evaluate(ANNOUNCER) == f"Generation #{queued.pk}: In progress"
+    # The next polls bring the same text: it is not written again.
+    page.evaluate(
+        "window.writes = 0; new MutationObserver(() => window.writes++)"
+        ".observe(document.getElementById('live-announcer'), {childList: true, subtree: true})"
+    )
+    page.wait_for_timeout(4500)
+    assert page.evaluate("window.writes") == 0
+
+
+def test_the_detail_page_announces_the_change_after_it_reloads(live_server, page):
+    queued = Generation.objects.get(state="queued")
+    page.goto(f"{live_server.url}/g/{queued.pk}/")
+    Generation.objects.filter(pk=queued.pk).update(state="submitted")
+    page.wait_for_function(f"{ANNOUNCER} === 'Generation #{queued.pk}: In progress'")
+    assert page.text_content("[data-testid=state]") == "In progress"
+
+
+def test_a_focused_card_keeps_the_focus_when_it_is_refreshed(live_server, page):
+    queued = Generation.objects.get(state="queued")
+    page.goto(f"{live_server.url}/")
+    details = f"#generation-{queued.pk} a[href='/g/{queued.pk}/']"
+    page.focus(details)
+    Generation.objects.filter(pk=queued.pk).update(state="submitted")
+    page.wait_for_function(f"{ANNOUNCER} !== ''")
+    assert page.evaluate("document.activeElement.getAttribute('href')") == f"/g/{queued.pk}/"
+
+
+def test_the_credits_bar_is_a_region_and_the_price_is_polite(live_server, page):
+    page.goto(f"{live_server.url}/new/")
+    bar = page.get_by_role("region", name="Your credits")
+    assert bar.count() == 1
+    assert page.get_attribute("#price-box", "aria-live") == "polite"
+    page.wait_for_function("document.getElementById('price-credits').textContent !== '…'")
+    page.evaluate(
+        "window.writes = 0; new MutationObserver(() => window.writes++)"
+        ".observe(document.getElementById('price-box'), {childList: true, subtree: true})"
+    )
+    # The same resolution chosen again: the price is fetched again, and nothing is rewritten.
+    page.select_option("select[name=resolution]", page.input_value("select[name=resolution]"))
+    page.wait_for_load_state("networkidle")
+    assert page.evaluate("window.writes") == 0
+    page.fill("input[name=duration]", "5")  # a new price: written, so read out
+    page.wait_for_function("window.writes > 0")
