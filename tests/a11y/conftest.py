@@ -1,6 +1,5 @@
 """Fixtures for the accessibility checks: a portal with something on every page, and Chromium."""
 
-import os
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -13,7 +12,7 @@ from generations.models import Generation, ProviderAlert
 from generations.models.users import MANAGERS_GROUP
 from generations.services.ledger import credits_grant
 from generations.services.team import invitation_create
-from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, playwright_session
 from tests.factories import GenerationFactory, ManagerFactory, UserFactory
 
 AXE_JS = Path(__file__).parent / "vendor" / "axe.min.js"
@@ -94,15 +93,9 @@ def world(settings, live_server, monkeypatch, tmp_path) -> World:
 @pytest.fixture
 def chromium():
     """Yield a headless Debian Chromium (Playwright); contexts are the test's to open."""
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
-    # between browser steps are still synchronous and safe.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
+    with playwright_session() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             yield browser
         finally:
             browser.close()
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)

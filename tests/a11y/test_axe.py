@@ -133,6 +133,7 @@ PAGES = [
     Page("team", "boss", "team:members"),
     Page("team spend", "boss", "generations:team_spend"),
     Page("audit log", "boss", "team:audit"),
+    Page("team API tokens", "boss", "team:tokens"),
     Page(
         "invitation, errors",
         None,
@@ -177,6 +178,19 @@ NOT_PAGES = {
     "healthz": "health check (text)",
     "readyz": "health check (text)",
     "metrics": "Prometheus metrics",
+    "api_token_create": "POST only; renders the profile (audited) with the new token",
+    "api_token_revoke": "POST only",
+    "webhook_create": "POST only; renders the profile (audited) with the new secret",
+    "webhook_delete": "POST only",
+    "webhook_enable": "POST only",
+    "team:token_revoke": "POST only",
+    "api-v1:openapi-view": "django-ninja's interactive API docs (Swagger UI, third-party)",
+}
+# The REST API answers JSON (problem+json for errors), not pages.
+NOT_PAGES |= {
+    name: "REST API (JSON)"
+    for name, _ in named_patterns()
+    if name.startswith("api-v1:") and name not in NOT_PAGES
 }
 
 
