@@ -52,7 +52,6 @@ from .lifecycle import (
     Outcome,
     generation_finalize,
     generation_late_record,
-    generation_provider_gone,
     generation_read_failed,
     next_poll_delay,
 )
@@ -129,9 +128,16 @@ def generation_callback_receive(
         return True
     try:
         client = get_provider(generation.provider)
-    except ProviderNotConfigured as error:
-        if not expired_late:
-            generation_provider_gone(generation_id=generation_id, reason=str(error))
+    except ProviderNotConfigured:
+        # This web node's environment lacks the provider (a rolling deploy, a missing key in
+        # its env file): that says nothing about the task, so no money moves here. The
+        # delivery is acknowledged and the job left to the workers' polls and sweeps.
+        logger.warning(
+            "Callback for generation %s: provider %s not configured on this node; left to "
+            "the workers",
+            generation_id,
+            generation.provider,
+        )
         return True
     claimed = _parse(client, generation, body, headers or {})
     task_id = generation.provider_task_id
@@ -215,8 +221,8 @@ def generation_callback_confirm(*, generation_id: int, task_id: str) -> str:
         status = task_status_read(
             generation=generation, client=webhook_client(generation.provider), task_id=task_id
         )
-    except ProviderNotConfigured as error:
-        return generation_provider_gone(generation_id=generation_id, reason=str(error))
+    except ProviderNotConfigured:
+        return generation.state  # not configured on this node: left to the workers
     except ProviderError as error:
         logger.warning("Confirming the callback of generation %s failed: %r", generation_id, error)
         fault = status_read_fault(error)

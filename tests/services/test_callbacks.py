@@ -470,3 +470,23 @@ def test_a_callbacks_confirming_read_counts_as_a_status_check(api, make_job):
     )
 
     assert Generation.objects.get(pk=generation.pk).poll_count == 2 + status_calls(api) == 3
+
+
+def test_a_webhook_on_a_node_without_the_providers_key_moves_no_money(make_job, settings):
+    """Found in review: one web node's environment lacking a key is not an answer from the
+    provider; the delivery is acknowledged and the job left to the workers."""
+    settings.AIVIDEOAPI_API_KEY = "sk-live"
+    job = make_job(
+        state=State.SUBMITTED,
+        provider="aivideoapi",
+        model_id="doubao-seedance-1.5-pro",
+        provider_task_id="11111111-2222-3333-4444-555555555555",
+    )
+    token = give_token(job)
+    settings.AIVIDEOAPI_API_KEY = ""  # this node's env lacks the key
+
+    assert generation_callback_receive(generation_id=job.pk, token=token, body=b"{}")
+
+    job.refresh_from_db()
+    assert job.state == State.SUBMITTED
+    assert settlements(job) == ["hold"]
