@@ -617,7 +617,10 @@ class LifecycleMachine(RuleBasedStateMachine):
             return
         adoptable = before["provider_task_id"] is None
         if adoptable and kind in ("malformed", "unknown_task"):
-            assert after == before  # no usable task id, or one the provider does not know
+            # No usable task id, or one the provider does not know: nothing changes but the
+            # count of status requests sent (issue #18 item 2).
+            reads = self.fake.status_reads - reads_before
+            assert after == before | {"poll_count": before["poll_count"] + reads}
             return
         if read_fault != "ok":  # left to the poller (the task id adopted if it was missing)
             assert (after["state"], after["provider_task_id"]) == (State.SUBMITTED, task.task_id)
