@@ -43,7 +43,9 @@ def ledger_mismatches() -> list[Mismatch]:
     - a generation in a final state has no unsettled hold; one in flight has exactly one
       unsettled hold (earlier ones were released by failover) and no capture. A job in
       flight without a hold is a mismatch: ``generation_create`` writes the job and its hold
-      in one transaction, so such a job is being worked on for free.
+      in one transaction, so such a job is being worked on for free;
+    - a succeeded job has exactly one capture, of its latest hold; a failed, canceled or
+      expired job has none; a capture or release is on the account and the job of its hold.
 
     The work is a constant number of aggregate queries whatever the number of entries.
     """
@@ -95,6 +97,61 @@ def ledger_mismatches() -> list[Mismatch]:
     for pk, state, count in flying_wrong:
         problems.append(
             Mismatch(f"generation {pk}", f"is {state} but has {count} open holds or a capture")
+        )
+    problems.extend(_settlement_kind_mismatches())
+    return problems
+
+
+def _settlement_kind_mismatches() -> list[Mismatch]:
+    """Tie each final state to how its money ended, and each settlement to its hold.
+
+    docs/architecture.md "Two-phase charging": a succeeded job was paid for (exactly one
+    capture, of its latest hold); a failed, canceled or expired job was not (no capture at
+    all: "finished after expiry" is recorded, never charged). A settlement is written on the
+    account and for the generation of the hold it settles.
+    """
+    problems: list[Mismatch] = []
+    captures = CreditEntry.objects.filter(generation=OuterRef("pk"), kind=Kind.CAPTURE)
+    succeeded_unpaid = (
+        Generation.objects.filter(state=Generation.State.SUCCEEDED)
+        .annotate(captures=Coalesce(Subquery(_count(captures)), 0))
+        .exclude(captures=1)
+        .values_list("pk", "captures")
+    )
+    for pk, count in succeeded_unpaid:
+        problems.append(Mismatch(f"generation {pk}", f"succeeded with {count} captures, not 1"))
+    unsuccessful_paid = (
+        Generation.objects.filter(
+            state__in=set(Generation.State.final()) - {Generation.State.SUCCEEDED},
+            credit_entries__kind=Kind.CAPTURE,
+        )
+        .values_list("pk", "state")
+        .distinct()
+    )
+    for pk, state in unsuccessful_paid:
+        problems.append(Mismatch(f"generation {pk}", f"is {state} but was captured"))
+    latest_hold = (
+        CreditEntry.objects.filter(generation=OuterRef("generation"), kind=Kind.HOLD)
+        .order_by("-pk")
+        .values("pk")[:1]
+    )
+    capture_of_old_hold = (
+        CreditEntry.objects.filter(kind=Kind.CAPTURE)
+        .exclude(hold_id=Subquery(latest_hold))
+        .values_list("pk", "generation_id")
+    )
+    for pk, generation_id in capture_of_old_hold:
+        problems.append(
+            Mismatch(f"entry {pk}", f"captures a hold that is not generation {generation_id}'s last")
+        )
+    crossed = (
+        CreditEntry.objects.filter(kind__in=[Kind.CAPTURE, Kind.RELEASE])
+        .exclude(account_id=F("hold__account_id"), generation_id=F("hold__generation_id"))
+        .values_list("pk", "kind", "hold_id")
+    )
+    for pk, kind, hold_pk in crossed:
+        problems.append(
+            Mismatch(f"entry {pk}", f"{kind} is not on the account and job of hold {hold_pk}")
         )
     return problems
 

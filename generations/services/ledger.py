@@ -66,6 +66,16 @@ class IdempotencyConflict(LedgerError):
     """Raised when an idempotency key was already used for a different entry."""
 
 
+class HoldAlreadySettled(LedgerError):
+    """Raised when a job is being finalized but its hold was already captured or released.
+
+    A job in flight has exactly one open hold (docs/architecture.md "Two-phase charging"), so
+    this means the ledger and the job disagree: finalizing anyway would let a job succeed
+    without being paid for (or be refunded twice). The caller's transaction rolls back and the
+    job stays as it was, for ``ledger_check`` and a manager to look at.
+    """
+
+
 def _locked_account(user_id: int) -> CreditAccount:
     """Return the user's account locked for update (created empty if missing)."""
     CreditAccount.objects.get_or_create(user_id=user_id)

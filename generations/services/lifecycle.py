@@ -43,7 +43,7 @@ from .callback_tokens import callback_base_url, callback_token_new, callback_url
 from .circuit import provider_circuit_open
 from .failover import generation_failover
 from .inputs import InputsNotConfigured, inputs_expire_later, provider_input_urls
-from .ledger import credits_capture, credits_release
+from .ledger import HoldAlreadySettled, credits_capture, credits_release
 from .status_reads import task_status_read
 
 logger = logging.getLogger(__name__)
@@ -777,6 +777,11 @@ def generation_finalize(
     Returns:
         True if this call finalized the generation, False if it was already final (or not
         in ``from_states``).
+
+    Raises:
+        HoldAlreadySettled: the job is in flight but its latest hold is already captured or
+            released; everything rolls back (the job is not finalized on a ledger that
+            disagrees with it).
     """
     with transaction.atomic():
         generation = Generation.objects.select_for_update().get(pk=generation_id)
@@ -798,19 +803,26 @@ def generation_finalize(
             generation.result_url = outcome.result_url
             generation.result_state = Generation.ResultState.PENDING
             generation.fail_code = generation.fail_message = ""
-            credits_capture(hold=hold, actor=actor, memo=f"Generation #{generation.pk} succeeded")
+            settlement = credits_capture(
+                hold=hold, actor=actor, memo=f"Generation #{generation.pk} succeeded"
+            )
             transaction.on_commit(lambda: _enqueue_store_result(generation.pk))
         else:
             if outcome.state == State.EXPIRED and generation.provider_task_id:
                 generation.next_action_at = generation.finished_at  # a last look at once
             generation.fail_code = outcome.fail_code[:64]
             generation.fail_message = outcome.fail_message or "The generation failed."
-            credits_release(
+            settlement = credits_release(
                 hold=hold,
                 actor=actor,
                 memo=f"Refund: generation #{generation.pk} {outcome.state}",
             )
             transaction.on_commit(lambda: _enqueue_notify(generation.pk))
+        if settlement is None:
+            raise HoldAlreadySettled(
+                f"Generation #{generation.pk} is {generation.state} but its hold "
+                f"{hold.pk} was already settled; nothing was changed."
+            )
         generation.save()
         inputs_expire_later(generation=generation)
     return True

@@ -4,10 +4,17 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from generations.models import CreditAccount, Generation
+from generations.models import CreditAccount, CreditEntry, Generation
 from generations.selectors.ledger import ledger_mismatches
-from generations.services.ledger import credits_grant, credits_release
-from tests.factories import GenerationFactory
+from generations.services.ledger import (
+    HoldAlreadySettled,
+    credits_capture,
+    credits_grant,
+    credits_hold,
+    credits_release,
+)
+from generations.services.lifecycle import Outcome, generation_finalize
+from tests.factories import GenerationFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -83,3 +90,79 @@ def test_grant_credits_refuses_bad_input(member, args, message):
     with pytest.raises(CommandError, match=message):
         call_command("grant_credits", *args)
     assert CreditAccount.objects.get(user=member).balance == 0
+
+
+@pytest.mark.broken_ledger(reason="a succeeded job whose hold was refunded, on purpose")
+def test_ledger_check_flags_a_succeeded_job_that_was_never_captured(member, capsys):
+    generation = GenerationFactory(user=member, state="submitted")
+    credits_release(hold=generation.credit_entries.get(kind="hold"))
+    Generation.objects.filter(pk=generation.pk).update(state="succeeded")
+    with pytest.raises(CommandError):
+        call_command("ledger_check")
+    err = capsys.readouterr().err
+    assert f"generation {generation.pk}: succeeded with 0 captures, not 1" in err
+
+
+@pytest.mark.broken_ledger(reason="a failed job that was charged, on purpose")
+@pytest.mark.parametrize("state", ["failed", "canceled", "expired"])
+def test_ledger_check_flags_an_unsuccessful_job_that_was_captured(member, capsys, state):
+    generation = GenerationFactory(user=member, state="succeeded")
+    Generation.objects.filter(pk=generation.pk).update(state=state)
+    with pytest.raises(CommandError):
+        call_command("ledger_check")
+    err = capsys.readouterr().err
+    assert f"generation {generation.pk}: is {state} but was captured" in err
+    assert err.count("MISMATCH") == 1
+
+
+@pytest.mark.broken_ledger(reason="a settlement written on another member's account")
+def test_ledger_check_flags_a_settlement_on_another_account(member, capsys):
+    other = UserFactory()
+    credits_grant(user=other, amount=100, actor=None)
+    generation = GenerationFactory(user=member, state="submitted")
+    hold = generation.credit_entries.get(kind="hold")
+    # What a bug that settled on the wrong account would write: the hold's settlement, but on
+    # the other member's account (stored figures moved to match, so only this check sees it).
+    capture = CreditEntry.objects.create(
+        account=other.credit_account,
+        kind="capture",
+        amount=hold.amount,
+        generation=generation,
+        hold=hold,
+        idempotency_key=f"settle:hold:{hold.pk}",
+    )
+    Generation.objects.filter(pk=generation.pk).update(state="succeeded")
+    with pytest.raises(CommandError):
+        call_command("ledger_check")
+    err = capsys.readouterr().err
+    assert f"entry {capture.pk}: capture is not on the account and job of hold {hold.pk}" in err
+
+
+@pytest.mark.broken_ledger(reason="a capture of a failed-over job's first hold")
+def test_ledger_check_flags_a_capture_of_a_hold_that_is_not_the_latest(member, capsys):
+    generation = GenerationFactory(user=member, state="submitted")
+    first = generation.credit_entries.get(kind="hold")
+    credits_grant(user=member, amount=40, actor=None)
+    credits_hold(user=member, amount=40, generation=generation, idempotency_key="failover:x")
+    credits_capture(hold=first)
+    with pytest.raises(CommandError):
+        call_command("ledger_check")
+    err = capsys.readouterr().err
+    assert f"captures a hold that is not generation {generation.pk}'s last" in err
+
+
+def test_finalize_refuses_a_job_whose_hold_is_already_settled(member):
+    generation = GenerationFactory(user=member, state="submitted")
+    hold = generation.credit_entries.get(kind="hold")
+    credits_release(hold=hold)
+    entries_before = CreditEntry.objects.count()
+    with pytest.raises(HoldAlreadySettled):
+        generation_finalize(
+            generation_id=generation.pk,
+            outcome=Outcome(state="succeeded", result_url="https://cdn.example.com/v.mp4"),
+        )
+    generation.refresh_from_db()
+    assert generation.state == "submitted" and generation.result_url == ""
+    assert CreditEntry.objects.count() == entries_before
+    # Put the ledger back in line for the after-test ledger_check: the job ends refunded.
+    Generation.objects.filter(pk=generation.pk).update(state="failed")
