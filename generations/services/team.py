@@ -428,9 +428,31 @@ def _invitation_url(invitation: Invitation, base_url: str) -> str:
     return base_url.rstrip("/") + reverse("invitation_accept", kwargs={"token": token})
 
 
+def invitation_revoke_allowed(*, invitation: Invitation, actor: User) -> bool:
+    """Return whether ``actor`` may withdraw ``invitation``.
+
+    The hierarchy rule of :func:`team_action_authorize` applied to invitations: a superuser
+    may withdraw any; a manager who is not a superuser only the ones they sent (another
+    manager's invitation is that manager's action to undo).
+    """
+    if actor.is_active and actor.is_superuser:
+        return True
+    return actor.is_manager and invitation.invited_by_id == actor.pk
+
+
 @transaction.atomic
 def invitation_revoke(*, invitation: Invitation, actor: User) -> bool:
-    """Withdraw an unused invitation; return whether it was still usable."""
+    """Withdraw an unused invitation; return whether it was still usable.
+
+    Raises:
+        TeamPermissionDenied: ``actor`` may not withdraw it
+            (:func:`invitation_revoke_allowed`); nothing was written.
+    """
+    if not invitation_revoke_allowed(invitation=invitation, actor=actor):
+        raise TeamPermissionDenied(
+            f"Only a superuser or {invitation.invited_by} can withdraw the invitation for "
+            f"{invitation.email}."
+        )
     revoked = Invitation.objects.filter(pk=invitation.pk).usable().update(revoked_at=timezone.now())
     if revoked:
         audit_record(actor=actor, action=Action.INVITE_REVOKE, after={"email": invitation.email})

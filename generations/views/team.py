@@ -133,11 +133,16 @@ class InvitationRevokeView(ManagerRequiredMixin, View):
     """Withdraw an unused invitation."""
 
     def post(self, request, pk: int):
-        invitation = get_object_or_404(Invitation, pk=pk)
-        if invitation_revoke(invitation=invitation, actor=request.user):
-            messages.success(request, f"The invitation for {invitation.email} was withdrawn.")
+        invitation = get_object_or_404(Invitation.objects.select_related("invited_by"), pk=pk)
+        try:
+            revoked = invitation_revoke(invitation=invitation, actor=request.user)
+        except TeamPermissionDenied as error:
+            messages.error(request, str(error))
         else:
-            messages.info(request, "That invitation was already used, withdrawn or expired.")
+            if revoked:
+                messages.success(request, f"The invitation for {invitation.email} was withdrawn.")
+            else:
+                messages.info(request, "That invitation was already used, withdrawn or expired.")
         return redirect("team:members")
 
 

@@ -6,10 +6,12 @@ from django.contrib.auth.models import Group, Permission
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from generations.models import AuditEntry, CreditAccount, CreditEntry, User
+from generations.models import AuditEntry, CreditAccount, CreditEntry, Invitation, User
 from generations.models.users import MANAGERS_GROUP
 from generations.services.team import (
     TeamPermissionDenied,
+    invitation_create,
+    invitation_revoke,
     member_active_set,
     member_cap_set,
     member_manager_set,
@@ -235,3 +237,37 @@ class TestGrantCommand:
         with pytest.raises(CommandError, match="cannot grant credits to yourself"):
             call_command("grant_credits", boss.username, "250", "--by", boss.username)
         assert snapshot() == before
+
+
+class TestInvitations:
+    """Withdrawing an invitation follows the same rule: a manager undoes only their own."""
+
+    @pytest.fixture
+    def peers_invitation(self, peer, settings):
+        settings.PUBLIC_BASE_URL = "https://s.example"
+        return invitation_create(
+            email="cy@example.com", actor=peer, base_url="https://s.example"
+        ).invitation
+
+    def test_a_manager_cannot_withdraw_another_managers_invitation(self, boss, peers_invitation):
+        audits = AuditEntry.objects.count()
+        with pytest.raises(TeamPermissionDenied, match="Only a superuser or peer can withdraw"):
+            invitation_revoke(invitation=peers_invitation, actor=boss)
+        assert Invitation.objects.usable().filter(pk=peers_invitation.pk).exists()
+        assert AuditEntry.objects.count() == audits
+
+    def test_the_sender_and_a_superuser_can(self, peer, root, peers_invitation):
+        assert invitation_revoke(invitation=peers_invitation, actor=peer)
+        again = invitation_create(email="dy@example.com", actor=peer, base_url="https://s.example")
+        assert invitation_revoke(invitation=again.invitation, actor=root)
+
+    def test_on_the_page_the_refusal_is_a_message_and_no_button(
+        self, client, boss, peers_invitation
+    ):
+        client.force_login(boss)
+        url = reverse("team:invite_revoke", args=[peers_invitation.pk])
+        assert url not in client.get(reverse("team:members")).content.decode()
+        response = client.post(url, follow=True)
+        (message,) = [str(m) for m in response.context["messages"]]
+        assert message.startswith("Only a superuser or peer can withdraw")
+        assert Invitation.objects.usable().filter(pk=peers_invitation.pk).exists()
