@@ -65,7 +65,24 @@ access_log_format = (
 )
 
 
-class JsonLogger(Logger):
+class RedactingLogger(Logger):
+    """gunicorn's logger with the secrets of callback, input and invitation paths redacted.
+
+    The request line, path and referer of each access line pass through
+    ``generations.log_redaction.redact`` (docs/architecture.md "Secrets in addresses").
+    """
+
+    def atoms(self, resp, req, environ, request_time) -> dict:
+        from generations.log_redaction import redact
+
+        atoms = super().atoms(resp, req, environ, request_time)
+        for key in ("r", "U", "f", "{referer}i"):
+            if isinstance(atoms.get(key), str):
+                atoms[key] = redact(atoms[key])
+        return atoms
+
+
+class JsonLogger(RedactingLogger):
     """gunicorn's logger writing one JSON object per line (``LOG_FORMAT=json``)."""
 
     def setup(self, cfg) -> None:
@@ -104,5 +121,6 @@ class JsonLogger(Logger):
             logging.getLogger(__name__).exception("access log line failed")
 
 
+logger_class = RedactingLogger
 if os.environ.get("LOG_FORMAT", "text").strip().lower() == "json":
     logger_class = JsonLogger

@@ -465,7 +465,11 @@ LOG_LEVEL = _choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error", "
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "generations.log_context.ContextFilter"}},
+    "filters": {
+        "context": {"()": "generations.log_context.ContextFilter"},
+        # Secrets carried in callback, input and invitation paths never reach a log line.
+        "redact": {"()": "generations.log_redaction.RedactingFilter"},
+    },
     "formatters": {
         "text": {
             "()": "generations.log_context.TextFormatter",
@@ -483,7 +487,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": LOG_FORMAT,
-            "filters": ["context"],
+            "filters": ["context", "redact"],
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},

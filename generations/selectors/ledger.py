@@ -142,7 +142,9 @@ def _settlement_kind_mismatches() -> list[Mismatch]:
     )
     for pk, generation_id in capture_of_old_hold:
         problems.append(
-            Mismatch(f"entry {pk}", f"captures a hold that is not generation {generation_id}'s last")
+            Mismatch(
+                f"entry {pk}", f"captures a hold that is not generation {generation_id}'s last"
+            )
         )
     crossed = (
         CreditEntry.objects.filter(kind__in=[Kind.CAPTURE, Kind.RELEASE])

@@ -18,6 +18,7 @@ import ssl
 import subprocess
 import sys
 import textwrap
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -234,6 +235,7 @@ def nginx_config(tmp_path: Path, *, http_port: int, https_port: int, web_port: i
         ("/srv/seedance/staticfiles/", f"{static}/"),
         ("/var/lib/seedance/media/", f"{media}/"),
         ("/var/www/letsencrypt", str(tmp_path / "acme")),
+        ("/var/log/nginx/seedance.access.log", str(tmp_path / "access.log")),
     ):
         assert old in site, f"the nginx site no longer has {old!r}"
         site = site.replace(old, new)
@@ -400,3 +402,30 @@ def test_nginx_serves_the_app_over_tls(served_through_nginx):
         headers={"Content-Type": "application/octet-stream"},
     )
     assert status == 403
+
+
+@requires_nginx
+@pytest.mark.slow
+def test_nginx_access_log_redacts_secrets_in_paths(served_through_nginx):
+    """docs/architecture.md "Secrets in addresses": nginx logs no callback, input, invite token."""
+    http, https, static = served_through_nginx
+    sent = [
+        f"{https}/webhooks/generations/5/cb-secret-1111/",
+        f"{https}/inputs/input-secret-2222/",
+        f"{https}/accounts/invite/invite-secret-3333/",
+        f"{http}/inputs/plain-http-secret-4444/",
+        f"{https}/accounts/reset/MQ/set-password/",
+    ]
+    for url in sent:
+        _request(url, headers={"Referer": "https://studio.example.com/inputs/ref-secret-5555/"})
+    log = static.parent / "access.log"
+    deadline = time.monotonic() + 5
+    while log.read_text().count("\n") < len(sent) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    text = log.read_text()
+    for secret in ("cb-secret-1111", "input-secret-2222", "invite-secret-3333"):
+        assert secret not in text
+    assert "plain-http-secret-4444" not in text and "ref-secret-5555" not in text
+    assert "GET /webhooks/generations/5/[redacted]/ HTTP/" in text
+    assert "GET /accounts/reset/MQ/set-password/ HTTP/" in text  # no secret there: kept
+    assert text.count("[redacted]") >= 2 * len(sent) - 1

@@ -257,3 +257,33 @@ def test_logs_are_json_lines_with_the_request_id(production_portal):
     not_found = [r for r in records if r.get("logger") == "django.request"]
     assert not_found[-1]["request_id"] == missing.headers["X-Request-ID"]
     assert not_found[-1]["message"] == "Not Found: /no-such-page/"
+
+
+def test_secrets_in_paths_never_reach_the_logs(production_portal):
+    """Callback, input and invitation tokens are redacted in gunicorn's and Django's lines."""
+    base, log_path = production_portal
+    secrets_sent = {
+        "/webhooks/generations/987/cb-secret-1111/": "cb-secret-1111",
+        "/inputs/input-secret-2222/": "input-secret-2222",
+        "/accounts/invite/invite-secret-3333/": "invite-secret-3333",
+    }
+    ids = []
+    for path in secrets_sent:
+        response = requests.get(
+            base + path, headers={"Referer": base + "/inputs/referer-secret-4444/"}, timeout=10
+        )
+        assert response.status_code in (200, 302, 404, 405), (path, response.status_code)
+        ids.append(response.headers["X-Request-ID"])
+    deadline = time.monotonic() + 5
+    while True:
+        text = log_path.read_text()
+        records = [json.loads(line) for line in text.splitlines() if line.strip()]
+        if {r.get("request_id") for r in records} >= set(ids) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    lines = [r for r in records if r.get("request_id") in ids]
+    paths = {r["path"] for r in lines if "path" in r}
+    assert "/webhooks/generations/987/[redacted]/" in paths
+    assert "/inputs/[redacted]/" in paths and "/accounts/invite/[redacted]/" in paths
+    for secret in [*secrets_sent.values(), "referer-secret-4444"]:
+        assert secret not in text, [ln for ln in text.splitlines() if secret in ln]
