@@ -341,6 +341,29 @@ def status_read_fault(error: ProviderError) -> ReadFault:
     return ReadFault.TRANSIENT
 
 
+# A gateway's answer about a request it may already have passed on: 502 (the upstream's
+# answer was bad or cut off) and 504 (the upstream did not answer in time). Like a read
+# timeout after sending, they say nothing about whether the provider created the task.
+_GATEWAY_STATUSES = frozenset({502, 504})
+
+
+def submit_outcome_unknown(error: ProviderError) -> bool:
+    """Tell whether a failed submit may still have created (and will bill) a task.
+
+    True for :class:`ProviderOutcomeUnknown` (sent, then the connection dropped or timed
+    out), :class:`ProviderResponseError` (an answer without a usable ``taskId``) and a
+    :class:`ProviderServerError` with HTTP 502 or 504: a gateway in front of the provider
+    answering for a request it may have passed on. docs/providers.md "Error mapping" lists
+    502 and 504 as retryable, which holds for reads; a submit re-sent after one could start a
+    second billed task, so it is treated as an unknown outcome instead
+    (docs/architecture.md "Generation lifecycle"). 500 and 503 are the provider's own
+    refusal: nothing was created, and the submit is retried.
+    """
+    if isinstance(error, (ProviderOutcomeUnknown, ProviderResponseError)):
+        return True
+    return isinstance(error, ProviderServerError) and error.status in _GATEWAY_STATUSES
+
+
 def is_retryable(error: ProviderError, *, idempotent: bool) -> bool:
     """Tell whether ``error`` allows the same call again (after a backoff delay).
 

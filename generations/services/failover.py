@@ -25,7 +25,12 @@ from django.utils import timezone
 from ..catalog import Provider, UnsupportedRequest
 from ..models import CreditEntry, Generation
 from ..providers import GenerationRequest, get_provider, providers_for
-from ..providers.errors import ProviderConnectionError, ProviderError, ProviderServerError
+from ..providers.errors import (
+    ProviderConnectionError,
+    ProviderError,
+    ProviderServerError,
+    submit_outcome_unknown,
+)
 from ..queue import enqueue
 from .ledger import InsufficientCredits, MonthlyCapExceeded, credits_hold, credits_release
 from .pricing import price_quote
@@ -34,7 +39,8 @@ logger = logging.getLogger(__name__)
 State = Generation.State
 
 # Errors that say the provider is down or unreachable, and nothing was created there:
-# 500/502/503/504 (docs/providers/apixo.md "HTTP errors";
+# 500/503 (docs/providers/apixo.md "HTTP errors"; a gateway's 502/504 never gets here, it is
+# an unknown outcome: errors.submit_outcome_unknown;
 # docs/providers/aivideoapi.md "Error Reference": 500 internal_error, 503 upstream_error) and a
 # connection that failed before the request was sent. 429 is left out: the account is busy, not the
 # provider down, and aivideoapi.ai's ``spend_limit_exceeded`` is a limit the operator set.
@@ -102,7 +108,11 @@ def generation_failover(
         The :class:`FailoverResult`; ``reason`` explains a skip (short balance, monthly cap,
         a request the target refuses, no price) to the member.
     """
-    if not isinstance(error, FAILOVER_ERRORS) or not error.retryable:
+    if (
+        not isinstance(error, FAILOVER_ERRORS)
+        or not error.retryable
+        or submit_outcome_unknown(error)
+    ):
         return FailoverResult(moved=False)
     generation = Generation.objects.get(pk=generation_id)
     target = failover_target(generation)

@@ -28,12 +28,11 @@ from ..models import CreditEntry, Generation, User
 from ..providers import GenerationRequest, ProviderNotConfigured, TaskStatus, get_provider
 from ..providers.errors import (
     ProviderError,
-    ProviderOutcomeUnknown,
     ProviderRequestRejected,
-    ProviderResponseError,
     ReadFault,
     is_credentials_error,
     status_read_fault,
+    submit_outcome_unknown,
 )
 from ..providers.http import backoff_delay, download_to_file
 from ..queue import enqueue
@@ -230,10 +229,11 @@ def generation_submit(*, generation_id: int) -> str:
       (``services.alerts``) and the provider's circuit opens (``services.circuit``): no
       submit or poll goes there until a probe shows the key works again; a job still
       waiting at its deadline expires with a release;
-    - retryable (429, 5xx, no connection): back to ``queued`` with backoff and jitter, up to
+    - retryable (429, 500, 503, no connection): back to ``queued`` with backoff and jitter, up to
       ``SUBMIT_MAX_ATTEMPTS`` attempts, then failed and released;
-    - outcome unknown (the connection dropped after sending, or an answer without a usable
-      ``taskId``): ``unknown``; never re-sent blindly (docs/architecture.md "Generation lifecycle").
+    - outcome unknown (the connection dropped after sending, an answer without a usable
+      ``taskId``, or a gateway's 502/504: ``errors.submit_outcome_unknown``): ``unknown``;
+      never re-sent blindly (docs/architecture.md "Generation lifecycle").
       A callback resolves it (``services.callbacks``), else it expires with a release at
       its deadline (``services.sweeper``).
 
@@ -307,13 +307,18 @@ def generation_submit(*, generation_id: int) -> str:
         return ""  # the sweeper took the claim back (it had run too long): send nothing
     try:
         task_id = client.submit(request, callback_url=hook)
-    except (ProviderOutcomeUnknown, ProviderResponseError) as error:
-        # Sent, but no usable answer (dropped connection, or a 200 without a taskId): the
-        # task may exist at the provider, so re-sending could charge twice.
-        logger.warning("Submit of generation %s has an unknown outcome: %r", generation_id, error)
-        moved = _move(generation_id, State.SUBMITTING, **unknown_outcome_changes(timezone.now()))
-        return State.UNKNOWN if moved else ""
     except ProviderError as error:
+        if submit_outcome_unknown(error):
+            # Sent, but no usable answer (dropped connection, a 200 without a taskId, a
+            # gateway's 502/504): the task may exist at the provider, so re-sending could
+            # charge twice.
+            logger.warning(
+                "Submit of generation %s has an unknown outcome: %r", generation_id, error
+            )
+            moved = _move(
+                generation_id, State.SUBMITTING, **unknown_outcome_changes(timezone.now())
+            )
+            return State.UNKNOWN if moved else ""
         if is_credentials_error(error):
             return _submit_paused(generation, error)
         if error.retryable and generation.submit_attempts < SUBMIT_MAX_ATTEMPTS:

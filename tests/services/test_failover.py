@@ -201,6 +201,42 @@ def test_never_after_a_submit_with_an_unknown_outcome(both):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("status", [502, 504])
+def test_a_gateways_502_or_504_on_submit_is_an_unknown_outcome_never_resent(both, status):
+    """A gateway may have passed the submit on (docs/providers.md "Stricter reading"): the
+    task may exist and be billed, so the job waits in ``unknown`` for a callback or its
+    deadline; it is neither re-sent nor failed over, and its hold stays."""
+    member = UserFactory(credits=1000)
+    both.post(SUBMIT_URL, body=f"<html>{status} Gateway</html>", status=status)
+    generation = generation_create(user=member, spec=spec())
+
+    assert generation_submit(generation_id=generation.pk) == State.UNKNOWN
+    assert generation_submit(generation_id=generation.pk) == ""  # not queued: nothing sent
+    generation.refresh_from_db()
+    assert (generation.state, generation.provider, generation.failover_from) == (
+        State.UNKNOWN,
+        "apixo",
+        "",
+    )
+    assert entries(generation) == [(Kind.HOLD, -320)]
+    assert len([c for c in both.calls if c.request.url == SUBMIT_URL]) == 1
+    assert not [c for c in both.calls if c.request.url == AIV_SUBMIT_URL]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("status", [500, 503])
+def test_the_providers_own_500_or_503_on_submit_is_retried(both, status, settings):
+    settings.PROVIDER_FAILOVER = False
+    member = UserFactory(credits=1000)
+    both.post(SUBMIT_URL, json=envelope(None, code=status, message="down"), status=status)
+    generation = generation_create(user=member, spec=spec())
+
+    assert generation_submit(generation_id=generation.pk) == State.QUEUED
+    generation.refresh_from_db()
+    assert entries(generation) == [(Kind.HOLD, -320)]
+
+
+@pytest.mark.django_db
 def test_video_extend_has_nowhere_to_go(both):
     member = UserFactory(credits=1000)
     apixo_down(both, url=f"{BASE}/generateTask/seedance-1-5-pro-extend")
