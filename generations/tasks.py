@@ -16,8 +16,13 @@ from .models import WorkerLease
 from .queue import enqueue
 from .services.alerts import provider_alert_email
 from .services.circuit import provider_circuit_probe
-from .services.dispatch import dispatch_pass, lease_acquire, lease_release
-from .services.lifecycle import generation_poll, generation_store_result, generation_submit
+from .services.dispatch import (
+    dispatch_pass,
+    generations_poll_batch,
+    lease_acquire,
+    lease_release,
+)
+from .services.lifecycle import generation_store_result, generation_submit
 from .services.notifications import generation_finished_notify, low_balance_check
 from .services.team import invitation_send
 from .services.webhooks import (
@@ -43,16 +48,8 @@ def submit_generation(generation_id: int) -> str:
 
 
 def poll_generations(generation_ids: list[int]) -> dict[int, str]:
-    """Poll a batch of submitted generations; one failing job does not stop the others."""
-    results = {}
-    for generation_id in generation_ids:
-        try:
-            results[generation_id] = generation_poll(generation_id=generation_id)
-        except Exception:
-            # Logged and left for the next pass: the job's lease expires and it is re-polled.
-            logger.exception("Polling generation %s failed", generation_id)
-            results[generation_id] = "error"
-    return results
+    """Poll a batch of submitted generations (``services.dispatch.generations_poll_batch``)."""
+    return generations_poll_batch(generation_ids=generation_ids)
 
 
 def probe_provider(provider: str) -> bool:

@@ -15,6 +15,7 @@ late look (``lifecycle.generation_late_look``) are polled with the submitted one
 """
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -26,6 +27,7 @@ from ..models import Generation, WorkerLease
 from ..queue import enqueue
 from ..selectors.circuits import paused_providers
 from .circuit import provider_circuits_claim_probes
+from .lifecycle import generation_poll
 from .sweeper import SweepReport, generations_sweep
 
 logger = logging.getLogger(__name__)
@@ -126,3 +128,60 @@ def lease_release(*, name: str, holder: str) -> None:
     WorkerLease.objects.filter(name=name, holder=holder).update(
         holder="", expires_at=timezone.now()
     )
+
+
+def poll_batch_budget() -> float:
+    """Return the seconds a batch of polls may go on starting new status reads.
+
+    Two thirds of django-q2's task ``timeout`` (90 s: 60 s). The last read started then ends
+    within ``lifecycle.POLL_READ_BUDGET_S`` (10 s), well before the cluster would kill the
+    worker mid-batch and hand the whole batch out again.
+    """
+    return settings.Q_CLUSTER.get("timeout", 90) * 2 / 3
+
+
+def generations_poll_batch(*, generation_ids: list[int]) -> dict[int, str]:
+    """Poll the jobs of one batch in turn; one failing job does not stop the others.
+
+    The batch stops starting reads after :func:`poll_batch_budget` seconds (a slow provider:
+    each read may take up to ``lifecycle.POLL_READ_BUDGET_S``); the jobs not reached are made
+    due at once (:func:`generations_poll_defer`) for the next pass instead of waiting out
+    their claim (``JOB_LEASE``).
+
+    Args:
+        generation_ids: the jobs the dispatcher claimed for this batch.
+
+    Returns:
+        Each job's state after its poll, or ``"error"`` (logged; re-polled when its claim
+        runs out) or ``"deferred"``.
+    """
+    results: dict[int, str] = {}
+    deadline = time.monotonic() + poll_batch_budget()
+    for index, generation_id in enumerate(generation_ids):
+        if time.monotonic() >= deadline:
+            rest = generation_ids[index:]
+            generations_poll_defer(generation_ids=rest)
+            logger.warning("Poll batch out of time; %d jobs deferred to the next pass", len(rest))
+            results.update(dict.fromkeys(rest, "deferred"))
+            break
+        try:
+            results[generation_id] = generation_poll(generation_id=generation_id)
+        except Exception:
+            # Logged and left for the next pass: the job's claim expires and it is re-polled.
+            logger.exception("Polling generation %s failed", generation_id)
+            results[generation_id] = "error"
+    return results
+
+
+def generations_poll_defer(*, generation_ids: list[int]) -> int:
+    """Make claimed jobs that a batch did not reach due again now; return how many.
+
+    Only jobs still waiting for a poll are touched (``submitted``, or ``expired`` awaiting a
+    late look), and only while their claim runs (``next_action_at`` in the future): a job a
+    callback finalized meanwhile keeps what the callback wrote.
+    """
+    now = timezone.now()
+    pollable = Q(state=State.SUBMITTED) | Q(state=State.EXPIRED, late_state="")
+    return Generation.objects.filter(
+        pollable, pk__in=generation_ids, next_action_at__gt=now
+    ).update(next_action_at=now, updated_at=now)

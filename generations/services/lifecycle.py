@@ -132,6 +132,12 @@ def _scaled(seconds: float) -> timedelta:
     return timedelta(seconds=seconds * settings.POLL_TIME_SCALE)
 
 
+# Seconds one status read of a poll or late look may take in all (connect, headers, body).
+# A status answer is small and the providers answer in well under a second; a read that takes
+# longer is a transient fault like any timeout (backed off, never final), and a short cap keeps
+# a batch of polls within its budget (tasks.poll_generations) and the task timeout.
+POLL_READ_BUDGET_S = 10.0
+
 # docs/providers/apixo.md "Latency and polling": typical generation time, seconds, per clip length.
 TYPICAL_SECONDS = {4: (40.0, 60.0), 8: (60.0, 90.0), 12: (90.0, 120.0)}
 EXTEND_FACTOR = 1.15  # docs/providers/apixo.md "Latency and polling": extend takes somewhat longer
@@ -531,7 +537,7 @@ def generation_poll(*, generation_id: int) -> str:
         _move(generation_id, State.SUBMITTED, next_action_at=max(paused_until, timezone.now()))
         return State.SUBMITTED
     try:
-        client = get_provider(generation.provider)
+        client = get_provider(generation.provider, total_timeout=POLL_READ_BUDGET_S)
     except ProviderNotConfigured as error:
         return generation_provider_gone(
             generation_id=generation_id, reason=str(error), from_states=(State.SUBMITTED,)
@@ -674,7 +680,8 @@ def generation_late_look(*, generation: Generation) -> str:
         looking.update(next_action_at=max(paused_until, now))
         return State.EXPIRED
     try:
-        status = task_status_read(generation=generation, client=get_provider(generation.provider))
+        client = get_provider(generation.provider, total_timeout=POLL_READ_BUDGET_S)
+        status = task_status_read(generation=generation, client=client)
     except ProviderNotConfigured:
         looking.update(next_action_at=None)
         return State.EXPIRED
