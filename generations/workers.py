@@ -50,19 +50,32 @@ def heartbeat_stale_after() -> timedelta:
 def heartbeat_beat(*, node: str, tasks_done: int = 0) -> None:
     """Renew ``node``'s heartbeat now and add ``tasks_done`` to its count of tasks.
 
+    The beat also records which providers this node has a key for, so a node missing one
+    can tell that another node still serves it (``selectors.nodes.provider_served_elsewhere``).
+
     Args:
         node: the node's name (:func:`node_name`).
         tasks_done: tasks this process finished since its previous beat.
     """
     from .models import WorkerHeartbeat
+    from .providers import configured_providers
 
     now = timezone.now()
     host, pid = socket.gethostname(), os.getppid()
+    providers = ",".join(configured_providers())
     rows = WorkerHeartbeat.objects.filter(node=node)
-    if rows.filter(pid=pid).update(last_seen_at=now, tasks_done=F("tasks_done") + tasks_done):
+    if rows.filter(pid=pid).update(
+        last_seen_at=now, tasks_done=F("tasks_done") + tasks_done, providers=providers
+    ):
         return
     # A new node, or the same name run again: a new start.
-    changes = {"host": host, "pid": pid, "started_at": now, "last_seen_at": now}
+    changes = {
+        "host": host,
+        "pid": pid,
+        "started_at": now,
+        "last_seen_at": now,
+        "providers": providers,
+    }
     if rows.update(**changes, tasks_done=F("tasks_done") + tasks_done):
         return
     try:

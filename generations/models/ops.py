@@ -20,12 +20,22 @@ class WorkerHeartbeat(models.Model):
     started_at = models.DateTimeField()
     last_seen_at = models.DateTimeField(db_index=True)
     tasks_done = models.PositiveBigIntegerField(default=0)
+    providers = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="The providers this node has a key for, comma-separated (at its last beat).",
+    )
 
     class Meta:
         ordering = ["node"]
 
     def __str__(self) -> str:
         return f"{self.node} seen {self.last_seen_at:%Y-%m-%d %H:%M:%S}"
+
+    @property
+    def provider_names(self) -> list[str]:
+        """Return the providers this node is configured for (``providers`` split)."""
+        return [name for name in self.providers.split(",") if name]
 
 
 class OpsMetric(models.Model):

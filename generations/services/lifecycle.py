@@ -37,6 +37,8 @@ from ..providers.errors import (
 from ..providers.http import backoff_delay, download_to_file
 from ..queue import enqueue
 from ..selectors.circuits import provider_paused_until
+from ..selectors.nodes import provider_served_elsewhere
+from ..workers import node_name
 from .alerts import provider_alert_raise
 from .callback_tokens import callback_base_url, callback_token_new, callback_url
 from .circuit import provider_circuit_open
@@ -428,8 +430,18 @@ def generation_provider_gone(
 
     Returns:
         The job's state afterwards.
+
+    A provider another live worker node still has a key for was not removed: this node's
+    environment lacks the key (a misconfigured node, e.g. during a rolling change). Then
+    the job is left for those nodes (:func:`_leave_to_other_nodes`) and managers are
+    alerted (kind ``node_not_configured``); nothing is failed or refunded.
     """
     provider = Generation.objects.values_list("provider", flat=True).get(pk=generation_id)
+    others = provider_served_elsewhere(provider=provider, this_node=node_name())
+    if others:
+        return _leave_to_other_nodes(
+            generation_id=generation_id, provider=provider, nodes=others, from_states=from_states
+        )
     outcome = Outcome(
         State.FAILED,
         fail_code="PROVIDER_NOT_CONFIGURED",
@@ -447,6 +459,54 @@ def generation_provider_gone(
                 detail=reason,
             ),
         )
+    return _state(generation_id)
+
+
+# How long a job whose provider this node cannot reach waits before a worker looks again.
+ELSEWHERE_RECHECK = timedelta(seconds=30)
+
+
+def _leave_to_other_nodes(
+    *, generation_id: int, provider: str, nodes: list[str], from_states: tuple[str, ...] | None
+) -> str:
+    """Hand a job back to the queue for a node that has its provider's key; alert managers.
+
+    A ``submitting`` job goes back to ``queued`` with this attempt uncounted (nothing was
+    sent); a ``queued`` or ``submitted`` one keeps its state. Either is due again in
+    ``ELSEWHERE_RECHECK``, when any worker may take it; an ``unknown`` one keeps its schedule.
+    Nothing is written to the ledger.
+    """
+    now = timezone.now()
+    states = from_states or tuple(State.in_flight())
+    due = now + ELSEWHERE_RECHECK
+    Generation.objects.filter(pk=generation_id, state=State.SUBMITTING).filter(
+        state__in=states
+    ).update(
+        state=State.QUEUED,
+        submit_attempts=F("submit_attempts") - 1,
+        submit_sent_at=None,
+        next_action_at=due,
+        updated_at=now,
+    )
+    Generation.objects.filter(
+        pk=generation_id, state__in=set(states) & {State.QUEUED, State.SUBMITTED}
+    ).update(next_action_at=due, updated_at=now)
+    logger.warning(
+        "Generation %s: this node (%s) has no key for %s, which %s serve; left to them",
+        generation_id,
+        node_name(),
+        provider,
+        ", ".join(nodes),
+    )
+    provider_alert_raise(
+        provider=provider,
+        error=ProviderError(
+            f"Worker node {node_name()} has no key for {provider} while {', '.join(nodes)} "
+            "do; its environment is missing the key. Jobs are left to the other nodes.",
+            code="node_not_configured",
+            alert_admin=True,
+        ),
+    )
     return _state(generation_id)
 
 

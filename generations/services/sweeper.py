@@ -36,6 +36,8 @@ from django.utils import timezone
 
 from ..models import Generation
 from ..providers import PROVIDER_NAMES, configured_providers
+from ..selectors.nodes import provider_served_elsewhere
+from ..workers import node_name
 from .lifecycle import (
     SUBMIT_MAX_ATTEMPTS,
     Outcome,
@@ -79,7 +81,13 @@ def generations_sweep(*, now: datetime | None = None) -> SweepReport:
     """
     now = now or timezone.now()
     gone = 0
-    removed = sorted(set(PROVIDER_NAMES) - set(configured_providers()))
+    # Not configured here and on no other live worker node either (a node merely missing a
+    # key the others have leaves those jobs to them: lifecycle.generation_provider_gone).
+    removed = [
+        name
+        for name in sorted(set(PROVIDER_NAMES) - set(configured_providers()))
+        if not provider_served_elsewhere(provider=name, this_node=node_name())
+    ]
     orphans = Generation.objects.filter(
         provider__in=removed, state__in=(State.QUEUED, State.UNKNOWN, State.SUBMITTED)
     )

@@ -20,7 +20,7 @@ import requests
 import time_machine
 from django.utils import timezone
 
-from generations.models import CreditAccount, Generation, ProviderAlert
+from generations.models import CreditAccount, Generation, ProviderAlert, WorkerHeartbeat
 from generations.selectors.ledger import ledger_mismatches
 from generations.services.callbacks import generation_callback_receive
 from generations.services.dispatch import dispatch_pass
@@ -332,6 +332,81 @@ def test_jobs_of_a_provider_no_longer_configured_fail_at_once_with_a_release_and
     assert (alert.provider, alert.kind) == ("aivideoapi", "not_configured")
     assert len(aiv.calls) == 0
     assert ledger_mismatches() == []
+
+
+def beat(node: str, providers: str, *, age_s: float = 0.0) -> None:
+    """Record a worker node's heartbeat, ``age_s`` seconds old, with its configured providers."""
+    seen = timezone.now() - timedelta(seconds=age_s)
+    WorkerHeartbeat.objects.update_or_create(
+        node=node,
+        defaults={
+            "host": node,
+            "pid": 1,
+            "started_at": seen,
+            "last_seen_at": seen,
+            "providers": providers,
+        },
+    )
+
+
+@pytest.mark.parametrize("where", ["poll", "submit", "sweep"])
+def test_a_node_missing_a_key_another_live_node_has_leaves_the_job_to_it(
+    aiv, make_job, settings, where
+):
+    """Review of issue #12 item 4: only a provider no live node serves counts as removed; a
+    worker whose environment lacks the key must not fail and refund jobs still running."""
+    if where == "submit":
+        generation = make_job(provider="aivideoapi", model_id=AIV_MODEL)
+    elif where == "sweep":
+        generation = make_job(provider="aivideoapi", model_id=AIV_MODEL, state=State.UNKNOWN)
+    else:
+        generation = aiv_job(make_job)
+    give_token(generation)
+    beat("worker-b", "apixo,aivideoapi")
+    settings.AIVIDEOAPI_API_KEY = ""  # this node only
+    before = timezone.now()
+
+    if where == "poll":
+        assert generation_poll(generation_id=generation.pk) == State.SUBMITTED
+    elif where == "submit":
+        assert generation_submit(generation_id=generation.pk) == State.QUEUED
+    else:
+        assert generations_sweep().provider_gone == 0
+
+    generation.refresh_from_db()
+    assert generation.state in (State.SUBMITTED, State.QUEUED, State.UNKNOWN)
+    assert generation.state == {"poll": State.SUBMITTED, "submit": State.QUEUED}.get(
+        where, State.UNKNOWN
+    )
+    assert settlements(generation) == ["hold"]
+    if where != "sweep":
+        assert generation.next_action_at >= before + timedelta(seconds=29)
+        assert generation.submit_attempts == 0
+        alert = ProviderAlert.objects.get()
+        assert (alert.provider, alert.kind) == ("aivideoapi", "node_not_configured")
+        assert "worker-b" in alert.message
+    assert len(aiv.calls) == 0
+
+
+def test_a_stale_heartbeat_does_not_keep_a_removed_provider_alive(aiv, make_job, settings):
+    generation = aiv_job(make_job)
+    beat("worker-b", "apixo,aivideoapi", age_s=3600)  # gone an hour ago
+    beat("worker-c", "apixo")  # alive, without the provider either
+    settings.AIVIDEOAPI_API_KEY = ""
+
+    assert generation_poll(generation_id=generation.pk) == State.FAILED
+    assert settlements(generation) == ["hold", "release"]
+
+
+def test_the_heartbeat_records_the_providers_this_node_has_a_key_for(settings):
+    from generations.workers import heartbeat_beat
+
+    settings.AIVIDEOAPI_API_KEY = ""
+    heartbeat_beat(node="node-x")
+    assert WorkerHeartbeat.objects.get(node="node-x").provider_names == ["apixo"]
+    settings.AIVIDEOAPI_API_KEY = "sk-live"
+    heartbeat_beat(node="node-x")
+    assert WorkerHeartbeat.objects.get(node="node-x").provider_names == ["apixo", "aivideoapi"]
 
 
 # --- Status checks: every request counted in one place (issue #18 item 2) --------------------
