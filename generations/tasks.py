@@ -24,6 +24,7 @@ from .services.dispatch import (
 )
 from .services.lifecycle import generation_store_result, generation_submit
 from .services.notifications import generation_finished_notify, low_balance_check
+from .services.provider_balances import provider_balances_refresh
 from .services.team import invitation_send
 from .services.webhooks import (
     webhook_deliver,
@@ -50,6 +51,11 @@ def submit_generation(generation_id: int) -> str:
 def poll_generations(generation_ids: list[int]) -> dict[int, str]:
     """Poll a batch of submitted generations (``services.dispatch.generations_poll_batch``)."""
     return generations_poll_batch(generation_ids=generation_ids)
+
+
+def refresh_provider_balances() -> int:
+    """Read every configured provider account's balance (``provider_balances_refresh``)."""
+    return provider_balances_refresh()
 
 
 def probe_provider(provider: str) -> bool:

@@ -2,6 +2,7 @@
 
 from .alerts import ProviderAlert
 from .api import ApiIdempotencyKey, ApiToken, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from .balances import ProviderBalanceReading
 from .circuit import ProviderCircuit
 from .generation import Generation, GenerationInput, WorkerLease
 from .ledger import CreditAccount, CreditEntry
@@ -23,6 +24,7 @@ __all__ = [
     "Price",
     "PriceTable",
     "ProviderAlert",
+    "ProviderBalanceReading",
     "ProviderCircuit",
     "User",
     "WebhookDelivery",

@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.conf import settings
-from django.core.cache import cache
 from django.db import models
 from django.db.models import (
     BigIntegerField,
@@ -44,11 +42,9 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Lower, TruncDay
 from django.utils import timezone
 
-from .. import providers
 from ..catalog import Mode, Provider
 from ..models import CreditAccount, CreditEntry, Generation, User
 from ..models.ledger import credits_to_usd
-from ..providers.aivideoapi import USD_PER_PROVIDER_CREDIT
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +55,6 @@ State = Generation.State
 NEWEST_FIRST = (F("created_at").desc(), F("id").desc())
 
 # One entry per provider; "v2" since entries hold (usd, credits, error, checked_at).
-PROVIDER_BALANCE_CACHE_KEY = "reports:provider-balance:v2:{provider}"
-PROVIDER_BALANCE_CACHE_SECONDS = 60
 
 # Jobs that count as failed in the failure rate; canceled jobs are the member's choice.
 FAILED_STATES = (State.FAILED, State.EXPIRED)
@@ -773,85 +767,3 @@ def _spend_rows(bucket: date | None, groups: dict[tuple, list[int]]) -> Iterator
         groups.items(), key=lambda item: (*item[0][:4], item[0][4] is None, item[0][4])
     ):
         yield SpendRow(bucket, username, provider, mode, resolution, sound, jobs, credits)
-
-
-# --- The provider accounts ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ProviderBalance:
-    """One provider account's balance in USD (and in its own credits, when it counts in
-    credits), or why it is unavailable."""
-
-    provider: str
-    usd: Decimal | None
-    threshold_usd: Decimal
-    checked_at: datetime
-    credits: int | None = None
-    error: str = ""
-
-    @property
-    def label(self) -> str:
-        return _provider_label(self.provider)
-
-    @property
-    def available(self) -> bool:
-        return self.usd is not None
-
-    @property
-    def low(self) -> bool:
-        """Return True when the balance is known and below the warning threshold."""
-        return self.usd is not None and self.usd < self.threshold_usd
-
-
-def provider_balances() -> list[ProviderBalance]:
-    """Return the balance of every configured provider account, in
-    ``providers.configured_providers()`` order, each cached for 60 seconds.
-
-    APIXO: ``GET /apikeys/current-balance``, USD (docs/providers/apixo.md "Balance endpoint").
-    aivideoapi.ai: ``GET /credits``, integer provider credits worth
-    ``USD_PER_PROVIDER_CREDIT`` (US$0.005) each (docs/providers/aivideoapi.md "Pricing"). A
-    ``ProviderError`` makes that one balance unavailable, and is cached too, so a provider
-    that is down neither hides the others nor slows every page load. The warning threshold
-    is ``settings.PROVIDER_BALANCE_WARNING_USD`` (USD) for every provider.
-    """
-    threshold = Decimal(str(getattr(settings, "PROVIDER_BALANCE_WARNING_USD", 20)))
-    balances = []
-    for name in providers.configured_providers():
-        key = PROVIDER_BALANCE_CACHE_KEY.format(provider=name)
-        cached = cache.get(key)
-        if cached is None:
-            usd, credits, error = None, None, ""
-            try:
-                usd, credits = _fetch_balance(name)
-            except providers.ProviderError as exc:
-                logger.warning("%s balance unavailable: %r", name, exc)
-                error = exc.message
-            cached = (usd, credits, error, timezone.now())
-            cache.set(key, cached, PROVIDER_BALANCE_CACHE_SECONDS)
-        usd, credits, error, checked_at = cached
-        balances.append(
-            ProviderBalance(
-                provider=name,
-                usd=usd,
-                threshold_usd=threshold,
-                checked_at=checked_at,
-                credits=credits,
-                error=error,
-            )
-        )
-    return balances
-
-
-def _fetch_balance(name: str) -> tuple[Decimal, int | None]:
-    """Ask provider ``name`` for its balance: ``(USD, provider credits or None)``.
-
-    Raises:
-        ProviderError: the provider did not answer with a balance.
-    """
-    client = providers.get_provider(name)
-    if name == Provider.AIVIDEOAPI:
-        # One call for both figures: the USD value is the credits at the published rate.
-        credits = client.account_credits()
-        return credits * USD_PER_PROVIDER_CREDIT, credits
-    return client.account_balance(), None

@@ -8,12 +8,9 @@ import json
 import os
 import subprocess
 import sys
-from decimal import Decimal
 from pathlib import Path
 
 from django.core.cache.backends.redis import RedisCache
-
-from generations.selectors import reports
 
 ROOT = Path(__file__).resolve().parents[2]
 PRINT_SETTINGS = (
@@ -71,9 +68,13 @@ def test_redis_url_makes_redis_the_cache_and_with_q_broker_the_broker():
     assert "orm" not in loaded["q"]
 
 
-def test_the_provider_balance_is_cached_in_redis_for_every_node(settings, redis_url, monkeypatch):
-    """The balance one node fetched is in Redis, where another node's cache reads it."""
+def test_a_balance_refresh_is_asked_for_once_across_nodes_through_redis(
+    settings, redis_url, monkeypatch
+):
+    """Two web nodes showing stale balances queue one refresh: the key is in Redis."""
     import redis
+
+    from generations.services import provider_balances as service
 
     prefix = f"test-balance-{os.getpid()}"
     settings.CACHES = {
@@ -83,24 +84,17 @@ def test_the_provider_balance_is_cached_in_redis_for_every_node(settings, redis_
             "KEY_PREFIX": prefix,
         }
     }
-    fetched = []
-
-    def fetch(name):
-        fetched.append(name)
-        return Decimal("12.5"), None
-
-    monkeypatch.setattr(reports, "_fetch_balance", fetch)
-    monkeypatch.setattr(reports.providers, "configured_providers", lambda: ["apixo"])
-    key = reports.PROVIDER_BALANCE_CACHE_KEY.format(provider="apixo")
+    queued = []
+    monkeypatch.setattr(service, "enqueue", lambda task, **kw: queued.append(task))
+    key = service.REFRESH_REQUESTED_KEY
     server = redis.Redis.from_url(redis_url)
     try:
-        first = reports.provider_balances()
+        assert service.provider_balances_refresh_request()
         assert server.exists(f"{prefix}:1:{key}")  # Django's key format: prefix:version:key
         other_node = RedisCache(redis_url, {"KEY_PREFIX": prefix})
-        assert other_node.get(key)[0] == Decimal("12.5")
-        second = reports.provider_balances()
-        assert fetched == ["apixo"]
-        assert first[0].usd == second[0].usd == Decimal("12.5")
+        assert not other_node.add(key, True, 60)  # the other node sees it asked for
+        assert not service.provider_balances_refresh_request()
+        assert queued == ["refresh_provider_balances"]
     finally:
         server.delete(f"{prefix}:1:{key}")
         server.close()

@@ -12,8 +12,8 @@ from django.http import StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
 
-from generations.models import CreditAccount, CreditEntry, Generation
-from generations.providers import ProviderConnectionError
+from generations.models import CreditAccount, CreditEntry, Generation, ProviderBalanceReading
+from generations.providers import PROVIDER_NAMES, ProviderConnectionError
 from generations.selectors.reports import day_range, local_today
 from generations.views import reports
 from tests.factories import ManagerFactory, UserFactory
@@ -384,6 +384,22 @@ def test_each_providers_balance_is_shown_and_cached(manager_client, fake_provide
     assert (fake_providers.apixo.calls, fake_providers.aivideoapi.calls) == (1, 1)
 
 
+def test_the_page_never_waits_for_a_provider(manager_client, fake_providers, monkeypatch):
+    """Review of issue #12: the page read balances from the provider inside the request (up to
+    its timeouts when the provider hangs). Now it shows the stored reading and queues one
+    refresh for a worker."""
+    from generations.services import provider_balances as service
+
+    queued = []
+    monkeypatch.setattr(service, "enqueue", lambda task, **kw: queued.append(task))
+    response = manager_client.get(reverse("generations:team_spend"))
+    assert (fake_providers.apixo.calls, fake_providers.aivideoapi.calls) == (0, 0)
+    assert queued == ["refresh_provider_balances"]
+    assert "<strong>not read yet</strong>" in balance_card(response, "apixo")
+    manager_client.get(reverse("generations:team_spend"))
+    assert queued == ["refresh_provider_balances"]  # once a minute, not once a page
+
+
 def test_only_configured_providers_have_a_card(manager_client, fake_providers, settings):
     settings.AIVIDEOAPI_API_KEY = ""
     response = manager_client.get(reverse("generations:team_spend"))
@@ -479,8 +495,20 @@ def _member_with_jobs(size: int, ledger):
     return member
 
 
-# Session, user, manager permissions, the credits bar, provider alerts and the report's own.
-TEAM_PAGE_QUERIES = 11
+# Session, user, manager permissions, the credits bar, provider alerts, the provider balance
+# readings and the report's own.
+TEAM_PAGE_QUERIES = 12
+
+
+def fresh_balance_readings() -> None:
+    """Store a fresh balance for every provider, so a page queues no refresh (which the test
+    settings' synchronous queue would run inside the request)."""
+    for name in PROVIDER_NAMES:
+        ProviderBalanceReading.objects.update_or_create(
+            provider=name, defaults={"usd": Decimal("50"), "checked_at": timezone.now()}
+        )
+
+
 USAGE_PAGE_QUERIES = 11
 
 
@@ -490,6 +518,7 @@ def test_team_page_queries_do_not_grow_with_the_team(
     manager_client, ledger, size, provider, django_assert_max_num_queries
 ):
     _team_of(size, ledger)
+    fresh_balance_readings()
     params = {"period": "week", "provider": provider}
     with django_assert_max_num_queries(TEAM_PAGE_QUERIES):
         response = manager_client.get(reverse("generations:team_spend"), params)
@@ -521,6 +550,7 @@ def test_query_counts_are_equal_for_10_and_200(client, ledger):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    fresh_balance_readings()
     counts = []
     for size in (10, 200):
         member = _member_with_jobs(size, ledger)
