@@ -146,16 +146,16 @@ if _engine == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-else:
-    # Persistent connections, one per thread that serves requests or runs tasks, checked
-    # before reuse. gunicorn and qcluster have a fixed number of threads, so a node holds at
-    # most WEB_CONCURRENCY x WEB_THREADS (web) or Q_WORKERS + 2 (worker) connections; see the
-    # README's sizing rule. runserver starts a thread per browser connection and keeps it for
-    # keep-alive, so there a persistent connection per thread grows without bound: it closes
-    # each connection at the end of its request instead (issue #13 item 3).
-    _runserver = sys.argv[1:2] == ["runserver"]
-    DATABASES["default"]["CONN_MAX_AGE"] = 0 if _runserver else env.int("CONN_MAX_AGE", default=60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Persistent connections, one per thread that serves requests or runs tasks, checked before
+# reuse. gunicorn and qcluster have a fixed number of threads, so a node holds at most
+# WEB_CONCURRENCY x WEB_THREADS (web) or Q_WORKERS + 2 (worker) connections; see the README's
+# sizing rule. runserver starts a thread per browser connection and keeps it for keep-alive,
+# so there a persistent connection per thread grows without bound: it closes each connection
+# at the end of its request instead (issue #13 item 3). On SQLite too: opening the file and
+# running the PRAGMAs above cost more than a small request's own query (issue #14 item 4).
+_runserver = sys.argv[1:2] == ["runserver"]
+DATABASES["default"]["CONN_MAX_AGE"] = 0 if _runserver else env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Accounts ------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ from ..providers.errors import (
     status_read_fault,
 )
 from ..queue import enqueue
+from ..selectors.callbacks import generation_for_callback
 from ..selectors.circuits import provider_paused_until
 from .alerts import provider_alert_raise
 from .callback_tokens import callback_token_matches
@@ -106,25 +107,15 @@ def generation_callback_receive(
     Raises:
         django.db.DatabaseError: the database failed; the view answers 500 and APIXO retries.
     """
-    generation = (
-        Generation.objects.filter(pk=generation_id)
-        .only(
-            "id",
-            "state",
-            "provider",
-            "model_id",
-            "provider_task_id",
-            "callback_token_hash",
-            "late_state",
-        )
-        .first()
-    )
+    generation = generation_for_callback(generation_id)
     stored_hash = generation.callback_token_hash if generation is not None else ""
     if not callback_token_matches(token, stored_hash):
         return False
     expired_late = generation.state == State.EXPIRED and not generation.late_state
     if generation.is_final and not expired_late:
-        logger.info("Late or duplicate callback for final generation %s", generation_id)
+        # Counted in /metrics (seedance_webhook_deliveries_total); a log line per duplicate
+        # would cost more than the rest of the delivery.
+        logger.debug("Late or duplicate callback for final generation %s", generation_id)
         return True
     try:
         client = get_provider(generation.provider)

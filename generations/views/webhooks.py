@@ -56,5 +56,10 @@ class GenerationWebhookView(View):
         if not generation_callback_receive(
             generation_id=generation_id, token=token, body=body, headers=headers
         ):
-            return HttpResponse("Not found.\n", status=404, content_type="text/plain")
+            response = HttpResponse("Not found.\n", status=404, content_type="text/plain")
+            # A wrong token is counted in /metrics (result "not_found") and its access line
+            # is written by gunicorn; django.request's own "Not Found" line for each one would
+            # double the cost of the answer to a flood of forged deliveries (issue #14 item 4).
+            response._has_been_logged = True
+            return response
         return HttpResponse("OK\n", content_type="text/plain")

@@ -86,14 +86,52 @@ def test_an_oversized_body_is_refused_before_parsing(api, make_job, provider_cli
     assert len(api.calls) == 0
 
 
-def test_a_late_delivery_is_still_answered_200(api, make_job, provider_client):
+def test_a_late_delivery_is_still_answered_200(
+    api, make_job, provider_client, django_assert_num_queries
+):
     generation = make_job(state=State.FAILED, provider_task_id="task_1")
     token = give_token(generation)
 
-    response = post(provider_client, hook(generation.pk, token), callback_body("task_1", "success"))
+    with django_assert_num_queries(1):  # issue #14 item 4: one indexed query, nothing more
+        response = post(
+            provider_client, hook(generation.pk, token), callback_body("task_1", "success")
+        )
 
     assert response.status_code == 200
     assert len(api.calls) == 0
+
+
+def test_a_forged_delivery_costs_one_query_and_no_log_line(
+    make_job, provider_client, django_assert_num_queries, caplog
+):
+    """Issue #14 item 4: a flood of wrong tokens costs one indexed query each, and no
+    django.request line (they are counted in /metrics and in gunicorn's access log)."""
+    generation = make_job(state=State.SUBMITTED, provider_task_id="task_1")
+    give_token(generation)
+
+    with caplog.at_level("INFO"), django_assert_num_queries(1):
+        response = post(provider_client, hook(generation.pk, "x" * 43), b"{}")
+
+    assert response.status_code == 404
+    assert not [r for r in caplog.records if r.name == "django.request"]
+
+
+def test_the_callback_read_loads_the_fields_it_needs_and_defers_the_rest(make_job):
+    from generations.selectors.callbacks import generation_for_callback
+
+    generation = make_job(state=State.SUBMITTED, provider_task_id="task_1")
+    token = give_token(generation)
+    loaded = generation_for_callback(generation.pk)
+    assert (loaded.pk, loaded.state, loaded.provider, loaded.provider_task_id) == (
+        generation.pk,
+        State.SUBMITTED,
+        "apixo",
+        "task_1",
+    )
+    assert loaded.callback_token_hash and token not in loaded.callback_token_hash
+    assert "prompt" in loaded.get_deferred_fields()
+    assert loaded.prompt == generation.prompt  # a deferred field still loads when touched
+    assert generation_for_callback(10_000_000) is None
 
 
 def _views(resolver: URLResolver, prefix: str = ""):
