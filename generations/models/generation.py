@@ -169,6 +169,15 @@ class Generation(models.Model):
         ]
         indexes = [
             models.Index(fields=["user", "-created_at"], name="generation_user_created"),
+            # Live updates (selectors.generations.generation_updates): what changed lately,
+            # and how many of a member's jobs still run, without reading their history.
+            models.Index(fields=["user", "updated_at"], name="generation_user_updated"),
+            models.Index(
+                fields=["user"],
+                condition=models.Q(state__in=["queued", "submitting", "unknown", "submitted"])
+                | models.Q(state="succeeded", result_state="pending"),
+                name="generation_user_active",
+            ),
             models.Index(fields=["state", "next_action_at"], name="generation_state_due"),
         ]
         constraints = [
@@ -193,6 +202,15 @@ class Generation(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("generations:detail", kwargs={"pk": self.pk})
+
+    @classmethod
+    def active_q(cls) -> models.Q:
+        """Return the condition of a job that is still running for its member: in flight, or
+        succeeded with its video still downloading (the partial index
+        ``generation_user_active`` has the same condition)."""
+        return models.Q(state__in=cls.State.in_flight()) | models.Q(
+            state=cls.State.SUCCEEDED, result_state=cls.ResultState.PENDING
+        )
 
     @property
     def price_usd(self):

@@ -1,7 +1,9 @@
-"""Reads over a member's generations: recognising an accidental resubmission."""
+"""Reads over a member's generations: recognising an accidental resubmission, and what changed
+since a browser last asked (live updates)."""
 
 from datetime import datetime, timedelta
 
+from django.urls import reverse
 from django.utils import timezone
 
 from ..models import Generation, User
@@ -59,3 +61,51 @@ def generation_duplicate_find(
         if sorted((i.kind, i.position, i.digest) for i in candidate.inputs.all()) == wanted:
             return candidate
     return None
+
+
+# A change is looked for this far before the browser's cursor too: a transaction that stamped
+# ``updated_at`` just before the previous answer's time but committed just after it would
+# otherwise never be seen. Rows seen twice are told apart by the browser (``updated``).
+UPDATES_OVERLAP = timedelta(seconds=5)
+UPDATES_LIMIT = 100
+
+
+def generation_updates(*, user: User, since: datetime | None, now: datetime) -> dict:
+    """Return what changed in ``user``'s generations since ``since``, for live pages.
+
+    Two indexed queries whatever the size of the history: the jobs whose ``updated_at`` is
+    after ``since - UPDATES_OVERLAP`` (index ``generation_user_updated``; at most
+    ``UPDATES_LIMIT``, newest first) and the count of jobs still running (in flight, or
+    succeeded with the video still downloading; partial index ``generation_user_active``).
+
+    Args:
+        user: the member whose jobs are read.
+        since: the ``cursor`` of the previous answer; None for the first call (nothing is
+            listed, only the count and a cursor).
+        now: the time the answer is made; becomes its ``cursor``.
+
+    Returns:
+        ``{"cursor": ISO 8601, "running": int, "changed": [{"id", "state",
+        "result_state", "final", "updated", "url"}...]}``.
+    """
+    changed = []
+    if since is not None:
+        rows = (
+            Generation.objects.filter(user=user, updated_at__gt=since - UPDATES_OVERLAP)
+            .order_by("-updated_at")
+            .values_list("pk", "state", "result_state", "updated_at")[:UPDATES_LIMIT]
+        )
+        changed = [
+            {
+                "id": pk,
+                "state": state,
+                "result_state": result_state,
+                "final": state in Generation.State.final()
+                and result_state != Generation.ResultState.PENDING,
+                "updated": updated_at.isoformat(),
+                "url": reverse("generations:detail", args=[pk]),
+            }
+            for pk, state, result_state, updated_at in rows
+        ]
+    running = Generation.objects.filter(Generation.active_q(), user=user).count()
+    return {"cursor": now.isoformat(), "running": running, "changed": changed}

@@ -4,6 +4,8 @@ Every query is scoped to the signed-in member (``Generation.objects.for_user``),
 member's generation is a 404 (docs/architecture.md "What must hold").
 """
 
+from datetime import datetime
+
 from django.contrib import messages
 from django.db.models import Prefetch
 from django.http import Http404, JsonResponse
@@ -18,7 +20,7 @@ from ..catalog import Mode, Provider, UnsupportedRequest
 from ..forms import GenerationForm
 from ..models import CreditEntry, Generation
 from ..providers import default_provider, providers_for
-from ..selectors.generations import generation_duplicate_find
+from ..selectors.generations import generation_duplicate_find, generation_updates
 from ..services.generations import generation_create
 from ..services.inputs import InputsNotConfigured, stored_inputs_available
 from ..services.ledger import LedgerError
@@ -293,6 +295,32 @@ class GenerationStatusView(OwnedGenerationMixin, DetailView):
 
     template_name = "generations/_status.html"
     context_object_name = "generation"
+
+
+class GenerationUpdatesView(View):
+    """Tell a member's open pages which of their jobs changed since ``?since=`` (JSON).
+
+    One tab per browser asks about once a second while jobs run (``static/js/live.js``) and
+    fetches fragments only for the jobs that changed, so a job's final state shows within a
+    second without every tab re-fetching every card (issue #14 item 3). The answer is
+    ``selectors.generations.generation_updates``; a ``since`` that is not an ISO 8601 time is
+    a 400.
+    """
+
+    def get(self, request):
+        raw = request.GET.get("since", "")
+        since = None
+        if raw:
+            try:
+                since = datetime.fromisoformat(raw)
+            except ValueError:
+                return JsonResponse({"error": "since must be an ISO 8601 time"}, status=400)
+            if timezone.is_naive(since):
+                return JsonResponse({"error": "since must carry its UTC offset"}, status=400)
+        updates = generation_updates(user=request.user, since=since, now=timezone.now())
+        response = JsonResponse(updates)
+        response["Cache-Control"] = "no-store"
+        return response
 
 
 class CreditsBarView(TemplateView):

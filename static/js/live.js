@@ -1,12 +1,32 @@
-// Live updates: every element with data-live is re-fetched until its job is final.
-// A job whose state changes is announced once, politely, in #live-announcer (base.html):
-// the server words it in data-status-text, and an unchanged text is never announced, so
-// screen readers hear the changes, not every poll (issue #19).
+// Live updates for every page of a signed-in member (issue #14 item 3, issue #19).
+//
+// The visible tab asks /generations/updates/?since=<cursor> which of the member's jobs changed:
+// about once a second while jobs run, every 15 s otherwise; a hidden tab does not ask, and
+// catches up (from its cursor) when it is shown again. Only the elements of jobs that changed
+// are fetched again (data-live: a gallery card or the detail page's status panel), so a job's
+// final state shows within a second without every tab re-fetching every card.
+//
+// A job whose state changes is announced once, politely, in #live-announcer (base.html): the
+// server words it in data-status-text, and an unchanged text is never announced, so screen
+// readers hear the changes, not every poll. A job that ends while its card is not on the page
+// gets a small toast with a link. The tab's title counts the jobs still running.
 (function () {
   "use strict";
-  const INTERVAL_MS = 2000;
+  const FAST_MS = 1000;
+  const SLOW_MS = 15000;
   const PENDING_KEY = "live-announcement";
+  const FINAL = new Set(["succeeded", "failed", "canceled", "expired"]);
+  const body = document.body;
+  const updatesUrl = body.dataset.updatesUrl;
   const announcer = document.getElementById("live-announcer");
+  const baseTitle = document.title;
+  let cursor = body.dataset.updatesSince || "";
+  // What the page shows is as of this time: an earlier change (seen again through the
+  // server's overlap window) is already on it.
+  const renderedAt = Date.parse(cursor) || 0;
+  let ticks = 0;
+  let timer = null;
+  const seen = new Map(); // job id -> the "updated" time already acted on
 
   function announce(text) {
     if (!announcer || !text) return;
@@ -17,7 +37,7 @@
   }
 
   async function refreshCredits() {
-    const url = document.body.dataset.creditsUrl;
+    const url = body.dataset.creditsUrl;
     const bar = document.getElementById("credits-bar");
     if (!url || !bar) return;
     const response = await fetch(url);
@@ -37,25 +57,81 @@
     if (target) target.focus();
   }
 
-  let ticks = 0;
-  async function tick() {
-    ticks += 1;
-    const live = document.querySelectorAll("[data-live]");
+  // Fetch one live element again; return {settled, news} (news: its new status text, if any).
+  async function refresh(element) {
+    const response = await fetch(element.dataset.live, { headers: { "X-Requested-With": "fetch" } });
+    if (!response.ok) return { settled: false, news: "" };
+    const template = document.createElement("template");
+    template.innerHTML = (await response.text()).trim();
+    const fresh = template.content.firstElementChild;
+    const settled = fresh.dataset.state !== element.dataset.state || !fresh.dataset.live;
+    const news = fresh.dataset.statusText !== element.dataset.statusText ? fresh.dataset.statusText : "";
+    replaceKeepingFocus(element, fresh);
+    return { settled, news };
+  }
+
+  function toast(job) {
+    let box = document.getElementById("toasts");
+    if (!box) {
+      box = document.createElement("div");
+      box.id = "toasts";
+      box.className = "toasts";
+      box.setAttribute("role", "status");
+      body.appendChild(box);
+    }
+    const note = document.createElement("p");
+    note.className = `toast toast-${job.state}`;
+    const link = document.createElement("a");
+    link.href = job.url;
+    link.textContent = `Generation #${job.id}`;
+    const what = job.state === "succeeded"
+      ? (job.result_state === "stored" ? "video ready" : "succeeded")
+      : `${job.state}, refunded`;
+    note.append(link, `: ${what}. `);
+    const close = document.createElement("button");
+    close.type = "button";
+    close.className = "link";
+    close.textContent = "Dismiss";
+    close.addEventListener("click", () => note.remove());
+    note.append(close);
+    box.appendChild(note);
+    setTimeout(() => note.remove(), 15000);
+  }
+
+  function liveElementsOf(id) {
+    return Array.from(document.querySelectorAll(`[data-live][data-generation="${id}"]`));
+  }
+
+  async function apply(update) {
+    document.title = update.running ? `(${update.running} running) ${baseTitle}` : baseTitle;
+    const fresh = update.changed.filter(
+      (job) => seen.get(job.id) !== job.updated && Date.parse(job.updated) > renderedAt,
+    );
+    if (!fresh.length) return;
+    fresh.forEach((job) => seen.set(job.id, job.updated));
     let settled = false;
+    let reload = false;
+    let toasts = 0;
     const news = [];
-    await Promise.all(Array.from(live).map(async (element) => {
-      try {
-        const response = await fetch(element.dataset.live, { headers: { "X-Requested-With": "fetch" } });
-        if (!response.ok) return;
-        const template = document.createElement("template");
-        template.innerHTML = (await response.text()).trim();
-        const fresh = template.content.firstElementChild;
-        if (fresh.dataset.state !== element.dataset.state || !fresh.dataset.live) settled = true;
-        if (fresh.dataset.statusText !== element.dataset.statusText) news.push(fresh.dataset.statusText);
-        replaceKeepingFocus(element, fresh);
-      } catch (error) { /* the next tick retries */ }
+    await Promise.all(fresh.map(async (job) => {
+      const elements = liveElementsOf(job.id);
+      if (!elements.length && job.final && FINAL.has(job.state)
+          && !document.querySelector(`[data-generation="${job.id}"]`)) {
+        settled = true;
+        if (toasts < 3) toast(job); // a tab shown again after a while: the newest three
+        toasts += 1;
+        return;
+      }
+      await Promise.all(elements.map(async (element) => {
+        try {
+          const result = await refresh(element);
+          settled = settled || result.settled;
+          reload = reload || (result.settled && element.hasAttribute("data-reload-on-settle"));
+          if (result.news) news.push(result.news);
+        } catch (error) { /* the next change retries */ }
+      }));
     }));
-    if (settled && document.querySelector("[data-reload-on-settle]")) {
+    if (reload) {
       // The detail page's timings and ledger entries change too: show them all, and say why
       // once the page is back.
       if (news.length) sessionStorage.setItem(PENDING_KEY, news.join(" "));
@@ -64,7 +140,30 @@
     }
     news.forEach(announce);
     if (settled) await refreshCredits();
-    if (document.querySelector("[data-live]")) setTimeout(tick, INTERVAL_MS);
+  }
+
+  async function tick() {
+    timer = null;
+    if (document.visibilityState !== "visible") return; // resumed by visibilitychange
+    ticks += 1;
+    let running = 0;
+    try {
+      const url = cursor ? `${updatesUrl}?since=${encodeURIComponent(cursor)}` : updatesUrl;
+      const response = await fetch(url, { headers: { Accept: "application/json" } });
+      if (response.ok) {
+        const update = await response.json();
+        cursor = update.cursor;
+        running = update.running;
+        await apply(update);
+      }
+    } catch (error) { /* offline or restarting: the next tick retries */ }
+    const busy = running > 0 || document.querySelector("[data-live]");
+    schedule(busy ? FAST_MS : SLOW_MS);
+  }
+
+  function schedule(delay) {
+    if (timer !== null) clearTimeout(timer);
+    timer = setTimeout(tick, delay);
   }
 
   const pending = sessionStorage.getItem(PENDING_KEY);
@@ -73,5 +172,9 @@
     // After the page has loaded, so the live region is in place before its text changes.
     setTimeout(() => announce(pending), 500);
   }
-  if (document.querySelector("[data-live]")) setTimeout(tick, INTERVAL_MS);
+  if (!updatesUrl) return;
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") schedule(0);
+  });
+  schedule(FAST_MS); // then every second while jobs run, else every 15 s
 })();

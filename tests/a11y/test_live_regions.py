@@ -2,8 +2,10 @@
 change nothing are not; the credits bar is a named region and the live price a polite one."""
 
 import pytest
+from django.utils import timezone
 
 from generations.models import Generation
+from generations.services.lifecycle import Outcome, generation_finalize
 from tests.e2e.browser import log_in, requires_chromium
 
 pytestmark = [requires_chromium, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -25,10 +27,10 @@ def test_the_gallery_announces_a_state_change_once(live_server, page):
     queued = Generation.objects.get(state="queued")
     page.goto(f"{live_server.url}/")
     assert page.get_attribute("#live-announcer", "role") == "status"
-    page.wait_for_timeout(4500)  # two polls that change nothing
+    page.wait_for_timeout(4500)  # several polls that change nothing
     assert page.evaluate(ANNOUNCER) == ""
 
-    Generation.objects.filter(pk=queued.pk).update(state="submitted")
+    Generation.objects.filter(pk=queued.pk).update(state="submitted", updated_at=timezone.now())
     page.wait_for_function(f"{ANNOUNCER} !== ''")
     assert page.evaluate(ANNOUNCER) == f"Generation #{queued.pk}: In progress"
     # The next polls bring the same text: it is not written again.
@@ -43,7 +45,7 @@ def test_the_gallery_announces_a_state_change_once(live_server, page):
 def test_the_detail_page_announces_the_change_after_it_reloads(live_server, page):
     queued = Generation.objects.get(state="queued")
     page.goto(f"{live_server.url}/g/{queued.pk}/")
-    Generation.objects.filter(pk=queued.pk).update(state="submitted")
+    Generation.objects.filter(pk=queued.pk).update(state="submitted", updated_at=timezone.now())
     page.wait_for_function(f"{ANNOUNCER} === 'Generation #{queued.pk}: In progress'")
     assert page.text_content("[data-testid=state]") == "In progress"
 
@@ -53,7 +55,7 @@ def test_a_focused_card_keeps_the_focus_when_it_is_refreshed(live_server, page):
     page.goto(f"{live_server.url}/")
     details = f"#generation-{queued.pk} a[href='/g/{queued.pk}/']"
     page.focus(details)
-    Generation.objects.filter(pk=queued.pk).update(state="submitted")
+    Generation.objects.filter(pk=queued.pk).update(state="submitted", updated_at=timezone.now())
     page.wait_for_function(f"{ANNOUNCER} !== ''")
     assert page.evaluate("document.activeElement.getAttribute('href')") == f"/g/{queued.pk}/"
 
@@ -74,3 +76,43 @@ def test_the_credits_bar_is_a_region_and_the_price_is_polite(live_server, page):
     assert page.evaluate("window.writes") == 0
     page.fill("input[name=duration]", "5")  # a new price: written, so read out
     page.wait_for_function("window.writes > 0")
+
+
+def test_an_unchanged_gallery_fetches_no_card_only_the_cheap_update(live_server, page):
+    """Issue #14 item 3: one small JSON request a second while jobs run, and a card is fetched
+    again only when its job changed."""
+    queued = Generation.objects.get(state="queued")
+    requests = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(f"{live_server.url}/")
+    page.wait_for_timeout(3500)
+    assert not [url for url in requests if "/card/" in url]
+    updates = [url for url in requests if "/updates/" in url]
+    assert 2 <= len(updates) <= 5, updates
+    Generation.objects.filter(pk=queued.pk).update(state="submitted", updated_at=timezone.now())
+    page.wait_for_function(f"{ANNOUNCER} !== ''")
+    assert [url for url in requests if "/card/" in url] == [
+        f"{live_server.url}/g/{queued.pk}/card/"
+    ]
+
+
+def test_a_job_that_ends_elsewhere_shows_a_toast_and_the_title_counts_running_jobs(
+    live_server, page
+):
+    running = Generation.objects.filter(state__in=Generation.State.in_flight()).count()
+    assert running
+    page.goto(f"{live_server.url}/usage/")  # no card of any job here
+    page.wait_for_function(f"document.title.startsWith('({running} running) ')")
+    queued = Generation.objects.get(state="queued")
+    generation_finalize(
+        generation_id=queued.pk,
+        outcome=Outcome(state="failed", fail_message="The video service refused the prompt."),
+    )
+    toast = page.locator(".toast")
+    toast.wait_for()
+    assert toast.text_content().startswith(f"Generation #{queued.pk}: failed, refunded.")
+    assert toast.locator("a").get_attribute("href") == f"/g/{queued.pk}/"
+    still = f"({running - 1} running) " if running > 1 else ""
+    page.wait_for_function(f"document.title === '{still}Usage · Seedance Studio'")
+    toast.get_by_role("button", name="Dismiss").click()
+    assert page.locator(".toast").count() == 0

@@ -110,7 +110,9 @@ def test_non_2xx_answer_is_retried(make_aiv, local_server, status):
     submit_with_callback(aiv, local_server)
     first, second = local_server.wait_for(2)
 
-    assert second.at - first.at == pytest.approx(0.18, abs=0.15)
+    # The documented 180 s retry delay, scaled by 0.001: never sooner (a lower bound is
+    # exact); later only by how busy the machine is, far below the unscaled 180 s.
+    assert 0.17 <= second.at - first.at < 10
 
 
 def test_unreachable_receiver_is_retried_and_recorded(make_aiv):

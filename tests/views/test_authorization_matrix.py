@@ -62,6 +62,7 @@ MEMBER = {
     "generations:new",
     "generations:quote",
     "generations:credits",
+    "generations:updates",
     "generations:usage",
     "generations:statement_csv",
     "profile",
