@@ -85,3 +85,16 @@ def test_the_cost_does_not_grow_with_the_history(
     # session, user, the changes, the running count
     with django_assert_num_queries(4):
         ask(member_client, timezone.now() - timedelta(seconds=30))
+
+
+def test_the_partial_index_selects_exactly_the_running_jobs(member):
+    """The index ``generation_user_active`` spells its condition out (a migration cannot call
+    ``Generation.active_q``); both must select the same jobs, or the count stops using it."""
+    index = next(i for i in Generation._meta.indexes if i.name == "generation_user_active")
+    for state in State.values:
+        for result_state in ("", "pending", "stored", "failed"):
+            job = GenerationFactory(user=member, state=state)
+            Generation.objects.filter(pk=job.pk).update(result_state=result_state)
+    by_index = set(Generation.objects.filter(index.condition).values_list("pk", flat=True))
+    by_model = set(Generation.objects.filter(Generation.active_q()).values_list("pk", flat=True))
+    assert by_index == by_model and len(by_model) == 4 * len(State.in_flight()) + 1
