@@ -137,6 +137,9 @@ class Generation(models.Model):
     )
     result_file = models.FileField(upload_to="results/%Y/%m/", blank=True)
     result_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    # A still frame of the stored result, in the same storage (services.posters); empty
+    # until made, or when it could not be made: the gallery card then shows the video.
+    poster = models.FileField(upload_to="posters/%Y/%m/", blank=True)
     download_attempts = models.PositiveSmallIntegerField(default=0)
 
     # A final answer that came after the job expired (its hold was already released): kept

@@ -323,3 +323,20 @@ class GenerationVideoView(View):
         # Only the owner may see it: no shared cache keeps it; the browser revalidates.
         response.setdefault("Cache-Control", "private, no-cache")
         return response
+
+
+class GenerationPosterView(View):
+    """Serve the poster frame of a stored result video to its owner (the gallery card).
+
+    Others get a 404 before any storage is touched; so does a job without a poster
+    (the card then shows the video element alone; docs/storage.md "Posters").
+    """
+
+    def get(self, request, pk: int):
+        generation = get_object_or_404(Generation.objects.for_user(request.user), pk=pk)
+        if not generation.has_video or not generation.poster:
+            raise Http404("This generation has no poster.")
+        response = stored_file_response(request, generation.poster, content_type="image/webp")
+        # A poster never changes once made; only its owner may see it.
+        response.setdefault("Cache-Control", "private, max-age=86400")
+        return response

@@ -54,6 +54,7 @@ OWNED = {
     "generations:card",
     "generations:status",
     "generations:video",
+    "generations:poster",
     "generations:input_thumbnail",
 }
 # Any signed-in member, about their own data only (no object id in the URL).
