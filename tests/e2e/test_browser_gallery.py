@@ -4,7 +4,6 @@ Real MP4s from the simulator's renderer and posters made by the service, in Debi
 Chromium; every wait is for a condition in the page, never a fixed time.
 """
 
-
 import pytest
 from django.core.files.base import ContentFile
 
