@@ -11,6 +11,11 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.AddField(
+            model_name="generation",
+            name="favourite",
+            field=models.BooleanField(default=False),
+        ),
+        migrations.AddField(
             model_name='generation',
             name='poster',
             field=models.FileField(blank=True, upload_to='posters/%Y/%m/'),

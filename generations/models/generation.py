@@ -153,6 +153,9 @@ class Generation(models.Model):
     late_result_url = models.URLField(max_length=2000, blank=True)
     late_finished_at = models.DateTimeField(null=True, blank=True)
 
+    # The member's own mark, toggled on the gallery card (services.owner_actions).
+    favourite = models.BooleanField(default=False)
+
     # One-time key from the form, so a double submit creates one generation.
     client_token = models.CharField(max_length=64, blank=True)
 

@@ -1,10 +1,13 @@
-"""Reads over a member's generations: recognising an accidental resubmission."""
+"""Reads over a member's generations: the gallery's cards, recognising an accidental
+resubmission."""
 
 from datetime import datetime, timedelta
 
+from django.db.models import IntegerField, OuterRef, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from ..models import Generation, User
+from ..models import CreditEntry, Generation, User
 from ..services.generations import GenerationSpec
 
 # A second identical request within this time is most likely the browser's Back button and
@@ -59,3 +62,27 @@ def generation_duplicate_find(
         if sorted((i.kind, i.position, i.digest) for i in candidate.inputs.all()) == wanted:
             return candidate
     return None
+
+
+def gallery_generations(*, user: User) -> QuerySet[Generation]:
+    """Return ``user``'s generations for the gallery's cards, newest first.
+
+    Each carries ``released_credits``: the credits its ``release`` ledger entries returned
+    to the balance (the "Refunded" line of a failed, canceled or expired card; 0 when
+    nothing was released). A subquery, so a page of cards is one query.
+    """
+    released = (
+        CreditEntry.objects.filter(generation=OuterRef("pk"), kind=CreditEntry.Kind.RELEASE)
+        .order_by()
+        .values("generation")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    return Generation.objects.for_user(user).annotate(
+        released_credits=Coalesce(Subquery(released, output_field=IntegerField()), 0)
+    )
+
+
+def running_count(*, user: User) -> int:
+    """Return how many of ``user``'s generations are in flight (the gallery's tab title)."""
+    return Generation.objects.for_user(user).in_flight().count()

@@ -116,3 +116,74 @@
     current = null;
   });
 })();
+
+// Card actions and live figures (issue #15 item 2): copy the prompt, favourite without a
+// page load, the elapsed time of a job in flight, and "(N running)" in the tab's title.
+(function () {
+  "use strict";
+  const gallery = document.getElementById("gallery");
+  if (!gallery) return;
+  const announcer = document.getElementById("live-announcer");
+  const IN_FLIGHT = ["queued", "submitting", "unknown", "submitted"];
+
+  gallery.addEventListener("click", async (event) => {
+    const button = event.target.closest("[data-copy-prompt]");
+    if (!button) return;
+    const prompt = button.closest("article").querySelector(".prompt").textContent.trim();
+    try {
+      await navigator.clipboard.writeText(prompt);
+      if (announcer) announcer.textContent = "Prompt copied.";
+      button.dataset.copied = "1";
+      setTimeout(() => { delete button.dataset.copied; }, 2000);
+    } catch (error) {
+      if (announcer) announcer.textContent = "The prompt could not be copied.";
+    }
+  });
+
+  gallery.addEventListener("submit", async (event) => {
+    const form = event.target.closest(".favourite-form");
+    if (!form) return;
+    event.preventDefault();
+    try {
+      const response = await fetch(form.action, {
+        method: "POST", body: new FormData(form), headers: { Accept: "application/json" },
+      });
+      if (!response.ok) throw new Error(String(response.status));
+      const { favourite } = await response.json();
+      form.querySelector("[name=favourite]").value = favourite ? "0" : "1";
+      form.querySelector("[aria-pressed]").setAttribute("aria-pressed", String(favourite));
+      form.querySelector("[data-star]").textContent = favourite ? "★" : "☆";
+    } catch (error) {
+      form.submit(); // the plain form's way: a redirect back here
+    }
+  });
+
+  function elapsed(since) {
+    const seconds = Math.max(0, Math.floor((Date.now() - since) / 1000));
+    const hours = Math.floor(seconds / 3600);
+    const minutes = Math.floor((seconds % 3600) / 60);
+    const rest = String(seconds % 60).padStart(2, "0");
+    return hours ? `${hours} h ${String(minutes).padStart(2, "0")} min` : `${minutes} min ${rest} s`;
+  }
+  function tickElapsed() {
+    gallery.querySelectorAll("[data-elapsed-since]").forEach((time) => {
+      const since = Date.parse(time.getAttribute("datetime"));
+      if (!Number.isNaN(since)) time.textContent = elapsed(since);
+    });
+  }
+  tickElapsed();
+  setInterval(tickElapsed, 1000);
+
+  // The server counts every job in flight, on this page or not; cards that settle here
+  // lower the count (static/js/live.js replaces them).
+  const onPage = () => Array.from(gallery.querySelectorAll("[data-state]"))
+    .filter((card) => IN_FLIGHT.includes(card.dataset.state)).length;
+  const total = Number(gallery.dataset.running || 0);
+  const startedOnPage = onPage();
+  const baseTitle = document.title.replace(/^\(\d+ running\) /, "");
+  function updateTitle() {
+    const running = Math.max(0, total - (startedOnPage - onPage()));
+    document.title = running ? `(${running} running) ${baseTitle}` : baseTitle;
+  }
+  new MutationObserver(() => { updateTitle(); tickElapsed(); }).observe(gallery, { childList: true });
+})();

@@ -147,3 +147,53 @@ def test_without_javascript_the_poster_opens_the_detail_page_to_play_and_downloa
     )
     assert download.get_attribute("href") == f"/g/{videos[0].pk}/video/?download=1"
     page.context.close()
+
+
+def test_card_actions_copy_the_prompt_and_toggle_the_favourite_in_place(
+    live_server, browser, videos
+):
+    page = open_gallery(browser, live_server)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    first = card(page, videos[0])
+    first.get_by_role("button", name="Copy prompt").click()
+    page.wait_for_function(
+        "document.getElementById('live-announcer').textContent === 'Prompt copied.'"
+    )
+    assert page.evaluate("navigator.clipboard.readText()") == "a red kite, take 2"
+
+    star = first.get_by_role("button", name="Favourite")
+    assert star.get_attribute("aria-pressed") == "false"
+    url = page.url
+    star.click()
+    page.wait_for_function(
+        f"document.querySelector('#generation-{videos[0].pk} [aria-pressed]')"
+        ".getAttribute('aria-pressed') === 'true'"
+    )
+    assert page.url == url  # no page load
+    videos[0].refresh_from_db()
+    assert videos[0].favourite
+    star.click()
+    page.wait_for_function(
+        f"document.querySelector('#generation-{videos[0].pk} [aria-pressed]')"
+        ".getAttribute('aria-pressed') === 'false'"
+    )
+    videos[0].refresh_from_db()
+    assert not videos[0].favourite
+    page.context.close()
+
+
+def test_a_running_card_counts_its_time_and_the_title_its_jobs(live_server, browser, videos):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    running = GenerationFactory(
+        user=videos[0].user, state="submitted", created_at=timezone.now() - timedelta(seconds=75)
+    )
+    page = open_gallery(browser, live_server)
+    assert page.title() == "(1 running) My videos · Seedance Studio"
+    elapsed = f"#generation-{running.pk} [data-elapsed-since]"
+    page.wait_for_function(
+        f"/^1 min \\d\\d s$/.test(document.querySelector('{elapsed}').textContent)"
+    )
+    page.context.close()
