@@ -292,6 +292,14 @@ def run(args: argparse.Namespace, data: dict) -> None:
     pages = (entries + 24) // 25
     print(f"heaviest member: {entries:,} entries ({pages:,} statement pages)", flush=True)
 
+    gallery = reverse("generations:list")
+    # The cards' refunds (a subquery per row) and the running count (issue #15 item 2).
+    measure("gallery page 1", lambda: member_client.get(gallery), args.runs)
+    measure(
+        "gallery, failed jobs (Refunded on every card)",
+        lambda: member_client.get(gallery, {"state": "failed"}),
+        args.runs,
+    )
     usage = reverse("generations:usage")
     measure("usage page, statement page 1", lambda: member_client.get(usage), args.runs)
     measure(

@@ -16,6 +16,8 @@ urlpatterns = [
     path("g/<int:pk>/card/", generations.GenerationCardView.as_view(), name="card"),
     path("g/<int:pk>/status/", generations.GenerationStatusView.as_view(), name="status"),
     path("g/<int:pk>/video/", generations.GenerationVideoView.as_view(), name="video"),
+    path("g/<int:pk>/favourite/", generations.GenerationFavouriteView.as_view(), name="favourite"),
+    path("g/<int:pk>/poster/", generations.GenerationPosterView.as_view(), name="poster"),
     path(
         "g/<int:pk>/inputs/<int:input_pk>/thumbnail/",
         inputs.InputThumbnailView.as_view(),

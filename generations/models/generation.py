@@ -137,6 +137,9 @@ class Generation(models.Model):
     )
     result_file = models.FileField(upload_to="results/%Y/%m/", blank=True)
     result_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    # A still frame of the stored result, in the same storage (services.posters); empty
+    # until made, or when it could not be made: the gallery card then shows the video.
+    poster = models.FileField(upload_to="posters/%Y/%m/", blank=True)
     download_attempts = models.PositiveSmallIntegerField(default=0)
 
     # A final answer that came after the job expired (its hold was already released): kept
@@ -149,6 +152,9 @@ class Generation(models.Model):
     )
     late_result_url = models.URLField(max_length=2000, blank=True)
     late_finished_at = models.DateTimeField(null=True, blank=True)
+
+    # The member's own mark, toggled on the gallery card (services.owner_actions).
+    favourite = models.BooleanField(default=False)
 
     # One-time key from the form, so a double submit creates one generation.
     client_token = models.CharField(max_length=64, blank=True)

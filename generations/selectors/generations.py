@@ -1,12 +1,14 @@
-"""Reads over a member's generations: recognising an accidental resubmission, and what changed
-since a browser last asked (live updates)."""
+"""Reads over a member's generations: the gallery's cards, recognising an accidental
+resubmission, and what changed since a browser last asked (live updates)."""
 
 from datetime import datetime, timedelta
 
+from django.db.models import IntegerField, OuterRef, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
-from ..models import Generation, User
+from ..models import CreditEntry, Generation, User
 from ..services.generations import GenerationSpec
 
 # A second identical request within this time is most likely the browser's Back button and
@@ -109,3 +111,22 @@ def generation_updates(*, user: User, since: datetime | None, now: datetime) -> 
         ]
     running = Generation.objects.filter(Generation.active_q(), user=user).count()
     return {"cursor": now.isoformat(), "running": running, "changed": changed}
+
+
+def gallery_generations(*, user: User) -> QuerySet[Generation]:
+    """Return ``user``'s generations for the gallery's cards, newest first.
+
+    Each carries ``released_credits``: the credits its ``release`` ledger entries returned
+    to the balance (the "Refunded" line of a failed, canceled or expired card; 0 when
+    nothing was released). A subquery, so a page of cards is one query.
+    """
+    released = (
+        CreditEntry.objects.filter(generation=OuterRef("pk"), kind=CreditEntry.Kind.RELEASE)
+        .order_by()
+        .values("generation")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    return Generation.objects.for_user(user).annotate(
+        released_credits=Coalesce(Subquery(released, output_field=IntegerField()), 0)
+    )

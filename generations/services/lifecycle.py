@@ -45,6 +45,7 @@ from .circuit import provider_circuit_open
 from .failover import generation_failover
 from .inputs import InputsNotConfigured, inputs_expire_later, provider_input_urls
 from .ledger import HoldAlreadySettled, credits_capture, credits_release
+from .posters import generation_poster_store, poster_bytes_or_none
 from .status_reads import task_status_read
 
 logger = logging.getLogger(__name__)
@@ -967,6 +968,8 @@ def generation_store_result(*, generation_id: int) -> str:
         generation.result_file.save(
             f"generation-{generation.pk}.{extension}", File(spool), save=False
         )
+        # From the local spool, not the storage; None (logged) if it cannot be made.
+        poster = poster_bytes_or_none(spool, generation_id=generation_id)
     stored = Generation.objects.filter(
         pk=generation_id, result_state=Generation.ResultState.PENDING
     ).update(
@@ -976,6 +979,8 @@ def generation_store_result(*, generation_id: int) -> str:
         next_action_at=None,
         updated_at=timezone.now(),
     )
+    if stored and poster is not None:  # never raises: the card falls back to the video
+        generation_poster_store(generation_id=generation_id, data=poster)
     if stored:  # the member hears of success once the video can be watched
         _enqueue_notify(generation_id)
     return Generation.ResultState.STORED

@@ -1,4 +1,5 @@
-"""What a member may do to their own generations besides creating them: cancel a queued one.
+"""What a member may do to their own generations besides creating them: cancel a queued
+one, mark one as a favourite.
 
 docs/architecture.md "Generation lifecycle": a member cancels a job still ``queued`` (never
 sent to a provider) and its hold is released. The move is ``generation_finalize``'s, on the
@@ -48,4 +49,27 @@ def generation_cancel_own(*, user: User, generation_id: int) -> Generation:
             f"Generation #{generation.pk} is {generation.get_state_display().lower()}; only a "
             "queued job can be canceled."
         )
+    return generation
+
+
+def generation_favourite_set(*, user: User, generation_id: int, favourite: bool) -> Generation:
+    """Mark or unmark ``user``'s generation as a favourite (the gallery card's star).
+
+    Setting, not toggling: a form posted twice leaves the state the member saw. No money
+    moves and nothing else changes (one UPDATE of ``favourite``).
+
+    Args:
+        user: the member; only their own generations are found.
+        generation_id: the job, in any state.
+        favourite: the new mark.
+
+    Returns:
+        The generation, with ``favourite`` as set.
+
+    Raises:
+        Generation.DoesNotExist: no such generation of ``user`` (another member's job too).
+    """
+    generation = Generation.objects.for_user(user).get(pk=generation_id)
+    Generation.objects.filter(pk=generation.pk).update(favourite=favourite)
+    generation.favourite = favourite
     return generation

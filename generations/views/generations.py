@@ -8,9 +8,11 @@ from datetime import datetime
 
 from django.contrib import messages
 from django.db.models import Prefetch
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import ngettext
 from django.views import View
 from django.views.generic import DetailView, FormView, ListView, TemplateView
@@ -20,10 +22,15 @@ from ..catalog import Mode, Provider, UnsupportedRequest
 from ..forms import GenerationForm
 from ..models import CreditEntry, Generation
 from ..providers import default_provider, providers_for
-from ..selectors.generations import generation_duplicate_find, generation_updates
+from ..selectors.generations import (
+    gallery_generations,
+    generation_duplicate_find,
+    generation_updates,
+)
 from ..services.generations import generation_create
 from ..services.inputs import InputsNotConfigured, stored_inputs_available
 from ..services.ledger import LedgerError
+from ..services.owner_actions import generation_favourite_set
 from ..services.pricing import price_quote
 from ..storage import stored_file_response
 
@@ -36,7 +43,7 @@ class GenerationListView(ListView):
     paginate_by = 24
 
     def get_queryset(self):
-        queryset = Generation.objects.for_user(self.request.user)
+        queryset = gallery_generations(user=self.request.user)
         if query := self.request.GET.get("q", "").strip():
             queryset = queryset.filter(prompt__icontains=query)
         if (state := self.request.GET.get("state", "")) in Generation.State.values:
@@ -49,6 +56,7 @@ class GenerationListView(ListView):
             query=self.request.GET.get("q", "").strip(),
             state=state if state in Generation.State.values else "",
             states=Generation.State.choices,
+            return_to=self.request.get_full_path(),
             **kwargs,
         )
 
@@ -289,6 +297,40 @@ class GenerationCardView(OwnedGenerationMixin, DetailView):
     template_name = "generations/_card.html"
     context_object_name = "generation"
 
+    def get_queryset(self):
+        return gallery_generations(user=self.request.user)
+
+    def get_context_data(self, **kwargs):
+        # The card's forms lead back to the gallery, not to this fragment.
+        return super().get_context_data(return_to=reverse("generations:list"), **kwargs)
+
+
+class GenerationFavouriteView(View):
+    """Mark (``favourite=1``) or unmark (``favourite=0``) one of the member's generations.
+
+    POST only, with the CSRF token (Django's middleware); another member's job is a 404.
+    Answers JSON ``{"favourite": bool}`` to a request that accepts ``application/json``
+    (static/js/gallery.js), else redirects to ``next`` when it is on this site, or to the
+    gallery: the card's form works without JavaScript.
+    """
+
+    http_method_names = ["post"]
+
+    def post(self, request, pk: int):
+        try:
+            generation = generation_favourite_set(
+                user=request.user, generation_id=pk, favourite=request.POST.get("favourite") == "1"
+            )
+        except Generation.DoesNotExist:
+            raise Http404("No such generation.") from None
+        if "application/json" in request.headers.get("Accept", ""):
+            return JsonResponse({"favourite": generation.favourite})
+        target = request.POST.get("next", "")
+        safe = target.startswith("/") and url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
+        return HttpResponseRedirect(target if safe else reverse("generations:list"))
+
 
 class GenerationStatusView(OwnedGenerationMixin, DetailView):
     """Return the detail page's status panel as an HTML fragment, for live updates."""
@@ -350,4 +392,21 @@ class GenerationVideoView(View):
         )
         # Only the owner may see it: no shared cache keeps it; the browser revalidates.
         response.setdefault("Cache-Control", "private, no-cache")
+        return response
+
+
+class GenerationPosterView(View):
+    """Serve the poster frame of a stored result video to its owner (the gallery card).
+
+    Others get a 404 before any storage is touched; so does a job without a poster
+    (the card then shows the video element alone; docs/storage.md "Posters").
+    """
+
+    def get(self, request, pk: int):
+        generation = get_object_or_404(Generation.objects.for_user(request.user), pk=pk)
+        if not generation.has_video or not generation.poster:
+            raise Http404("This generation has no poster.")
+        response = stored_file_response(request, generation.poster, content_type="image/webp")
+        # A poster never changes once made; only its owner may see it.
+        response.setdefault("Cache-Control", "private, max-age=86400")
         return response

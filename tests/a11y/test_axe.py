@@ -164,6 +164,8 @@ NOT_PAGES = {
     "generations:card": "a gallery card fragment, audited inside the gallery",
     "generations:status": "the detail page's status fragment, audited inside it",
     "generations:video": "the video file",
+    "generations:poster": "an image file (a video's poster frame)",
+    "generations:favourite": "POST only (a card's star; redirects to the gallery)",
     "generations:input_thumbnail": "an image file",
     "generations:statement_csv": "CSV",
     "generations:team_spend_csv": "CSV",

@@ -40,6 +40,6 @@ def test_member_generates_a_video_that_plays(live_server, browser_page, member, 
     page.screenshot(path=str(ARTIFACTS / "text_to_video_detail.png"), full_page=True)
 
     page.goto(f"{live_server.url}/")
-    assert page.locator("video").count() == 1
+    assert page.locator("#gallery video").count() == 1
     page.set_viewport_size({"width": 390, "height": 844})
     page.screenshot(path=str(ARTIFACTS / "gallery_phone.png"), full_page=True)

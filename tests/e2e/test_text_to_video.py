@@ -6,6 +6,7 @@ import pytest
 import requests
 from django.core.management import call_command
 from django.urls import reverse
+from PIL import Image
 
 from generations.models import (
     CreditAccount,
@@ -65,8 +66,12 @@ def test_success_captures_exactly_the_quoted_price(client, member, simulator):
         duration = container.duration / av.time_base
         assert abs(duration - 4) < 0.5
         assert container.streams.audio  # sound on
+    # Its poster was made from the same download (docs/storage.md "Posters").
+    with Image.open(generation.poster.path) as poster:
+        assert poster.format == "WEBP" and poster.width <= 640
     page = client.get(generation.get_absolute_url())
     assert b'id="result-video"' in page.content
+    assert f'poster="/g/{generation.pk}/poster/"'.encode() in page.content
     video = client.get(reverse("generations:video", args=[generation.pk]))
     assert video.status_code == 200 and video["Content-Type"] == "video/mp4"
     assert ledger_mismatches() == []
