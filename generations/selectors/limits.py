@@ -3,8 +3,8 @@
 Read-only and no network: the new-generation page and its live price (``QuoteView``) show
 these figures before submit. The rules are the ledger's (``services.ledger``: a hold needs
 the available balance, and captured-this-month plus reserved may not pass the cap;
-docs/architecture.md "Money"); this module only reads them, and the ledger still refuses
-on submit.
+docs/architecture.md "Money", docs/prices.md "Credits"); this module only reads them, and the
+ledger still refuses on submit.
 """
 
 from __future__ import annotations
