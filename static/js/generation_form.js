@@ -116,6 +116,11 @@
     promptOver.hidden = !over;
     if (over) prompt.setAttribute("aria-invalid", "true");
     else if (!document.getElementById("id_prompt_error")) prompt.removeAttribute("aria-invalid");
+    // The field names the message too, so it is heard from the field itself.
+    const described = (prompt.getAttribute("aria-describedby") || "").split(" ").filter((id) => id && id !== "prompt-over");
+    if (over) described.push("prompt-over");
+    if (described.length) prompt.setAttribute("aria-describedby", described.join(" "));
+    else prompt.removeAttribute("aria-describedby");
     hold("prompt-over", over);
   }
 

@@ -99,6 +99,7 @@ def test_submit_waits_for_the_balance_the_cap_and_a_long_prompt(
     assert page.is_visible("#prompt-over")
     assert "shorten it to submit" in page.text_content("#prompt-over")
     assert page.get_attribute("textarea[name=prompt]", "aria-invalid") == "true"
+    assert "prompt-over" in page.get_attribute("textarea[name=prompt]", "aria-describedby")
     page.wait_for_function(SUBMIT_WAITS_FOR, arg="prompt-over")
     page.screenshot(path=str(ARTIFACTS / "form_prompt_too_long.png"), full_page=True)
 
@@ -106,4 +107,5 @@ def test_submit_waits_for_the_balance_the_cap_and_a_long_prompt(
     page.wait_for_function(SUBMIT_FREE)
     assert page.is_hidden("#prompt-over")
     assert page.get_attribute("textarea[name=prompt]", "aria-invalid") is None
+    assert "prompt-over" not in page.get_attribute("textarea[name=prompt]", "aria-describedby")
     assert errors == []
