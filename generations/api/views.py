@@ -40,7 +40,7 @@ from ..services.api_idempotency import (
 )
 from ..services.generations import generation_create
 from ..services.inputs import InputsNotConfigured
-from ..services.ledger import InsufficientCredits, MonthlyCapExceeded, month_spend, month_start
+from ..services.ledger import InsufficientCredits, MonthlyCapExceeded, month_start, month_used
 from ..services.owner_actions import NotCancelable, generation_cancel_own
 from ..services.pricing import price_quote
 from ..storage import stored_file_response
@@ -233,7 +233,7 @@ def me(request: HttpRequest):
     user = request.user
     account, _ = CreditAccount.objects.get_or_create(user=user)
     since = month_start()
-    used = month_spend(account=account, since=since) + account.held
+    used = month_used(account=account)
     cap = user.monthly_cap_credits
     return {
         "id": user.pk,

@@ -54,6 +54,18 @@ MODE_FIELDS = {
 }
 OPTIONAL_FIELDS = set().union(*MODE_FIELDS.values()) - {"camera_fixed"}
 
+# The portal's words for Django's own field checks (issue #15 item 6): the price box and the
+# field errors show these, never "Ensure this value is greater than or equal to 4."
+DURATION_MESSAGE = (
+    f"Choose a whole number of seconds from {catalog.DURATION_MIN_SECONDS} "
+    f"to {catalog.DURATION_MAX_SECONDS}."
+)
+SEED_MESSAGE = f"A seed is a whole number from {catalog.SEED_MIN} to {catalog.SEED_MAX}."
+URL_MESSAGES = {
+    "invalid": "Give a full web address, such as https://example.com/frame.jpg.",
+    "max_length": "Keep the address within %(limit_value)d characters.",
+}
+
 
 class GenerationForm(forms.Form):
     """A request in any of the three modes, with every documented field.
@@ -76,7 +88,9 @@ class GenerationForm(forms.Form):
 
     error_messages = {
         "prompt_too_short": "Write at least %(min)d characters (not counting spaces at the ends).",
-        "prompt_too_long": "Keep the prompt within %(max)d characters; it has %(length)d.",
+        "prompt_too_long": (
+            "Keep the prompt within %(max)s characters; it has %(length)s. Nothing was cut."
+        ),
         "resolution_for_mode": "%(resolution)s is not available for %(mode)s; choose %(allowed)s.",
         "provider_for_mode": "%(provider)s does not offer %(mode)s; choose %(allowed)s.",
         "resolution_for_provider": (
@@ -97,7 +111,14 @@ class GenerationForm(forms.Form):
         "url_unresolved": "The host name in this URL could not be found.",
     }
 
-    mode = forms.ChoiceField(choices=Mode.choices, initial=Mode.TEXT_TO_VIDEO)
+    mode = forms.ChoiceField(
+        choices=Mode.choices,
+        initial=Mode.TEXT_TO_VIDEO,
+        error_messages={
+            "required": "Choose a mode.",
+            "invalid_choice": "Choose text-to-video, image-to-video or video-extend.",
+        },
+    )
     provider = forms.ChoiceField(
         choices=Provider.choices,
         required=False,
@@ -109,12 +130,22 @@ class GenerationForm(forms.Form):
         },
     )
     prompt = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 4, "maxlength": catalog.PROMPT_MAX_CHARS}),
+        # No ``maxlength``: a browser would silently cut a pasted prompt. The page counts and
+        # flags it instead (generation_form.js); ``clean_prompt`` refuses it on submit.
+        widget=forms.Textarea(attrs={"rows": 4}),
         strip=True,
         help_text="Describe the scene, the motion and the sound. 3-2500 characters.",
+        error_messages={
+            "required": "Write a prompt: describe the scene, the motion and the sound."
+        },
     )
     resolution = forms.ChoiceField(
-        choices=[("480p", "480p"), ("720p", "720p"), ("1080p", "1080p")], initial="720p"
+        choices=[("480p", "480p"), ("720p", "720p"), ("1080p", "1080p")],
+        initial="720p",
+        error_messages={
+            "required": "Choose a resolution.",
+            "invalid_choice": "Choose 480p, 720p or 1080p.",
+        },
     )
     duration = forms.IntegerField(
         min_value=catalog.DURATION_MIN_SECONDS,
@@ -123,6 +154,13 @@ class GenerationForm(forms.Form):
         label="Duration (seconds)",
         help_text="4 to 12 seconds; billed per second.",
         widget=forms.NumberInput(attrs={"step": 1}),
+        error_messages={
+            "required": DURATION_MESSAGE,
+            "invalid": DURATION_MESSAGE,
+            "min_value": DURATION_MESSAGE,
+            "max_value": DURATION_MESSAGE,
+            "step_size": DURATION_MESSAGE,
+        },
     )
     sound = forms.TypedChoiceField(
         choices=SOUND_CHOICES,
@@ -130,12 +168,21 @@ class GenerationForm(forms.Form):
         initial="off",
         widget=forms.RadioSelect,
         help_text="Generated ambient sound and music; costs more per second.",
+        error_messages={
+            "required": "Choose sound on or off.",
+            "invalid_choice": "Choose sound on or off.",
+        },
     )
     aspect_ratio = forms.ChoiceField(
         choices=[("", "-"), *((r, r) for r in catalog.ASPECT_RATIOS)],
         required=False,
         initial="16:9",
         label="Aspect ratio",
+        error_messages={
+            "invalid_choice": "Choose one of the aspect ratios: "
+            + ", ".join(catalog.ASPECT_RATIOS)
+            + "."
+        },
     )
     camera_fixed = forms.BooleanField(
         required=False, label="Lock the camera", help_text="Keep the camera still."
@@ -147,7 +194,11 @@ class GenerationForm(forms.Form):
         help_text="JPG, PNG or WebP, up to 10 MB.",
     )
     start_image_url = forms.URLField(
-        required=False, assume_scheme="https", label="or start frame URL", max_length=2000
+        required=False,
+        assume_scheme="https",
+        label="or start frame URL",
+        max_length=2000,
+        error_messages=URL_MESSAGES,
     )
     end_image = forms.FileField(
         required=False,
@@ -156,7 +207,11 @@ class GenerationForm(forms.Form):
         help_text="The video ends on this image.",
     )
     end_image_url = forms.URLField(
-        required=False, assume_scheme="https", label="or end frame URL", max_length=2000
+        required=False,
+        assume_scheme="https",
+        label="or end frame URL",
+        max_length=2000,
+        error_messages=URL_MESSAGES,
     )
     source_generation = forms.IntegerField(required=False, widget=forms.HiddenInput)
     source_video = forms.FileField(
@@ -170,13 +225,22 @@ class GenerationForm(forms.Form):
         ),
     )
     source_video_url = forms.URLField(
-        required=False, assume_scheme="https", label="or source video URL", max_length=2000
+        required=False,
+        assume_scheme="https",
+        label="or source video URL",
+        max_length=2000,
+        error_messages=URL_MESSAGES,
     )
     seed = forms.IntegerField(
         required=False,
         min_value=catalog.SEED_MIN,
         max_value=catalog.SEED_MAX,
         help_text="Optional, 0-2147483647: the same seed gives a similar continuation.",
+        error_messages={
+            "invalid": SEED_MESSAGE,
+            "min_value": SEED_MESSAGE,
+            "max_value": SEED_MESSAGE,
+        },
     )
     watermark = forms.BooleanField(
         required=False, label="Keep the provider's watermark", help_text="Where supported."
@@ -215,7 +279,7 @@ class GenerationForm(forms.Form):
             raise ValidationError(
                 self.error_messages["prompt_too_long"],
                 code="prompt_too_long",
-                params={"max": catalog.PROMPT_MAX_CHARS, "length": len(prompt)},
+                params={"max": f"{catalog.PROMPT_MAX_CHARS:,}", "length": f"{len(prompt):,}"},
             )
         return prompt
 

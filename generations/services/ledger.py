@@ -190,6 +190,16 @@ def month_spend(*, account: CreditAccount, since: datetime) -> int:
     return -(captured or 0)
 
 
+def month_used(*, account: CreditAccount, now: datetime | None = None) -> int:
+    """Return the credits counting against the monthly cap: captured this month plus held now.
+
+    docs/architecture.md "Money" (issue #6 monthly caps): a member's cap covers what was
+    captured since ``month_start`` and what is reserved for jobs in flight. ``account`` as
+    read by the caller (locked by a hold's check, plain by a page).
+    """
+    return month_spend(account=account, since=month_start(now)) + account.held
+
+
 def _monthly_cap_check(user: User, amount: int):
     """Return a check refusing a hold that would take the month over ``user``'s cap.
 
@@ -201,7 +211,7 @@ def _monthly_cap_check(user: User, amount: int):
         cap = User.objects.values_list("monthly_cap_credits", flat=True).get(pk=user.pk)
         if cap is None:
             return
-        used = month_spend(account=account, since=month_start()) + account.held
+        used = month_used(account=account)
         if used + amount > cap:
             raise MonthlyCapExceeded(cap=cap, used=used, needed=amount)
 

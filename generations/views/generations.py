@@ -27,6 +27,7 @@ from ..selectors.generations import (
     generation_duplicate_find,
     generation_updates,
 )
+from ..selectors.limits import ask_manager_link, spending_limits
 from ..services.generations import generation_create
 from ..services.inputs import InputsNotConfigured, stored_inputs_available
 from ..services.ledger import LedgerError
@@ -129,6 +130,10 @@ class GenerationCreateView(FormView):
                 else None
             ),
             stored_inputs_ok=stored_inputs_available(),
+            # Issue #15 item 6: the price box shows these before the first price arrives and
+            # without JavaScript; generation_form.js keeps them current from QuoteView.
+            limits=spending_limits(user=self.request.user),
+            ask_manager=ask_manager_link(user=self.request.user),
             image_slots=[
                 (form["start_image"], form["start_image_url"], 0),
                 (form["end_image"], form["end_image_url"], 1),
@@ -219,6 +224,12 @@ class QuoteView(View):
     a price the server would not charge. ``providers`` holds the price at every configured
     provider that offers the mode and resolution (issue #7), so the form can show each one
     next to its choice; the top-level figures are the chosen (or default) provider's.
+
+    Limits before submit (issue #15 item 6), all the signed-in member's own: ``balance``
+    (available credits), ``cap_left`` (credits the monthly cap leaves, null without a cap),
+    ``blocked`` (why the ledger would refuse this price, in the portal's words, or "") and
+    ``ask_manager`` (a ``mailto:`` to the managers, who alone grant credits and set caps;
+    "" when none has an address). The ledger still decides on submit.
     """
 
     FIELDS = ("mode", "resolution", "duration", "sound", "provider")
@@ -229,7 +240,7 @@ class QuoteView(View):
             errors = {f: form.errors[f][0] for f in self.FIELDS if f in form.errors}
             return JsonResponse({"errors": errors}, status=400)
         data = form.cleaned_data
-        account = request.user.credit_account
+        limits = spending_limits(user=request.user)
         offers = {}
         try:
             for name in providers_for(mode=data["mode"], resolution=data["resolution"]):
@@ -246,18 +257,22 @@ class QuoteView(View):
                     "usd": str(quote.usd),
                     "credits_per_second": quote.credits_per_second,
                     "price_table_version": quote.price_table.version,
-                    "affordable": account.balance >= quote.credits,
+                    "affordable": limits.available >= quote.credits,
                 }
         except UnsupportedRequest as error:
             return JsonResponse({"errors": {"resolution": str(error)}}, status=400)
         chosen = offers.get(data["provider"])
         if chosen is None:
             return JsonResponse({"errors": {"provider": "No provider offers this."}}, status=400)
+        blocked = limits.refusal(chosen["credits"])
         return JsonResponse(
             {
                 **chosen,
                 "provider": data["provider"],
-                "balance": account.balance,
+                "balance": limits.available,
+                "cap_left": limits.cap_left,
+                "blocked": blocked,
+                "ask_manager": ask_manager_link(user=request.user) if blocked else "",
                 "providers": offers,
             }
         )

@@ -10,6 +10,15 @@
   const credits = document.getElementById("price-credits");
   const usd = document.getElementById("price-usd");
   const note = document.getElementById("price-note");
+  const balance = document.getElementById("limit-balance");
+  const capLeft = document.getElementById("limit-cap-left");
+  const blocked = document.getElementById("price-blocked");
+  const blockedReason = document.getElementById("price-blocked-reason");
+  const askManager = document.getElementById("ask-manager");
+  const askManagerNone = document.getElementById("ask-manager-none");
+  const promptOver = document.getElementById("prompt-over");
+  // Why Submit waits, by the id of the element that says so (issue #15 item 6).
+  const holds = new Set();
   // mode -> provider -> resolutions it offers, for the configured providers only.
   const offers = JSON.parse(document.getElementById("mode-offers").textContent);
   const defaults = JSON.parse(document.getElementById("mode-default-providers").textContent);
@@ -17,6 +26,7 @@
   const cameraFixed = form.elements.camera_fixed;
   let cameraTouched = false;
   const MIN = 3, MAX = 2500;
+  const number = (n) => n.toLocaleString("en-US");
 
   const tabs = Array.from(document.querySelectorAll(".mode-tabs [role=tab]"));
   const panel = document.getElementById("mode-panel");
@@ -82,10 +92,47 @@
     }
   }
 
+  // Submit is disabled while any reason holds, and describes itself by those reasons. The
+  // server refuses the same things on submit; this only says so before.
+  function hold(id, on) {
+    if (on) holds.add(id); else holds.delete(id);
+    const button = document.getElementById("submit-button");
+    if (!button || button.getAttribute("aria-busy") === "true") return;
+    button.disabled = holds.size > 0;
+    if (holds.size) button.setAttribute("aria-describedby", [...holds].join(" "));
+    else button.removeAttribute("aria-describedby");
+  }
+
+  // Counted as the server counts: trimmed, and a line break is sent as CR LF (two characters).
   function updateCount() {
-    const length = prompt.value.trim().length;
-    count.textContent = `${length} / ${MAX}`;
-    count.classList.toggle("over", length > MAX || (length > 0 && length < MIN));
+    const length = prompt.value.replace(/\r?\n/g, "\r\n").trim().length;
+    const over = length > MAX;
+    count.textContent = `${number(length)} / ${number(MAX)}`;
+    count.classList.toggle("over", over || (length > 0 && length < MIN));
+    const message = over
+      ? `The prompt is over ${number(MAX)} characters; shorten it to submit. Nothing was cut.`
+      : "";
+    setText(promptOver, message);
+    promptOver.hidden = !over;
+    if (over) prompt.setAttribute("aria-invalid", "true");
+    else if (!document.getElementById("id_prompt_error")) prompt.removeAttribute("aria-invalid");
+    // The field names the message too, so it is heard from the field itself.
+    const described = (prompt.getAttribute("aria-describedby") || "").split(" ").filter((id) => id && id !== "prompt-over");
+    if (over) described.push("prompt-over");
+    if (described.length) prompt.setAttribute("aria-describedby", described.join(" "));
+    else prompt.removeAttribute("aria-describedby");
+    hold("prompt-over", over);
+  }
+
+  function showLimits(data) {
+    setText(balance, number(data.balance));
+    setText(capLeft, data.cap_left === null ? "no cap" : `${number(data.cap_left)} credits`);
+    setText(blockedReason, data.blocked || "");
+    blocked.hidden = !data.blocked;
+    if (data.ask_manager) askManager.href = data.ask_manager;
+    askManager.hidden = !data.ask_manager;
+    askManagerNone.hidden = Boolean(data.ask_manager);
+    hold("price-blocked", Boolean(data.blocked));
   }
 
   let pending = null;
@@ -106,14 +153,15 @@
         setText(credits, "–");
         setText(usd, "");
         setText(note, Object.values(data.errors || {}).join(" "));
+        blocked.hidden = true;
+        hold("price-blocked", false);
         return;
       }
       showPrices(data);
+      showLimits(data);
       setText(credits, data.credits.toLocaleString());
       setText(usd, `(US$${data.usd})`);
-      setText(note, data.affordable
-        ? `${data.credits_per_second} credits per second · price table v${data.price_table_version}`
-        : `You have ${data.balance.toLocaleString()} credits available: not enough for this video.`);
+      setText(note, `${data.credits_per_second} credits per second · price table v${data.price_table_version}`);
     } catch (error) {
       if (error.name !== "AbortError") setText(note, "Could not fetch the price.");
     }
@@ -159,7 +207,9 @@
     updatePrice();
   });
   form.addEventListener("input", (event) => { if (event.target.name === "duration") updatePrice(); });
-  form.addEventListener("submit", () => {
+  form.addEventListener("submit", (event) => {
+    // Not while a limit holds (a script or a key may submit past the disabled button).
+    if (holds.size) { event.preventDefault(); return; }
     // One click, one job: the one-time client_token also guards the server side.
     const button = document.getElementById("submit-button");
     button.setAttribute("aria-busy", "true");
@@ -172,8 +222,8 @@
     const navigation = performance.getEntriesByType("navigation")[0];
     if (!event.persisted && !(navigation && navigation.type === "back_forward")) return;
     const button = document.getElementById("submit-button");
-    button.disabled = false;
     button.removeAttribute("aria-busy");
+    button.disabled = holds.size > 0;
     const bytes = crypto.getRandomValues(new Uint8Array(16));
     form.elements.client_token.value = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
   });

@@ -40,6 +40,16 @@ def submit(page) -> None:
     assert page.locator(".errorlist").count(), f"no errors shown on {page.url}"
 
 
+def over_every_limit(page) -> None:
+    """Issue #15 item 6: a price over the balance and a prompt over 2,500 characters, so the
+    reasons (error style, in the price box and by the prompt) are audited too."""
+    page.fill("textarea[name=prompt]", "a misty harbour at dawn, " * 110)
+    page.wait_for_function(
+        "!document.getElementById('price-blocked').hidden"
+        " && !document.getElementById('prompt-over').hidden"
+    )
+
+
 def fail_login(page) -> None:
     page.fill("input[name=username]", "ana")
     page.fill("input[name=password]", "not the password")
@@ -117,6 +127,12 @@ PAGES = [
         "generations:new",
         query="?mode=video-extend",
         then=submit,
+    ),
+    Page(
+        "new, over the balance and the prompt limit",
+        "newbie",
+        "generations:new",
+        then=over_every_limit,
     ),
     Page(
         "extend a finished job",

@@ -81,10 +81,10 @@ def test_the_same_price_as_the_form_is_held(api_client, rich, client):
     ("changes", "field", "message"),
     [
         ({"prompt": "  hi  "}, "prompt", "Write at least 3 characters"),
-        ({"duration": 13}, "duration", "less than or equal to 12"),
-        ({"resolution": "4k"}, "resolution", "Select a valid choice"),
+        ({"duration": 13}, "duration", "from 4 to 12"),
+        ({"resolution": "4k"}, "resolution", "Choose 480p, 720p or 1080p."),
         ({"seed": 7}, "seed", "does not take this field"),
-        ({"aspect_ratio": "5:4"}, "aspect_ratio", "Select a valid choice"),
+        ({"aspect_ratio": "5:4"}, "aspect_ratio", "Choose one of the aspect ratios"),
         ({"start_image_url": PUBLIC_PNG}, "start_image_url", "does not take this field"),
         ({"duration": "8"}, "duration", "Give a whole number"),
         ({"sound": "on"}, "sound", "Give true or false"),

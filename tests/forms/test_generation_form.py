@@ -40,24 +40,24 @@ def test_the_documented_example_is_valid():
     [
         ({"prompt": "ab"}, "prompt", "at least 3 characters"),
         ({"prompt": "   ab   "}, "prompt", "at least 3 characters"),
-        ({"prompt": ""}, "prompt", "required"),
-        ({"prompt": "   "}, "prompt", "required"),
-        ({"prompt": "x" * 2501}, "prompt", "within 2500 characters"),
-        ({"duration": "3"}, "duration", "greater than or equal to 4"),
-        ({"duration": "13"}, "duration", "less than or equal to 12"),
+        ({"prompt": ""}, "prompt", "Write a prompt"),
+        ({"prompt": "   "}, "prompt", "Write a prompt"),
+        ({"prompt": "x" * 2501}, "prompt", "within 2,500 characters; it has 2,501"),
+        ({"duration": "3"}, "duration", "from 4 to 12"),
+        ({"duration": "13"}, "duration", "from 4 to 12"),
         ({"duration": "8.5"}, "duration", "whole number"),
         ({"duration": "eight"}, "duration", "whole number"),
-        ({"duration": None}, "duration", "required"),
+        ({"duration": None}, "duration", "whole number of seconds"),
         (
             {"resolution": "1080p", "provider": "apixo"},
             "resolution",
             "APIXO does not offer 1080p for text to video; choose 480p or 720p, or aivideoapi.ai.",
         ),
-        ({"resolution": "4k"}, "resolution", "Select a valid choice"),
-        ({"sound": None}, "sound", "required"),
-        ({"sound": "maybe"}, "sound", "Select a valid choice"),
-        ({"aspect_ratio": "2:1"}, "aspect_ratio", "Select a valid choice"),
-        ({"mode": "image-to-image"}, "mode", "Select a valid choice"),
+        ({"resolution": "4k"}, "resolution", "Choose 480p, 720p or 1080p."),
+        ({"sound": None}, "sound", "Choose sound on or off."),
+        ({"sound": "maybe"}, "sound", "Choose sound on or off."),
+        ({"aspect_ratio": "2:1"}, "aspect_ratio", "Choose one of the aspect ratios"),
+        ({"mode": "image-to-image"}, "mode", "Choose text-to-video, image-to-video"),
     ],
 )
 def test_each_wrong_value_gets_a_message_next_to_its_field(changes, field, message):
@@ -85,12 +85,18 @@ def test_every_documented_value_is_accepted(duration, resolution, ratio):
     ("args", "message"),
     [
         (["--prompt", "ab"], "--prompt: Write at least 3 characters"),
-        (["--prompt", "a fine prompt", "--duration", "13"], "--duration: Ensure this value"),
+        (
+            ["--prompt", "a fine prompt", "--duration", "13"],
+            "--duration: Choose a whole number of seconds from 4 to 12.",
+        ),
         (
             ["--prompt", "a fine prompt", "--resolution", "1080p", "--provider", "apixo"],
             "--resolution: APIXO does not offer 1080p",
         ),
-        (["--prompt", "a fine prompt", "--aspect-ratio", "5:4"], "--aspect-ratio: Select"),
+        (
+            ["--prompt", "a fine prompt", "--aspect-ratio", "5:4"],
+            "--aspect-ratio: Choose one of the aspect ratios",
+        ),
     ],
 )
 def test_generate_command_refuses_bad_input_with_exit_2(member, args, message):

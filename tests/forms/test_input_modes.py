@@ -121,7 +121,7 @@ class TestImageToVideo:
                 "private",
             ),
             ({"start_image_url": PUBLIC_PNG, "prompt": "ab"}, {}, "prompt", "at least 3"),
-            ({"start_image_url": PUBLIC_PNG, "prompt": "x" * 2501}, {}, "prompt", "within 2500"),
+            ({"start_image_url": PUBLIC_PNG, "prompt": "x" * 2501}, {}, "prompt", "within 2,500"),
         ],
     )
     def test_matrix(self, changes, files, field, message):
@@ -187,16 +187,28 @@ class TestVideoExtend:
                 "does not take",
             ),
             ({"source_video_url": [PUBLIC_MP4, PUBLIC_MP4]}, "source_video_url", "one value"),
-            ({"source_video_url": PUBLIC_MP4, "seed": "-1"}, "seed", "greater than or equal to 0"),
-            ({"source_video_url": PUBLIC_MP4, "seed": "2147483648"}, "seed", "less than or equal"),
+            ({"source_video_url": PUBLIC_MP4, "seed": "-1"}, "seed", "from 0 to 2147483647"),
+            (
+                {"source_video_url": PUBLIC_MP4, "seed": "2147483648"},
+                "seed",
+                "from 0 to 2147483647",
+            ),
             (
                 {"source_video_url": PUBLIC_MP4, "start_image_url": PUBLIC_PNG},
                 "start_image_url",
                 "does not take",
             ),
-            ({"source_video_url": PUBLIC_MP4, "resolution": "4k"}, "resolution", "valid choice"),
-            ({"source_video_url": PUBLIC_MP4, "duration": "13"}, "duration", "less than or equal"),
-            ({"source_video_url": "file:///etc/passwd"}, "source_video_url", "valid URL"),
+            (
+                {"source_video_url": PUBLIC_MP4, "resolution": "4k"},
+                "resolution",
+                "Choose 480p, 720p or 1080p.",
+            ),
+            ({"source_video_url": PUBLIC_MP4, "duration": "13"}, "duration", "from 4 to 12"),
+            (
+                {"source_video_url": "file:///etc/passwd"},
+                "source_video_url",
+                "Give a full web address",
+            ),
             ({"source_video_url": "http://192.168.1.10/clip.mp4"}, "source_video_url", "private"),
         ],
     )
