@@ -76,7 +76,7 @@ class RedactingLogger(Logger):
         from generations.log_redaction import redact
 
         atoms = super().atoms(resp, req, environ, request_time)
-        for key in ("r", "U", "f", "{referer}i"):
+        for key in ("r", "U", "q", "f", "{referer}i"):
             if isinstance(atoms.get(key), str):
                 atoms[key] = redact(atoms[key])
         return atoms

@@ -47,6 +47,8 @@ def generation_for_callback(generation_id: int) -> Generation | None:
     Returns:
         The generation, or None when there is no such id.
     """
+    if not 0 < generation_id < 2**63:  # a forged id past BIGINT: no such row (SQLite raises)
+        return None
     with connection.cursor() as cursor:
         cursor.execute(_select_sql(connection.vendor), [generation_id])
         row = cursor.fetchone()

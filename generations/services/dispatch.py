@@ -27,7 +27,7 @@ from ..models import Generation, WorkerLease
 from ..queue import enqueue
 from ..selectors.circuits import paused_providers
 from .circuit import provider_circuits_claim_probes
-from .lifecycle import generation_poll
+from .lifecycle import POLL_READ_BUDGET_S, generation_poll
 from .sweeper import SweepReport, generations_sweep
 
 logger = logging.getLogger(__name__)
@@ -133,11 +133,14 @@ def lease_release(*, name: str, holder: str) -> None:
 def poll_batch_budget() -> float:
     """Return the seconds a batch of polls may go on starting new status reads.
 
-    Two thirds of django-q2's task ``timeout`` (90 s: 60 s). The last read started then ends
-    within ``lifecycle.POLL_READ_BUDGET_S`` (10 s), well before the cluster would kill the
-    worker mid-batch and hand the whole batch out again.
+    Two thirds of django-q2's task ``timeout`` (90 s: 60 s), and never so long that the last
+    read started (which may take ``lifecycle.POLL_READ_BUDGET_S``, 10 s) outlasts the jobs'
+    claim (``JOB_LEASE``, 60 s), after which the dispatcher would hand the same job out
+    again: 45 s with the defaults. The cluster never kills a worker mid-batch.
     """
-    return settings.Q_CLUSTER.get("timeout", 90) * 2 / 3
+    by_timeout = settings.Q_CLUSTER.get("timeout", 90) * 2 / 3
+    by_claim = JOB_LEASE.total_seconds() - POLL_READ_BUDGET_S - 5.0
+    return max(1.0, min(by_timeout, by_claim))
 
 
 def generations_poll_batch(*, generation_ids: list[int]) -> dict[int, str]:

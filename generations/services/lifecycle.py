@@ -29,6 +29,7 @@ from ..providers import GenerationRequest, ProviderNotConfigured, TaskStatus, ge
 from ..providers.errors import (
     ProviderError,
     ProviderRequestRejected,
+    ProviderServerError,
     ReadFault,
     is_credentials_error,
     status_read_fault,
@@ -324,6 +325,10 @@ def generation_submit(*, generation_id: int) -> str:
             logger.warning(
                 "Submit of generation %s has an unknown outcome: %r", generation_id, error
             )
+            if isinstance(error, ProviderServerError):
+                # A gateway in front of the provider is failing: jobs will wait in
+                # ``unknown``; managers hear of it (one e-mail per hour per kind).
+                provider_alert_raise(provider=generation.provider, error=error)
             moved = _move(
                 generation_id, State.SUBMITTING, **unknown_outcome_changes(timezone.now())
             )
@@ -744,7 +749,11 @@ def generation_late_look(*, generation: Generation) -> str:
         client = get_provider(generation.provider, total_timeout=POLL_READ_BUDGET_S)
         status = task_status_read(generation=generation, client=client)
     except ProviderNotConfigured:
-        looking.update(next_action_at=None)
+        if provider_served_elsewhere(provider=generation.provider, this_node=node_name()):
+            # This node lacks a key another live node has: that node looks instead.
+            looking.update(next_action_at=now + ELSEWHERE_RECHECK)
+        else:
+            looking.update(next_action_at=None)
         return State.EXPIRED
     except ProviderError as error:
         fault = status_read_fault(error)
@@ -851,10 +860,14 @@ def generation_finalize(
         True if this call finalized the generation, False if it was already final (or not
         in ``from_states``).
 
+    A job in flight whose latest hold is already captured or released disagrees with the
+    ledger (``ledger_check`` reports it): it is not finalized, but parked
+    (:func:`_park_ledger_mismatch`: no further automatic action, a manager alert), and this
+    returns False, so a sweep or a poll batch goes on with the other jobs.
+
     Raises:
-        HoldAlreadySettled: the job is in flight but its latest hold is already captured or
-            released; everything rolls back (the job is not finalized on a ledger that
-            disagrees with it).
+        HoldAlreadySettled: only if the hold was settled between the check and the write,
+            which the locked generation row rules out; everything rolls back.
     """
     with transaction.atomic():
         generation = Generation.objects.select_for_update().get(pk=generation_id)
@@ -866,6 +879,9 @@ def generation_finalize(
         hold = CreditEntry.objects.filter(generation=generation, kind=CreditEntry.Kind.HOLD).latest(
             "pk"
         )
+        if CreditEntry.objects.filter(hold=hold).exists():
+            _park_ledger_mismatch(generation, hold=hold)
+            return False
         generation.state = outcome.state
         generation.finished_at = timezone.now()
         generation.next_action_at = None
@@ -899,6 +915,37 @@ def generation_finalize(
         generation.save()
         inputs_expire_later(generation=generation)
     return True
+
+
+LEDGER_MISMATCH = "LEDGER_MISMATCH"
+
+
+def _park_ledger_mismatch(generation: Generation, *, hold: CreditEntry) -> None:
+    """Stop all automatic work on a job whose latest hold is already settled; alert managers.
+
+    Called on the locked row. The job keeps its state; ``next_action_at`` is cleared (no
+    submit or poll) and ``fail_code`` becomes ``LEDGER_MISMATCH``, which the sweeper skips,
+    so the dispatcher is not stopped by one broken job and money does not move again. A
+    manager decides (the job shows in the admin and in ``ledger_check``).
+    """
+    logger.error(
+        "Generation %s is %s but its hold %s is already settled; parked for a manager",
+        generation.pk,
+        generation.state,
+        hold.pk,
+    )
+    Generation.objects.filter(pk=generation.pk).update(
+        next_action_at=None, fail_code=LEDGER_MISMATCH, updated_at=timezone.now()
+    )
+    provider_alert_raise(
+        provider=generation.provider,
+        error=ProviderError(
+            f"Generation #{generation.pk} is {generation.state} but its credits were already "
+            "settled; it was stopped for a manager to check (see ledger_check).",
+            code="ledger_mismatch",
+            alert_admin=True,
+        ),
+    )
 
 
 def _enqueue_store_result(generation_id: int) -> None:

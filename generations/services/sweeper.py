@@ -39,6 +39,7 @@ from ..providers import PROVIDER_NAMES, configured_providers
 from ..selectors.nodes import provider_served_elsewhere
 from ..workers import node_name
 from .lifecycle import (
+    LEDGER_MISMATCH,
     SUBMIT_MAX_ATTEMPTS,
     Outcome,
     generation_finalize,
@@ -90,7 +91,7 @@ def generations_sweep(*, now: datetime | None = None) -> SweepReport:
     ]
     orphans = Generation.objects.filter(
         provider__in=removed, state__in=(State.QUEUED, State.UNKNOWN, State.SUBMITTED)
-    )
+    ).exclude(fail_code=LEDGER_MISMATCH)
     for pk, state in orphans.values_list("pk", "state")[:SWEEP_LIMIT]:
         reason = "the provider is not configured on the node that ran the sweep"
         gone += (
@@ -98,7 +99,9 @@ def generations_sweep(*, now: datetime | None = None) -> SweepReport:
             == State.FAILED
         )
     expired = 0
-    overdue = Generation.objects.filter(state__in=State.in_flight(), deadline_at__lt=now)
+    overdue = Generation.objects.filter(state__in=State.in_flight(), deadline_at__lt=now).exclude(
+        fail_code=LEDGER_MISMATCH  # parked for a manager (lifecycle._park_ledger_mismatch)
+    )
     for pk in overdue.values_list("pk", flat=True)[:SWEEP_LIMIT]:
         expired += generation_finalize(
             generation_id=pk,
@@ -110,7 +113,7 @@ def generations_sweep(*, now: datetime | None = None) -> SweepReport:
         )
     stuck = Generation.objects.filter(
         state=State.SUBMITTING, updated_at__lt=now - submit_stuck_after()
-    )
+    ).exclude(fail_code=LEDGER_MISMATCH)
     maybe_sent = stuck.filter(submit_sent_at__isnull=False).values_list("pk", flat=True)
     unknown = stuck.filter(pk__in=list(maybe_sent[:SWEEP_LIMIT])).update(
         **unknown_outcome_changes(now)

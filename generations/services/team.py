@@ -342,15 +342,33 @@ def invitation_create(*, email: str, actor: User, base_url: str) -> SentInvitati
             ``base_url``, and only if its host is one of ``ALLOWED_HOSTS`` (a ``*`` entry
             does not count): a forged Host header must not end up in an e-mailed link.
 
+    A usable invitation to the same address is replaced (withdrawn, audited) when ``actor``
+    may withdraw it (:func:`invitation_revoke_allowed`); otherwise nothing is written.
+
     Raises:
-        TeamError: a member already uses that address, or no trusted portal address.
+        TeamError: a member already uses that address, another manager's invitation to it
+            is pending, or no trusted portal address.
     """
     base_url = _invitation_base_url(base_url)
     email = User.objects.normalize_email(email.strip())
     if User.objects.filter(email__iexact=email).exists():
         raise TeamError(f"{email} already belongs to a member.", field="email")
     with transaction.atomic():
-        Invitation.objects.filter(email__iexact=email).usable().update(revoked_at=timezone.now())
+        pending = list(
+            Invitation.objects.select_for_update()
+            .filter(email__iexact=email)
+            .usable()
+            .select_related("invited_by")
+        )
+        for earlier in pending:
+            if not invitation_revoke_allowed(invitation=earlier, actor=actor):
+                raise TeamError(
+                    f"{earlier.invited_by} has already invited {email}; only they or a "
+                    "superuser can replace that invitation.",
+                    field="email",
+                )
+        for earlier in pending:  # replaced: the old link stops working, audited
+            invitation_revoke(invitation=earlier, actor=actor)
         invitation = Invitation.objects.create(
             email=email,
             token_hash=token_digest(Invitation.new_token()),  # replaced below, once pk is known

@@ -4,7 +4,7 @@ Every query is scoped to the signed-in member (``Generation.objects.for_user``),
 member's generation is a 404 (docs/architecture.md "What must hold").
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.contrib import messages
 from django.db.models import Prefetch
@@ -374,7 +374,10 @@ class GenerationUpdatesView(View):
                 return JsonResponse({"error": "since must be an ISO 8601 time"}, status=400)
             if timezone.is_naive(since):
                 return JsonResponse({"error": "since must carry its UTC offset"}, status=400)
-        updates = generation_updates(user=request.user, since=since, now=timezone.now())
+        now = timezone.now()
+        if since is not None:  # a page open for a day catches up on the last day only
+            since = min(max(since, now - timedelta(days=1)), now)
+        updates = generation_updates(user=request.user, since=since, now=now)
         response = JsonResponse(updates)
         response["Cache-Control"] = "no-store"
         return response

@@ -20,10 +20,9 @@
   const updatesUrl = body.dataset.updatesUrl;
   const announcer = document.getElementById("live-announcer");
   const baseTitle = document.title;
+  // The page's render time: the server also lists changes from a few seconds before it (a
+  // change that committed while the page rendered), fetched again to be sure; cheap.
   let cursor = body.dataset.updatesSince || "";
-  // What the page shows is as of this time: an earlier change (seen again through the
-  // server's overlap window) is already on it.
-  const renderedAt = Date.parse(cursor) || 0;
   let ticks = 0;
   let timer = null;
   const seen = new Map(); // job id -> the "updated" time already acted on
@@ -104,9 +103,7 @@
 
   async function apply(update) {
     document.title = update.running ? `(${update.running} running) ${baseTitle}` : baseTitle;
-    const fresh = update.changed.filter(
-      (job) => seen.get(job.id) !== job.updated && Date.parse(job.updated) > renderedAt,
-    );
+    const fresh = update.changed.filter((job) => seen.get(job.id) !== job.updated);
     if (!fresh.length) return;
     fresh.forEach((job) => seen.set(job.id, job.updated));
     let settled = false;

@@ -7,7 +7,6 @@ from django.db import connection
 from generations.models import CreditAccount, CreditEntry, Generation
 from generations.selectors.ledger import ledger_mismatches
 from generations.services.ledger import (
-    HoldAlreadySettled,
     credits_capture,
     credits_grant,
     credits_hold,
@@ -151,18 +150,36 @@ def test_ledger_check_flags_a_capture_of_a_hold_that_is_not_the_latest(member, c
     assert f"captures a hold that is not generation {generation.pk}'s last" in err
 
 
-def test_finalize_refuses_a_job_whose_hold_is_already_settled(member):
-    generation = GenerationFactory(user=member, state="submitted")
-    hold = generation.credit_entries.get(kind="hold")
-    credits_release(hold=hold)
+@pytest.mark.broken_ledger(reason="a job in flight whose hold was released, on purpose")
+def test_a_job_whose_hold_is_already_settled_is_parked_and_the_sweep_goes_on(member):
+    """Review finding: finalizing such a job raised from the sweeper, which stopped every
+    dispatcher pass. Now it is parked for a manager, and the other jobs are handled."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from generations.models import ProviderAlert
+    from generations.services.dispatch import dispatch_pass
+
+    past = timezone.now() - timedelta(minutes=1)
+    broken = GenerationFactory(user=member, state="submitted", deadline_at=past)
+    credits_release(hold=broken.credit_entries.get(kind="hold"))
+    healthy = GenerationFactory(user=member, state="submitted", deadline_at=past)
     entries_before = CreditEntry.objects.count()
-    with pytest.raises(HoldAlreadySettled):
-        generation_finalize(
-            generation_id=generation.pk,
-            outcome=Outcome(state="succeeded", result_url="https://cdn.example.com/v.mp4"),
-        )
-    generation.refresh_from_db()
-    assert generation.state == "submitted" and generation.result_url == ""
-    assert CreditEntry.objects.count() == entries_before
-    # Put the ledger back in line for the after-test ledger_check: the job ends refunded.
-    Generation.objects.filter(pk=generation.pk).update(state="failed")
+
+    assert not generation_finalize(
+        generation_id=broken.pk,
+        outcome=Outcome(state="succeeded", result_url="https://cdn.example.com/v.mp4"),
+    )
+    report = dispatch_pass()
+    dispatch_pass()
+
+    broken.refresh_from_db()
+    assert (broken.state, broken.result_url, broken.next_action_at) == ("submitted", "", None)
+    assert broken.fail_code == "LEDGER_MISMATCH"
+    assert report.sweep.expired == 1  # the healthy job still expires, with its release
+    healthy.refresh_from_db()
+    assert healthy.state == "expired"
+    assert CreditEntry.objects.count() == entries_before + 1
+    alert = ProviderAlert.objects.get(kind="ledger_mismatch")
+    assert alert.count == 1  # parked once, not again at every pass

@@ -8,7 +8,7 @@ aivideoapi.ai (560).
 import pytest
 import requests
 
-from generations.models import CreditEntry, Generation
+from generations.models import CreditEntry, Generation, ProviderAlert
 from generations.selectors.ledger import ledger_mismatches
 from generations.services.generations import GenerationSpec, generation_create
 from generations.services.lifecycle import SUBMIT_MAX_ATTEMPTS, generation_poll, generation_submit
@@ -221,6 +221,8 @@ def test_a_gateways_502_or_504_on_submit_is_an_unknown_outcome_never_resent(both
     assert entries(generation) == [(Kind.HOLD, -320)]
     assert len([c for c in both.calls if c.request.url == SUBMIT_URL]) == 1
     assert not [c for c in both.calls if c.request.url == AIV_SUBMIT_URL]
+    alert = ProviderAlert.objects.get()  # jobs will wait in unknown: managers hear of it
+    assert (alert.provider, alert.kind) == ("apixo", f"http_{status}")
 
 
 @pytest.mark.django_db

@@ -35,9 +35,13 @@ def claimed_jobs(make_job, count: int) -> list[Generation]:
     ]
 
 
-def test_the_budget_leaves_room_for_the_last_read_within_the_task_timeout(settings):
+def test_the_budget_leaves_room_for_the_last_read_within_the_task_timeout_and_the_claim(
+    settings,
+):
     timeout = settings.Q_CLUSTER["timeout"]
-    assert dispatch.poll_batch_budget() + lifecycle.POLL_READ_BUDGET_S < timeout
+    last_read_ends = dispatch.poll_batch_budget() + lifecycle.POLL_READ_BUDGET_S
+    assert last_read_ends < timeout
+    assert last_read_ends < dispatch.JOB_LEASE.total_seconds()  # not handed out twice
 
 
 def test_a_batch_out_of_time_defers_the_rest_to_the_next_pass(make_job, monkeypatch):

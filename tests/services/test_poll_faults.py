@@ -349,6 +349,29 @@ def beat(node: str, providers: str, *, age_s: float = 0.0) -> None:
     )
 
 
+def test_a_late_look_on_a_node_missing_the_key_is_left_to_the_node_that_has_it(
+    aiv, make_job, settings
+):
+    """Review finding: the late looks of an expired job stopped for good when a node without
+    the key picked one up, so a task billed after expiry went unseen."""
+    generation = make_job(
+        provider="aivideoapi",
+        model_id=AIV_MODEL,
+        provider_task_id=AIV_TASK,
+        state=State.EXPIRED,
+        next_action_at=timezone.now(),
+    )
+    beat("worker-b", "apixo,aivideoapi")
+    settings.AIVIDEOAPI_API_KEY = ""
+
+    assert generation_poll(generation_id=generation.pk) == State.EXPIRED
+
+    generation.refresh_from_db()
+    assert generation.next_action_at is not None  # looked at again, by whichever node
+    assert generation.late_state == ""
+    assert len(aiv.calls) == 0
+
+
 @pytest.mark.parametrize("where", ["poll", "submit", "sweep"])
 def test_a_node_missing_a_key_another_live_node_has_leaves_the_job_to_it(
     aiv, make_job, settings, where

@@ -9,6 +9,7 @@ from django.urls import reverse
 from generations.models import AuditEntry, CreditAccount, CreditEntry, Invitation, User
 from generations.models.users import MANAGERS_GROUP
 from generations.services.team import (
+    TeamError,
     TeamPermissionDenied,
     invitation_create,
     invitation_revoke,
@@ -255,6 +256,17 @@ class TestInvitations:
             invitation_revoke(invitation=peers_invitation, actor=boss)
         assert Invitation.objects.usable().filter(pk=peers_invitation.pk).exists()
         assert AuditEntry.objects.count() == audits
+
+    def test_inviting_the_same_address_does_not_replace_another_managers_invitation(
+        self, boss, peer, peers_invitation
+    ):
+        with pytest.raises(TeamError, match=r"peer has already invited cy@example\.com"):
+            invitation_create(email="cy@example.com", actor=boss, base_url="https://s.example")
+        assert Invitation.objects.usable().get().pk == peers_invitation.pk
+        # The sender may re-send: the old link is withdrawn, audited.
+        again = invitation_create(email="cy@example.com", actor=peer, base_url="https://s.example")
+        assert Invitation.objects.usable().get().pk == again.invitation.pk
+        assert AuditEntry.objects.filter(action="invite_revoke", actor=peer).count() == 1
 
     def test_the_sender_and_a_superuser_can(self, peer, root, peers_invitation):
         assert invitation_revoke(invitation=peers_invitation, actor=peer)

@@ -150,3 +150,9 @@ def test_the_webhook_is_the_only_csrf_exempt_view():
     # tokens only, never the session cookie, so there is no cross-site request to forge.
     pages = [route for route in exempt if not route.startswith("api/v1/")]
     assert pages == ["webhooks/generations/<int:generation_id>/<str:token>/"]
+
+
+def test_a_forged_id_past_bigint_is_a_404_not_a_500(provider_client):
+    """Review finding: SQLite raised OverflowError on the raw lookup."""
+    response = post(provider_client, "/webhooks/generations/99999999999999999999/x/", b"{}")
+    assert response.status_code == 404
