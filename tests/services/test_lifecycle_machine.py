@@ -5,19 +5,26 @@ early webhooks, polls, provider faults and worker crashes, the ledger balances a
 final or legitimately in flight. Hypothesis drives a ``RuleBasedStateMachine`` through the services
 themselves (``generation_create``, ``generation_submit``, ``generation_poll``,
 ``generation_callback_receive``, ``generation_store_result``, ``generations_sweep``,
-``dispatch_pass``) against a faked APIXO (``responses``, as the other service tests), with:
+``dispatch_pass``, ``provider_circuit_probe``) against both providers, APIXO and aivideoapi.ai,
+faked at their documented endpoints (``responses``; ``lifecycle_fakes.FakeProviders``). Jobs
+are created at either provider, with failover (``PROVIDER_FAILOVER``) on or off per example:
 
-- submit faults: 429, 5xx, 400, 401/402 (the provider's circuit opens: nothing is sent or
-  polled until a probe of its balance endpoint passes), no connection (nothing sent), the
-  answer lost after sending (outcome unknown), a 200 without a ``taskId``, a webhook
-  delivered before the submit answer, and the worker killed after its claim, after
-  recording its intent, or after the request reached the provider;
+- submit faults, in each provider's words: 429, 500, 503 (aivideoapi.ai's ``upstream_error``),
+  400, 401/402/403 and aivideoapi.ai's spend limit (that provider's circuit opens: nothing is
+  sent or polled there until a probe of its balance endpoint passes), no connection
+  (nothing sent), the answer lost after sending (outcome unknown), a 200 without a
+  ``taskId``, a webhook delivered before the submit answer, and the worker killed after its
+  claim, after recording its intent, or after the request reached the provider;
+- a provider down for a job's whole retry budget (``provider_down``): with failover on, a
+  5xx or a refused connection moves the job to the other provider at its price, once;
 - webhooks: truthful, duplicated, claiming the opposite of the status, premature (the task
-  still runs), malformed, naming a task the provider does not know, forged or stale tokens;
-- status faults (429, 5xx, read timeout, and unreadable answers: an HTML maintenance page with
-  200, a 302, a proxy's HTML 502) and a webhook handled while a poll waits for its
-  answer; expired jobs' late looks and late webhooks (a success after expiry is recorded,
-  never charged);
+  still runs), malformed, with aivideoapi.ai headers contradicting the body, naming a task
+  the provider does not know, forged or stale tokens;
+- status faults (429, 5xx, read timeout, 401/403/spend limit, and unreadable answers: an
+  HTML maintenance page with 200, a 302, a proxy's HTML 502, the other provider's answer
+  shape) and a webhook handled while a poll waits for its answer; expired jobs' late looks
+  and late webhooks (a success after expiry is recorded, never charged);
+- probes of a paused provider that pass or fail (401, 402, 503);
 - a worker killed right after ``generation_finalize`` commits (its download task never runs)
   and a download killed mid-way;
 - time passing (``time_machine``; frozen between steps), so leases, stuck submits, provider
@@ -29,12 +36,16 @@ after runs, and the tasks it queued on commit are dropped.
 
 Each example runs inside a savepoint rolled back at its end (the ledger refuses DELETE, not a
 rollback) with fresh users, and every invariant query is scoped to that example's users. What
-lives outside the database and is shared by the examples of one run (the faked provider, the
+lives outside the database and is shared by the examples of one run (the faked providers, the
 faked downloader, the ``settings`` the rules change) is put back to the same start at the
 beginning of each example: Hypothesis replays a sequence of choices and requires that it draws
 the same things, so a precondition must not depend on what an earlier example left behind.
 The invariants, checked after every step, are listed on
 :meth:`LifecycleMachine.ledger_and_jobs_agree`. Run with ``-s`` to see what a run explored.
+
+Two runs: fixed sequences (derandomized; 40 examples, 200 on PostgreSQL) that must reach every
+path in ``MUST_SEE``, and new sequences from a fresh seed on every run, printed and added to
+a failure's report; ``LIFECYCLE_MACHINE_SEED=<seed>`` replays them.
 """
 
 import os
