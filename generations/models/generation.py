@@ -170,6 +170,17 @@ class Generation(models.Model):
         indexes = [
             models.Index(fields=["user", "-created_at"], name="generation_user_created"),
             models.Index(fields=["state", "next_action_at"], name="generation_state_due"),
+            # The first poll's schedule reads the latest completion times of similar jobs at
+            # each submit (selectors.poll_schedule.completion_samples).
+            models.Index(
+                fields=["provider", "mode", "resolution", "duration", "-provider_completed_at"],
+                name="generation_poll_schedule",
+                condition=models.Q(
+                    state="succeeded",
+                    provider_completed_at__isnull=False,
+                    submitted_at__isnull=False,
+                ),
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
