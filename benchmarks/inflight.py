@@ -5,10 +5,14 @@ limits; in polling mode at most 1.5 status requests per job on average with a p9
 (provider finished -> portal finalized) under 10 s; exactly 1 status request per job in callback
 mode (issue #14 item 2).
 
-    .venv/bin/python benchmarks/inflight.py                      # 600 warm-up + 1,000 jobs
-    .venv/bin/python benchmarks/inflight.py --workers 4          # the same with a qcluster
-    .venv/bin/python benchmarks/inflight.py --mode callback      # no warm-up wave
-    .venv/bin/python benchmarks/inflight.py --jobs 200 --warmup 400 --time-scale 0.5
+    .venv/bin/python benchmarks/inflight.py --workers 4          # 600 warm-up + 1,000 jobs
+    .venv/bin/python benchmarks/inflight.py --workers 4 --mode callback   # no warm-up wave
+    .venv/bin/python benchmarks/inflight.py --jobs 200           # in-process, sync mode
+
+The README's figures come from the first line. In sync mode (no ``--workers``) one process
+runs every submit, poll and download inline between dispatcher passes; with 1,000 jobs its
+passes fall seconds behind, which shows as finalize delay (a p95 of 50 s on 2026-11-29) that a
+cluster does not have.
 
 The first poll of a polling-mode job is scheduled from the completion times the portal observed
 for similar jobs (``services.poll_schedule``), and a fresh database has none: so polling mode
