@@ -185,6 +185,17 @@ class Generation(models.Model):
                 name="generation_user_active",
             ),
             models.Index(fields=["state", "next_action_at"], name="generation_state_due"),
+            # The first poll's schedule reads the latest completion times of similar jobs at
+            # each submit (selectors.poll_schedule.completion_samples).
+            models.Index(
+                fields=["provider", "mode", "resolution", "duration", "-provider_completed_at"],
+                name="generation_poll_schedule",
+                condition=models.Q(
+                    state="succeeded",
+                    provider_completed_at__isnull=False,
+                    submitted_at__isnull=False,
+                ),
+            ),
         ]
         constraints = [
             models.UniqueConstraint(

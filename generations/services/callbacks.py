@@ -54,8 +54,8 @@ from .lifecycle import (
     generation_finalize,
     generation_late_record,
     generation_read_failed,
-    next_poll_delay,
 )
+from .poll_schedule import next_poll_delay
 from .status_reads import task_status_read
 
 logger = logging.getLogger(__name__)

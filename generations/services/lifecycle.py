@@ -46,6 +46,7 @@ from .circuit import provider_circuit_open
 from .failover import generation_failover
 from .inputs import InputsNotConfigured, inputs_expire_later, provider_input_urls
 from .ledger import HoldAlreadySettled, credits_capture, credits_release
+from .poll_schedule import first_poll_delay, next_poll_delay
 from .posters import generation_poster_store, poster_bytes_or_none
 from .status_reads import task_status_read
 
@@ -54,10 +55,6 @@ State = Generation.State
 
 SUBMIT_MAX_ATTEMPTS = 6
 DOWNLOAD_MAX_ATTEMPTS = 5
-# Callback mode: polling is only the safety net, so it starts this much later (seconds,
-# scaled) and runs every 30-60 s instead of 5-10 s.
-CALLBACK_FIRST_POLL_MARGIN_S = 60.0
-CALLBACK_POLL_INTERVAL_S = (30.0, 60.0)
 # A job whose submit outcome is unknown can only be settled by a callback: the task would end
 # within minutes and APIXO's callback retries end 12.5 min after
 # (docs/providers/apixo.md "Webhooks"). So its hold is released when this has passed without one,
@@ -141,54 +138,6 @@ def _scaled(seconds: float) -> timedelta:
 # longer is a transient fault like any timeout (backed off, never final), and a short cap keeps
 # a batch of polls within its budget (tasks.poll_generations) and the task timeout.
 POLL_READ_BUDGET_S = 10.0
-
-# docs/providers/apixo.md "Latency and polling": typical generation time, seconds, per clip length.
-TYPICAL_SECONDS = {4: (40.0, 60.0), 8: (60.0, 90.0), 12: (90.0, 120.0)}
-EXTEND_FACTOR = 1.15  # docs/providers/apixo.md "Latency and polling": extend takes somewhat longer
-# Where in the typical range the first poll goes: late enough that most jobs are done by the
-# second poll, so polling mode stays under 3 status requests per job
-# (docs/architecture.md "Performance targets").
-FIRST_POLL_SHARE = 0.4
-
-
-def first_poll_delay(generation: Generation) -> timedelta:
-    """Return when to poll first: 40% into the documented typical completion time.
-
-    docs/providers/apixo.md "Latency and polling": 40-60 s for 4 s of video, 60-90 s for 8 s, 90-120
-    s for 12 s, extend somewhat longer; linear in between. That gives 48, 72 and 102 s (x1.15 for
-    extend), scaled by ``POLL_TIME_SCALE``. docs/providers/apixo.md "Latency and polling" suggests
-    polling from the start of the range (40/60/90 s), but with 5-10 s steps that costs about 3.5
-    status requests per job (``benchmarks/inflight.py``), over the target of 3 in
-    docs/architecture.md "Performance targets"; 40% in costs about 2. In callback mode
-    (``generation.uses_callback``) the callback should come first, so the safety-net poll waits
-    ``CALLBACK_FIRST_POLL_MARGIN_S`` seconds (scaled) longer.
-    """
-    low_length, high_length = (4, 8) if generation.duration <= 8 else (8, 12)
-    share = (generation.duration - low_length) / (high_length - low_length)
-    low, high = (
-        a + share * (b - a)
-        for a, b in zip(TYPICAL_SECONDS[low_length], TYPICAL_SECONDS[high_length], strict=True)
-    )
-    seconds = low + FIRST_POLL_SHARE * (high - low)
-    if generation.mode == Mode.VIDEO_EXTEND:
-        seconds *= EXTEND_FACTOR
-    if generation.uses_callback:
-        seconds += CALLBACK_FIRST_POLL_MARGIN_S
-    return _scaled(seconds)
-
-
-def next_poll_delay(generation: Generation, *, fast: bool = False) -> timedelta:
-    """Return the wait before the next poll, scaled by ``POLL_TIME_SCALE``.
-
-    Polling mode: 5-10 s (docs/providers/apixo.md "Latency and polling"), growing by 1 s per poll
-    made. Callback mode: 30-60 s, growing by 5 s per poll (docs/providers/apixo.md "Webhooks": "use
-    callback mode to avoid frequent polling"), unless ``fast``: a callback announced a final state
-    that the status answer does not show yet, so the next look comes at the polling-mode pace.
-    """
-    if generation.uses_callback and not fast:
-        low, high = CALLBACK_POLL_INTERVAL_S
-        return _scaled(min(low + 5.0 * generation.poll_count, high))
-    return _scaled(min(5.0 + generation.poll_count, 10.0))
 
 
 def download_lease() -> timedelta:
@@ -569,8 +518,8 @@ def generation_poll(*, generation_id: int) -> str:
     Issue #12 item 1, docs/architecture.md "What must hold": a job ends only on a definitive answer.
 
     - A well-formed status with a final state goes to ``generation_finalize``.
-    - A running one schedules the next poll (``next_poll_delay``: 5-10 s, or 30-60 s in
-      callback mode) and clears any earlier "not found".
+    - A running one schedules the next poll (``poll_schedule.next_poll_delay``: 8-10 s, or
+      30-60 s in callback mode) and clears any earlier "not found".
     - A failed read is classified once, by ``errors.status_read_fault``
       (:func:`generation_read_failed`): a documented "task does not exist" is believed only
       when confirmed ``NOT_FOUND_RECHECK_S`` (scaled) later, then fails the job with a

@@ -51,8 +51,10 @@ Timing (docs/providers/apixo.md "Latency and polling", "Webhooks" and
 docs/providers/aivideoapi.md "Callback"):
 
 ``time_scale`` (float, ``0.05``)
-    Multiplies the documented typical generation time (4 s clip ~50 s, 8 s ~75 s, 12 s ~105 s,
-    extend 15 % longer). 0.05 makes a 4 s clip final after ~2.5 s. aivideoapi.ai documents no
+    Multiplies each task's generation time, drawn within the documented typical range (4 s
+    clip 40-60 s, 8 s 60-90 s, 12 s 90-120 s, extend 15 % longer, 1080p 10 % longer), skewed
+    towards its low end (``lifecycle.completion_seconds``; the ``seed`` knob makes the draws
+    reproducible). 0.05 makes a 4 s clip final after 2-3 s. aivideoapi.ai documents no
     timing and runs the same model, so it uses the same figures.
 ``callback_time_scale`` (float or None, ``None``)
     Multiplies the documented callback retry delays (APIXO: 30 s, 2 min, 10 min;
@@ -99,7 +101,8 @@ docs/providers/aivideoapi.md "Create Task"):
     ``http://169.254.169.254/evil.mp4``.
 ``seed`` (int or None, ``None``)
     Seed of the random generator behind every rate above (and of aivideoapi.ai's random
-    ``output.metadata.seed``), for reproducible runs.
+    ``output.metadata.seed``), and of a second one behind generation times, for reproducible
+    runs.
 
 Inputs and outputs (docs/providers/apixo.md "Image formats", "Source input"):
 

@@ -1,7 +1,7 @@
 """Drive tasks from pending to a final state over (scaled) time, for either provider.
 
-Sources: docs/providers/apixo.md "Latency and polling" (typical generation time per duration),
-docs/providers/apixo.md "Latency and polling" (extend takes somewhat longer),
+Sources: docs/providers/apixo.md "Latency and polling" (typical generation time per duration, extend
+takes somewhat longer; each task's time is drawn within that range: :func:`completion_seconds`),
 docs/providers/apixo.md "Status response fields" and docs/providers/aivideoapi.md "Query Task"
 (pending -> processing -> a final state). aivideoapi.ai documents no timing; it runs the same model,
 so it gets the same figures.
@@ -17,6 +17,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import math
 import re
 import threading
 import time
@@ -32,11 +33,19 @@ from .store import Dice, Failure, Task, TaskStore
 
 logger = logging.getLogger(__name__)
 
-# docs/providers/apixo.md "Latency and polling": 4 s -> 40-60 s, 8 s -> 60-90 s, 12 s -> 90-120 s
-# (midpoints).
-TYPICAL_SECONDS = {4: 50.0, 8: 75.0, 12: 105.0}
+# docs/providers/apixo.md "Latency and polling": typical generation time per clip length, seconds.
+TYPICAL_RANGE = {4: (40.0, 60.0), 8: (60.0, 90.0), 12: (90.0, 120.0)}
 EXTEND = "seedance-1-5-pro-extend"
 EXTEND_FACTOR = 1.15  # docs/providers/apixo.md "Latency and polling": "may take slightly longer"
+# Not documented: the simulator's own assumption that 1080p (extend only) takes a bit longer.
+RESOLUTION_FACTOR = {"1080p": 1.1}
+# Where a generation time falls in its range: the range's low end (the model's own work) plus a
+# right-skewed wait (queue, route, inputs): log-normal with its median at this share of the
+# range's width and this sigma, drawn again when it would pass the range's high end (about 2 %
+# of draws). Median ~0.35 into the range, 5th percentile ~0.15, 95th ~0.8.
+WAIT_MEDIAN_SHARE = 0.35
+WAIT_SIGMA = 0.5
+MAX_DRAWS = 100
 PENDING_SHARE = 0.15
 SLOW_FACTOR = 10.0
 
@@ -44,12 +53,42 @@ _FAIL_TRIGGER = re.compile(r"\[sim:fail(?:=([^\]]+))?\]")
 _SLOW_TRIGGER = "[sim:slow]"
 
 
-def typical_seconds(spec: Spec) -> float:
-    """Return the documented typical generation time, linear between 4, 8 and 12 s clips."""
-    low, high = (4, 8) if spec.duration <= 8 else (8, 12)
-    share = (spec.duration - low) / (high - low)
-    seconds = TYPICAL_SECONDS[low] + share * (TYPICAL_SECONDS[high] - TYPICAL_SECONDS[low])
-    return seconds * (EXTEND_FACTOR if spec.model == EXTEND else 1.0)
+def documented_range(spec: Spec) -> tuple[float, float]:
+    """Return the typical generation time of ``spec`` as (low, high) seconds, unscaled.
+
+    docs/providers/apixo.md "Latency and polling": 40-60 s for a 4 s clip, 60-90 s for 8 s,
+    90-120 s for 12 s (linear in between), x1.15 for an extension ("somewhat longer"); 1080p
+    x1.1 (``RESOLUTION_FACTOR``, the simulator's assumption). aivideoapi.ai documents no
+    timing and runs the same model, so it gets the same figures.
+    """
+    low_length, high_length = (4, 8) if spec.duration <= 8 else (8, 12)
+    share = (spec.duration - low_length) / (high_length - low_length)
+    low, high = (
+        a + share * (b - a)
+        for a, b in zip(TYPICAL_RANGE[low_length], TYPICAL_RANGE[high_length], strict=True)
+    )
+    factor = (EXTEND_FACTOR if spec.model == EXTEND else 1.0) * RESOLUTION_FACTOR.get(
+        spec.resolution, 1.0
+    )
+    return low * factor, high * factor
+
+
+def completion_seconds(spec: Spec, dice: Dice) -> float:
+    """Draw one task's generation time in seconds (unscaled), within ``documented_range``.
+
+    The low end of the range plus a log-normal wait (``WAIT_MEDIAN_SHARE``, ``WAIT_SIGMA``),
+    drawn again while it would end past the high end (after ``MAX_DRAWS`` tries: the high
+    end). Real generation times spread like this: never faster than the model's work, now and
+    then much slower when queued; so a portal cannot schedule from one constant.
+    """
+    low, high = documented_range(spec)
+    width = high - low
+    mu = math.log(WAIT_MEDIAN_SHARE * width)
+    for _ in range(MAX_DRAWS):
+        wait = dice.lognormal(mu, WAIT_SIGMA)
+        if wait <= width:
+            return low + wait
+    return high
 
 
 def is_slow(prompt: str) -> bool:
@@ -127,8 +166,10 @@ class Engine:
         config: Callable[[], BaseConfig],
         dialect: Dialect,
         videos: video.VideoCache | None = None,
+        timing_dice: Dice | None = None,
     ) -> None:
         self._store = store
+        self._timing_dice = timing_dice or Dice(None)
         self._config = config
         self._dialect = dialect
         self._scheduler = Scheduler()
@@ -137,11 +178,14 @@ class Engine:
         self.callbacks = CallbackDispatcher(store, config, dialect, self._scheduler)
 
     def timing(self, spec: Spec, now: float) -> tuple[float, float]:
-        """Return (pending_until, due_at) for a task submitted at ``now``."""
+        """Return (pending_until, due_at) for a task submitted at ``now``.
+
+        The generation time is drawn (:func:`completion_seconds`) and scaled by ``time_scale``.
+        """
         config = self._config()
         if config.callback_early:
             return now, now
-        total = typical_seconds(spec) * config.time_scale
+        total = completion_seconds(spec, self._timing_dice) * config.time_scale
         if is_slow(spec.prompt):
             total *= SLOW_FACTOR
         return now + total * PENDING_SHARE, now + total

@@ -40,6 +40,11 @@ from .web import (
 logger = logging.getLogger(__name__)
 
 
+def timing_seed(seed: int | None) -> str | None:
+    """Return the seed of the generation-time draws for the config's ``seed`` (None: random)."""
+    return None if seed is None else f"{seed}/timing"
+
+
 class Provider:
     """Base of :class:`~.apixo.ApixoProvider` and :class:`~.aivideoapi.AivideoapiProvider`.
 
@@ -59,7 +64,16 @@ class Provider:
         self.store = TaskStore(self._opening_balance(config), self)  # type: ignore[arg-type]
         self.requests = RequestLog()
         self.dice = Dice(config.seed)
-        self.engine = Engine(self.store, lambda: self.config, self, videos)  # type: ignore[arg-type]
+        # Generation times have their own random source, so that drawing them does not shift
+        # the fault sequence a seed gives.
+        self.timing_dice = Dice(timing_seed(config.seed))
+        self.engine = Engine(
+            self.store,
+            lambda: self.config,
+            self,  # type: ignore[arg-type]
+            videos,
+            timing_dice=self.timing_dice,
+        )
         self._file_path = re.compile(
             re.escape(self.prefix) + rf"/files/({self.task_id_pattern})\.mp4"
         )
@@ -174,6 +188,7 @@ class Provider:
             self.store.clear(self._opening_balance(self.config))
             self.requests.clear()
             self.dice.reseed(self.config.seed)
+            self.timing_dice.reseed(timing_seed(self.config.seed))
             return envelope(200, "success", self.config.as_dict())
         if path == "/_sim/tasks" and method == "GET":
             return envelope(200, "success", self.store.describe(now))
@@ -192,6 +207,7 @@ class Provider:
             self.store.set_balance(self._opening_balance(self.config))
         if "seed" in changes:
             self.dice.reseed(self.config.seed)
+            self.timing_dice.reseed(timing_seed(self.config.seed))
         return envelope(200, "success", self.config.as_dict())
 
     def _opening_balance(self, config: BaseConfig) -> Decimal:

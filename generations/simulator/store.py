@@ -292,9 +292,10 @@ class RequestLog:
 
 
 class Dice:
-    """Thread-safe, reseedable random source behind every injected fault."""
+    """Thread-safe, reseedable random source behind every injected fault (and, as its own
+    instance, behind generation times: ``lifecycle.completion_seconds``)."""
 
-    def __init__(self, seed: int | None) -> None:
+    def __init__(self, seed: int | str | None) -> None:
         self._lock = threading.Lock()
         self._random = random.Random(seed)
 
@@ -310,12 +311,18 @@ class Dice:
         with self._lock:
             return self._random.choice(options)
 
+    def lognormal(self, mu: float, sigma: float) -> float:
+        """Return a log-normal draw: ``exp`` of a normal with mean ``mu`` and deviation
+        ``sigma``."""
+        with self._lock:
+            return self._random.lognormvariate(mu, sigma)
+
     def integer(self, low: int, high: int) -> int:
         """Return an integer from ``low`` to ``high`` inclusive."""
         with self._lock:
             return self._random.randint(low, high)
 
-    def reseed(self, seed: int | None) -> None:
+    def reseed(self, seed: int | str | None) -> None:
         """Restart the sequence from ``seed``."""
         with self._lock:
             self._random.seed(seed)

@@ -23,7 +23,7 @@ def observed_states(sim, task_id, timeout=10.0):
 
 
 def test_task_goes_pending_processing_success(make_sim):
-    sim = make_sim(time_scale=0.04)  # 4 s clip: pending 0.3 s, final at 2 s
+    sim = make_sim(time_scale=0.04)  # 4 s clip: 40-60 s scaled, final within 1.6-2.4 s
     before = int(time.time() * 1000)
 
     task_id = sim.submit_ok(t2v_input())
@@ -34,7 +34,7 @@ def test_task_goes_pending_processing_success(make_sim):
     assert data["taskId"] == task_id
     assert before <= data["createTime"] <= data["completeTime"]
     assert data["costTime"] == data["completeTime"] - data["createTime"]
-    assert 1990 <= data["costTime"] < 3000
+    assert 1590 <= data["costTime"] < 3000
 
 
 def test_running_states_carry_only_the_documented_fields(sim):
@@ -118,9 +118,10 @@ def test_longer_clips_take_longer(sim):
     short_cost = sim.wait_final(short)["costTime"]
     long_cost = sim.wait_final(long)["costTime"]
 
-    # Never before the scaled typical time; later only if rendering lagged.
-    assert short_cost >= 490  # ~50 s x 0.01
-    assert long_cost >= 1040  # ~105 s x 0.01
+    # Never before the low end of the scaled typical range (the draw is within it); later only
+    # if rendering lagged. 4 s: 40-60 s x 0.01; 12 s: 90-120 s x 0.01.
+    assert short_cost >= 390
+    assert long_cost >= 890
     assert long_cost > short_cost
 
 
