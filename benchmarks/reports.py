@@ -60,6 +60,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=3, help="timed runs per page")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     parser.add_argument("--seed", type=int, default=6)
+    parser.add_argument(
+        "--slow-queries",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also print each page's N slowest statements (ms, SQL head): the profile",
+    )
     return parser.parse_args()
 
 
@@ -227,6 +234,14 @@ def build(args: argparse.Namespace) -> dict:
     return {"heavy": User.objects.get(id=heavy), "manager": manager, "now": now}
 
 
+SLOW_QUERIES = 0
+
+
+def _p95(times: list[float]) -> float:
+    """Return the 95th percentile of ``times`` (the largest of fewer than 20 runs)."""
+    return statistics.quantiles(times, n=20)[-1] if len(times) >= 20 else max(times)
+
+
 def measure(label: str, fetch: Callable, runs: int) -> None:
     """Run ``fetch`` ``runs`` times; print queries, milliseconds and response size."""
     from django.db import connection
@@ -247,9 +262,14 @@ def measure(label: str, fetch: Callable, runs: int) -> None:
         queries, size = len(captured), len(body)
     print(
         f"{label:<52} {queries:>3} queries  median {statistics.median(times):>8.1f} ms  "
+        f"p95 {_p95(times):>8.1f} ms  "
         f"(min {min(times):.1f}, max {max(times):.1f})  {size / 1024:>8.1f} KiB",
         flush=True,
     )
+    slowest = sorted(captured.captured_queries, key=lambda q: -float(q["time"]))
+    for query in slowest[:SLOW_QUERIES]:
+        sql = " ".join(query["sql"].split())
+        print(f"    {float(query['time']) * 1000:8.1f} ms  {sql[:220]}", flush=True)
 
 
 def csv_memory(label: str, fetch: Callable) -> None:
@@ -342,7 +362,9 @@ def run(args: argparse.Namespace, data: dict) -> None:
 
 
 def main() -> None:
+    global SLOW_QUERIES
     args = parse_args()
+    SLOW_QUERIES = args.slow_queries
     scratch = tempfile.mkdtemp(prefix="seedance-bench-")
     setup_django(scratch)
     from django.conf import settings

@@ -4,7 +4,7 @@ from .alerts import ProviderAlert
 from .api import ApiIdempotencyKey, ApiToken, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from .circuit import ProviderCircuit
 from .generation import Generation, GenerationInput, WorkerLease
-from .ledger import CreditAccount, CreditEntry
+from .ledger import CreditAccount, CreditEntry, SpendRollup
 from .ops import OpsMetric, WorkerHeartbeat
 from .pricing import Price, PriceTable
 from .team import AuditEntry, Invitation
@@ -24,6 +24,7 @@ __all__ = [
     "PriceTable",
     "ProviderAlert",
     "ProviderCircuit",
+    "SpendRollup",
     "User",
     "WebhookDelivery",
     "WebhookEndpoint",

@@ -14,7 +14,6 @@ import csv
 from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 
-from django.core.paginator import Paginator
 from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.urls import reverse
 from django.utils import dateformat, timezone
@@ -27,6 +26,7 @@ from ..models import CreditEntry
 from ..models.ledger import credits_to_usd
 from ..selectors.reports import (
     Period,
+    StatementPaginator,
     local_midnight,
     local_today,
     member_usage,
@@ -143,16 +143,18 @@ class UsageView(TemplateView):
         start, end = _bounds(*form.date_range())
         today = local_today()
         usage = member_usage(user=user, month_start=month_first_day(today), today=today)
-        paginator = Paginator(
+        totals = statement_totals(user=user, start=start, end=end, kinds=form.kinds())
+        paginator = StatementPaginator(
             statement_rows(user=user, start=start, end=end, kinds=form.kinds()),
             STATEMENT_PAGE_SIZE,
+            count=totals.entries,
         )
         query = _query_without(self.request, "page")
         return super().get_context_data(
             form=form,
             usage=usage,
             page_obj=paginator.get_page(self.request.GET.get("page")),
-            totals=statement_totals(user=user, start=start, end=end, kinds=form.kinds()),
+            totals=totals,
             kinds=CreditEntry.Kind.choices,
             chosen_kinds=form.kinds(),
             breakdowns=[
