@@ -173,6 +173,19 @@ class Migration(migrations.Migration):
                 name="entry_account_created_kind",
             ),
         ),
+        migrations.AddIndex(
+            model_name="spendrollup",
+            index=models.Index(
+                fields=["slot", "captures", "captured", "user", "provider", "mode", "resolution"],
+                name="spend_rollup_slot_sums",
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="generation",
+            index=models.Index(
+                fields=["created_at", "user", "state", "provider"], name="generation_created_jobs"
+            ),
+        ),
         migrations.RunPython(backfill_balance_after, migrations.RunPython.noop, elidable=True),
         migrations.RunPython(backfill_spend_rollup, migrations.RunPython.noop, elidable=True),
     ]

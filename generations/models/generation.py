@@ -170,6 +170,10 @@ class Generation(models.Model):
         indexes = [
             models.Index(fields=["user", "-created_at"], name="generation_user_created"),
             models.Index(fields=["state", "next_action_at"], name="generation_state_due"),
+            # Covers the team spend page's jobs per member and state (issue #14).
+            models.Index(
+                fields=["created_at", "user", "state", "provider"], name="generation_created_jobs"
+            ),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -235,7 +235,14 @@ class SpendRollup(models.Model):
                 name="spend_rollup_credits_gte_0",
             ),
         ]
-        indexes = [models.Index(fields=["user", "slot"], name="spend_rollup_user_slot")]
+        indexes = [
+            models.Index(fields=["user", "slot"], name="spend_rollup_user_slot"),
+            # Covers the team report's sums over a range: read from the index alone.
+            models.Index(
+                fields=["slot", "captures", "captured", "user", "provider", "mode", "resolution"],
+                name="spend_rollup_slot_sums",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.slot:%Y-%m-%d %H:%M} {self.user_id} {self.mode}: {self.captured}"

@@ -145,28 +145,60 @@ class UTCHour(Func):
         )
 
 
+class ShiftedDate(Func):
+    """The date, as text ``"YYYY-MM-DD"``, of a datetime moved from UTC by ``minutes``: the
+    local date in a zone whose offset is that many minutes throughout the range."""
+
+    output_field = CharField()
+
+    def __init__(self, expression, *, minutes: int, **extra):
+        self.minutes = int(minutes)
+        super().__init__(expression, **extra)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        template = f"date(%(expressions)s, '{self.minutes:+d} minutes')"
+        return self.as_sql(compiler, connection, template=template)
+
+    def as_postgresql(self, compiler, connection, **extra):
+        template = (
+            f"to_char((%(expressions)s AT TIME ZONE 'UTC') + interval '{self.minutes:d} minutes', "
+            "'YYYY-MM-DD')"
+        )
+        return self.as_sql(compiler, connection, template=template)
+
+
+def _offsets(first: date, last: date) -> set[timedelta]:
+    """Return the UTC offsets ``settings.TIME_ZONE`` has on the days ``first`` to ``last``
+    and the day either side (at noon; offsets change at most once a day)."""
+    tz = timezone.get_default_timezone()
+    days = (last - first).days + 3
+    return {
+        tz.utcoffset(datetime.combine(first + timedelta(days=n - 1), time(12))) for n in range(days)
+    }
+
+
 def _whole_hour_offsets(first: date, last: date) -> bool:
     """Tell whether ``settings.TIME_ZONE`` is a whole number of hours from UTC on every day
     from ``first`` to ``last`` (so that every UTC hour falls in one local day)."""
-    tz = timezone.get_default_timezone()
-    day = first - timedelta(days=1)
-    while day <= last + timedelta(days=1):
-        if tz.utcoffset(datetime.combine(day, time(12))) % timedelta(hours=1):
-            return False
-        day += timedelta(days=1)
-    return True
+    return not any(offset % timedelta(hours=1) for offset in _offsets(first, last))
 
 
 def _slotted(rollup: QuerySet, first: date, last: date) -> tuple[QuerySet, Callable]:
     """Annotate ``rollup`` rows with ``bucket``, a time slot to group by that lies in one
     local day, and return them with the function giving a bucket's local date.
 
-    The bucket is the UTC hour (``UTCHour``) of the row's quarter hour when the time zone's
-    offsets are whole hours in the range (nearly every zone), else the local day of the
-    quarter hour (``TruncDay``; a quarter hour lies in one local day in every zone). A year
-    has at most 8,784 hours, so grouping by hour returns few rows whatever the data.
+    The bucket is the local date itself (``ShiftedDate``) when the zone keeps one offset
+    over the range (UTC, zones without daylight saving, ranges between changes); else the
+    UTC hour (``UTCHour``) of the row's quarter hour when the offsets are whole hours
+    (nearly every zone); else the local day of the quarter hour (``TruncDay``; a quarter
+    hour lies in one local day in every zone). A year has at most 366 days and 8,784 hours,
+    so the grouping returns few rows whatever the data.
     """
     tz = timezone.get_default_timezone()
+    offsets = _offsets(first, last)
+    if len(offsets) == 1:
+        minutes = next(iter(offsets)) // timedelta(minutes=1)
+        return rollup.annotate(bucket=ShiftedDate("slot", minutes=minutes)), date.fromisoformat
     if _whole_hour_offsets(first, last):
 
         def local_date(slot: str) -> date:
@@ -612,9 +644,9 @@ def team_spend(
         provider: only jobs run by this provider (a ``catalog.Provider`` value, matched
             against ``Generation.provider``); None for every provider.
 
-    Five queries whatever the team's size: spend per period, spend per member, spend per
-    provider, mode and resolution (one query for both breakdowns), all three from
-    ``SpendRollup``; jobs per member and state; and the members with their accounts.
+    Four queries whatever the team's size: spend per period, and spend per member, provider,
+    mode and resolution (folded into the three breakdowns), both from ``SpendRollup``; jobs
+    per member and state; and the members with their accounts.
     """
     period = Period(period)
     start, end = day_range(first, last)
@@ -628,25 +660,23 @@ def team_spend(
         jobs = jobs.filter(provider=provider)
     per_period = _spend_per_period(spent, first=first, last=last, period=period)
 
-    spend_by_user = {
-        row["user_id"]: row
-        for row in spent.values("user_id").annotate(
-            captures=Sum("captures"), credits=Sum("captured")
-        )
-    }
+    # One query for three breakdowns: per member, provider, mode and resolution (at most
+    # members x catalog combinations rows), folded here per member and per breakdown.
+    spend_by_user: dict[int, dict[str, int]] = defaultdict(lambda: {"captures": 0, "credits": 0})
+    by_mode_resolution: dict[tuple[str, str], list[int]] = defaultdict(_pair)
+    by_provider: dict[str, list[int]] = defaultdict(_pair)
+    fields = ("user_id", "provider", "mode", "resolution")
+    for row in spent.values(*fields).annotate(**_spent_groups()):
+        mine = spend_by_user[row["user_id"]]
+        mine["captures"] += row["jobs"]
+        mine["credits"] += row["credits"]
+        pair = (row["mode"], row["resolution"])
+        for groups, key in ((by_mode_resolution, pair), (by_provider, row["provider"])):
+            groups[key][0] += row["jobs"]
+            groups[key][1] += row["credits"]
     outcomes: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for row in jobs.values("user_id", "state").annotate(n=Count("id")):
         outcomes[row["user_id"]][row["state"]] += row["n"]
-
-    # One row per provider, mode and resolution (a few dozen), folded into both breakdowns.
-    by_mode_resolution: dict[tuple[str, str], list[int]] = defaultdict(_pair)
-    by_provider: dict[str, list[int]] = defaultdict(_pair)
-    fields = ("provider", "mode", "resolution")
-    for row in spent.values(*fields).annotate(**_spent_groups()):
-        provider_name, mode, resolution = (row[name] or "" for name in fields)
-        for groups, key in ((by_mode_resolution, (mode, resolution)), (by_provider, provider_name)):
-            groups[key][0] += row["jobs"]
-            groups[key][1] += row["credits"]
 
     people = User.objects.order_by(Lower("username")).values(
         "pk",
