@@ -11,8 +11,11 @@ a SQLite file in a temporary directory, or, when ``DATABASE_URL`` points to Post
 database named after it with ``_bench`` appended. Rows are bulk-inserted with explicit ids
 (bypassing the ledger services, which is fine for a benchmark: the append-only triggers
 refuse only UPDATE and DELETE). Every generation gets a hold and, once final, its capture
-or release; the remaining entries are grants, adjustments and revocations. Accounts get the
-balances their entries explain, so the statement's running balance can be checked.
+or release; the remaining entries are grants, adjustments and revocations. Entries are
+written in time order with the stored figures the services would write: each entry's
+``balance_after`` and the ``SpendRollup`` rows of the captures and releases; accounts get
+the balances their entries explain, so the statement's running balance can be checked.
+``--slow-queries N`` prints each page's N slowest statements (the profile).
 
 The provider balance is stubbed (the benchmark measures the portal, not the provider).
 """
@@ -60,6 +63,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=3, help="timed runs per page")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     parser.add_argument("--seed", type=int, default=6)
+    parser.add_argument(
+        "--slow-queries",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also print each page's N slowest statements (ms, SQL head): the profile",
+    )
     return parser.parse_args()
 
 
@@ -85,7 +95,15 @@ def build(args: argparse.Namespace) -> dict:
     from django.db import connection
     from django.utils import timezone
 
-    from generations.models import CreditAccount, CreditEntry, Generation, PriceTable, User
+    from generations.models import (
+        CreditAccount,
+        CreditEntry,
+        Generation,
+        PriceTable,
+        SpendRollup,
+        User,
+    )
+    from generations.models.ledger import spend_slot
 
     rng = random.Random(args.seed)
     now = timezone.now()
@@ -115,25 +133,14 @@ def build(args: argparse.Namespace) -> dict:
     table = PriceTable.objects.current()
     balance = dict.fromkeys(range(1, n_members + 2), 0)
     held = dict.fromkeys(range(1, n_members + 2), 0)
-    entries: list[CreditEntry] = []
-    entry_id = 0
+    # Entries are collected, then written in time order with ids in that order, as the
+    # ledger services write them: each one's balance_after is the running balance.
+    pending: list[dict] = []
     written = 0
 
     def add(**fields) -> int:
-        nonlocal entry_id, written
-        entry_id += 1
-        kind, amount, user_id = fields["kind"], fields["amount"], fields.pop("user_id")
-        b, h = CreditEntry.EFFECTS[kind]
-        balance[user_id] += b * amount
-        held[user_id] += h * amount
-        entries.append(
-            CreditEntry(id=entry_id, account_id=user_id, idempotency_key=f"b:{entry_id}", **fields)
-        )
-        if len(entries) >= BATCH:
-            CreditEntry.objects.bulk_create(entries)
-            written += len(entries)
-            entries.clear()
-        return entry_id
+        pending.append(fields)
+        return len(pending) - 1  # a reference for the settlement's ``hold``
 
     # Accounts first (entries point to them); balances are set once all entries exist.
     CreditAccount.objects.bulk_create(
@@ -209,13 +216,76 @@ def build(args: argparse.Namespace) -> dict:
             add(user_id=user_id, kind="adjust", amount=amount, created_at=when, memo="bench")
         else:
             add(user_id=user_id, kind="revoke", amount=-rng.randint(1, 500), created_at=when)
-    if entries:
-        CreditEntry.objects.bulk_create(entries)
-        written += len(entries)
+    order = sorted(range(len(pending)), key=lambda i: pending[i]["created_at"])
+    new_id = {old: position + 1 for position, old in enumerate(order)}
+    dimensions = {
+        g: (provider, mode, resolution, sound)
+        for g, provider, mode, resolution, sound in Generation.objects.values_list(
+            "id", "provider", "mode", "resolution", "sound"
+        )
+    }
+    rollup: dict[tuple, list[int]] = {}
+    entries: list[CreditEntry] = []
+    for old in order:
+        fields = pending[old]
+        entry_id = new_id[old]
+        kind, amount, user_id = fields["kind"], fields["amount"], fields.pop("user_id")
+        b, h = CreditEntry.EFFECTS[kind]
+        balance[user_id] += b * amount
+        held[user_id] += h * amount
+        if "hold_id" in fields:
+            fields["hold_id"] = new_id[fields["hold_id"]]
+            key = (spend_slot(fields["created_at"]), user_id, *dimensions[fields["generation_id"]])
+            counts = rollup.setdefault(key, [0, 0, 0, 0])
+            if kind == "capture":
+                counts[0] += 1
+                counts[1] -= amount
+            else:
+                counts[2] += 1
+                counts[3] += amount
+        entries.append(
+            CreditEntry(
+                id=entry_id,
+                account_id=user_id,
+                idempotency_key=f"b:{entry_id}",
+                balance_after=balance[user_id],
+                **fields,
+            )
+        )
+        if len(entries) >= BATCH:
+            CreditEntry.objects.bulk_create(entries)
+            written += len(entries)
+            entries.clear()
+    CreditEntry.objects.bulk_create(entries)
+    written += len(entries)
+    pending.clear()
+    SpendRollup.objects.bulk_create(
+        (
+            SpendRollup(
+                slot=slot,
+                user_id=user_id,
+                provider=provider,
+                mode=mode,
+                resolution=resolution,
+                sound=sound,
+                captures=captures,
+                captured=captured,
+                releases=releases,
+                released=released,
+            )
+            for (slot, user_id, provider, mode, resolution, sound), (
+                captures,
+                captured,
+                releases,
+                released,
+            ) in rollup.items()
+        ),
+        batch_size=BATCH,
+    )
     for u in range(1, n_members + 2):
         CreditAccount.objects.filter(id=u).update(balance=balance[u], held=held[u])
     with connection.cursor() as cursor:
-        models = [User, Generation, CreditEntry, CreditAccount]
+        models = [User, Generation, CreditEntry, CreditAccount, SpendRollup]
         for sql in connection.ops.sequence_reset_sql(no_style(), models):
             cursor.execute(sql)
         cursor.execute("ANALYZE")  # fresh planner statistics, as a live database has
@@ -225,6 +295,14 @@ def build(args: argparse.Namespace) -> dict:
         flush=True,
     )
     return {"heavy": User.objects.get(id=heavy), "manager": manager, "now": now}
+
+
+SLOW_QUERIES = 0
+
+
+def _p95(times: list[float]) -> float:
+    """Return the 95th percentile of ``times`` (the largest of fewer than 20 runs)."""
+    return statistics.quantiles(times, n=20)[-1] if len(times) >= 20 else max(times)
 
 
 def measure(label: str, fetch: Callable, runs: int) -> None:
@@ -247,9 +325,14 @@ def measure(label: str, fetch: Callable, runs: int) -> None:
         queries, size = len(captured), len(body)
     print(
         f"{label:<52} {queries:>3} queries  median {statistics.median(times):>8.1f} ms  "
+        f"p95 {_p95(times):>8.1f} ms  "
         f"(min {min(times):.1f}, max {max(times):.1f})  {size / 1024:>8.1f} KiB",
         flush=True,
     )
+    slowest = sorted(captured.captured_queries, key=lambda q: -float(q["time"]))
+    for query in slowest[:SLOW_QUERIES]:
+        sql = " ".join(query["sql"].split())
+        print(f"    {float(query['time']) * 1000:8.1f} ms  {sql[:220]}", flush=True)
 
 
 def csv_memory(label: str, fetch: Callable) -> None:
@@ -350,7 +433,9 @@ def run(args: argparse.Namespace, data: dict) -> None:
 
 
 def main() -> None:
+    global SLOW_QUERIES
     args = parse_args()
+    SLOW_QUERIES = args.slow_queries
     scratch = tempfile.mkdtemp(prefix="seedance-bench-")
     setup_django(scratch)
     from django.conf import settings

@@ -5,7 +5,7 @@ from .api import ApiIdempotencyKey, ApiToken, WebhookDelivery, WebhookEndpoint, 
 from .balances import ProviderBalanceReading
 from .circuit import ProviderCircuit
 from .generation import Generation, GenerationInput, WorkerLease
-from .ledger import CreditAccount, CreditEntry
+from .ledger import CreditAccount, CreditEntry, SpendRollup
 from .ops import OpsMetric, WorkerHeartbeat
 from .pricing import Price, PriceTable
 from .team import AuditEntry, Invitation
@@ -26,6 +26,7 @@ __all__ = [
     "ProviderAlert",
     "ProviderBalanceReading",
     "ProviderCircuit",
+    "SpendRollup",
     "User",
     "WebhookDelivery",
     "WebhookEndpoint",

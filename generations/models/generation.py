@@ -196,6 +196,10 @@ class Generation(models.Model):
                     submitted_at__isnull=False,
                 ),
             ),
+            # Covers the team spend page's jobs per member and state (issue #14).
+            models.Index(
+                fields=["created_at", "user", "state", "provider"], name="generation_created_jobs"
+            ),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -5,6 +5,7 @@ deleted (the database refuses it, see migration 0002); ``CreditAccount.balance``
 ``held`` change only in the transaction that writes the entry explaining the change.
 """
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -124,6 +125,13 @@ class CreditEntry(models.Model):
         help_text="Who caused the entry; empty for the system.",
     )
     memo = models.CharField(max_length=255, blank=True)
+    balance_after = models.BigIntegerField(
+        "available credits after",
+        null=True,
+        editable=False,
+        help_text="The account's available balance right after this entry, written with it "
+        "under the account lock (null only before migration 0015 backfilled it).",
+    )
     idempotency_key = models.CharField(max_length=100, unique=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
@@ -133,6 +141,11 @@ class CreditEntry(models.Model):
         indexes = [
             models.Index(fields=["account", "-created_at"], name="entry_account_created"),
             models.Index(fields=["kind", "-created_at"], name="entry_kind_created"),
+            # Covers the statement's totals: read from the index, not the table.
+            models.Index(
+                fields=["account", "created_at", "kind", "amount"],
+                name="entry_account_created_kind",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -174,3 +187,62 @@ class CreditEntry(models.Model):
     def held_delta(self) -> int:
         """Return the change this entry made to the account's reserved credits."""
         return self.EFFECTS[self.kind][1] * self.amount
+
+
+# Spend is rolled up per quarter hour of UTC: every time zone's offset is a whole number of
+# quarter hours, so a slot lies in one local day in any ``TIME_ZONE``.
+SPEND_SLOT = timedelta(minutes=15)
+
+
+def spend_slot(moment: datetime) -> datetime:
+    """Return the start (aware, UTC) of the quarter hour containing ``moment`` (aware)."""
+    moment = moment.astimezone(UTC)
+    return moment.replace(minute=moment.minute - moment.minute % 15, second=0, microsecond=0)
+
+
+class SpendRollup(models.Model):
+    """Captured and released credits per quarter hour, member, provider, mode, resolution
+    and sound: the ledger's settlements summed as they are written.
+
+    ``credits_capture`` and ``credits_release`` add to the row of the settled job in the
+    transaction that writes the entry, under the member's account lock, so the rollup always
+    equals the ledger grouped the same way (``ledger_check`` proves it). The spend reports
+    read it instead of the ledger (docs/architecture.md "Stored figures"). ``slot`` is the UTC
+    start of the quarter hour of the entry's ``created_at`` (``spend_slot``); ``captured``
+    and ``released`` are credits (>= 0); the dimensions are those of the settled generation
+    (empty strings and ``False`` for an entry without one).
+    """
+
+    slot = models.DateTimeField()
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    provider = models.CharField(max_length=20)
+    mode = models.CharField(max_length=20)
+    resolution = models.CharField(max_length=8)
+    sound = models.BooleanField()
+    captures = models.PositiveIntegerField(default=0)
+    captured = models.BigIntegerField("captured credits", default=0)
+    releases = models.PositiveIntegerField(default=0)
+    released = models.BigIntegerField("released credits", default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["slot", "user", "provider", "mode", "resolution", "sound"],
+                name="spend_rollup_one_row_per_group",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(captured__gte=0, released__gte=0),
+                name="spend_rollup_credits_gte_0",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["user", "slot"], name="spend_rollup_user_slot"),
+            # Covers the team report's sums over a range: read from the index alone.
+            models.Index(
+                fields=["slot", "captures", "captured", "user", "provider", "mode", "resolution"],
+                name="spend_rollup_slot_sums",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.slot:%Y-%m-%d %H:%M} {self.user_id} {self.mode}: {self.captured}"

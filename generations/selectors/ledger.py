@@ -1,11 +1,27 @@
 """Reads over the ledger: recomputing accounts from their entries."""
 
+from collections import defaultdict
 from dataclasses import dataclass
 
-from django.db.models import Case, Count, F, IntegerField, OuterRef, Q, Subquery, Sum, When
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    Count,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    RowRange,
+    Subquery,
+    Sum,
+    Value,
+    When,
+    Window,
+)
 from django.db.models.functions import Coalesce
 
-from ..models import CreditAccount, CreditEntry, Generation
+from ..models import CreditAccount, CreditEntry, Generation, SpendRollup
+from ..models.ledger import spend_slot
 
 Kind = CreditEntry.Kind
 
@@ -48,6 +64,7 @@ def ledger_mismatches() -> list[Mismatch]:
       expired job has none; a capture or release is on the account and the job of its hold.
 
     The work is a constant number of aggregate queries whatever the number of entries.
+    The stored figures are checked by ``figure_mismatches``, called at the end.
     """
     problems: list[Mismatch] = []
     accounts = CreditAccount.objects.annotate(
@@ -99,6 +116,7 @@ def ledger_mismatches() -> list[Mismatch]:
             Mismatch(f"generation {pk}", f"is {state} but has {count} open holds or a capture")
         )
     problems.extend(_settlement_kind_mismatches())
+    problems.extend(figure_mismatches())  # stored figures: see figure_mismatches
     return problems
 
 
@@ -161,3 +179,98 @@ def _settlement_kind_mismatches() -> list[Mismatch]:
 def _count(entries):
     """Return a subquery counting ``entries`` (correlated on one generation)."""
     return entries.values("generation").annotate(count=Count("pk")).values("count")
+
+
+# --- Stored figures (docs/architecture.md "Stored figures") -----------------------------------
+
+
+def figure_mismatches() -> list[Mismatch]:
+    """Return the disagreements of the ledger's stored figures with the entries.
+
+    ``balance_after_mismatches`` and ``rollup_mismatches``; ``ledger_mismatches`` reports
+    them with its own checks.
+    """
+    return [*balance_after_mismatches(), *rollup_mismatches()]
+
+
+def balance_after_mismatches() -> list[Mismatch]:
+    """Report each entry whose ``balance_after`` is not the running sum of its account's
+    balance effects in id order (the order entries are written under the account lock).
+
+    One query: a window sum per account, filtered on its result (Django's QUALIFY).
+    """
+    running = Window(
+        _effect_sum(0),
+        partition_by=[F("account_id")],
+        order_by=F("id").asc(),
+        frame=RowRange(start=None, end=0),
+    )
+    # A missing figure compares as a value no running sum takes.
+    stored = Coalesce(F("balance_after"), Value(-(2**62)), output_field=BigIntegerField())
+    wrong = (
+        CreditEntry.objects.annotate(running=running, stored=stored)
+        .filter(~Q(running=F("stored")))
+        .order_by("id")
+        .values_list("pk", "balance_after", "running")
+    )
+    return [
+        Mismatch(f"entry {pk}", f"stored balance_after={stored}, entries give {running}")
+        for pk, stored, running in wrong
+    ]
+
+
+def _rollup_key(slot, user_id, provider, mode, resolution, sound) -> tuple:
+    return (slot, user_id, provider or "", mode or "", resolution or "", bool(sound))
+
+
+def rollup_mismatches() -> list[Mismatch]:
+    """Report each ``SpendRollup`` group (quarter hour, member, provider, mode, resolution,
+    sound) whose captures, captured credits, releases or released credits differ from the
+    ledger's captures and releases grouped the same way, including groups only one side has.
+
+    Reads every capture and release once (streamed), and every rollup row.
+    """
+    ledger: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    settlements = (
+        CreditEntry.objects.filter(kind__in=[Kind.CAPTURE, Kind.RELEASE])
+        .order_by()
+        .values_list(
+            "created_at",
+            "account__user_id",
+            "generation__provider",
+            "generation__mode",
+            "generation__resolution",
+            "generation__sound",
+            "kind",
+            "amount",
+        )
+    )
+    for created_at, *dimensions, kind, amount in settlements.iterator(chunk_size=5000):
+        counts = ledger[_rollup_key(spend_slot(created_at), *dimensions)]
+        if kind == Kind.CAPTURE:
+            counts[0] += 1
+            counts[1] -= amount
+        else:
+            counts[2] += 1
+            counts[3] += amount
+    stored: dict[tuple, list[int]] = {}
+    fields = ("slot", "user_id", "provider", "mode", "resolution", "sound")
+    counts = ("captures", "captured", "releases", "released")
+    for row in SpendRollup.objects.values_list(*fields, *counts).iterator(chunk_size=5000):
+        stored[_rollup_key(*row[:6])] = list(row[6:])
+    problems = []
+    for key in sorted(set(ledger) | set(stored), key=lambda k: (k[0], *map(str, k[1:]))):
+        have, want = stored.get(key, [0, 0, 0, 0]), ledger.get(key, [0, 0, 0, 0])
+        if have != want:
+            slot, user_id, provider, mode, resolution, sound = key
+            problems.append(
+                Mismatch(
+                    f"spend rollup {slot:%Y-%m-%d %H:%M} UTC, user {user_id}, "
+                    f"{provider}/{mode}/{resolution}/sound {'on' if sound else 'off'}",
+                    "stored captures={}, captured={}, releases={}, released={}; ".format(*have)
+                    + "ledger gives captures={}, captured={}, releases={}, released={}".format(
+                        *want
+                    ),
+                )
+            )
+    return problems

@@ -9,9 +9,13 @@ that ran the job after any failover).
 
 Every function issues a constant number of queries whatever the number of members,
 generations and entries (docs/architecture.md "Performance targets"): sums are made by the database
-(``values(...).annotate(...)``, window functions), never by loading rows. Calendar days,
-weeks (Monday to Sunday) and months are those of ``settings.TIME_ZONE``; spend over time is
-grouped by UTC hour in the database and bucketed here (see ``_slotted``).
+(``values(...).annotate(...)``), never by loading rows. They read stored figures, not the
+whole history (docs/architecture.md "Stored figures"): the statement shows each entry's
+``balance_after``, and spend comes from ``SpendRollup`` (captured credits per UTC quarter
+hour, member, provider, mode, resolution and sound), which the ledger services keep equal
+to the captures. Calendar days, weeks (Monday to Sunday) and months are those of
+``settings.TIME_ZONE``; spend over time is grouped by UTC hour (or quarter hour) in the
+database and bucketed here (see ``_slotted``).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
+from django.core.paginator import Paginator
 from django.db import models
 from django.db.models import (
     BigIntegerField,
@@ -37,13 +42,12 @@ from django.db.models import (
     Sum,
     Value,
     When,
-    Window,
 )
 from django.db.models.functions import Coalesce, Lower, TruncDay
 from django.utils import timezone
 
 from ..catalog import Mode, Provider
-from ..models import CreditAccount, CreditEntry, Generation, User
+from ..models import CreditAccount, CreditEntry, Generation, SpendRollup, User
 from ..models.ledger import credits_to_usd
 
 logger = logging.getLogger(__name__)
@@ -135,50 +139,81 @@ class UTCHour(Func):
         )
 
 
+class ShiftedDate(Func):
+    """The date, as text ``"YYYY-MM-DD"``, of a datetime moved from UTC by ``minutes``: the
+    local date in a zone whose offset is that many minutes throughout the range."""
+
+    output_field = CharField()
+
+    def __init__(self, expression, *, minutes: int, **extra):
+        self.minutes = int(minutes)
+        super().__init__(expression, **extra)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        template = f"date(%(expressions)s, '{self.minutes:+d} minutes')"
+        return self.as_sql(compiler, connection, template=template)
+
+    def as_postgresql(self, compiler, connection, **extra):
+        template = (
+            f"to_char((%(expressions)s AT TIME ZONE 'UTC') + interval '{self.minutes:d} minutes', "
+            "'YYYY-MM-DD')"
+        )
+        return self.as_sql(compiler, connection, template=template)
+
+
+def _offsets(first: date, last: date) -> set[timedelta]:
+    """Return the UTC offsets ``settings.TIME_ZONE`` has on the days ``first`` to ``last``
+    and the day either side (at noon; offsets change at most once a day)."""
+    tz = timezone.get_default_timezone()
+    days = (last - first).days + 3
+    return {
+        tz.utcoffset(datetime.combine(first + timedelta(days=n - 1), time(12))) for n in range(days)
+    }
+
+
 def _whole_hour_offsets(first: date, last: date) -> bool:
     """Tell whether ``settings.TIME_ZONE`` is a whole number of hours from UTC on every day
     from ``first`` to ``last`` (so that every UTC hour falls in one local day)."""
-    tz = timezone.get_default_timezone()
-    day = first - timedelta(days=1)
-    while day <= last + timedelta(days=1):
-        if tz.utcoffset(datetime.combine(day, time(12))) % timedelta(hours=1):
-            return False
-        day += timedelta(days=1)
-    return True
+    return not any(offset % timedelta(hours=1) for offset in _offsets(first, last))
 
 
-def _slotted(entries: QuerySet, first: date, last: date) -> tuple[QuerySet, Callable]:
-    """Annotate ``entries`` with ``slot``, a time slot to group by that lies in one local
-    day, and return them with the function giving a slot's local date.
+def _slotted(rollup: QuerySet, first: date, last: date) -> tuple[QuerySet, Callable]:
+    """Annotate ``rollup`` rows with ``bucket``, a time slot to group by that lies in one
+    local day, and return them with the function giving a bucket's local date.
 
-    The slot is the UTC hour (``UTCHour``) when the time zone's offsets are whole hours in
-    the range (nearly every zone), else the local day (``TruncDay``, exact for any zone).
-    A year has at most 8,784 hours, so grouping by hour returns few rows whatever the data.
+    The bucket is the local date itself (``ShiftedDate``) when the zone keeps one offset
+    over the range (UTC, zones without daylight saving, ranges between changes); else the
+    UTC hour (``UTCHour``) of the row's quarter hour when the offsets are whole hours
+    (nearly every zone); else the local day of the quarter hour (``TruncDay``; a quarter
+    hour lies in one local day in every zone). A year has at most 366 days and 8,784 hours,
+    so the grouping returns few rows whatever the data.
     """
     tz = timezone.get_default_timezone()
+    offsets = _offsets(first, last)
+    if len(offsets) == 1:
+        minutes = next(iter(offsets)) // timedelta(minutes=1)
+        return rollup.annotate(bucket=ShiftedDate("slot", minutes=minutes)), date.fromisoformat
     if _whole_hour_offsets(first, last):
 
         def local_date(slot: str) -> date:
             hour = datetime.fromisoformat(f"{slot}:00").replace(tzinfo=UTC)
             return hour.astimezone(tz).date()
 
-        return entries.annotate(slot=UTCHour("created_at")), local_date
+        return rollup.annotate(bucket=UTCHour("slot")), local_date
 
     def trunc_date(slot: datetime) -> date:
         return timezone.localtime(slot, tz).date()
 
-    return entries.annotate(slot=TruncDay("created_at", tzinfo=tz)), trunc_date
+    return rollup.annotate(bucket=TruncDay("slot", tzinfo=tz)), trunc_date
 
 
-def _spend_per_period(
-    captures: QuerySet, *, first: date, last: date, period: str
-) -> dict[date, int]:
+def _spend_per_period(rollup: QuerySet, *, first: date, last: date, period: str) -> dict[date, int]:
     """Return ``{first day of each period: credits spent}`` for the local days ``first`` to
-    ``last``, zeros included, from ``captures`` already limited to that range."""
+    ``last``, zeros included, from ``rollup`` rows already limited to that range."""
     totals = dict.fromkeys(period_starts(first, last, period), 0)
-    slotted, local_date = _slotted(captures, first, last)
-    for row in slotted.values("slot").annotate(credits=_spent()):
-        totals[period_start(local_date(row["slot"]), period)] += row["credits"]
+    slotted, local_date = _slotted(rollup, first, last)
+    for row in slotted.values("bucket").annotate(credits=Sum("captured")):
+        totals[period_start(local_date(row["bucket"]), period)] += row["credits"]
     return totals
 
 
@@ -212,19 +247,19 @@ def _effect(position: int, prefix: str) -> Case:
     return Case(*whens, default=Value(0), output_field=BigIntegerField())
 
 
-def _spent() -> Coalesce:
-    """Return the spend of a group of capture entries, in credits (>= 0)."""
-    return Coalesce(-Sum("amount"), 0, output_field=BigIntegerField())
+def _spend(start: datetime, end: datetime) -> QuerySet[SpendRollup]:
+    """Return the rollup rows with captures in ``[start, end)``, unordered (for grouping).
+
+    ``start`` and ``end`` are local midnights, which fall on quarter hours in every time
+    zone, so a row's slot lies wholly inside or outside the range: the sums are exact.
+    Rows that only count releases are left out, so no group shows up without spend.
+    """
+    return SpendRollup.objects.filter(slot__gte=start, slot__lt=end, captures__gt=0).order_by()
 
 
-def _captures(start: datetime | None, end: datetime | None) -> QuerySet[CreditEntry]:
-    """Return the capture entries written in ``[start, end)``, unordered (for grouping)."""
-    entries = CreditEntry.objects.filter(kind=Kind.CAPTURE).order_by()
-    if start is not None:
-        entries = entries.filter(created_at__gte=start)
-    if end is not None:
-        entries = entries.filter(created_at__lt=end)
-    return entries
+def _spent_groups() -> dict:
+    """Return the annotations summing a group of rollup rows: captured jobs and credits."""
+    return {"jobs": Sum("captures"), "credits": Sum("captured")}
 
 
 # --- Shapes ------------------------------------------------------------------------------------
@@ -320,19 +355,16 @@ def member_usage(
         today: the last day of the daily series (default: today, local).
         days: length of the daily series, ending with ``today``.
 
-    Three queries: the account, this month's captures grouped by the generation's mode,
-    resolution and sound, and the last ``days`` days' captures grouped by local day.
+    Three queries: the account, and the member's ``SpendRollup`` rows of this month grouped
+    by mode, resolution and sound, and of the last ``days`` days grouped by local day.
     """
     today = today or local_today()
     account = CreditAccount.objects.filter(user=user).values("balance", "held").first() or {}
-    mine = CreditEntry.objects.filter(account__user=user, kind=Kind.CAPTURE).order_by()
     month = (
-        mine.filter(
-            created_at__gte=local_midnight(month_start),
-            created_at__lt=local_midnight(_next_month(month_start)),
-        )
-        .values("generation__mode", "generation__resolution", "generation__sound")
-        .annotate(jobs=Count("id"), credits=_spent())
+        _spend(local_midnight(month_start), local_midnight(_next_month(month_start)))
+        .filter(user=user)
+        .values("mode", "resolution", "sound")
+        .annotate(**_spent_groups())
     )
     by_mode, by_resolution, by_sound = defaultdict(_pair), defaultdict(_pair), defaultdict(_pair)
     spent = jobs = 0
@@ -340,16 +372,16 @@ def member_usage(
         spent += row["credits"]
         jobs += row["jobs"]
         for groups, label in (
-            (by_mode, _mode_label(row["generation__mode"])),
-            (by_resolution, row["generation__resolution"] or "-"),
-            (by_sound, _sound_label(row["generation__sound"])),
+            (by_mode, _mode_label(row["mode"])),
+            (by_resolution, row["resolution"] or "-"),
+            (by_sound, _sound_label(row["sound"])),
         ):
             groups[label][0] += row["jobs"]
             groups[label][1] += row["credits"]
     first = today - timedelta(days=days - 1)
     start, end = day_range(first, today)
     per_day = _spend_per_period(
-        mine.filter(created_at__gte=start, created_at__lt=end),
+        _spend(start, end).filter(user=user),
         first=first,
         last=today,
         period=Period.DAY,
@@ -388,6 +420,29 @@ def _sound_label(sound: bool | None) -> str:
 # --- A member's statement ----------------------------------------------------------------------
 
 
+def _entries_of(user: User) -> QuerySet[CreditEntry]:
+    """Return ``user``'s entries, by account id (no join; the account's id is a subquery)."""
+    account = CreditAccount.objects.filter(user=user).values("pk")[:1]
+    return CreditEntry.objects.filter(account_id=Subquery(account))
+
+
+def _in_range(
+    entries: QuerySet[CreditEntry],
+    start: datetime | None,
+    end: datetime | None,
+    kinds: list[str] | tuple[str, ...] | None,
+) -> QuerySet[CreditEntry]:
+    """Return ``entries`` in ``[start, end)`` of the chosen ``kinds`` (empty or None: all)."""
+    if start is not None:
+        entries = entries.filter(created_at__gte=start)
+    if end is not None:
+        entries = entries.filter(created_at__lt=end)
+    kinds = [kind for kind in kinds or () if kind in Kind.values]
+    if kinds and set(kinds) != set(Kind.values):
+        entries = entries.filter(kind__in=kinds)
+    return entries
+
+
 def statement_rows(
     *,
     user: User,
@@ -399,60 +454,52 @@ def statement_rows(
 
     Each entry is annotated with ``actor_name`` (username or None) and, in credits, with
     ``balance_change`` and ``held_change`` (its effect on the account,
-    ``CreditEntry.EFFECTS``) and ``running_balance``: the account's
-    available balance right after the entry, counting every entry of the account, whatever
-    ``kinds`` shows. ``kinds`` (a subset of ``CreditEntry.Kind``; empty or None: all) and the
-    date bounds only choose the rows shown.
+    ``CreditEntry.EFFECTS``) and ``running_balance``: the account's available balance right
+    after the entry, counting every entry of the account, whatever ``kinds`` shows. ``kinds``
+    (a subset of ``CreditEntry.Kind``; empty or None: all) and the date bounds only choose
+    the rows shown.
 
-    The running balance is computed by the database in the same statement, so it is right on
-    any page and needs no row outside the range: the balance when the range closes (the
-    account's balance now, less the effect of entries from ``end`` on) minus the effect of
-    the range's entries newer than the row (a window sum). A kind filter is applied after the
-    window (Django's QUALIFY emulation), so hidden kinds still count.
+    The running balance is the entry's stored ``balance_after``, written with it under the
+    account lock (docs/architecture.md "Stored figures"), so a page costs the same on the
+    first and the last page of any history: no window over the account's entries. Pages are
+    read with ``StatementPaginator``.
     """
-    entries = CreditEntry.objects.filter(account__user=user)
-    if start is not None:
-        entries = entries.filter(created_at__gte=start)
-    if end is not None:
-        entries = entries.filter(created_at__lt=end)
-    closing = Coalesce(
-        Subquery(CreditAccount.objects.filter(user=user).values("balance")[:1]),
-        0,
-        output_field=BigIntegerField(),
-    )
-    if end is not None:
-        later = (
-            CreditEntry.objects.filter(account__user=user, created_at__gte=end)
-            .order_by()
-            .values("account")
-            .annotate(total=Sum(balance_effect()))
-            .values("total")
-        )
-        closing = closing - Coalesce(Subquery(later), 0, output_field=BigIntegerField())
-    # Sum of the effects of this entry and every newer one in the range.
-    newer_and_this = Window(
-        Sum(balance_effect()),
-        order_by=NEWEST_FIRST,
-        frame=models.RowRange(start=None, end=0),
-    )
+    entries = _in_range(_entries_of(user), start, end, kinds)
     entries = entries.annotate(
         actor_name=F("actor__username"),
         balance_change=balance_effect(),
         held_change=held_effect(),
-        running_balance=closing - newer_and_this + balance_effect(),
+        running_balance=F("balance_after"),
     )
-    kinds = [kind for kind in kinds or () if kind in Kind.values]
-    if kinds and set(kinds) != set(Kind.values):
-        # A per-row window (frame: the current row) so that the filter lands after the
-        # running-balance window instead of in its WHERE.
-        entries = entries.annotate(
-            listed=Window(
-                models.Max(Case(When(kind__in=kinds, then=1), default=0)),
-                order_by=NEWEST_FIRST,
-                frame=models.RowRange(start=0, end=0),
-            )
-        ).filter(listed=1)
     return entries.order_by(*NEWEST_FIRST)
+
+
+class StatementPaginator(Paginator):
+    """Pages of ``statement_rows``, as cheap to read at the oldest end as at the newest.
+
+    A page in the older half of the statement is read from the oldest end (the reversed
+    order, offset from there, then flipped back), so the first and the last page each read
+    one page of the index whatever the history's length; a page in the middle reads at most
+    half of it. Page numbers and contents are exactly those of Django's ``Paginator``. Give
+    ``count`` (``StatementTotals.entries``) to save the count query.
+    """
+
+    def __init__(self, object_list, per_page, *, count: int | None = None, **kwargs):
+        super().__init__(object_list, per_page, **kwargs)
+        if count is not None:
+            self.count = count  # replaces the cached_property's query
+
+    def page(self, number):
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if top + self.orphans >= self.count:
+            top = self.count
+        if bottom > self.count - top:
+            rows = list(self.object_list.reverse()[self.count - top : self.count - bottom])
+            rows.reverse()
+            return self._get_page(rows, number, self)
+        return self._get_page(self.object_list[bottom:top], number, self)
 
 
 @dataclass(frozen=True)
@@ -483,16 +530,11 @@ def statement_totals(
     """Return the totals of the entries ``statement_rows`` shows for the same arguments.
 
     One aggregate query: the number of entries, the sums of their effects on the available
-    balance and on reserved credits, and the credits captured (spent), all in credits.
+    balance and on reserved credits, and the credits captured (spent), all in credits. It
+    reads only the ``entry_account_created_kind`` index (account, time, kind, amount), not
+    the table.
     """
-    entries = CreditEntry.objects.filter(account__user=user).order_by()
-    if start is not None:
-        entries = entries.filter(created_at__gte=start)
-    if end is not None:
-        entries = entries.filter(created_at__lt=end)
-    kinds = [kind for kind in kinds or () if kind in Kind.values]
-    if kinds:
-        entries = entries.filter(kind__in=kinds)
+    entries = _in_range(_entries_of(user), start, end, kinds).order_by()
     zero = {"output_field": BigIntegerField()}
     totals = entries.aggregate(
         entries=Count("id"),
@@ -596,54 +638,50 @@ def team_spend(
         provider: only jobs run by this provider (a ``catalog.Provider`` value, matched
             against ``Generation.provider``); None for every provider.
 
-    Five queries whatever the team's size: spend per period, spend per member, spend per
-    provider, mode and resolution (one query for both breakdowns), jobs per member and
-    state, and the members with their accounts.
+    Four queries whatever the team's size: spend per period, and spend per member, provider,
+    mode and resolution (folded into the three breakdowns), both from ``SpendRollup``; jobs
+    per member and state; and the members with their accounts.
     """
     period = Period(period)
     start, end = day_range(first, last)
-    captures = _captures(start, end)
+    spent = _spend(start, end)
     jobs = Generation.objects.filter(created_at__gte=start, created_at__lt=end).order_by()
     if user_id is not None:
-        captures = captures.filter(account__user_id=user_id)
+        spent = spent.filter(user_id=user_id)
         jobs = jobs.filter(user_id=user_id)
     if provider is not None:
-        captures = captures.filter(generation__provider=provider)
+        spent = spent.filter(provider=provider)
         jobs = jobs.filter(provider=provider)
-    per_period = _spend_per_period(captures, first=first, last=last, period=period)
+    per_period = _spend_per_period(spent, first=first, last=last, period=period)
 
-    # Grouped by account, not user: no join, so the (kind, created_at) index serves it.
-    spend_by_account = {
-        row["account_id"]: row
-        for row in captures.values("account_id").annotate(captures=Count("id"), credits=_spent())
-    }
+    # One query for three breakdowns: per member, provider, mode and resolution (at most
+    # members x catalog combinations rows), folded here per member and per breakdown.
+    spend_by_user: dict[int, dict[str, int]] = defaultdict(lambda: {"captures": 0, "credits": 0})
+    by_mode_resolution: dict[tuple[str, str], list[int]] = defaultdict(_pair)
+    by_provider: dict[str, list[int]] = defaultdict(_pair)
+    fields = ("user_id", "provider", "mode", "resolution")
+    for row in spent.values(*fields).annotate(**_spent_groups()):
+        mine = spend_by_user[row["user_id"]]
+        mine["captures"] += row["jobs"]
+        mine["credits"] += row["credits"]
+        pair = (row["mode"], row["resolution"])
+        for groups, key in ((by_mode_resolution, pair), (by_provider, row["provider"])):
+            groups[key][0] += row["jobs"]
+            groups[key][1] += row["credits"]
     outcomes: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for row in jobs.values("user_id", "state").annotate(n=Count("id")):
         outcomes[row["user_id"]][row["state"]] += row["n"]
-
-    # One row per provider, mode and resolution (a few dozen), folded into both breakdowns.
-    by_mode_resolution: dict[tuple[str, str], list[int]] = defaultdict(_pair)
-    by_provider: dict[str, list[int]] = defaultdict(_pair)
-    fields = ("generation__provider", "generation__mode", "generation__resolution")
-    for row in captures.values(*fields).annotate(jobs=Count("id"), credits=_spent()):
-        provider_name, mode, resolution = (row[name] or "" for name in fields)
-        for groups, key in ((by_mode_resolution, (mode, resolution)), (by_provider, provider_name)):
-            groups[key][0] += row["jobs"]
-            groups[key][1] += row["credits"]
 
     people = User.objects.order_by(Lower("username")).values(
         "pk",
         "username",
         "is_active",
-        "credit_account__pk",
         "credit_account__balance",
         "credit_account__held",
     )
-    members, users, spend = [], [], {}
+    members, users, spend = [], [], spend_by_user
     for person in people:
         pk = person["pk"]
-        if person["credit_account__pk"] in spend_by_account:
-            spend[pk] = spend_by_account[person["credit_account__pk"]]
         if person["is_active"] or pk in spend or pk in outcomes:
             users.append((pk, person["username"]))
         if user_id is not None and pk != user_id:
@@ -668,8 +706,8 @@ def team_spend(
         first=first,
         last=last,
         period=period,
-        credits=sum(row["credits"] for row in spend_by_account.values()),
-        captures=sum(row["captures"] for row in spend_by_account.values()),
+        credits=sum(row["credits"] for row in spend_by_user.values()),
+        captures=sum(row["captures"] for row in spend_by_user.values()),
         buckets=[SpendBucket(day, credits) for day, credits in per_period.items()],
         members=members,
         by_mode_resolution=[
@@ -725,37 +763,28 @@ def team_spend_rows(
     provider, mode, resolution and sound.
 
     Their sums equal ``team_spend``'s ``captures`` and ``credits`` for the same arguments
-    (``user_id`` and ``provider`` filter as there). One query, read with
-    ``.iterator(chunk_size=...)`` in time order; only the groups of the period being read
-    are held in memory, so any range streams in bounded memory.
+    (``user_id`` and ``provider`` filter as there). One query over ``SpendRollup``, read
+    with ``.iterator(chunk_size=...)`` in time order; only the groups of the period being
+    read are held in memory, so any range streams in bounded memory.
     """
     period = Period(period)
     start, end = day_range(first, last)
-    captures = _captures(start, end)
+    spent = _spend(start, end)
     if user_id is not None:
-        captures = captures.filter(account__user_id=user_id)
+        spent = spent.filter(user_id=user_id)
     if provider is not None:
-        captures = captures.filter(generation__provider=provider)
-    slotted, local_date = _slotted(captures, first, last)
-    fields = (
-        "account__user__username",
-        "generation__provider",
-        "generation__mode",
-        "generation__resolution",
-    )
-    rows = (
-        slotted.values("slot", *fields, "generation__sound")
-        .annotate(jobs=Count("id"), credits=_spent())
-        .order_by("slot")
-    )
+        spent = spent.filter(provider=provider)
+    slotted, local_date = _slotted(spent, first, last)
+    fields = ("user__username", "provider", "mode", "resolution")
+    rows = slotted.values("bucket", *fields, "sound").annotate(**_spent_groups()).order_by("bucket")
     current: date | None = None
     groups: dict[tuple, list[int]] = defaultdict(_pair)
     for row in rows.iterator(chunk_size=chunk_size):
-        bucket = period_start(local_date(row["slot"]), period)
+        bucket = period_start(local_date(row["bucket"]), period)
         if bucket != current:
             yield from _spend_rows(current, groups)
             current, groups = bucket, defaultdict(_pair)
-        key = (*(row[name] or "" for name in fields), row["generation__sound"])
+        key = (*(row[name] or "" for name in fields), row["sound"])
         groups[key][0] += row["jobs"]
         groups[key][1] += row["credits"]
     yield from _spend_rows(current, groups)

@@ -19,10 +19,11 @@ import uuid
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 
-from ..models import CreditAccount, CreditEntry, Generation, User
+from ..models import CreditAccount, CreditEntry, Generation, SpendRollup, User
+from ..models.ledger import spend_slot
 from ..queue import enqueue
 
 Kind = CreditEntry.Kind
@@ -105,6 +106,10 @@ def _apply(
 ) -> CreditEntry:
     """Write one entry and apply its effect to the locked ``account``.
 
+    The entry stores ``balance_after``, the account's available balance right after it:
+    written here, once, under the account lock, so it is the running sum of the account's
+    entries in the order they were written (docs/architecture.md "Stored figures").
+
     Raises:
         InsufficientCredits: the entry would make ``balance`` negative.
     """
@@ -122,6 +127,7 @@ def _apply(
         memo=memo[:255],
         generation=generation,
         hold=hold,
+        balance_after=new_balance,
     )
     account.balance, account.held = new_balance, new_held
     account.save(update_fields=["balance", "held", "updated_at"])
@@ -341,7 +347,7 @@ def _settle(hold: CreditEntry, *, kind: str, actor: User | None, memo: str) -> C
         account = _locked_account(hold.account.user_id)
         try:
             with transaction.atomic():
-                return _apply(
+                entry = _apply(
                     account,
                     kind=kind,
                     amount=amount,
@@ -351,10 +357,43 @@ def _settle(hold: CreditEntry, *, kind: str, actor: User | None, memo: str) -> C
                     generation=hold.generation,
                     hold=hold,
                 )
+                _roll_up(entry, user_id=account.user_id, generation=hold.generation)
+                return entry
         except IntegrityError:
             if CreditEntry.objects.filter(hold=hold).exists():
                 return None
             raise
+
+
+def _roll_up(entry: CreditEntry, *, user_id: int, generation: Generation | None) -> None:
+    """Add a capture or release ``entry`` to its ``SpendRollup`` row, in its transaction.
+
+    Update first; when the row does not exist yet, insert it in a savepoint, and if a
+    concurrent transaction inserted it first (the unique constraint refuses ours), update
+    the row it committed. Settlements of one member are serialised by their account lock
+    anyway, so the row never loses an increment (docs/architecture.md "Stored figures").
+    """
+    key = {
+        "slot": spend_slot(entry.created_at),
+        "user_id": user_id,
+        "provider": generation.provider if generation else "",
+        "mode": generation.mode if generation else "",
+        "resolution": generation.resolution if generation else "",
+        "sound": bool(generation.sound) if generation else False,
+    }
+    if entry.kind == Kind.CAPTURE:
+        counts = {"captures": 1, "captured": -entry.amount}
+    else:
+        counts = {"releases": 1, "released": entry.amount}
+    increments = {name: F(name) + value for name, value in counts.items()}
+    rows = SpendRollup.objects.filter(**key)
+    if rows.update(**increments):
+        return
+    try:
+        with transaction.atomic():
+            SpendRollup.objects.create(**key, **counts)
+    except IntegrityError:
+        rows.update(**increments)
 
 
 def credits_capture(

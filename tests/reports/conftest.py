@@ -2,9 +2,13 @@
 
 The builder writes every entry through the ledger services (``credits_grant``,
 ``credits_hold``, ``credits_capture``, ...) at a chosen time with ``time_machine``, so the
-reports are checked against real ledger rows.
+reports are checked against real ledger rows. Inside ``ledger.chronological()`` the writes
+are queued and made in time order on leaving it, as a live ledger writes them: each entry's
+stored ``balance_after`` is the balance in the order entries were written.
 """
 
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -100,18 +104,45 @@ class LedgerBuilder:
     """Write ledger entries through the services at given times; remember the jobs."""
 
     jobs: list[Generation] = field(default_factory=list)
+    queue: list[tuple[datetime, int, Callable]] | None = None
 
-    def grant(self, user, amount: int, at: datetime) -> CreditEntry:
-        with time_machine.travel(at, tick=False):
-            return credits_grant(user=user, amount=amount, actor=None, memo="grant")
+    @contextlib.contextmanager
+    def chronological(self) -> Iterator[None]:
+        """Queue the writes made inside, then make them in time order (ties: call order)."""
+        self.queue = []
+        try:
+            yield
+            for _at, _n, write in sorted(self.queue, key=lambda item: item[:2]):
+                write()
+        finally:
+            self.queue = None
 
-    def revoke(self, user, amount: int, at: datetime) -> CreditEntry:
-        with time_machine.travel(at, tick=False):
-            return credits_revoke(user=user, amount=amount, actor=None, memo="revoke")
+    def _at(self, at: datetime, write: Callable):
+        """Run ``write`` travelled to ``at`` now, or queue it inside ``chronological()``."""
 
-    def adjust(self, user, amount: int, at: datetime) -> CreditEntry:
-        with time_machine.travel(at, tick=False):
-            return credits_adjust(user=user, amount=amount, actor=None, memo="correction")
+        def travelled():
+            with time_machine.travel(at, tick=False):
+                return write()
+
+        if self.queue is None:
+            return travelled()
+        self.queue.append((at, len(self.queue), travelled))
+        return None
+
+    def grant(self, user, amount: int, at: datetime) -> CreditEntry | None:
+        return self._at(
+            at, lambda: credits_grant(user=user, amount=amount, actor=None, memo="grant")
+        )
+
+    def revoke(self, user, amount: int, at: datetime) -> CreditEntry | None:
+        return self._at(
+            at, lambda: credits_revoke(user=user, amount=amount, actor=None, memo="revoke")
+        )
+
+    def adjust(self, user, amount: int, at: datetime) -> CreditEntry | None:
+        return self._at(
+            at, lambda: credits_adjust(user=user, amount=amount, actor=None, memo="correction")
+        )
 
     def job(
         self,
@@ -127,8 +158,11 @@ class LedgerBuilder:
         provider: str = "apixo",
     ) -> Generation:
         """Create a job held at ``at``; capture it (succeeded) or release it (failed,
-        expired, canceled) at ``settled_at``; leave it held when ``outcome`` is in flight."""
-        with time_machine.travel(at, tick=False):
+        expired, canceled) at ``settled_at``; leave it held when ``outcome`` is in flight.
+        Returns the job (None inside ``chronological()``)."""
+        made: dict = {}
+
+        def create() -> Generation:
             generation = GenerationFactory(
                 user=user,
                 price_credits=price,
@@ -138,15 +172,20 @@ class LedgerBuilder:
                 provider=provider,
                 model_id=model_spec(provider=provider, mode=mode).model_id,
             )
-            hold = credits_hold(user=user, amount=price, generation=generation)
+            made["hold"] = credits_hold(user=user, amount=price, generation=generation)
+            Generation.objects.filter(pk=generation.pk).update(state=outcome)
+            self.jobs.append(generation)
+            return generation
+
+        def settle() -> None:
+            if outcome == State.SUCCEEDED:
+                credits_capture(hold=made["hold"])
+            else:
+                credits_release(hold=made["hold"])
+
+        generation = self._at(at, create)
         if outcome in State.final():
-            with time_machine.travel(settled_at or at, tick=False):
-                if outcome == State.SUCCEEDED:
-                    credits_capture(hold=hold)
-                else:
-                    credits_release(hold=hold)
-        Generation.objects.filter(pk=generation.pk).update(state=outcome)
-        self.jobs.append(generation)
+            self._at(settled_at or at, settle)
         return generation
 
 

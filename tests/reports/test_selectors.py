@@ -54,64 +54,65 @@ def history(settings, ledger):
     by both providers."""
     settings.TIME_ZONE = "America/New_York"
     members = [UserFactory() for _ in range(6)]
-    for i, member in enumerate(members):
-        ledger.grant(member, 50_000 + 1000 * i, local(MONTHS[0], 8))
-        for m, first in enumerate(MONTHS):
-            mode, resolution, sound = MODES[(i + m) % len(MODES)]
-            price = 40 * (i + 1) + 10 * m
-            ledger.job(
-                member,
-                price=price,
-                at=local(first.replace(day=3), 10),
-                mode=mode,
-                resolution=resolution,
-                sound=sound,
-                provider=provider_for(mode, i + m),
-            )
-            ledger.job(
-                member,
-                price=price + 5,
-                at=local(first.replace(day=9), 15),
-                outcome=Generation.State.FAILED,
-                mode=mode,
-                resolution=resolution,
-                provider=provider_for(mode, i),
-            )
-            last = month_end(first)
-            # 23:30 in New York is already the next month in UTC: still this month's spend.
-            ledger.job(
-                member,
-                price=price + 7,
-                at=local(last, 23, 0),
-                settled_at=local(last, 23, 30),
-                provider=provider_for("text-to-video", i + m + 1),
-            )
-            # Held this month, captured next month: next month's spend.
-            ledger.job(
-                member,
-                price=price + 11,
-                at=local(last, 22),
-                settled_at=local(last, 23) + timedelta(hours=2),
-                mode="video-extend",
-                resolution="720p",
-                sound=True,
-            )
-            if i % 2:
-                ledger.revoke(member, 100 + m, local(first.replace(day=12), 9))
-            if m == 2:
-                ledger.adjust(member, -(25 + i), local(first.replace(day=14), 9))
+    with ledger.chronological():
+        for i, member in enumerate(members):
+            ledger.grant(member, 50_000 + 1000 * i, local(MONTHS[0], 8))
+            for m, first in enumerate(MONTHS):
+                mode, resolution, sound = MODES[(i + m) % len(MODES)]
+                price = 40 * (i + 1) + 10 * m
                 ledger.job(
                     member,
-                    price=30,
-                    at=local(first.replace(day=15), 9),
-                    outcome=Generation.State.EXPIRED,
+                    price=price,
+                    at=local(first.replace(day=3), 10),
+                    mode=mode,
+                    resolution=resolution,
+                    sound=sound,
+                    provider=provider_for(mode, i + m),
                 )
-        ledger.job(
-            member,
-            price=55,
-            at=local(MONTHS[-1].replace(day=20), 9),
-            outcome=Generation.State.SUBMITTED,
-        )
+                ledger.job(
+                    member,
+                    price=price + 5,
+                    at=local(first.replace(day=9), 15),
+                    outcome=Generation.State.FAILED,
+                    mode=mode,
+                    resolution=resolution,
+                    provider=provider_for(mode, i),
+                )
+                last = month_end(first)
+                # 23:30 in New York is already the next month in UTC: still this month's spend.
+                ledger.job(
+                    member,
+                    price=price + 7,
+                    at=local(last, 23, 0),
+                    settled_at=local(last, 23, 30),
+                    provider=provider_for("text-to-video", i + m + 1),
+                )
+                # Held this month, captured next month: next month's spend.
+                ledger.job(
+                    member,
+                    price=price + 11,
+                    at=local(last, 22),
+                    settled_at=local(last, 23) + timedelta(hours=2),
+                    mode="video-extend",
+                    resolution="720p",
+                    sound=True,
+                )
+                if i % 2:
+                    ledger.revoke(member, 100 + m, local(first.replace(day=12), 9))
+                if m == 2:
+                    ledger.adjust(member, -(25 + i), local(first.replace(day=14), 9))
+                    ledger.job(
+                        member,
+                        price=30,
+                        at=local(first.replace(day=15), 9),
+                        outcome=Generation.State.EXPIRED,
+                    )
+            ledger.job(
+                member,
+                price=55,
+                at=local(MONTHS[-1].replace(day=20), 9),
+                outcome=Generation.State.SUBMITTED,
+            )
     return members
 
 

@@ -39,21 +39,24 @@ def activity(ledger):
     APIXO and aivideoapi.ai."""
     now = timezone.now()
     members = [UserFactory(username=f"spender{i}") for i in range(3)]
-    for i, member in enumerate(members):
-        ledger.grant(member, 20_000, now - timedelta(days=45))
-        for day in range(0, 40, 4):
-            at = now - timedelta(days=day, hours=i)
+    with ledger.chronological():
+        for i, member in enumerate(members):
+            ledger.grant(member, 20_000, now - timedelta(days=45))
+            for day in range(0, 40, 4):
+                at = now - timedelta(days=day, hours=i)
+                ledger.job(
+                    member,
+                    price=40 + 10 * i + day,
+                    at=at,
+                    resolution="720p" if day % 8 else "480p",
+                    provider="aivideoapi" if (day + i) % 3 == 0 else "apixo",
+                )
             ledger.job(
-                member,
-                price=40 + 10 * i + day,
-                at=at,
-                resolution="720p" if day % 8 else "480p",
-                provider="aivideoapi" if (day + i) % 3 == 0 else "apixo",
+                member, price=60, at=now - timedelta(days=3), outcome=Generation.State.FAILED
             )
-        ledger.job(member, price=60, at=now - timedelta(days=3), outcome=Generation.State.FAILED)
-        ledger.job(
-            member, price=70, at=now - timedelta(hours=1), outcome=Generation.State.SUBMITTED
-        )
+            ledger.job(
+                member, price=70, at=now - timedelta(hours=1), outcome=Generation.State.SUBMITTED
+            )
     return members
 
 
