@@ -72,6 +72,24 @@ class RedactingLogger(Logger):
     ``generations.log_redaction.redact`` (docs/architecture.md "Secrets in addresses").
     """
 
+    def _redacted(self, msg, args):
+        from generations.log_redaction import redact
+
+        return redact(str(msg)), tuple(redact(a) if isinstance(a, str) else a for a in args)
+
+    # gunicorn's error log names the request too ("Error handling request /inputs/<token>/").
+    def error(self, msg, *args, **kwargs) -> None:
+        msg, args = self._redacted(msg, args)
+        super().error(msg, *args, **kwargs)
+
+    def exception(self, msg, *args, **kwargs) -> None:
+        msg, args = self._redacted(msg, args)
+        super().exception(msg, *args, **kwargs)
+
+    def warning(self, msg, *args, **kwargs) -> None:
+        msg, args = self._redacted(msg, args)
+        super().warning(msg, *args, **kwargs)
+
     def atoms(self, resp, req, environ, request_time) -> dict:
         from generations.log_redaction import redact
 

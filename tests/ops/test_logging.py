@@ -146,3 +146,16 @@ class TestRedaction:
         line = conf["access_log_format"] % atoms
         assert "tok-secret" not in line and "inv-secret" not in line
         assert '"POST /webhooks/generations/7/[redacted]/ HTTP/1.1"' in line
+
+    def test_gunicorn_error_lines_are_redacted(self, caplog):
+        import runpy
+        from pathlib import Path
+
+        from gunicorn.config import Config
+
+        conf = runpy.run_path(str(Path(settings.BASE_DIR) / "gunicorn.conf.py"))
+        logger = conf["logger_class"](Config())
+        logger.error_log.propagate = True
+        with caplog.at_level("ERROR", logger="gunicorn.error"):
+            logger.error("Error handling request %s", "/inputs/leaky-token/")
+        assert caplog.records[-1].getMessage() == "Error handling request /inputs/[redacted]/"
