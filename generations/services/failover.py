@@ -136,18 +136,9 @@ def generation_failover(
             locked = Generation.objects.select_for_update().get(pk=generation_id)
             if locked.state != State.SUBMITTING or locked.submit_attempts != attempts:
                 return FailoverResult(moved=False)  # another actor moved it meanwhile
-            hold = CreditEntry.objects.filter(generation=locked, kind=CreditEntry.Kind.HOLD)
-            credits_release(
-                hold=hold.latest("pk"),
-                memo=f"Failover of generation #{locked.pk}: {source_label} hold released",
-            )
-            credits_hold(
-                user=locked.user,
-                amount=quote.credits,
-                generation=locked,
-                memo=f"Failover of generation #{locked.pk}: {target_label} price held",
-                idempotency_key=f"hold:generation:{locked.pk}:failover:{target}",
-            )
+            first_hold = CreditEntry.objects.filter(
+                generation=locked, kind=CreditEntry.Kind.HOLD
+            ).latest("pk")
             now = timezone.now()
             locked.failover_from = locked.provider
             locked.provider = target
@@ -163,7 +154,21 @@ def generation_failover(
                 f"{source_label} kept failing ({error.message}); "
                 f"moved to {target_label} at its price."
             )
+            # The job is the other provider's from here on; the release below is filed under
+            # it in the spend rollup, as every report and ledger_check group a job's money by
+            # its current provider (docs/architecture.md "Stored figures").
             locked.save()
+            credits_release(
+                hold=first_hold,
+                memo=f"Failover of generation #{locked.pk}: {source_label} hold released",
+            )
+            credits_hold(
+                user=locked.user,
+                amount=quote.credits,
+                generation=locked,
+                memo=f"Failover of generation #{locked.pk}: {target_label} price held",
+                idempotency_key=f"hold:generation:{locked.pk}:failover:{target}",
+            )
             transaction.on_commit(lambda: _enqueue_submit(generation_id))
     except (InsufficientCredits, MonthlyCapExceeded) as short:
         logger.info("Failover of generation %s skipped: %s", generation_id, short)

@@ -182,6 +182,17 @@ class AivideoapiProvider(Provider):
         (docs/providers/aivideoapi.md "Error Reference")."""
         return error(self.dice.choice(SERVER_ERRORS))
 
+    def gateway_error(self) -> Response:
+        """Return a proxy's HTML 502 or 504 page: aivideoapi.ai documents neither status
+        (docs/providers/aivideoapi.md "Error Reference"), but what stands in front of any
+        service answers so when its upstream fails or is slow."""
+        status = self.dice.choice((502, 504))
+        reason = "Bad Gateway" if status == 502 else "Gateway Timeout"
+        page = f"<html><head><title>{status} {reason}</title></head><body>{reason}</body></html>"
+        body = page.encode()
+        headers = [("Content-Type", "text/html"), ("Content-Length", str(len(body)))]
+        return Response(status, [body], headers)
+
     def _submit(self, environ: dict) -> Response:
         """Validate, admit and start a task (docs/providers/aivideoapi.md "Create Task",
         "Pricing")."""

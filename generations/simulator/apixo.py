@@ -98,8 +98,13 @@ class ApixoProvider(Provider):
         return envelope(429, "Rate limit exceeded")
 
     def server_error(self) -> Response:
-        """Return 500, 502, 503 or 504 (docs/providers/apixo.md "HTTP errors")."""
-        status = self.dice.choice(tuple(SERVER_ERRORS))
+        """Return 500 or 503, the server's own errors (docs/providers/apixo.md "HTTP errors")."""
+        status = self.dice.choice((500, 503))
+        return envelope(status, SERVER_ERRORS[status])
+
+    def gateway_error(self) -> Response:
+        """Return 502 or 504, a gateway's answers (docs/providers/apixo.md "HTTP errors")."""
+        status = self.dice.choice((502, 504))
         return envelope(status, SERVER_ERRORS[status])
 
     def api(self, environ: dict, route: str) -> Response:

@@ -75,8 +75,14 @@ docs/providers/aivideoapi.md "Create Task"):
     Share of API requests answered 429 (APIXO "Rate limit exceeded"; aivideoapi.ai
     ``rate_limit_exceeded``).
 ``rate_5xx`` (float 0-1, ``0.0``)
-    Share of API requests answered with a server error (APIXO: 500, 502, 503 or 504;
-    aivideoapi.ai: 500 ``internal_error`` or 503 ``upstream_error``).
+    Share of API requests answered with the provider's own server error (APIXO: 500 or 503;
+    aivideoapi.ai: 500 ``internal_error`` or 503 ``upstream_error``): nothing was done.
+``rate_gateway`` (float 0-1, ``0.0``)
+    Share of API requests answered by a gateway in front of the provider, which may already
+    have passed the request on (APIXO: 502 "Upstream error" or 504 "Upstream timeout", in its
+    envelope; aivideoapi.ai documents neither, so a proxy's HTML 502 or 504 page). A submit
+    answered so may still have created its task: the portal treats it as an unknown outcome
+    (docs/providers.md "Stricter reading").
 ``rate_unreadable`` (float 0-1, ``0.0``)
     Share of API requests answered not by the provider but by what stands in front of it
     during maintenance: an HTML page with status 200, or a 302 to that page (half each). No
@@ -174,6 +180,7 @@ _RATES = {
     "fail_rate",
     "rate_429",
     "rate_5xx",
+    "rate_gateway",
     "rate_unreadable",
     "drop_after_submit_rate",
     "callback_duplicate_rate",
@@ -237,6 +244,7 @@ class BaseConfig:
     fail_rate: float = 0.0
     rate_429: float = 0.0
     rate_5xx: float = 0.0
+    rate_gateway: float = 0.0
     rate_unreadable: float = 0.0
     drop_after_submit_rate: float = 0.0
     callback_duplicate_rate: float = 0.0

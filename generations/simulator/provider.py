@@ -138,7 +138,7 @@ class Provider:
         In order: ``latency_ms``; the key (:meth:`authenticate`); the per-minute window
         (``requests_per_minute``, docs/providers/apixo.md "Rate limits" /
         docs/providers/aivideoapi.md "Error Reference" 429 ``rate_limit_exceeded``); the injected
-        ``rate_429``, ``rate_5xx`` and ``rate_unreadable`` faults.
+        ``rate_429``, ``rate_5xx``, ``rate_gateway`` and ``rate_unreadable`` faults.
         """
         config = self.config
         self.requests.arrive(time.time())
@@ -153,6 +153,8 @@ class Provider:
             return self.rate_limited()
         if self.dice.chance(config.rate_5xx):
             return self.server_error()
+        if self.dice.chance(config.rate_gateway):
+            return self.gateway_error()
         if self.dice.chance(config.rate_unreadable):
             return maintenance_page(redirect=self.dice.chance(0.5))
         return None

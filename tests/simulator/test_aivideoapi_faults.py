@@ -40,6 +40,14 @@ def test_rate_429_answers_rate_limit_exceeded(make_aiv, method, path):
     assert aiv.tasks() == []
 
 
+def test_rate_gateway_answers_a_proxys_html_502_or_504(make_aiv):
+    aiv = make_aiv(rate_gateway=1.0, seed=1)
+    answers = [aiv.submit(aiv_input()) for _ in range(12)]
+    assert {answer.status for answer in answers} == {502, 504}
+    assert all(b"<html>" in answer.body for answer in answers)
+    assert aiv.tasks() == []
+
+
 def test_rate_5xx_answers_internal_error_or_upstream_error(make_aiv):
     aiv = make_aiv(rate_5xx=1.0, seed=1)
 
