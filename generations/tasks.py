@@ -24,6 +24,7 @@ from .services.dispatch import (
 )
 from .services.lifecycle import generation_store_result, generation_submit
 from .services.notifications import generation_finished_notify, low_balance_check
+from .services.posters import generation_poster_make
 from .services.provider_balances import provider_balances_refresh
 from .services.team import invitation_send
 from .services.webhooks import (
@@ -61,6 +62,11 @@ def refresh_provider_balances() -> int:
 def probe_provider(provider: str) -> bool:
     """Probe a paused provider once (``services.circuit.provider_circuit_probe``)."""
     return provider_circuit_probe(provider=provider)
+
+
+def make_poster(generation_id: int) -> bool:
+    """Make a stored video's poster frame (``services.posters.generation_poster_make``)."""
+    return generation_poster_make(generation_id=generation_id)
 
 
 def store_result(generation_id: int) -> str:

@@ -47,7 +47,6 @@ from .failover import generation_failover
 from .inputs import InputsNotConfigured, inputs_expire_later, provider_input_urls
 from .ledger import HoldAlreadySettled, credits_capture, credits_release
 from .poll_schedule import first_poll_delay, next_poll_delay
-from .posters import generation_poster_store, poster_bytes_or_none
 from .status_reads import task_status_read
 
 logger = logging.getLogger(__name__)
@@ -964,8 +963,6 @@ def generation_store_result(*, generation_id: int) -> str:
         generation.result_file.save(
             f"generation-{generation.pk}.{extension}", File(spool), save=False
         )
-        # From the local spool, not the storage; None (logged) if it cannot be made.
-        poster = poster_bytes_or_none(spool, generation_id=generation_id)
     stored = Generation.objects.filter(
         pk=generation_id, result_state=Generation.ResultState.PENDING
     ).update(
@@ -975,10 +972,12 @@ def generation_store_result(*, generation_id: int) -> str:
         next_action_at=None,
         updated_at=timezone.now(),
     )
-    if stored and poster is not None:  # never raises: the card falls back to the video
-        generation_poster_store(generation_id=generation_id, data=poster)
     if stored:  # the member hears of success once the video can be watched
         _enqueue_notify(generation_id)
+        # The poster is its own task: decoding a frame (PyAV) must not spend this download's
+        # time budget, and a file that crashes or hangs the decoder must not cost the
+        # download an attempt (services.posters; the card falls back to the video).
+        enqueue("make_poster", generation_id, group="results", name=f"poster-{generation_id}")
     return Generation.ResultState.STORED
 
 

@@ -111,11 +111,16 @@ def observed_first_poll_seconds(
     return seconds
 
 
+# The learned first poll never comes later than this many times the documented figure.
+OBSERVED_MAX_FACTOR = 4.0
+
+
 def first_poll_delay(generation: Generation) -> timedelta:
     """Return how long after the submit answer to poll ``generation`` first.
 
-    Polling mode: the observed percentile (:func:`observed_first_poll_seconds`) when there
-    are enough similar jobs, else :func:`documented_first_poll_seconds` scaled by
+    Polling mode: the observed percentile (:func:`observed_first_poll_seconds`, at most
+    ``OBSERVED_MAX_FACTOR`` times the documented figure) when there are enough similar jobs,
+    else :func:`documented_first_poll_seconds` scaled by
     ``POLL_TIME_SCALE``. Callback mode (``generation.uses_callback``): the callback should
     come first, so the safety-net poll waits the documented figure plus
     ``CALLBACK_FIRST_POLL_MARGIN_S`` (scaled), whatever was observed.
@@ -134,7 +139,10 @@ def first_poll_delay(generation: Generation) -> timedelta:
         duration=generation.duration,
     )
     if observed is not None:
-        return timedelta(seconds=observed)
+        # Samples are the provider's completion time minus our submit time: a provider clock
+        # that is off (or a units slip) must not push first polls out towards the deadline.
+        ceiling = _scaled(documented * OBSERVED_MAX_FACTOR)
+        return min(timedelta(seconds=max(observed, 0.0)), ceiling)
     return _scaled(documented)
 
 

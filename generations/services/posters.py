@@ -76,20 +76,6 @@ def poster_from_video(file: BinaryIO) -> bytes:
     return buffer.getvalue()
 
 
-def poster_bytes_or_none(video: BinaryIO, *, generation_id: int) -> bytes | None:
-    """Return ``poster_from_video(video)``, or None (logged) when no poster can be made.
-
-    Args:
-        video: as for ``poster_from_video``.
-        generation_id: named in the log line only.
-    """
-    try:
-        return poster_from_video(video)
-    except Exception:  # a poster must never fail the job (module docstring)
-        logger.warning("No poster for generation %s", generation_id, exc_info=True)
-        return None
-
-
 def generation_poster_store(*, generation_id: int, data: bytes) -> bool:
     """Store ``data`` as the poster of a generation that has none yet; never raise.
 

@@ -205,3 +205,11 @@ def test_against_simulated_times_it_meets_1_5_requests_and_a_10_s_p95(member):
     assert sum(counts) / len(counts) <= 1.5
     # Under 10 s less up to one dispatcher pass (DISPATCH_INTERVAL, 1 s) of lag.
     assert delays[int(0.95 * len(delays))] < 10.0 - 1.0
+
+
+def test_a_provider_clock_far_off_cannot_push_the_first_poll_towards_the_deadline(member):
+    """Review finding: samples are the provider's completion time minus our submit time; a
+    provider clock an hour ahead must not delay every first poll by an hour."""
+    observe(member, [3600 + n for n in range(40)])
+    # 8 s text-to-video: documented figure 72 s (40% into 60-90 s); at most 4x that.
+    assert first_poll_delay(new_job()) == timedelta(seconds=4 * 72)
