@@ -328,8 +328,7 @@ class TeamSpendView(ManagerRequiredMixin, TemplateView):
         one is missing or older than a minute; the provider is never called from here
         (``services.provider_balances``)."""
         balances = provider_balances()
-        if any(balance.stale for balance in balances):
-            provider_balances_refresh_request()
+        if any(balance.stale for balance in balances) and provider_balances_refresh_request():
             balances = provider_balances()  # what a synchronous queue (tests) read meanwhile
         return balances
 
