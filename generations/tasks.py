@@ -23,7 +23,11 @@ from .services.dispatch import (
     lease_release,
 )
 from .services.lifecycle import generation_store_result, generation_submit
-from .services.notifications import generation_finished_notify, low_balance_check
+from .services.notifications import (
+    credits_request_email,
+    generation_finished_notify,
+    low_balance_check,
+)
 from .services.posters import generation_poster_make
 from .services.provider_balances import provider_balances_refresh
 from .services.team import invitation_send
@@ -99,6 +103,11 @@ def email_webhook_disabled(endpoint_id: int) -> bool:
 def check_low_balance(user_id: int) -> bool:
     """E-mail the member if their balance fell under their threshold (``low_balance_check``)."""
     return low_balance_check(user_id=user_id)
+
+
+def email_credits_request(user_id: int, credits: int | None) -> int:
+    """E-mail the managers that a member asks for credits (``credits_request_email``)."""
+    return credits_request_email(user_id=user_id, credits=credits)
 
 
 def send_invitation(invitation_id: int, base_url: str) -> bool:

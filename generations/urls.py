@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import generations, inputs, reports
+from .views import credits, generations, inputs, reports
 
 app_name = "generations"
 
@@ -11,6 +11,7 @@ urlpatterns = [
     path("new/", generations.GenerationCreateView.as_view(), name="new"),
     path("new/price/", generations.QuoteView.as_view(), name="quote"),
     path("credits/", generations.CreditsBarView.as_view(), name="credits"),
+    path("credits/ask/", credits.CreditsRequestView.as_view(), name="credits_request"),
     path("updates/", generations.GenerationUpdatesView.as_view(), name="updates"),
     path("g/<int:pk>/", generations.GenerationDetailView.as_view(), name="detail"),
     path("g/<int:pk>/card/", generations.GenerationCardView.as_view(), name="card"),

@@ -30,6 +30,12 @@ class User(AbstractUser):
     low_balance_notified = models.BooleanField(
         default=False, help_text="Set when the low-balance e-mail went out; reset on a top-up."
     )
+    credits_requested_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When this member last asked the managers for credits from the new-video page.",
+    )
     notify_on_finish = models.BooleanField(
         default=True, help_text="E-mail me when one of my videos succeeds or fails."
     )

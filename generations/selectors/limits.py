@@ -10,11 +10,10 @@ ledger still refuses on submit.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import quote
 
 from ..models import CreditAccount, User
 from ..services.ledger import month_used
-from .users import manager_emails
+from .users import managers
 
 
 @dataclass(frozen=True)
@@ -58,19 +57,10 @@ def spending_limits(*, user: User) -> SpendingLimits:
     return SpendingLimits(available=account.balance, cap=cap, cap_left=cap_left)
 
 
-def ask_manager_link(*, user: User) -> str:
-    """Return a ``mailto:`` address to the active managers asking for credits or a higher cap.
+def can_ask_managers(*, user: User) -> bool:
+    """Return True when some active manager other than ``user`` has an e-mail address, so
+    "Ask a manager" can reach someone (docs/architecture.md "Asking a manager for credits").
 
-    Managers are the only ones who grant credits and set caps (docs/architecture.md "Users
-    and their jobs"), and the team page is theirs only, so the member is sent to write to
-    them. "" when no manager has an e-mail address.
+    The addresses themselves never leave the server. One query.
     """
-    emails = manager_emails()
-    if not emails:
-        return ""
-    subject = quote(f"Credits for {user.username} on Seedance Studio")
-    body = quote(
-        "Hello,\n\nI need more credits (or a higher monthly cap) to create a video.\n\n"
-        f"{user.username}"
-    )
-    return f"mailto:{','.join(quote(e, safe='@') for e in emails)}?subject={subject}&body={body}"
+    return managers().exclude(email="").exclude(pk=user.pk).exists()

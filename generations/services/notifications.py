@@ -1,4 +1,5 @@
-"""E-mail notifications to members: a job finished, the balance fell under their threshold.
+"""E-mail notifications: to members (a job finished, the balance fell under their threshold)
+and to managers (a member asks for credits from the new-video page).
 
 Each is sent by a django-q2 task (``generations.tasks``: ``notify_generation_finished``,
 ``check_low_balance``) queued after the transaction that caused it has committed, never
@@ -8,13 +9,18 @@ conditional UPDATE before the message goes out.
 """
 
 import logging
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 
 from ..models import CreditAccount, Generation, User
+from ..queue import enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -24,13 +30,15 @@ def _absolute(path: str) -> str:
     return base.rstrip("/") + path
 
 
-def _send(*, user: User, template: str, context: dict) -> None:
+def _send(*, user: User, template: str, context: dict) -> bool:
     subject = render_to_string(f"emails/{template}_subject.txt", context).strip()
     body = render_to_string(f"emails/{template}.txt", context)
     try:
         send_mail(subject, body, None, [user.email])
     except OSError:  # SMTP trouble must not fail the job that triggered the notice
         logger.exception("Could not e-mail %s about %s", user.pk, template)
+        return False
+    return True
 
 
 def generation_finished_notify(*, generation_id: int) -> bool:
@@ -99,3 +107,74 @@ def low_balance_check(*, user_id: int) -> bool:
         },
     )
     return True
+
+
+# A member may ask the managers for credits once in this time (docs/architecture.md "Asking a
+# manager for credits"): a request is a message to people, not a button to press repeatedly.
+CREDITS_REQUEST_INTERVAL = timedelta(hours=1)
+
+
+def credits_request(*, user: User, credits: int | None, now: datetime | None = None) -> bool:
+    """Ask the active managers, by e-mail, for credits or a higher monthly cap for ``user``.
+
+    The member never sees the managers' addresses: the portal writes to them
+    (docs/architecture.md "Asking a manager for credits"). ``User.credits_requested_at`` is
+    claimed with a conditional UPDATE, so one request goes out per member per
+    ``CREDITS_REQUEST_INTERVAL`` whatever the number of clicks, tabs or web nodes; the e-mails
+    are sent by a worker task (``email_credits_request``) queued after this transaction commits.
+
+    Args:
+        user: the member asking.
+        credits: the price (credits) of the job they could not submit, or None.
+        now: the time of the request (tests); default ``timezone.now()``.
+
+    Returns:
+        True when the request was queued; False when the member already asked within the
+        interval (nothing is queued again).
+    """
+    now = now or timezone.now()
+    claimed = (
+        User.objects.filter(pk=user.pk)
+        .filter(
+            Q(credits_requested_at__isnull=True)
+            | Q(credits_requested_at__lte=now - CREDITS_REQUEST_INTERVAL)
+        )
+        .update(credits_requested_at=now)
+    )
+    if not claimed:
+        return False
+    transaction.on_commit(
+        lambda: enqueue(
+            "email_credits_request", user.pk, credits, group="notify", name=f"credits-{user.pk}"
+        )
+    )
+    return True
+
+
+def credits_request_email(*, user_id: int, credits: int | None) -> int:
+    """E-mail each active manager (one message each) that ``user_id`` asks for credits.
+
+    The message gives the member's name, available balance and what their cap leaves this
+    month (credits), the price of the job they wanted (credits, when known) and a link to the
+    team page where managers grant credits and set caps.
+
+    Returns:
+        How many managers were e-mailed (0 when none has an address).
+    """
+    from ..selectors.limits import spending_limits
+    from ..selectors.users import managers
+
+    user = User.objects.filter(pk=user_id).first()
+    if user is None:
+        return 0
+    limits = spending_limits(user=user)
+    context = {
+        "member": user,
+        "credits": credits,
+        "limits": limits,
+        "team_url": _absolute(reverse("team:members")),
+    }
+    sent = 0
+    for manager in managers().exclude(email="").exclude(pk=user.pk):
+        sent += _send(user=manager, template="credits_request", context=context)
+    return sent

@@ -27,7 +27,7 @@ from ..selectors.generations import (
     generation_duplicate_find,
     generation_updates,
 )
-from ..selectors.limits import ask_manager_link, spending_limits
+from ..selectors.limits import can_ask_managers, spending_limits
 from ..services.generations import generation_create
 from ..services.inputs import InputsNotConfigured, stored_inputs_available
 from ..services.ledger import LedgerError
@@ -133,7 +133,7 @@ class GenerationCreateView(FormView):
             # Issue #15 item 6: the price box shows these before the first price arrives and
             # without JavaScript; generation_form.js keeps them current from QuoteView.
             limits=spending_limits(user=self.request.user),
-            ask_manager=ask_manager_link(user=self.request.user),
+            ask_manager=can_ask_managers(user=self.request.user),
             image_slots=[
                 (form["start_image"], form["start_image_url"], 0),
                 (form["end_image"], form["end_image_url"], 1),
@@ -228,8 +228,9 @@ class QuoteView(View):
     Limits before submit (issue #15 item 6), all the signed-in member's own: ``balance``
     (available credits), ``cap_left`` (credits the monthly cap leaves, null without a cap),
     ``blocked`` (why the ledger would refuse this price, in the portal's words, or "") and
-    ``ask_manager`` (a ``mailto:`` to the managers, who alone grant credits and set caps;
-    "" when none has an address). The ledger still decides on submit.
+    ``ask_manager`` (true when "Ask a manager" can reach a manager: the portal e-mails them
+    through ``CreditsRequestView``, and their addresses never reach the page). The ledger
+    still decides on submit.
     """
 
     FIELDS = ("mode", "resolution", "duration", "sound", "provider")
@@ -272,7 +273,7 @@ class QuoteView(View):
                 "balance": limits.available,
                 "cap_left": limits.cap_left,
                 "blocked": blocked,
-                "ask_manager": ask_manager_link(user=request.user) if blocked else "",
+                "ask_manager": bool(blocked) and can_ask_managers(user=request.user),
                 "providers": offers,
             }
         )

@@ -16,6 +16,7 @@
   const blockedReason = document.getElementById("price-blocked-reason");
   const askManager = document.getElementById("ask-manager");
   const askManagerNone = document.getElementById("ask-manager-none");
+  let asked = false; // the managers were asked from this page: the answer stays, no second button
   const promptOver = document.getElementById("prompt-over");
   // Why Submit waits, by the id of the element that says so (issue #15 item 6).
   const holds = new Set();
@@ -129,8 +130,8 @@
     setText(capLeft, data.cap_left === null ? "no cap" : `${number(data.cap_left)} credits`);
     setText(blockedReason, data.blocked || "");
     blocked.hidden = !data.blocked;
-    if (data.ask_manager) askManager.href = data.ask_manager;
-    askManager.hidden = !data.ask_manager;
+    askManager.value = data.blocked ? String(data.credits) : "";
+    askManager.hidden = asked || !data.ask_manager;
     askManagerNone.hidden = Boolean(data.ask_manager);
     hold("price-blocked", Boolean(data.blocked));
   }
@@ -226,6 +227,28 @@
     button.disabled = holds.size > 0;
     const bytes = crypto.getRandomValues(new Uint8Array(16));
     form.elements.client_token.value = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  });
+  // "Ask a manager": the portal e-mails the managers; the answer shows in place, the form and
+  // what was typed stay (without JavaScript the button posts and the page comes back).
+  const askForm = document.getElementById("ask-manager-form");
+  const askSent = document.getElementById("ask-manager-sent");
+  askForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    askManager.disabled = true;
+    try {
+      const body = new FormData(askForm);
+      body.set("credits", askManager.value);
+      const response = await fetch(askForm.action, {
+        method: "POST", body, headers: { Accept: "application/json" }, credentials: "same-origin",
+      });
+      const data = await response.json();
+      askSent.textContent = ` ${data.message}`;
+      asked = true;
+      askManager.hidden = true;
+    } catch (error) {
+      askSent.textContent = " Could not send the request; try again.";
+      askManager.disabled = false;
+    }
   });
   updateCount();
   showMode(modeInput.value, true);

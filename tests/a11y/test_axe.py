@@ -176,6 +176,7 @@ PAGES = [
 NOT_PAGES = {
     "generations:quote": "JSON for the form's live price",
     "generations:credits": "the credits bar fragment, audited inside every page",
+    "generations:credits_request": "POST only",
     "generations:updates": "JSON for live pages (static/js/live.js)",
     "generations:card": "a gallery card fragment, audited inside the gallery",
     "generations:status": "the detail page's status fragment, audited inside it",

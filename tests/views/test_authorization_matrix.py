@@ -66,6 +66,7 @@ MEMBER = {
     "generations:new",
     "generations:quote",
     "generations:credits",
+    "generations:credits_request",
     "generations:updates",
     "generations:usage",
     "generations:statement_csv",
