@@ -22,6 +22,8 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from .models import (
     AuditEntry,
@@ -176,11 +178,11 @@ class UserAdmin(SuperuserOnlyAdminMixin, DjangoUserAdmin):
         "notify_on_finish",
     )
 
-    @admin.display(description="available", ordering="credit_account__balance")
+    @admin.display(description=_("available"), ordering="credit_account__balance")
     def balance(self, user: User) -> int:
         return user.credit_account.balance
 
-    @admin.display(description="reserved", ordering="credit_account__held")
+    @admin.display(description=_("reserved"), ordering="credit_account__held")
     def held(self, user: User) -> int:
         return user.credit_account.held
 
@@ -239,11 +241,11 @@ class StuckFilter(admin.SimpleListFilter):
     """Jobs that need a look: in flight past their next action by more than 10 minutes, or
     in flight for more than an hour, or succeeded without a stored video."""
 
-    title = "needs attention"
+    title = _("needs attention")
     parameter_name = "stuck"
 
     def lookups(self, request, model_admin):
-        return [("yes", "Stuck or unsaved")]
+        return [("yes", _("Stuck or unsaved"))]
 
     def queryset(self, request, queryset):
         if self.value() != "yes":
@@ -264,11 +266,11 @@ class FinishedAfterExpiryFilter(admin.SimpleListFilter):
     (``services.lifecycle.generation_late_record``); a manager decides what to do.
     """
 
-    title = "finished after expiry"
+    title = _("finished after expiry")
     parameter_name = "late"
 
     def lookups(self, request, model_admin):
-        return [("yes", "Succeeded after expiry")]
+        return [("yes", _("Succeeded after expiry"))]
 
     def queryset(self, request, queryset):
         if self.value() != "yes":
@@ -287,7 +289,7 @@ class FailCodeFilter(admin.AllValuesFieldListFilter):
         for choice in super().choices(changelist):
             if choice["display"] == "" or str(choice["display"]).startswith(" ("):
                 # " (3)" when the admin shows facet counts.
-                choice = {**choice, "display": f"No fail code{choice['display']}"}
+                choice = {**choice, "display": gettext("No fail code") + str(choice["display"])}
             yield choice
 
 
@@ -336,7 +338,7 @@ class GenerationAdmin(admin.ModelAdmin):
         """May cancel, expire, poll and retry downloads (``act_on_generation``)."""
         return request.user.is_active and request.user.has_perm(ACT_PERMISSION)
 
-    @admin.action(description="Poll the provider now", permissions=["act"])
+    @admin.action(description=_("Poll the provider now"), permissions=["act"])
     def poll_now(self, request, queryset: QuerySet) -> None:
         """Queue a status check of the selected ``submitted`` jobs (run by the workers)."""
         queued = generations_poll_request(
@@ -344,25 +346,47 @@ class GenerationAdmin(admin.ModelAdmin):
         )
         self.message_user(
             request,
-            f"Queued a status check of {queued} submitted generation(s); "
-            "their state updates within seconds.",
+            ngettext(
+                "Queued a status check of %(count)d submitted generation; its state updates "
+                "within seconds.",
+                "Queued a status check of %(count)d submitted generations; their state updates "
+                "within seconds.",
+                queued,
+            )
+            % {"count": queued},
             messages.SUCCESS,
         )
 
     @admin.action(
-        description="Cancel queued jobs (not yet sent) and release their holds",
+        description=_("Cancel queued jobs (not yet sent) and release their holds"),
         permissions=["act"],
     )
     def cancel_queued(self, request, queryset: QuerySet) -> None:
         pks = queryset.filter(state=Generation.State.QUEUED).values_list("pk", flat=True)
         done = self._release_each(request, generation_cancel, pks)
-        self.message_user(request, f"Canceled {done} queued generation(s).", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext(
+                "Canceled %(count)d queued generation.",
+                "Canceled %(count)d queued generations.",
+                done,
+            )
+            % {"count": done},
+            messages.SUCCESS,
+        )
 
-    @admin.action(description="Expire and release the hold (jobs in flight)", permissions=["act"])
+    @admin.action(
+        description=_("Expire and release the hold (jobs in flight)"), permissions=["act"]
+    )
     def release_stuck(self, request, queryset: QuerySet) -> None:
         pks = queryset.filter(state__in=Generation.State.in_flight()).values_list("pk", flat=True)
         done = self._release_each(request, generation_expire, pks)
-        self.message_user(request, f"Released {done} generation(s).", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("Released %(count)d generation.", "Released %(count)d generations.", done)
+            % {"count": done},
+            messages.SUCCESS,
+        )
 
     def _release_each(self, request, service, pks) -> int:
         """Run ``service`` (cancel or expire) on each job; return how many it finalized.
@@ -380,12 +404,17 @@ class GenerationAdmin(admin.ModelAdmin):
         if refused:
             self.message_user(
                 request,
-                f"Skipped {len(refused)} generation(s): {refused[0]}",
+                ngettext(
+                    "Skipped %(count)d generation: %(reason)s",
+                    "Skipped %(count)d generations: %(reason)s",
+                    len(refused),
+                )
+                % {"count": len(refused), "reason": refused[0]},
                 messages.WARNING,
             )
         return done
 
-    @admin.action(description="Retry the failed result download", permissions=["act"])
+    @admin.action(description=_("Retry the failed result download"), permissions=["act"])
     def retry_download(self, request, queryset: QuerySet) -> None:
         done = sum(
             generation_download_requeue(generation_id=pk, actor=request.user)
@@ -393,7 +422,12 @@ class GenerationAdmin(admin.ModelAdmin):
                 "pk", flat=True
             )
         )
-        self.message_user(request, f"Queued {done} download(s) again.", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("Queued %(count)d download again.", "Queued %(count)d downloads again.", done)
+            % {"count": done},
+            messages.SUCCESS,
+        )
 
 
 @admin.register(ProviderAlert)
@@ -421,13 +455,18 @@ class ProviderAlertAdmin(admin.ModelAdmin):
         """May mark alerts resolved (``resolve_provideralert``)."""
         return request.user.is_active and request.user.has_perm(RESOLVE_ALERT_PERMISSION)
 
-    @admin.action(description="Mark resolved", permissions=["resolve"])
+    @admin.action(description=_("Mark resolved"), permissions=["resolve"])
     def resolve(self, request, queryset: QuerySet) -> None:
         done = sum(
             provider_alert_resolve(alert_id=pk, actor=request.user)
             for pk in queryset.unresolved().values_list("pk", flat=True)
         )
-        self.message_user(request, f"Resolved {done} alert(s).", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("Resolved %(count)d alert.", "Resolved %(count)d alerts.", done)
+            % {"count": done},
+            messages.SUCCESS,
+        )
 
 
 class PriceInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -464,11 +503,15 @@ class PriceAdmin(admin.ModelAdmin):
             def __init__(self, *args, **kwargs):
                 super().__init__(*args, **kwargs)
                 price = self.instance
-                sound = "sound on" if price.sound else "sound off"
-                self.fields["credits_per_second"].widget.attrs["aria-label"] = (
-                    f"Credits per second, {price.get_provider_display()} {price.model_id} "
-                    f"{price.resolution} {sound}"
-                )
+                sound = gettext("sound on") if price.sound else gettext("sound off")
+                self.fields["credits_per_second"].widget.attrs["aria-label"] = gettext(
+                    "Credits per second, %(provider)s %(model)s %(resolution)s %(sound)s"
+                ) % {
+                    "provider": price.get_provider_display(),
+                    "model": price.model_id,
+                    "resolution": price.resolution,
+                    "sound": sound,
+                }
 
         return PriceRowForm
 
@@ -517,7 +560,11 @@ class PriceAdmin(admin.ModelAdmin):
             actor=request.user,
             note=f"{labels}: changed in the admin by {request.user}"[:255],
         )
-        self.message_user(request, f"Published price table v{table.version}.", messages.SUCCESS)
+        self.message_user(
+            request,
+            gettext("Published price table v%(version)s.") % {"version": table.version},
+            messages.SUCCESS,
+        )
 
 
 @admin.register(AuditEntry)

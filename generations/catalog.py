@@ -7,12 +7,14 @@ Every rule names the section of ``docs/providers/`` it comes from.
 from dataclasses import dataclass
 
 from django.db import models
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 
 class Mode(models.TextChoices):
-    TEXT_TO_VIDEO = "text-to-video", "Text to video"
-    IMAGE_TO_VIDEO = "image-to-video", "Image to video"
-    VIDEO_EXTEND = "video-extend", "Extend a video"
+    TEXT_TO_VIDEO = "text-to-video", _("Text to video")
+    IMAGE_TO_VIDEO = "image-to-video", _("Image to video")
+    VIDEO_EXTEND = "video-extend", _("Extend a video")
 
 
 class Provider(models.TextChoices):
@@ -83,7 +85,10 @@ def model_spec(*, provider: str, mode: str) -> ModelSpec:
     for spec in MODEL_SPECS:
         if spec.provider == provider and spec.mode == mode:
             return spec
-    raise UnsupportedRequest(f"{Provider(provider).label} does not offer {Mode(mode).label}.")
+    raise UnsupportedRequest(
+        gettext("%(provider)s does not offer %(mode)s.")
+        % {"provider": Provider(provider).label, "mode": Mode(mode).label}
+    )
 
 
 def resolutions_for(*, mode: str, provider: str = Provider.APIXO) -> tuple[str, ...]:

@@ -88,3 +88,29 @@ class RequestSizeLimitMiddleware:
             response["Connection"] = "close"  # the unread body must not be taken as a request
             return response
         return self.get_response(request)
+
+
+class UserLanguageMiddleware:
+    """Activate a signed-in user's saved language (``User.language``) over the browser's.
+
+    docs/i18n.md "Choosing the language": ``LocaleMiddleware`` (before this one) picks the
+    language from the switch's cookie or ``Accept-Language``; a user who saved a preference on
+    the profile or with the switch gets that language instead, on every device. Place it after
+    ``AuthenticationMiddleware``. Requests without a session cookie (the API, webhooks, health
+    checks) never load a user here.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from django.conf import settings
+        from django.utils import translation
+
+        if settings.SESSION_COOKIE_NAME in request.COOKIES:
+            user = getattr(request, "user", None)
+            language = getattr(user, "language", "") if user is not None else ""
+            if language and user.is_authenticated:
+                translation.activate(language)
+                request.LANGUAGE_CODE = translation.get_language()
+        return self.get_response(request)

@@ -110,9 +110,10 @@ def email_credits_request(user_id: int, credits: int | None) -> int:
     return credits_request_email(user_id=user_id, credits=credits)
 
 
-def send_invitation(invitation_id: int, base_url: str) -> bool:
-    """E-mail an invitation's link, starting with ``base_url`` (``invitation_send``)."""
-    return invitation_send(invitation_id=invitation_id, base_url=base_url)
+def send_invitation(invitation_id: int, base_url: str, language: str | None = None) -> bool:
+    """E-mail an invitation's link, starting with ``base_url``, in ``language``
+    (``invitation_send``)."""
+    return invitation_send(invitation_id=invitation_id, base_url=base_url, language=language)
 
 
 def email_provider_alert(alert_id: int) -> None:

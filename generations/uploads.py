@@ -25,6 +25,7 @@ from django.core.files.uploadhandler import (
     StopUpload,
     TemporaryFileUploadHandler,
 )
+from django.utils.translation import gettext_lazy as _
 from PIL import Image, ImageOps
 
 from generations.providers.media import SNIFF_BYTES, sniff_image, sniff_video
@@ -62,25 +63,37 @@ FIELD_MAX_BYTES = {
 }
 VIDEO_EXTENSIONS = {"video/mp4": "mp4", "video/quicktime": "mov", "video/webm": "webm"}
 
-_IMAGES = "Upload a JPG, PNG or WebP image."
-_VIDEOS = "Upload an MP4, MOV or WebM video."
-# What the member reads, by UploadRejected.code; forms may show these as they are.
+_IMAGES = _("Upload a JPG, PNG or WebP image.")
+_VIDEOS = _("Upload an MP4, MOV or WebM video.")
+# What the member reads, by UploadRejected.code; forms may show these as they are. Translated
+# when the rejection is raised (in the request's language); ``{...}`` is filled in then.
 ERROR_MESSAGES = {
-    "too_large": "The file is over the {limit} MB limit. Upload a smaller {kind}.",
-    "not_an_image": f"This file is not a readable image. {_IMAGES}",
-    "unsupported_format": "{name} files are not accepted. {accepted}",
-    "too_many_pixels": f"The image has more than {IMAGE_MAX_PIXELS // 1_000_000} megapixels. "
-    "Upload a smaller image.",
-    "animated": "Animated images are not accepted. Upload a still JPG, PNG or WebP image.",
-    "trailing_data": "The image file carries extra data after the picture. Save it again as "
-    "a plain JPG, PNG or WebP and upload the new file.",
-    "not_a_video": f"This file is not a readable video. {_VIDEOS}",
-    "no_video_stream": f"This file has no video track. {_VIDEOS}",
-    "too_long": "The video lasts {seconds:.0f} seconds; the limit is {limit} seconds. "
-    "Upload a shorter clip.",
-    "too_many_video_pixels": "The video is {width} x {height} pixels; the limit is "
-    f"{VIDEO_MAX_LONG_SIDE} x {VIDEO_MAX_SHORT_SIDE} (4K) either way round. "
-    "Upload a smaller clip.",
+    "too_large": _("The file is over the {limit} MB limit. Upload a smaller {kind}."),
+    "not_an_image": _("This file is not a readable image. Upload a JPG, PNG or WebP image."),
+    "unsupported_format": _("{name} files are not accepted. {accepted}"),
+    "too_many_pixels": _(
+        "The image has more than {megapixels} megapixels. Upload a smaller image."
+    ),
+    "animated": _("Animated images are not accepted. Upload a still JPG, PNG or WebP image."),
+    "trailing_data": _(
+        "The image file carries extra data after the picture. Save it again as "
+        "a plain JPG, PNG or WebP and upload the new file."
+    ),
+    "not_a_video": _("This file is not a readable video. Upload an MP4, MOV or WebM video."),
+    "no_video_stream": _("This file has no video track. Upload an MP4, MOV or WebM video."),
+    "too_long": _(
+        "The video lasts {seconds:.0f} seconds; the limit is {limit} seconds. "
+        "Upload a shorter clip."
+    ),
+    "too_many_video_pixels": _(
+        "The video is {width} x {height} pixels; the limit is "
+        "{max_long} x {max_short} (4K) either way round. Upload a smaller clip."
+    ),
+}
+_MESSAGE_CONSTANTS = {
+    "megapixels": IMAGE_MAX_PIXELS // 1_000_000,
+    "max_long": VIDEO_MAX_LONG_SIDE,
+    "max_short": VIDEO_MAX_SHORT_SIDE,
 }
 
 # Other image formats recognised by their magic numbers, only to name them in the message.
@@ -105,7 +118,7 @@ class UploadRejected(ValueError):
 
     def __init__(self, code: str, **values: Any) -> None:
         self.code = code
-        self.message = ERROR_MESSAGES[code].format(**values)
+        self.message = str(ERROR_MESSAGES[code]).format(**_MESSAGE_CONSTANTS, **values)
         super().__init__(self.message)
 
 
@@ -150,7 +163,7 @@ def clean_image_upload(upload: Any) -> CleanImage:
             decoding); ``animated`` for more than one frame; ``trailing_data`` for bytes after the
             image's end (polyglot files). docs/architecture.md "What must hold".
     """
-    too_large = UploadRejected("too_large", limit=IMAGE_MAX_BYTES // MB, kind="image")
+    too_large = UploadRejected("too_large", limit=IMAGE_MAX_BYTES // MB, kind=_("image"))
     if upload.size > IMAGE_MAX_BYTES:
         raise too_large
     upload.seek(0)
@@ -209,7 +222,7 @@ def clean_video_upload(upload: Any) -> CleanVideo:
             per extension.
     """
     if upload.size > VIDEO_MAX_BYTES:
-        raise UploadRejected("too_large", limit=VIDEO_MAX_BYTES // MB, kind="video")
+        raise UploadRejected("too_large", limit=VIDEO_MAX_BYTES // MB, kind=_("video"))
     try:
         upload.seek(0)
         content_type = sniff_video(upload.read(SNIFF_BYTES))

@@ -1,7 +1,9 @@
 """Account URLs: Django's auth views (login, logout, password change and reset), profile."""
 
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from .forms.accounts import LanguagePasswordResetForm
 from .views import accounts, api_access, team
 
 urlpatterns = [
@@ -27,5 +29,11 @@ urlpatterns = [
         name="webhook_enable",
     ),
     path("invite/<str:token>/", team.InvitationAcceptView.as_view(), name="invitation_accept"),
+    # Django's view, with the e-mail in the user's saved language (docs/i18n.md "E-mails").
+    path(
+        "password_reset/",
+        auth_views.PasswordResetView.as_view(form_class=LanguagePasswordResetForm),
+        name="password_reset",
+    ),
     path("", include("django.contrib.auth.urls")),
 ]

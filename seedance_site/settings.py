@@ -101,9 +101,14 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language from the cookie or Accept-Language (docs/i18n.md "Choosing the language"):
+    # after the session, before CommonMiddleware.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A signed-in user's saved language wins over the cookie and Accept-Language.
+    "generations.middleware.UserLanguageMiddleware",
     # Before anything reads the body: 413 for a declared body over the upload form's limit.
     "generations.middleware.RequestSizeLimitMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
@@ -125,6 +130,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "generations.context_processors.credits",
@@ -188,7 +194,12 @@ vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Seedance Studio <noreply@localhost>")
 
 # --- Internationalisation ------------------------------------------------------------------
-LANGUAGE_CODE = "en-us"
+# English and Russian (docs/i18n.md). URLs carry no language prefix: the API's and the
+# providers' callbacks' addresses stay stable; the language comes from the user's saved
+# preference, the language cookie set by the switch, or Accept-Language.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("ru", "Русский")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from django import forms
 from django.http import HttpRequest, QueryDict
+from django.utils import translation
 from django.utils.datastructures import MultiValueDict
 
 from .. import catalog
@@ -318,10 +319,17 @@ def request_body_schema(
             alternatives.append(
                 {
                     "type": "object",
-                    "title": f"{Mode(mode).label} at {label}",
+                    "title": f"{_english(Mode(mode).label)} at {label}",
                     "required": [*required, "provider"] if provider else required,
                     "properties": properties,
                     "additionalProperties": False,
                 }
             )
     return {"oneOf": alternatives}
+
+
+def _english(text) -> str:
+    """Return a lazily translated label in English: the schema is the same in every language
+    (docs/i18n.md "What is not translated, and why")."""
+    with translation.override("en"):
+        return str(text)

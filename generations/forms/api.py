@@ -2,6 +2,7 @@
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 
 from ..models import WebhookEvent
 from ..services.api_tokens import EXPIRES_MAX_DAYS, NAME_MAX_CHARS
@@ -12,14 +13,16 @@ class ApiTokenForm(forms.Form):
     """A name and an optional expiry (whole days) for a new token."""
 
     name = forms.CharField(
-        max_length=NAME_MAX_CHARS, strip=True, help_text="What the token is for, e.g. 'batch bot'."
+        max_length=NAME_MAX_CHARS,
+        strip=True,
+        help_text=_("What the token is for, e.g. 'batch bot'."),
     )
     expires_days = forms.IntegerField(
         required=False,
         min_value=1,
         max_value=EXPIRES_MAX_DAYS,
-        label="Expires after (days)",
-        help_text="Empty: never expires. You can revoke it any time.",
+        label=_("Expires after (days)"),
+        help_text=_("Empty: never expires. You can revoke it any time."),
     )
 
 
@@ -32,7 +35,7 @@ class WebhookEndpointForm(forms.Form):
 
     error_messages = {"url_refused": "%(reason)s Give a public http(s) address."}
 
-    url = forms.URLField(max_length=2000, assume_scheme="https", label="Endpoint URL")
+    url = forms.URLField(max_length=2000, assume_scheme="https", label=_("Endpoint URL"))
     events = forms.MultipleChoiceField(
         choices=WebhookEvent.choices,
         widget=forms.CheckboxSelectMultiple,

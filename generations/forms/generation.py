@@ -11,6 +11,10 @@ import uuid
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.files import File
+from django.utils.formats import number_format
+from django.utils.text import format_lazy
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from .. import catalog, uploads
 from ..catalog import Mode, Provider
@@ -26,7 +30,7 @@ from ..services.inputs import (
     stored_inputs_available,
 )
 
-SOUND_CHOICES = [("on", "On"), ("off", "Off")]
+SOUND_CHOICES = [("on", _("On")), ("off", _("Off"))]
 IMAGE_ACCEPT = "image/jpeg,image/png,image/webp"
 VIDEO_ACCEPT = "video/mp4,video/quicktime,video/webm"
 
@@ -56,15 +60,24 @@ OPTIONAL_FIELDS = set().union(*MODE_FIELDS.values()) - {"camera_fixed"}
 
 # The portal's words for Django's own field checks (issue #15 item 6): the price box and the
 # field errors show these, never "Ensure this value is greater than or equal to 4."
-DURATION_MESSAGE = (
-    f"Choose a whole number of seconds from {catalog.DURATION_MIN_SECONDS} "
-    f"to {catalog.DURATION_MAX_SECONDS}."
+DURATION_MESSAGE = format_lazy(
+    _("Choose a whole number of seconds from {min} to {max}."),
+    min=catalog.DURATION_MIN_SECONDS,
+    max=catalog.DURATION_MAX_SECONDS,
 )
-SEED_MESSAGE = f"A seed is a whole number from {catalog.SEED_MIN} to {catalog.SEED_MAX}."
+SEED_MESSAGE = format_lazy(
+    _("A seed is a whole number from {min} to {max}."), min=catalog.SEED_MIN, max=catalog.SEED_MAX
+)
 URL_MESSAGES = {
-    "invalid": "Give a full web address, such as https://example.com/frame.jpg.",
-    "max_length": "Keep the address within %(limit_value)d characters.",
+    "invalid": _("Give a full web address, such as https://example.com/frame.jpg."),
+    "max_length": _("Keep the address within %(limit_value)d characters."),
 }
+
+
+def _join_or(items) -> str:
+    """Join ``items`` with the active language's "or": "480p or 720p"."""
+    word = gettext("or")
+    return f" {word} ".join(str(item) for item in items)
 
 
 class GenerationForm(forms.Form):
@@ -87,46 +100,50 @@ class GenerationForm(forms.Form):
     """
 
     error_messages = {
-        "prompt_too_short": "Write at least %(min)d characters (not counting spaces at the ends).",
-        "prompt_too_long": (
+        "prompt_too_short": _(
+            "Write at least %(min)d characters (not counting spaces at the ends)."
+        ),
+        "prompt_too_long": _(
             "Keep the prompt within %(max)s characters; it has %(length)s. Nothing was cut."
         ),
-        "resolution_for_mode": "%(resolution)s is not available for %(mode)s; choose %(allowed)s.",
-        "provider_for_mode": "%(provider)s does not offer %(mode)s; choose %(allowed)s.",
-        "resolution_for_provider": (
+        "resolution_for_mode": _(
+            "%(resolution)s is not available for %(mode)s; choose %(allowed)s."
+        ),
+        "provider_for_mode": _("%(provider)s does not offer %(mode)s; choose %(allowed)s."),
+        "resolution_for_provider": _(
             "%(provider)s does not offer %(resolution)s for %(mode)s; choose %(allowed)s."
         ),
-        "not_for_mode": "%(mode)s does not take this field.",
-        "aspect_ratio_required": "Choose an aspect ratio.",
-        "file_and_url": "Upload a file or give a URL, not both.",
-        "start_frame_required": "Add a start frame: upload an image or give its public URL.",
-        "end_without_start": "An end frame needs a start frame; add the start frame first.",
-        "source_required": (
+        "not_for_mode": _("%(mode)s does not take this field."),
+        "aspect_ratio_required": _("Choose an aspect ratio."),
+        "file_and_url": _("Upload a file or give a URL, not both."),
+        "start_frame_required": _("Add a start frame: upload an image or give its public URL."),
+        "end_without_start": _("An end frame needs a start frame; add the start frame first."),
+        "source_required": _(
             "Choose the video to extend: one of yours, an uploaded clip or a public URL."
         ),
-        "one_source": "Give exactly one source video.",
-        "one_value": "Give one value only.",
-        "not_your_generation": "Choose one of your own finished videos.",
-        "url_refused": "%(reason)s Give a public http(s) address.",
-        "url_unresolved": "The host name in this URL could not be found.",
+        "one_source": _("Give exactly one source video."),
+        "one_value": _("Give one value only."),
+        "not_your_generation": _("Choose one of your own finished videos."),
+        "url_refused": _("%(reason)s Give a public http(s) address."),
+        "url_unresolved": _("The host name in this URL could not be found."),
     }
 
     mode = forms.ChoiceField(
         choices=Mode.choices,
         initial=Mode.TEXT_TO_VIDEO,
         error_messages={
-            "required": "Choose a mode.",
-            "invalid_choice": "Choose text-to-video, image-to-video or video-extend.",
+            "required": _("Choose a mode."),
+            "invalid_choice": _("Choose text-to-video, image-to-video or video-extend."),
         },
     )
     provider = forms.ChoiceField(
         choices=Provider.choices,
         required=False,
         widget=forms.RadioSelect,
-        label="Provider",
-        help_text="Same model, different price; only providers offering your settings.",
+        label=_("Provider"),
+        help_text=_("Same model, different price; only providers offering your settings."),
         error_messages={
-            "invalid_choice": "%(value)s is not configured here; choose an offered provider."
+            "invalid_choice": _("%(value)s is not configured here; choose an offered provider.")
         },
     )
     prompt = forms.CharField(
@@ -134,25 +151,25 @@ class GenerationForm(forms.Form):
         # flags it instead (generation_form.js); ``clean_prompt`` refuses it on submit.
         widget=forms.Textarea(attrs={"rows": 4}),
         strip=True,
-        help_text="Describe the scene, the motion and the sound. 3-2500 characters.",
+        help_text=_("Describe the scene, the motion and the sound. 3-2500 characters."),
         error_messages={
-            "required": "Write a prompt: describe the scene, the motion and the sound."
+            "required": _("Write a prompt: describe the scene, the motion and the sound.")
         },
     )
     resolution = forms.ChoiceField(
         choices=[("480p", "480p"), ("720p", "720p"), ("1080p", "1080p")],
         initial="720p",
         error_messages={
-            "required": "Choose a resolution.",
-            "invalid_choice": "Choose 480p, 720p or 1080p.",
+            "required": _("Choose a resolution."),
+            "invalid_choice": _("Choose 480p, 720p or 1080p."),
         },
     )
     duration = forms.IntegerField(
         min_value=catalog.DURATION_MIN_SECONDS,
         max_value=catalog.DURATION_MAX_SECONDS,
         initial=8,
-        label="Duration (seconds)",
-        help_text="4 to 12 seconds; billed per second.",
+        label=_("Duration (seconds)"),
+        help_text=_("4 to 12 seconds; billed per second."),
         widget=forms.NumberInput(attrs={"step": 1}),
         error_messages={
             "required": DURATION_MESSAGE,
@@ -167,67 +184,70 @@ class GenerationForm(forms.Form):
         coerce=lambda value: value == "on",
         initial="off",
         widget=forms.RadioSelect,
-        help_text="Generated ambient sound and music; costs more per second.",
+        help_text=_("Generated ambient sound and music; costs more per second."),
         error_messages={
-            "required": "Choose sound on or off.",
-            "invalid_choice": "Choose sound on or off.",
+            "required": _("Choose sound on or off."),
+            "invalid_choice": _("Choose sound on or off."),
         },
     )
     aspect_ratio = forms.ChoiceField(
         choices=[("", "-"), *((r, r) for r in catalog.ASPECT_RATIOS)],
         required=False,
         initial="16:9",
-        label="Aspect ratio",
+        label=_("Aspect ratio"),
         error_messages={
-            "invalid_choice": "Choose one of the aspect ratios: "
-            + ", ".join(catalog.ASPECT_RATIOS)
-            + "."
+            "invalid_choice": format_lazy(
+                _("Choose one of the aspect ratios: {ratios}."),
+                ratios=", ".join(catalog.ASPECT_RATIOS),
+            )
         },
     )
     camera_fixed = forms.BooleanField(
-        required=False, label="Lock the camera", help_text="Keep the camera still."
+        required=False, label=_("Lock the camera"), help_text=_("Keep the camera still.")
     )
     start_image = forms.FileField(
         required=False,
-        label="Start frame",
+        label=_("Start frame"),
         widget=forms.ClearableFileInput(attrs={"accept": IMAGE_ACCEPT}),
-        help_text="JPG, PNG or WebP, up to 10 MB.",
+        help_text=_("JPG, PNG or WebP, up to 10 MB."),
     )
     start_image_url = forms.URLField(
         required=False,
         assume_scheme="https",
-        label="or start frame URL",
+        label=_("or start frame URL"),
         max_length=2000,
         error_messages=URL_MESSAGES,
     )
     end_image = forms.FileField(
         required=False,
-        label="End frame (optional)",
+        label=_("End frame (optional)"),
         widget=forms.ClearableFileInput(attrs={"accept": IMAGE_ACCEPT}),
-        help_text="The video ends on this image.",
+        help_text=_("The video ends on this image."),
     )
     end_image_url = forms.URLField(
         required=False,
         assume_scheme="https",
-        label="or end frame URL",
+        label=_("or end frame URL"),
         max_length=2000,
         error_messages=URL_MESSAGES,
     )
     source_generation = forms.IntegerField(required=False, widget=forms.HiddenInput)
     source_video = forms.FileField(
         required=False,
-        label="Source clip",
+        label=_("Source clip"),
         widget=forms.ClearableFileInput(attrs={"accept": VIDEO_ACCEPT}),
-        help_text=(
-            f"MP4, MOV or WebM, up to {uploads.VIDEO_MAX_BYTES // uploads.MB} MB, "
-            f"{uploads.VIDEO_MAX_SECONDS // 60} minutes and 4K "
-            f"({uploads.VIDEO_MAX_LONG_SIDE} x {uploads.VIDEO_MAX_SHORT_SIDE})."
+        help_text=format_lazy(
+            _("MP4, MOV or WebM, up to {mb} MB, {minutes} minutes and 4K ({long} x {short})."),
+            mb=uploads.VIDEO_MAX_BYTES // uploads.MB,
+            minutes=uploads.VIDEO_MAX_SECONDS // 60,
+            long=uploads.VIDEO_MAX_LONG_SIDE,
+            short=uploads.VIDEO_MAX_SHORT_SIDE,
         ),
     )
     source_video_url = forms.URLField(
         required=False,
         assume_scheme="https",
-        label="or source video URL",
+        label=_("or source video URL"),
         max_length=2000,
         error_messages=URL_MESSAGES,
     )
@@ -235,7 +255,7 @@ class GenerationForm(forms.Form):
         required=False,
         min_value=catalog.SEED_MIN,
         max_value=catalog.SEED_MAX,
-        help_text="Optional, 0-2147483647: the same seed gives a similar continuation.",
+        help_text=_("Optional, 0-2147483647: the same seed gives a similar continuation."),
         error_messages={
             "invalid": SEED_MESSAGE,
             "min_value": SEED_MESSAGE,
@@ -243,7 +263,7 @@ class GenerationForm(forms.Form):
         },
     )
     watermark = forms.BooleanField(
-        required=False, label="Keep the provider's watermark", help_text="Where supported."
+        required=False, label=_("Keep the provider's watermark"), help_text=_("Where supported.")
     )
     inputs_from = forms.IntegerField(required=False, widget=forms.HiddenInput)
     client_token = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
@@ -279,7 +299,10 @@ class GenerationForm(forms.Form):
             raise ValidationError(
                 self.error_messages["prompt_too_long"],
                 code="prompt_too_long",
-                params={"max": f"{catalog.PROMPT_MAX_CHARS:,}", "length": f"{len(prompt):,}"},
+                params={
+                    "max": number_format(catalog.PROMPT_MAX_CHARS, force_grouping=True),
+                    "length": number_format(len(prompt), force_grouping=True),
+                },
             )
         return prompt
 
@@ -361,7 +384,7 @@ class GenerationForm(forms.Form):
                     "resolution_for_mode",
                     resolution=resolution,
                     mode=Mode(mode).label.lower(),
-                    allowed=" or ".join(allowed),
+                    allowed=_join_or(allowed),
                 ),
             )
 
@@ -375,7 +398,7 @@ class GenerationForm(forms.Form):
             return default_provider(mode=mode, resolution=resolution) or ""
         mode_label = Mode(mode).label.lower()
         if provider not in providers_for(mode=mode):
-            allowed = " or ".join(Provider(p).label for p in providers_for(mode=mode))
+            allowed = _join_or([Provider(p).label for p in providers_for(mode=mode)])
             self.add_error(
                 "provider",
                 self._error(
@@ -387,6 +410,7 @@ class GenerationForm(forms.Form):
             )
         elif resolution and provider not in providers_for(mode=mode, resolution=resolution):
             others = [Provider(p).label for p in providers_for(mode=mode, resolution=resolution)]
+            word = gettext("or")
             own = catalog.resolutions_for(mode=mode, provider=provider)
             self.add_error(
                 "resolution",
@@ -395,7 +419,7 @@ class GenerationForm(forms.Form):
                     provider=Provider(provider).label,
                     resolution=resolution,
                     mode=mode_label,
-                    allowed=" or ".join(own) + "".join(f", or {p}" for p in others),
+                    allowed=_join_or(own) + "".join(f", {word} {p}" for p in others),
                 ),
             )
         return provider
@@ -519,7 +543,7 @@ class GenerationForm(forms.Form):
             InputSpec(
                 kind="video",
                 stored_name=source.result_file.name,
-                name=f"Generation #{source.pk}",
+                name=gettext("Generation #%(id)s") % {"id": source.pk},
                 content_type=content_type,
                 size_bytes=source.result_bytes,
             ),

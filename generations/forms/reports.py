@@ -10,6 +10,7 @@ from datetime import date, timedelta
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 
 from ..catalog import Provider
 from ..models import CreditEntry
@@ -37,16 +38,16 @@ class DateRangeForm(forms.Form):
     MAX_DAYS = 3660  # ten years: a day-by-day report stays a few thousand rows
 
     error_messages = {
-        "reversed": "The start date must be on or before the end date.",
-        "out_of_range": "Choose a date between 2000 and 2100.",
-        "too_long": "Choose a range of at most ten years.",
+        "reversed": _("The start date must be on or before the end date."),
+        "out_of_range": _("Choose a date between 2000 and 2100."),
+        "too_long": _("Choose a range of at most ten years."),
     }
 
     def __init__(self, *args, default_days: int | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.default_days = default_days
-        self.fields["from"] = forms.DateField(label="From", required=False, widget=DATE_INPUT)
-        self.fields["to"] = forms.DateField(label="To", required=False, widget=DATE_INPUT)
+        self.fields["from"] = forms.DateField(label=_("From"), required=False, widget=DATE_INPUT)
+        self.fields["to"] = forms.DateField(label=_("To"), required=False, widget=DATE_INPUT)
         self.order_fields(["from", "to"])
 
     def clean(self) -> dict:
@@ -78,7 +79,7 @@ class DateRangeForm(forms.Form):
 class StatementFilterForm(DateRangeForm):
     """Filter a member's statement by local days and entry kinds (``?kind=`` repeated)."""
 
-    kind = KindsField(label="Kind", choices=CreditEntry.Kind.choices, required=False)
+    kind = KindsField(label=_("Kind"), choices=CreditEntry.Kind.choices, required=False)
 
     def kinds(self) -> list[str]:
         """Return the kinds to show; empty means every kind."""
@@ -92,13 +93,13 @@ class TeamSpendFilterForm(DateRangeForm):
     DEFAULT_DAYS = 30
 
     period = forms.ChoiceField(
-        label="Group by", choices=Period.choices, required=False, initial=Period.DAY
+        label=_("Group by"), choices=Period.choices, required=False, initial=Period.DAY
     )
     # Rendered as a select of the report's members; an unknown id just shows nobody.
-    member = forms.IntegerField(label="Member", required=False, min_value=1)
+    member = forms.IntegerField(label=_("Member"), required=False, min_value=1)
     # Every provider, configured or not: past spend stays reportable after a key is removed.
     provider = forms.ChoiceField(
-        label="Provider", choices=[("", "All providers"), *Provider.choices], required=False
+        label=_("Provider"), choices=[("", "All providers"), *Provider.choices], required=False
     )
 
     def __init__(self, *args, **kwargs):

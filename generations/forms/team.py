@@ -8,9 +8,11 @@ import re
 import uuid
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.password_validation import password_validators_help_text_html
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 
 from ..models import User
 
@@ -18,7 +20,7 @@ from ..models import User
 class InvitationForm(forms.Form):
     """A manager invites one e-mail address."""
 
-    email = forms.EmailField(label="E-mail address")
+    email = forms.EmailField(label=_("E-mail address"))
 
 
 class TeamCreditsForm(forms.Form):
@@ -29,8 +31,8 @@ class TeamCreditsForm(forms.Form):
     """
 
     error_messages = {
-        "amount_required": "Enter how many credits to grant.",
-        "request_token_invalid": "This form is out of date: reload the page and try again.",
+        "amount_required": _("Enter how many credits to grant."),
+        "request_token_invalid": _("This form is out of date: reload the page and try again."),
     }
 
     ACTIONS = [("grant", "Grant"), ("revoke", "Revoke")]
@@ -45,10 +47,10 @@ class TeamCreditsForm(forms.Form):
         min_value=1,
         max_value=1_000_000_000,
         required=False,
-        label="Credits",
-        help_text="1 credit = US$0.001. For a revoke, empty takes back all available credits.",
+        label=_("Credits"),
+        help_text=_("1 credit = US$0.001. For a revoke, empty takes back all available credits."),
     )
-    memo = forms.CharField(max_length=200, help_text="Why: shown in the ledger and audit log.")
+    memo = forms.CharField(max_length=200, help_text=_("Why: shown in the ledger and audit log."))
     # One per rendered form: the same form sent twice (a double click, a resent POST) moves
     # credits once (``services.team.team_credits_grant``'s ``request_token``).
     request_token = forms.CharField(widget=forms.HiddenInput, required=False, max_length=32)
@@ -83,21 +85,26 @@ class CapForm(forms.Form):
         min_value=0,
         max_value=1_000_000_000,
         required=False,
-        label="Monthly cap (credits)",
-        help_text="Captured plus reserved credits per calendar month; empty for no cap.",
+        label=_("Monthly cap (credits)"),
+        help_text=_("Captured plus reserved credits per calendar month; empty for no cap."),
     )
 
 
 class NotificationSettingsForm(forms.ModelForm):
-    """A member's own notification settings (profile page)."""
+    """A member's own settings (profile page): language (docs/i18n.md) and notifications."""
 
     class Meta:
         model = User
-        fields = ["notify_on_finish", "low_balance_threshold"]
+        fields = ["language", "notify_on_finish", "low_balance_threshold"]
         labels = {
-            "notify_on_finish": "E-mail me when a video succeeds or fails",
-            "low_balance_threshold": "E-mail me when my available credits fall below",
+            "language": _("Language of pages and e-mails"),
+            "notify_on_finish": _("E-mail me when a video succeeds or fails"),
+            "low_balance_threshold": _("E-mail me when my available credits fall below"),
         }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["language"].choices = [("", _("As my browser asks")), *settings.LANGUAGES]
 
 
 class InvitationAcceptForm(forms.Form):
@@ -108,16 +115,16 @@ class InvitationAcceptForm(forms.Form):
     username = forms.CharField(
         max_length=150,
         validators=[UnicodeUsernameValidator()],
-        help_text="Letters, digits and @/./+/-/_ only.",
+        help_text=_("Letters, digits and @/./+/-/_ only."),
     )
     password1 = forms.CharField(
-        label="Password",
+        label=_("Password"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
         help_text=password_validators_help_text_html(),
     )
     password2 = forms.CharField(
-        label="Password again",
+        label=_("Password again"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )

@@ -9,6 +9,7 @@ kind.
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from ..catalog import Provider
 
@@ -27,9 +28,9 @@ class ProviderAlert(models.Model):
     """
 
     provider = models.CharField(max_length=20, choices=Provider.choices)
-    kind = models.CharField(max_length=40, help_text="e.g. http_401, http_402.")
-    message = models.TextField(help_text="What managers read.")
-    detail = models.TextField(blank=True, help_text="The provider's own words, for diagnosis.")
+    kind = models.CharField(max_length=40, help_text=_("e.g. http_401, http_402."))
+    message = models.TextField(help_text=_("What managers read."))
+    detail = models.TextField(blank=True, help_text=_("The provider's own words, for diagnosis."))
     count = models.PositiveIntegerField(default=1)
     first_seen = models.DateTimeField(default=timezone.now)
     last_seen = models.DateTimeField(default=timezone.now)
@@ -46,8 +47,10 @@ class ProviderAlert(models.Model):
     objects = ProviderAlertQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("provider alert")
+        verbose_name_plural = _("provider alerts")
         ordering = ["-last_seen", "-id"]
-        permissions = [("resolve_provideralert", "Can resolve provider alerts")]
+        permissions = [("resolve_provideralert", _("Can resolve provider alerts"))]
         constraints = [
             models.UniqueConstraint(
                 fields=["provider", "kind"],

@@ -13,6 +13,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 # Personal access tokens start with this, so a leaked one is recognisable (secret scanners).
 TOKEN_PREFIX = "sds_"
@@ -46,9 +47,9 @@ class ApiToken(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
     )
-    name = models.CharField(max_length=100, help_text="What the token is for, e.g. 'batch bot'.")
+    name = models.CharField(max_length=100, help_text=_("What the token is for, e.g. 'batch bot'."))
     token_hash = models.CharField(max_length=64, unique=True)
-    prefix = models.CharField(max_length=16, help_text="The token's first characters.")
+    prefix = models.CharField(max_length=16, help_text=_("The token's first characters."))
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
@@ -64,8 +65,9 @@ class ApiToken(models.Model):
     objects = ApiTokenQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
         ordering = ["-created_at", "-id"]
-        verbose_name = "API token"
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…) of {self.user_id}"
@@ -115,9 +117,9 @@ class ApiIdempotencyKey(models.Model):
 class WebhookEvent(models.TextChoices):
     """The events a webhook endpoint may subscribe to (docs/api.md "Webhooks")."""
 
-    SUCCEEDED = "generation.succeeded", "A generation succeeded (its video is stored)"
-    FAILED = "generation.failed", "A generation failed or expired (credits returned)"
-    CANCELED = "generation.canceled", "A generation was canceled (credits returned)"
+    SUCCEEDED = "generation.succeeded", _("A generation succeeded (its video is stored)")
+    FAILED = "generation.failed", _("A generation failed or expired (credits returned)")
+    CANCELED = "generation.canceled", _("A generation was canceled (credits returned)")
 
 
 def _new_webhook_secret() -> str:
@@ -138,7 +140,7 @@ class WebhookEndpoint(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhook_endpoints"
     )
     url = models.URLField(max_length=2000)
-    events = models.JSONField(default=list, help_text="WebhookEvent values.")
+    events = models.JSONField(default=list, help_text=_("WebhookEvent values."))
     secret = models.CharField(max_length=100, default=_new_webhook_secret)
     description = models.CharField(max_length=100, blank=True)
     is_active = models.BooleanField(default=True)
@@ -149,6 +151,8 @@ class WebhookEndpoint(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("webhook endpoint")
+        verbose_name_plural = _("webhook endpoints")
         ordering = ["created_at", "id"]
 
     def __str__(self) -> str:
@@ -164,9 +168,9 @@ class WebhookDelivery(models.Model):
     """
 
     class State(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SUCCEEDED = "succeeded", "Delivered"
-        FAILED = "failed", "Gave up"
+        PENDING = "pending", _("Pending")
+        SUCCEEDED = "succeeded", _("Delivered")
+        FAILED = "failed", _("Gave up")
 
     endpoint = models.ForeignKey(
         WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
@@ -187,8 +191,9 @@ class WebhookDelivery(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
         ordering = ["-created_at", "-id"]
-        verbose_name_plural = "webhook deliveries"
         indexes = [
             models.Index(fields=["state", "next_attempt_at"], name="webhook_delivery_due"),
         ]

@@ -1,6 +1,7 @@
 """The last known balance of each provider account, shared by every node through the database."""
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from ..catalog import Provider
 
@@ -14,12 +15,14 @@ class ProviderBalanceReading(models.Model):
 
     provider = models.CharField(max_length=20, choices=Provider.choices, primary_key=True)
     usd = models.DecimalField(
-        max_digits=14, decimal_places=4, null=True, blank=True, help_text="US dollars."
+        max_digits=14, decimal_places=4, null=True, blank=True, help_text=_("US dollars.")
     )
     credits = models.BigIntegerField(
-        null=True, blank=True, help_text="The provider's own credits, when it counts in them."
+        null=True, blank=True, help_text=_("The provider's own credits, when it counts in them.")
     )
-    error = models.TextField(blank=True, help_text="Why the last read failed; empty if it worked.")
+    error = models.TextField(
+        blank=True, help_text=_("Why the last read failed; empty if it worked.")
+    )
     checked_at = models.DateTimeField()
 
     def __str__(self) -> str:

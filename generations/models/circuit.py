@@ -9,6 +9,7 @@ submits nor polls that provider's jobs; they keep their holds until they expire.
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from ..catalog import Provider
 
@@ -17,19 +18,21 @@ class ProviderCircuit(models.Model):
     """Whether calls to one provider are paused, since when, and when to probe next."""
 
     class State(models.TextChoices):
-        CLOSED = "closed", "Calls allowed"
-        OPEN = "open", "Paused"
+        CLOSED = "closed", _("Calls allowed")
+        OPEN = "open", _("Paused")
 
     provider = models.CharField(max_length=20, choices=Provider.choices, primary_key=True)
     state = models.CharField(max_length=6, choices=State.choices, default=State.CLOSED)
-    reason = models.TextField(blank=True, help_text="The refusal that opened it.")
+    reason = models.TextField(blank=True, help_text=_("The refusal that opened it."))
     opened_at = models.DateTimeField(null=True, blank=True)
     next_probe_at = models.DateTimeField(null=True, blank=True)
-    probes = models.PositiveIntegerField(default=0, help_text="Probes made since it opened.")
+    probes = models.PositiveIntegerField(default=0, help_text=_("Probes made since it opened."))
     closed_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("provider circuit")
+        verbose_name_plural = _("provider circuits")
         indexes = [models.Index(fields=["state", "next_probe_at"], name="circuit_state_probe")]
 
     def __str__(self) -> str:

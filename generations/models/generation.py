@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from ..catalog import Mode, Provider
 from .ledger import credits_to_usd
@@ -29,14 +30,14 @@ class Generation(models.Model):
     """One video job: its request, its price, its provider task and its outcome."""
 
     class State(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        SUBMITTING = "submitting", "Submitting"
-        UNKNOWN = "unknown", "Submit outcome unknown"
-        SUBMITTED = "submitted", "In progress"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-        CANCELED = "canceled", "Canceled"
-        EXPIRED = "expired", "Expired"
+        QUEUED = "queued", _("Queued")
+        SUBMITTING = "submitting", _("Submitting")
+        UNKNOWN = "unknown", _("Submit outcome unknown")
+        SUBMITTED = "submitted", _("In progress")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+        CANCELED = "canceled", _("Canceled")
+        EXPIRED = "expired", _("Expired")
 
         @classmethod
         def final(cls) -> tuple[str, ...]:
@@ -47,10 +48,10 @@ class Generation(models.Model):
             return (cls.QUEUED, cls.SUBMITTING, cls.UNKNOWN, cls.SUBMITTED)
 
     class ResultState(models.TextChoices):
-        NONE = "", "-"
-        PENDING = "pending", "Downloading"
-        STORED = "stored", "Stored"
-        FAILED = "failed", "Download failed"
+        NONE = "", _("-")
+        PENDING = "pending", _("Downloading")
+        STORED = "stored", _("Stored")
+        FAILED = "failed", _("Download failed")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="generations"
@@ -62,18 +63,18 @@ class Generation(models.Model):
         max_length=20,
         choices=Provider.choices,
         blank=True,
-        help_text="The provider that kept refusing the submit before failover moved the job.",
+        help_text=_("The provider that kept refusing the submit before failover moved the job."),
     )
     state = models.CharField(max_length=12, choices=State.choices, default=State.QUEUED)
 
     # The request, as the member gave it (docs/providers/apixo.md "Parameters").
     prompt = models.TextField()
     resolution = models.CharField(max_length=8)
-    duration = models.PositiveSmallIntegerField(help_text="Requested seconds (4-12).")
+    duration = models.PositiveSmallIntegerField(help_text=_("Requested seconds (4-12)."))
     sound = models.BooleanField()
     aspect_ratio = models.CharField(max_length=5, blank=True)
     camera_fixed = models.BooleanField(
-        default=False, help_text="fixed_lens on seedance-1-5-pro, camera_fixed on extend."
+        default=False, help_text=_("fixed_lens on seedance-1-5-pro, camera_fixed on extend.")
     )
     seed = models.BigIntegerField(null=True, blank=True)
     watermark = models.BooleanField(default=False)
@@ -83,7 +84,7 @@ class Generation(models.Model):
         null=True,
         blank=True,
         related_name="extensions",
-        help_text="For video-extend: the member's own generation being extended.",
+        help_text=_("For video-extend: the member's own generation being extended."),
     )
 
     # Price, fixed at submission (docs/architecture.md "Money").
@@ -101,29 +102,31 @@ class Generation(models.Model):
     submit_sent_at = models.DateTimeField(
         null=True,
         blank=True,
-        help_text="When the current submit attempt started sending; empty: nothing sent yet.",
+        help_text=_("When the current submit attempt started sending; empty: nothing sent yet."),
     )
     poll_count = models.PositiveIntegerField(
         "status checks",
         default=0,
-        help_text=(
+        help_text=_(
             "Status requests sent to the provider for this job: polls, callback confirmations,"
             " managers' polls and late looks (services.status_reads)."
         ),
     )
     poll_errors = models.PositiveSmallIntegerField(default=0)
     next_action_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the dispatcher next submits or polls this job."
+        null=True, blank=True, help_text=_("When the dispatcher next submits or polls this job.")
     )
     deadline_at = models.DateTimeField(
-        null=True, blank=True, help_text="Expire (and release the hold) if not final by then."
+        null=True, blank=True, help_text=_("Expire (and release the hold) if not final by then.")
     )
     provider_state = models.CharField(max_length=32, blank=True)
     not_found_at = models.DateTimeField(
         null=True,
         blank=True,
-        help_text="When the provider first said the task does not exist; a second such "
-        "answer after a delay fails the job (services.lifecycle.generation_poll).",
+        help_text=_(
+            "When the provider first said the task does not exist; a second such "
+            "answer after a delay fails the job (services.lifecycle.generation_poll)."
+        ),
     )
     fail_code = models.CharField(max_length=64, blank=True)
     fail_message = models.TextField(blank=True)
@@ -148,7 +151,7 @@ class Generation(models.Model):
         max_length=12,
         choices=[("", "-"), ("succeeded", "Succeeded")],
         blank=True,
-        help_text="The provider's final state, reported after the job expired.",
+        help_text=_("The provider's final state, reported after the job expired."),
     )
     late_result_url = models.URLField(max_length=2000, blank=True)
     late_finished_at = models.DateTimeField(null=True, blank=True)
@@ -169,9 +172,11 @@ class Generation(models.Model):
     objects = GenerationQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("generation")
+        verbose_name_plural = _("generations")
         ordering = ["-created_at", "-id"]
         permissions = [
-            ("act_on_generation", "Can cancel, expire, poll and retry downloads of generations"),
+            ("act_on_generation", _("Can cancel, expire, poll and retry downloads of generations")),
         ]
         indexes = [
             models.Index(fields=["user", "-created_at"], name="generation_user_created"),
@@ -287,12 +292,12 @@ class GenerationInput(models.Model):
     """
 
     class Kind(models.TextChoices):
-        IMAGE = "image", "Image"
-        VIDEO = "video", "Video"
+        IMAGE = "image", _("Image")
+        VIDEO = "video", _("Video")
 
     generation = models.ForeignKey(Generation, on_delete=models.PROTECT, related_name="inputs")
     kind = models.CharField(max_length=5, choices=Kind.choices)
-    position = models.PositiveSmallIntegerField(default=0, help_text="0: start frame, 1: end.")
+    position = models.PositiveSmallIntegerField(default=0, help_text=_("0: start frame, 1: end."))
     file = models.FileField(upload_to="inputs/%Y/%m/", blank=True)
     thumbnail = models.FileField(upload_to="inputs/thumbnails/%Y/%m/", blank=True)
     original_name = models.CharField(max_length=255, blank=True)
@@ -308,6 +313,8 @@ class GenerationInput(models.Model):
     objects = GenerationInputQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("generation input")
+        verbose_name_plural = _("generation inputs")
         ordering = ["generation", "kind", "position"]
         constraints = [
             models.UniqueConstraint(

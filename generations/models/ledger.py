@@ -11,6 +11,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 USD_PER_CREDIT = Decimal("0.001")
 
@@ -39,6 +40,8 @@ class CreditAccount(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("credit account")
+        verbose_name_plural = _("credit accounts")
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(balance__gte=0), name="account_balance_gte_0"
@@ -81,12 +84,12 @@ class CreditEntry(models.Model):
     """
 
     class Kind(models.TextChoices):
-        GRANT = "grant"
-        REVOKE = "revoke"
-        HOLD = "hold"
-        CAPTURE = "capture"
-        RELEASE = "release"
-        ADJUST = "adjust"
+        GRANT = "grant", _("Grant")
+        REVOKE = "revoke", _("Revoke")
+        HOLD = "hold", _("Hold")
+        CAPTURE = "capture", _("Capture")
+        RELEASE = "release", _("Release")
+        ADJUST = "adjust", _("Adjust")
 
     # kind -> (factor on balance, factor on held), applied to ``amount``.
     EFFECTS: dict[str, tuple[int, int]] = {
@@ -100,7 +103,7 @@ class CreditEntry(models.Model):
 
     account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="entries")
     kind = models.CharField(max_length=10, choices=Kind.choices)
-    amount = models.BigIntegerField(help_text="Signed credits; see the class docstring.")
+    amount = models.BigIntegerField(help_text=_("Signed credits; see the class docstring."))
     generation = models.ForeignKey(
         "generations.Generation",
         on_delete=models.PROTECT,
@@ -114,7 +117,7 @@ class CreditEntry(models.Model):
         null=True,
         blank=True,
         related_name="settlements",
-        help_text="For a capture or release: the hold it settles.",
+        help_text=_("For a capture or release: the hold it settles."),
     )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -122,21 +125,24 @@ class CreditEntry(models.Model):
         null=True,
         blank=True,
         related_name="+",
-        help_text="Who caused the entry; empty for the system.",
+        help_text=_("Who caused the entry; empty for the system."),
     )
     memo = models.CharField(max_length=255, blank=True)
     balance_after = models.BigIntegerField(
         "available credits after",
         null=True,
         editable=False,
-        help_text="The account's available balance right after this entry, written with it "
-        "under the account lock (null only before migration 0015 backfilled it).",
+        help_text=_(
+            "The account's available balance right after this entry, written with it "
+            "under the account lock (null only before migration 0015 backfilled it)."
+        ),
     )
     idempotency_key = models.CharField(max_length=100, unique=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
-        verbose_name_plural = "credit entries"
+        verbose_name = _("credit entry")
+        verbose_name_plural = _("credit entries")
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["account", "-created_at"], name="entry_account_created"),

@@ -5,6 +5,7 @@ worker node did, whichever cache and broker are configured.
 """
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class WorkerHeartbeat(models.Model):
@@ -16,14 +17,14 @@ class WorkerHeartbeat(models.Model):
 
     node = models.CharField(max_length=200, unique=True)
     host = models.CharField(max_length=200)
-    pid = models.PositiveIntegerField(help_text="The qcluster process (the workers' parent).")
+    pid = models.PositiveIntegerField(help_text=_("The qcluster process (the workers' parent)."))
     started_at = models.DateTimeField()
     last_seen_at = models.DateTimeField(db_index=True)
     tasks_done = models.PositiveBigIntegerField(default=0)
     providers = models.CharField(
         max_length=200,
         blank=True,
-        help_text="The providers this node has a key for, comma-separated (at its last beat).",
+        help_text=_("The providers this node has a key for, comma-separated (at its last beat)."),
     )
 
     class Meta:

@@ -7,6 +7,7 @@ version it was priced with, so old jobs are never re-priced.
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from ..catalog import Provider
 
@@ -30,8 +31,10 @@ class PriceTable(models.Model):
     objects = PriceTableQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("price table")
+        verbose_name_plural = _("price tables")
         ordering = ["-version"]
-        permissions = [("publish_pricetable", "Can publish a new price table version")]
+        permissions = [("publish_pricetable", _("Can publish a new price table version"))]
 
     def __str__(self) -> str:
         return f"Price table v{self.version}"
@@ -48,6 +51,8 @@ class Price(models.Model):
     credits_per_second = models.PositiveIntegerField()
 
     class Meta:
+        verbose_name = _("price")
+        verbose_name_plural = _("prices")
         ordering = ["provider", "model_id", "resolution", "sound"]
         constraints = [
             models.UniqueConstraint(

@@ -11,6 +11,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 def token_digest(token: str) -> str:
@@ -53,6 +54,8 @@ class Invitation(models.Model):
     objects = InvitationQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
@@ -83,23 +86,23 @@ class AuditEntry(models.Model):
     """
 
     class Action(models.TextChoices):
-        GRANT = "grant", "Credits granted"
-        REVOKE = "revoke", "Credits revoked"
-        CAP = "cap", "Monthly cap changed"
-        PRICE = "price", "Prices changed"
-        INVITE = "invite", "Member invited"
-        INVITE_REVOKE = "invite_revoke", "Invitation withdrawn"
-        DEACTIVATE = "deactivate", "Member deactivated"
-        REACTIVATE = "reactivate", "Member reactivated"
-        MANAGER_ADD = "manager_add", "Made a manager"
-        MANAGER_REMOVE = "manager_remove", "No longer a manager"
-        ACCOUNT_CHANGE = "account_change", "Account changed in the admin"
-        CANCEL = "cancel", "Generation canceled"
-        EXPIRE = "expire", "Generation expired"
-        POLL = "poll", "Generation polled"
-        DOWNLOAD_RETRY = "download_retry", "Result download retried"
-        ALERT_RESOLVE = "alert_resolve", "Provider alert resolved"
-        TOKEN_REVOKE = "token_revoke", "API token revoked"
+        GRANT = "grant", _("Credits granted")
+        REVOKE = "revoke", _("Credits revoked")
+        CAP = "cap", _("Monthly cap changed")
+        PRICE = "price", _("Prices changed")
+        INVITE = "invite", _("Member invited")
+        INVITE_REVOKE = "invite_revoke", _("Invitation withdrawn")
+        DEACTIVATE = "deactivate", _("Member deactivated")
+        REACTIVATE = "reactivate", _("Member reactivated")
+        MANAGER_ADD = "manager_add", _("Made a manager")
+        MANAGER_REMOVE = "manager_remove", _("No longer a manager")
+        ACCOUNT_CHANGE = "account_change", _("Account changed in the admin")
+        CANCEL = "cancel", _("Generation canceled")
+        EXPIRE = "expire", _("Generation expired")
+        POLL = "poll", _("Generation polled")
+        DOWNLOAD_RETRY = "download_retry", _("Result download retried")
+        ALERT_RESOLVE = "alert_resolve", _("Provider alert resolved")
+        TOKEN_REVOKE = "token_revoke", _("API token revoked")
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -107,7 +110,7 @@ class AuditEntry(models.Model):
         null=True,
         blank=True,
         related_name="audit_actions",
-        help_text="Who did it (empty: a command or the system).",
+        help_text=_("Who did it (empty: a command or the system)."),
     )
     action = models.CharField(max_length=16, choices=Action.choices)
     target_user = models.ForeignKey(
@@ -128,8 +131,9 @@ class AuditEntry(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit entries")
         ordering = ["-created_at", "-id"]
-        verbose_name_plural = "audit entries"
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} by {self.actor or 'system'} at {self.created_at}"

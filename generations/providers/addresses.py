@@ -13,6 +13,8 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from django.utils.translation import gettext
+
 from .errors import DownloadError, DownloadReason, DownloadRefused
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -109,26 +111,28 @@ def resolve_target(url: str, *, allow_loopback_hosts: frozenset[str] = frozenset
         DownloadError: the host name does not resolve (``DNS``; may be temporary).
     """
     if len(url) > _MAX_URL_CHARS:
-        raise DownloadRefused("The URL is too long.", reason=DownloadReason.URL)
+        raise DownloadRefused(gettext("The URL is too long."), reason=DownloadReason.URL)
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise DownloadRefused("The URL is not valid.", reason=DownloadReason.URL) from exc
+        raise DownloadRefused(gettext("The URL is not valid."), reason=DownloadReason.URL) from exc
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS:
-        raise DownloadRefused("Only http and https URLs are allowed.", reason=DownloadReason.SCHEME)
+        raise DownloadRefused(
+            gettext("Only http and https URLs are allowed."), reason=DownloadReason.SCHEME
+        )
     if not parts.hostname:
-        raise DownloadRefused("The URL has no host.", reason=DownloadReason.URL)
+        raise DownloadRefused(gettext("The URL has no host."), reason=DownloadReason.URL)
     if parts.username is not None or parts.password is not None:
         raise DownloadRefused(
-            "URLs with a user name or password are not allowed.", reason=DownloadReason.URL
+            gettext("URLs with a user name or password are not allowed."), reason=DownloadReason.URL
         )
     try:
         host = parts.hostname.encode("idna").decode("ascii")
     except UnicodeError as exc:
         raise DownloadRefused(
-            "The URL's host name is not valid.", reason=DownloadReason.URL
+            gettext("The URL's host name is not valid."), reason=DownloadReason.URL
         ) from exc
     port = port or _DEFAULT_PORTS[scheme]
     addresses = _resolve(host, port)
@@ -137,7 +141,7 @@ def resolve_target(url: str, *, allow_loopback_hosts: frozenset[str] = frozenset
         ip = ipaddress.ip_address(address)
         if not (is_public_address(ip) or (loopback_ok and _is_loopback(ip))):
             raise DownloadRefused(
-                "The URL points to a private or local network address.",
+                gettext("The URL points to a private or local network address."),
                 reason=DownloadReason.ADDRESS,
                 detail=f"{host} resolves to {address}",
             )

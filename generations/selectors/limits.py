@@ -11,6 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.utils.formats import number_format
+from django.utils.translation import gettext
+
+from ..i18n import credits_text
 from ..models import CreditAccount, User
 from ..services.ledger import month_used
 from .users import managers
@@ -36,12 +40,17 @@ class SpendingLimits:
         The balance is checked first, as the ledger's hold does.
         """
         if credits > self.available:
-            return f"This costs {credits:,} credits; you have {self.available:,} available."
+            return gettext("This costs %(credits)s; you have %(available)s available.") % {
+                "credits": credits_text(credits),
+                "available": number_format(self.available, force_grouping=True),
+            }
         if self.cap_left is not None and credits > self.cap_left:
-            return (
-                f"This costs {credits:,} credits; your monthly cap leaves "
-                f"{self.cap_left:,} this month."
-            )
+            return gettext(
+                "This costs %(credits)s; your monthly cap leaves %(left)s this month."
+            ) % {
+                "credits": credits_text(credits),
+                "left": number_format(self.cap_left, force_grouping=True),
+            }
         return ""
 
 

@@ -45,6 +45,8 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, Lower, TruncDay
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from ..catalog import Mode, Provider
 from ..models import CreditAccount, CreditEntry, Generation, SpendRollup, User
@@ -67,9 +69,9 @@ FAILED_STATES = (State.FAILED, State.EXPIRED)
 class Period(models.TextChoices):
     """How the team report groups spend over time."""
 
-    DAY = "day", "Day"
-    WEEK = "week", "Week"
-    MONTH = "month", "Month"
+    DAY = "day", _("Day")
+    WEEK = "week", _("Week")
+    MONTH = "month", _("Month")
 
 
 # --- Time --------------------------------------------------------------------------------------
@@ -414,7 +416,7 @@ def _provider_label(provider: str | None) -> str:
 def _sound_label(sound: bool | None) -> str:
     if sound is None:
         return "-"
-    return "Sound on" if sound else "Sound off"
+    return gettext("Sound on") if sound else gettext("Sound off")
 
 
 # --- A member's statement ----------------------------------------------------------------------

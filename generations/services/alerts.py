@@ -16,12 +16,14 @@ from django.core.exceptions import PermissionDenied
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
+from ..i18n import language_of
 from ..models import AuditEntry, ProviderAlert, User
 from ..providers.errors import ProviderBalanceError, ProviderError
 from ..queue import enqueue
-from ..selectors.users import manager_emails
+from ..selectors.users import manager_emails, managers
 from .audit import audit_record
 
 RESOLVE_PERMISSION = "generations.resolve_provideralert"
@@ -128,21 +130,41 @@ def provider_alert_email(*, alert_id: int) -> None:
     link = ""
     if settings.PUBLIC_BASE_URL:
         path = reverse("admin:generations_provideralert_changelist")
-        link = f"\n\nAlerts: {settings.PUBLIC_BASE_URL.rstrip('/')}{path}"
-    send_mail(
-        subject=f"[Seedance Studio] {alert.get_provider_display()}: {alert.message}"[:200],
-        message=(
-            f"{alert.message}\n\nProvider: {alert.get_provider_display()}\nKind: {alert.kind}\n"
-            f"First seen: {alert.first_seen:%Y-%m-%d %H:%M:%S %Z}\n"
-            f"Provider said: {alert.detail or '-'}\n\n"
-            "Calls to this provider are paused for credential and balance refusals: its jobs "
-            "keep their reserved credits and resume by themselves once a probe shows the "
-            "account works again, or expire with a refund at their deadline. At most one "
-            f"e-mail an hour is sent per kind of alert.{link}"
-        ),
-        from_email=None,
-        recipient_list=recipients,
-    )
+        link = f"{settings.PUBLIC_BASE_URL.rstrip('/')}{path}"
+    # One message per language, each to the managers who read it (docs/i18n.md "E-mails").
+    # The alert's message and the provider's words stay as recorded.
+    by_language: dict[str, list[str]] = {}
+    for manager in managers().exclude(email="").order_by("email"):
+        by_language.setdefault(language_of(manager), []).append(manager.email)
+    for language, emails in by_language.items():
+        with translation.override(language):
+            send_mail(
+                subject=f"[Seedance Studio] {alert.get_provider_display()}: {alert.message}"[:200],
+                message=_provider_alert_body(alert, link),
+                from_email=None,
+                recipient_list=sorted(set(emails)),
+            )
+
+
+def _provider_alert_body(alert: ProviderAlert, link: str) -> str:
+    """Return the alert e-mail's text in the active language."""
+    body = gettext(
+        "%(message)s\n\nProvider: %(provider)s\nKind: %(kind)s\nFirst seen: %(first_seen)s\n"
+        "Provider said: %(detail)s\n\n"
+        "Calls to this provider are paused for credential and balance refusals: its jobs "
+        "keep their reserved credits and resume by themselves once a probe shows the "
+        "account works again, or expire with a refund at their deadline. At most one "
+        "e-mail an hour is sent per kind of alert."
+    ) % {
+        "message": alert.message,
+        "provider": alert.get_provider_display(),
+        "kind": alert.kind,
+        "first_seen": f"{alert.first_seen:%Y-%m-%d %H:%M:%S %Z}",
+        "detail": alert.detail or "-",
+    }
+    if link:
+        body += "\n\n" + gettext("Alerts: %(url)s") % {"url": link}
+    return body
 
 
 def provider_alert_resolve(*, alert_id: int, actor: User | None) -> bool:

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from ..models import ApiToken, AuditEntry, User
 from ..models.api import TOKEN_PREFIX, api_token_digest
@@ -52,11 +53,15 @@ def api_token_create(*, user: User, name: str, expires_days: int | None = None) 
     """
     name = (name or "").strip()
     if not name or len(name) > NAME_MAX_CHARS:
-        raise ValueError(f"Give the token a name of 1-{NAME_MAX_CHARS} characters.")
+        raise ValueError(
+            gettext("Give the token a name of 1-%(max)d characters.") % {"max": NAME_MAX_CHARS}
+        )
     if expires_days is not None and (
         isinstance(expires_days, bool) or not 1 <= expires_days <= EXPIRES_MAX_DAYS
     ):
-        raise ValueError(f"The expiry must be 1-{EXPIRES_MAX_DAYS} days, or none.")
+        raise ValueError(
+            gettext("The expiry must be 1-%(max)d days, or none.") % {"max": EXPIRES_MAX_DAYS}
+        )
     secret = ApiToken.new_token()
     now = timezone.now()
     token = ApiToken.objects.create(

@@ -16,6 +16,7 @@ from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from ..models import Generation, GenerationInput
 
@@ -23,7 +24,7 @@ from ..models import Generation, GenerationInput
 class InputsNotConfigured(Exception):
     """Stored inputs need a public address the provider can reach, and none is set."""
 
-    message = (
+    message = _(
         "Uploaded files and your own videos can be used as inputs only when the portal has a "
         "public address: the operator must set PUBLIC_BASE_URL (e.g. https://studio.example.com) "
         "so the provider can fetch them. A public image or video URL works meanwhile."

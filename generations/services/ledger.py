@@ -21,7 +21,10 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.translation import gettext, ngettext
 
+from ..i18n import credits_text
 from ..models import CreditAccount, CreditEntry, Generation, SpendRollup, User
 from ..models.ledger import spend_slot
 from ..queue import enqueue
@@ -44,7 +47,17 @@ class InsufficientCredits(LedgerError):
     def __init__(self, *, needed: int, available: int):
         self.needed = needed
         self.available = available
-        super().__init__(f"This needs {needed:,} credits but only {available:,} are available.")
+        super().__init__(
+            ngettext(
+                "This needs %(needed)s but only %(available)s is available.",
+                "This needs %(needed)s but only %(available)s are available.",
+                available,
+            )
+            % {
+                "needed": credits_text(needed),
+                "available": number_format(available, force_grouping=True),
+            }
+        )
 
 
 class MonthlyCapExceeded(LedgerError):
@@ -58,8 +71,15 @@ class MonthlyCapExceeded(LedgerError):
         self.cap, self.used, self.needed = cap, used, needed
         left = max(cap - used, 0)
         super().__init__(
-            f"This needs {needed:,} credits but your monthly cap of {cap:,} credits leaves "
-            f"{left:,} this month. Ask a manager to raise it."
+            gettext(
+                "This needs %(needed)s but your monthly cap of %(cap)s leaves %(left)s this "
+                "month. Ask a manager to raise it."
+            )
+            % {
+                "needed": credits_text(needed),
+                "cap": credits_text(cap),
+                "left": number_format(left, force_grouping=True),
+            }
         )
 
 
@@ -294,7 +314,7 @@ def credits_adjust(
     if isinstance(amount, bool) or not isinstance(amount, int) or amount == 0:
         raise ValueError(f"amount must be a non-zero whole number of credits, got {amount!r}")
     if not memo.strip():
-        raise ValueError("An adjustment needs a memo saying why.")
+        raise ValueError(gettext("An adjustment needs a memo saying why."))
     return _move(
         user=user, kind=Kind.ADJUST, amount=amount, key=idempotency_key, actor=actor, memo=memo
     )

@@ -17,8 +17,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
+from ..i18n import language_of
 from ..models import CreditAccount, Generation, User
 from ..queue import enqueue
 
@@ -31,8 +32,10 @@ def _absolute(path: str) -> str:
 
 
 def _send(*, user: User, template: str, context: dict) -> bool:
-    subject = render_to_string(f"emails/{template}_subject.txt", context).strip()
-    body = render_to_string(f"emails/{template}.txt", context)
+    # In the recipient's language (docs/i18n.md "E-mails"), whoever's request queued it.
+    with translation.override(language_of(user)):
+        subject = render_to_string(f"emails/{template}_subject.txt", context).strip()
+        body = render_to_string(f"emails/{template}.txt", context)
     try:
         send_mail(subject, body, None, [user.email])
     except OSError:  # SMTP trouble must not fail the job that triggered the notice

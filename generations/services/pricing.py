@@ -10,6 +10,7 @@ from decimal import Decimal
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Max
+from django.utils.translation import gettext
 
 from ..catalog import UnsupportedRequest, model_spec
 from ..models import AuditEntry, Price, PriceTable, User
@@ -89,7 +90,10 @@ def price_table_publish(
         raise PermissionDenied("You may not publish prices.")
     for key, value in changes.items():
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ValueError(f"Price for {key} must be a positive whole number of credits.")
+            raise ValueError(
+                gettext("Price for %(key)s must be a positive whole number of credits.")
+                % {"key": key}
+            )
     with transaction.atomic():
         current = PriceTable.objects.select_for_update().order_by("-version").first()
         prices: dict[tuple[str, str, str, bool], int] = {}

@@ -18,9 +18,11 @@ from django.db import IntegrityError, transaction
 from django.http.request import validate_host
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext, gettext_lazy
 
+from ..i18n import language_of
 from ..models import AuditEntry, CreditAccount, CreditEntry, Invitation, User
 from ..models.team import token_digest
 from ..models.users import MANAGE_TEAM_PERMISSION, MANAGERS_GROUP
@@ -53,17 +55,22 @@ class TeamRequestRepeated(TeamError):
 
 
 # How each team operation reads in a refusal: "Only a superuser can <verb> <member> ...".
+# Each phrase is followed by a user name ("Only a superuser can grant credits to ann").
 _VERBS = {
-    "grant": "grant credits to",
-    "revoke": "revoke credits from",
-    "adjust": "adjust the credits of",
-    "cap": "set the monthly cap of",
-    "deactivate": "deactivate",
-    "reactivate": "reactivate",
-    "manager": "change the role of",
-    "cancel": "cancel the jobs of",
-    "expire": "stop the jobs of",
-    "token": "revoke the API tokens of",
+    "grant": gettext_lazy("grant credits to"),
+    "revoke": gettext_lazy("revoke credits from"),
+    "adjust": gettext_lazy("adjust the credits of"),
+    "cap": gettext_lazy("set the monthly cap of"),
+    "deactivate": gettext_lazy("deactivate"),
+    "reactivate": gettext_lazy("reactivate"),
+    "manager": gettext_lazy("change the role of"),
+    "cancel": gettext_lazy("cancel the jobs of"),
+    "expire": gettext_lazy("stop the jobs of"),
+    "token": gettext_lazy("revoke the API tokens of"),
+}
+_OWN_JOBS = {
+    "cancel": gettext_lazy("Only a superuser can cancel your own jobs."),
+    "expire": gettext_lazy("Only a superuser can expire your own jobs."),
 }
 # Operations on a member's jobs from the admin console (``services.console``): the right to
 # act at all is ``generations.act_on_generation``, checked there; only the rank rule is here.
@@ -97,23 +104,31 @@ def team_action_authorize(*, actor: User | None, users: list[User], operation: s
     if actor is None or (actor.is_active and actor.is_superuser):
         return
     if operation == "manager":
-        raise TeamPermissionDenied("Only a superuser can make or remove managers.")
+        raise TeamPermissionDenied(gettext("Only a superuser can make or remove managers."))
     if operation not in _JOB_OPERATIONS and not actor.is_manager:
-        raise TeamPermissionDenied("Only managers can do this.")
+        raise TeamPermissionDenied(gettext("Only managers can do this."))
     for user in users:
         if user.pk == actor.pk:
             if operation == "grant":
-                raise TeamPermissionDenied("You cannot grant credits to yourself.")
+                raise TeamPermissionDenied(gettext("You cannot grant credits to yourself."))
             if operation in _JOB_OPERATIONS:
-                raise TeamPermissionDenied(f"Only a superuser can {operation} your own jobs.")
-            raise TeamPermissionDenied(f"Only a superuser can {verb} you: ask one.")
+                raise TeamPermissionDenied(str(_OWN_JOBS[operation]))
+            raise TeamPermissionDenied(
+                gettext("Only a superuser can %(verb)s you: ask one.") % {"verb": verb}
+            )
     ranks = manager_ranks(user_ids=[user.pk for user in users])
     for user in users:
         rank = ranks.get(user.pk)
         if rank == "superuser":
-            raise TeamPermissionDenied(f"Only a superuser can {verb} {user}, a superuser.")
+            raise TeamPermissionDenied(
+                gettext("Only a superuser can %(verb)s %(user)s, a superuser.")
+                % {"verb": verb, "user": user}
+            )
         if rank == "manager":
-            raise TeamPermissionDenied(f"Only a superuser can {verb} {user}, a manager.")
+            raise TeamPermissionDenied(
+                gettext("Only a superuser can %(verb)s %(user)s, a manager.")
+                % {"verb": verb, "user": user}
+            )
 
 
 def _balances(user: User) -> dict:
@@ -137,7 +152,9 @@ def _request_key(operation: str, request_token: str, user: User) -> str | None:
 def _refuse_repeat(key: str | None) -> None:
     """Refuse a form already applied: its entry exists (checked on the locked account)."""
     if key is not None and CreditEntry.objects.filter(idempotency_key=key).exists():
-        raise TeamRequestRepeated("Those credits were already applied (the form was sent twice).")
+        raise TeamRequestRepeated(
+            gettext("Those credits were already applied (the form was sent twice).")
+        )
 
 
 @transaction.atomic
@@ -254,7 +271,7 @@ def member_active_set(*, user: User, active: bool, actor: User | None) -> None:
         TeamPermissionDenied: ``actor`` may not (de)activate ``user``; nothing is written.
     """
     if actor is not None and user.pk == actor.pk and not active:
-        raise TeamPermissionDenied("You cannot deactivate yourself.")
+        raise TeamPermissionDenied(gettext("You cannot deactivate yourself."))
     team_action_authorize(
         actor=actor, users=[user], operation="reactivate" if active else "deactivate"
     )
@@ -285,7 +302,7 @@ def member_manager_set(*, user: User, manager: bool, actor: User | None) -> None
     """
     team_action_authorize(actor=actor, users=[user], operation="manager")
     if actor is not None and user.pk == actor.pk and not manager:
-        raise TeamPermissionDenied("You cannot remove yourself from the managers.")
+        raise TeamPermissionDenied(gettext("You cannot remove yourself from the managers."))
     locked = User.objects.select_for_update().get(pk=user.pk)
     group = Group.objects.get(name=MANAGERS_GROUP)
     app_label, codename = MANAGE_TEAM_PERMISSION.split(".")
@@ -350,9 +367,14 @@ def invitation_create(*, email: str, actor: User, base_url: str) -> SentInvitati
             is pending, or no trusted portal address.
     """
     base_url = _invitation_base_url(base_url)
+    # The invitee has no preference yet: the e-mail is in the language of the manager's page
+    # (docs/i18n.md "E-mails").
+    language = translation.get_language() or settings.LANGUAGE_CODE
     email = User.objects.normalize_email(email.strip())
     if User.objects.filter(email__iexact=email).exists():
-        raise TeamError(f"{email} already belongs to a member.", field="email")
+        raise TeamError(
+            gettext("%(email)s already belongs to a member.") % {"email": email}, field="email"
+        )
     with transaction.atomic():
         pending = list(
             Invitation.objects.select_for_update()
@@ -363,8 +385,11 @@ def invitation_create(*, email: str, actor: User, base_url: str) -> SentInvitati
         for earlier in pending:
             if not invitation_revoke_allowed(invitation=earlier, actor=actor):
                 raise TeamError(
-                    f"{earlier.invited_by} has already invited {email}; only they or a "
-                    "superuser can replace that invitation.",
+                    gettext(
+                        "%(manager)s has already invited %(email)s; only they or a "
+                        "superuser can replace that invitation."
+                    )
+                    % {"manager": earlier.invited_by, "email": email},
                     field="email",
                 )
         for earlier in pending:  # replaced: the old link stops working, audited
@@ -383,6 +408,7 @@ def invitation_create(*, email: str, actor: User, base_url: str) -> SentInvitati
                 "send_invitation",
                 invitation.pk,
                 base_url,
+                language,
                 group="notify",
                 name=f"invitation-{invitation.pk}",
             )
@@ -390,12 +416,13 @@ def invitation_create(*, email: str, actor: User, base_url: str) -> SentInvitati
     return SentInvitation(invitation, _invitation_url(invitation, base_url))
 
 
-def invitation_send(*, invitation_id: int, base_url: str) -> bool:
+def invitation_send(*, invitation_id: int, base_url: str, language: str | None = None) -> bool:
     """E-mail a usable invitation's link (the ``send_invitation`` task).
 
     The link's token is rebuilt from the invitation and ``SECRET_KEY`` (as Django's
     password-reset links are), so no secret travels through the task queue and sending
-    twice sends the same link.
+    twice sends the same link. ``language`` is the inviting manager's page language
+    (default: the inviter's saved language, else ``LANGUAGE_CODE``; docs/i18n.md "E-mails").
 
     Returns:
         True if a message was sent; False if the invitation is gone, used, withdrawn or
@@ -406,12 +433,10 @@ def invitation_send(*, invitation_id: int, base_url: str) -> bool:
         return False
     url = _invitation_url(invitation, base_url)
     context = {"invitation": invitation, "url": url, "days": settings.INVITATION_TTL_DAYS}
-    send_mail(
-        render_to_string("emails/invitation_subject.txt", context).strip(),
-        render_to_string("emails/invitation.txt", context),
-        None,
-        [invitation.email],
-    )
+    with translation.override(language or language_of(invitation.invited_by)):
+        subject = render_to_string("emails/invitation_subject.txt", context).strip()
+        body = render_to_string("emails/invitation.txt", context)
+    send_mail(subject, body, None, [invitation.email])
     return True
 
 
@@ -427,8 +452,10 @@ def _invitation_base_url(request_base_url: str) -> str:
     allowed = [h for h in settings.ALLOWED_HOSTS if h != "*"]
     if not host or not validate_host(host, allowed):
         raise TeamError(
-            "The portal's public address is not configured, so no invitation link can be "
-            "made: the operator must set PUBLIC_BASE_URL (e.g. https://studio.example.com)."
+            gettext(
+                "The portal's public address is not configured, so no invitation link can be "
+                "made: the operator must set PUBLIC_BASE_URL (e.g. https://studio.example.com)."
+            )
         )
     return request_base_url.rstrip("/")
 
@@ -468,8 +495,8 @@ def invitation_revoke(*, invitation: Invitation, actor: User) -> bool:
     """
     if not invitation_revoke_allowed(invitation=invitation, actor=actor):
         raise TeamPermissionDenied(
-            f"Only a superuser or {invitation.invited_by} can withdraw the invitation for "
-            f"{invitation.email}."
+            gettext("Only a superuser or %(manager)s can withdraw the invitation for %(email)s.")
+            % {"manager": invitation.invited_by, "email": invitation.email}
         )
     revoked = Invitation.objects.filter(pk=invitation.pk).usable().update(revoked_at=timezone.now())
     if revoked:
@@ -495,9 +522,11 @@ def invitation_accept(*, token: str, username: str, password: str) -> User:
     with transaction.atomic():
         invitation = invitation_find(token)
         if invitation is None:
-            raise TeamError("This invitation link is not valid any more. Ask for a new one.")
+            raise TeamError(
+                gettext("This invitation link is not valid any more. Ask for a new one.")
+            )
         if User.objects.filter(username__iexact=username).exists():
-            raise TeamError("That user name is taken; choose another.", field="username")
+            raise TeamError(gettext("That user name is taken; choose another."), field="username")
         user = User(username=username, email=invitation.email)
         validate_password(password, user)
         user.set_password(password)
@@ -505,13 +534,15 @@ def invitation_accept(*, token: str, username: str, password: str) -> User:
             with transaction.atomic():
                 user.save()
         except IntegrityError as error:
-            raise TeamError("That user name or e-mail address is already in use.") from error
+            raise TeamError(
+                gettext("That user name or e-mail address is already in use.")
+            ) from error
         claimed = (
             Invitation.objects.filter(pk=invitation.pk)
             .usable()
             .update(accepted_at=timezone.now(), accepted_by=user)
         )
         if not claimed:
-            raise TeamError("This invitation link was just used.")
+            raise TeamError(gettext("This invitation link was just used."))
         CreditAccount.objects.get_or_create(user=user)
     return user

@@ -43,8 +43,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
+from ..i18n import language_of
 from ..models import Generation, User, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from ..models.api import WEBHOOK_SECRET_PREFIX
 from ..providers.addresses import resolve_target
@@ -105,7 +107,9 @@ def webhook_target_check(url: str) -> None:
     except DownloadRefused as error:
         raise WebhookTargetRefused(error.message) from error
     except DownloadError as error:
-        raise WebhookTargetRefused("The host name in this URL could not be found.") from error
+        raise WebhookTargetRefused(
+            gettext("The host name in this URL could not be found.")
+        ) from error
 
 
 def webhook_endpoint_create(
@@ -126,12 +130,15 @@ def webhook_endpoint_create(
     """
     chosen = sorted(set(events))
     if not chosen or not set(chosen) <= set(WebhookEvent.values):
-        raise ValueError("Choose at least one of the events.")
+        raise ValueError(gettext("Choose at least one of the events."))
     webhook_target_check(url)
     with transaction.atomic():
         User.objects.select_for_update().filter(pk=user.pk).first()  # one at a time per member
         if WebhookEndpoint.objects.filter(user=user).count() >= MAX_ENDPOINTS_PER_MEMBER:
-            raise WebhookLimitReached(f"You can have at most {MAX_ENDPOINTS_PER_MEMBER} endpoints.")
+            raise WebhookLimitReached(
+                gettext("You can have at most %(count)d endpoints.")
+                % {"count": MAX_ENDPOINTS_PER_MEMBER}
+            )
         return WebhookEndpoint.objects.create(
             user=user, url=url, events=chosen, description=description[:100]
         )
@@ -379,8 +386,9 @@ def webhook_disabled_notify(*, endpoint_id: int) -> bool:
         "endpoint": endpoint,
         "profile_url": _portal_base_url() + reverse("profile"),
     }
-    subject = render_to_string("emails/webhook_disabled_subject.txt", context).strip()
-    body = render_to_string("emails/webhook_disabled.txt", context)
+    with translation.override(language_of(endpoint.user)):  # docs/i18n.md "E-mails"
+        subject = render_to_string("emails/webhook_disabled_subject.txt", context).strip()
+        body = render_to_string("emails/webhook_disabled.txt", context)
     try:
         send_mail(subject, body, None, [endpoint.user.email])
     except OSError:

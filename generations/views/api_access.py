@@ -10,6 +10,8 @@ they may act on (``services.team.team_action_authorize``), audited.
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.generic import ListView
 
@@ -66,7 +68,10 @@ class ApiTokenRevokeView(View):
         if token is None:
             raise Http404("No such token.")
         if api_token_revoke(token_id=token.pk, actor=request.user):
-            messages.success(request, f"Token {token.name!r} is revoked; it no longer works.")
+            messages.success(
+                request,
+                gettext("Token “%(name)s” is revoked; it no longer works.") % {"name": token.name},
+            )
         return redirect("profile")
 
 
@@ -98,7 +103,7 @@ class WebhookEndpointDeleteView(View):
     def post(self, request, pk: int):
         if not webhook_endpoint_delete(user=request.user, endpoint_id=pk):
             raise Http404("No such endpoint.")
-        messages.success(request, "The webhook endpoint is deleted.")
+        messages.success(request, _("The webhook endpoint is deleted."))
         return redirect("profile")
 
 
@@ -109,7 +114,7 @@ class WebhookEndpointEnableView(View):
         if not WebhookEndpoint.objects.filter(pk=pk, user=request.user).exists():
             raise Http404("No such endpoint.")
         if webhook_endpoint_enable(user=request.user, endpoint_id=pk):
-            messages.success(request, "The webhook endpoint is on again.")
+            messages.success(request, _("The webhook endpoint is on again."))
         return redirect("profile")
 
 
@@ -133,7 +138,11 @@ class TeamTokenRevokeView(ManagerRequiredMixin, View):
             raise Http404("No such token.")
         try:
             if api_token_revoke(token_id=token.pk, actor=request.user):
-                messages.success(request, f"Revoked {token.user}'s token {token.name!r}.")
+                messages.success(
+                    request,
+                    gettext("Revoked %(user)s's token “%(name)s”.")
+                    % {"user": token.user, "name": token.name},
+                )
         except TeamPermissionDenied as error:
             messages.error(request, str(error))
         return redirect("team:tokens")

@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.http import HttpResponseRedirect, JsonResponse
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext, ngettext
 from django.views import View
 
 from ..selectors.limits import can_ask_managers
@@ -29,16 +30,20 @@ class CreditsRequestView(View):
         hours = int(CREDITS_REQUEST_INTERVAL.total_seconds() // 3600)
         if not can_ask_managers(user=request.user):
             sent, level = False, messages.ERROR
-            text = "No manager has an e-mail address on the portal; ask one in person."
+            text = gettext("No manager has an e-mail address on the portal; ask one in person.")
         elif credits_request(user=request.user, credits=credits):
             sent, level = True, messages.SUCCESS
-            text = "Your managers have been asked for credits. Submit again once they grant them."
+            text = gettext(
+                "Your managers have been asked for credits. Submit again once they grant them."
+            )
         else:
             sent, level = False, messages.INFO
-            text = (
-                f"You already asked within the last {hours} hour{'s' if hours != 1 else ''}; "
-                "your managers have your request."
-            )
+            text = ngettext(
+                "You already asked within the last hour; your managers have your request.",
+                "You already asked within the last %(hours)d hours; your managers have your "
+                "request.",
+                hours,
+            ) % {"hours": hours}
         if "application/json" in request.headers.get("Accept", ""):
             return JsonResponse({"sent": sent, "message": text})
         messages.add_message(request, level, text)

@@ -12,8 +12,9 @@ from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import ngettext
+from django.utils.translation import gettext, ngettext
 from django.views import View
 from django.views.generic import DetailView, FormView, ListView, TemplateView
 
@@ -156,8 +157,15 @@ class GenerationCreateView(FormView):
             return self.form_invalid(form)
         messages.success(
             self.request,
-            f"Generation #{generation.pk} is queued; {generation.price_credits:,} credits "
-            "are reserved until it finishes.",
+            ngettext(
+                "Generation #%(id)s is queued; %(credits)s credit is reserved until it finishes.",
+                "Generation #%(id)s is queued; %(credits)s credits are reserved until it finishes.",
+                generation.price_credits,
+            )
+            % {
+                "id": generation.pk,
+                "credits": number_format(generation.price_credits, force_grouping=True),
+            },
         )
         return redirect(generation)
 
@@ -176,17 +184,23 @@ class GenerationCreateView(FormView):
         )
         minutes = int((timezone.now() - earlier.created_at).total_seconds() // 60)
         if minutes < 1:
-            ago = "less than a minute ago"
+            ago = gettext("less than a minute ago")
         else:
             ago = ngettext("%(n)d minute ago", "%(n)d minutes ago", minutes) % {"n": minutes}
         form.ask_to_confirm(earlier)
         duplicate = {
             "generation": earlier,
             "credits": quote.credits,
-            "question": (
-                f"You submitted this {ago} (#{earlier.pk}). "
-                f"Submit again for {quote.credits:,} credits?"
-            ),
+            "question": ngettext(
+                "You submitted this %(ago)s (#%(id)s). Submit again for %(credits)s credit?",
+                "You submitted this %(ago)s (#%(id)s). Submit again for %(credits)s credits?",
+                quote.credits,
+            )
+            % {
+                "ago": ago,
+                "id": earlier.pk,
+                "credits": number_format(quote.credits, force_grouping=True),
+            },
         }
         return self.render_to_response(self.get_context_data(form=form, duplicate=duplicate))
 
@@ -264,7 +278,9 @@ class QuoteView(View):
             return JsonResponse({"errors": {"resolution": str(error)}}, status=400)
         chosen = offers.get(data["provider"])
         if chosen is None:
-            return JsonResponse({"errors": {"provider": "No provider offers this."}}, status=400)
+            return JsonResponse(
+                {"errors": {"provider": gettext("No provider offers this.")}}, status=400
+            )
         blocked = limits.refusal(chosen["credits"])
         return JsonResponse(
             {

@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils import dateformat, formats, timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -71,7 +72,8 @@ def _period_label(day: date, period: str, *, short: bool = False) -> str:
     if period == Period.MONTH:
         return dateformat.format(day, "M Y")
     label = dateformat.format(day, "j M" if short else "j M Y")
-    return f"w/c {label}" if period == Period.WEEK else label
+    # "w/c": the week commencing on that day.
+    return gettext("w/c %(day)s") % {"day": label} if period == Period.WEEK else label
 
 
 def _chart(labels: list[str], label: str, credits: list[int], *, horizontal=False) -> dict:
@@ -120,7 +122,8 @@ def _csv_response(rows: Iterable[list], filename: str) -> StreamingHttpResponse:
 def _bad_filters(form) -> HttpResponseBadRequest:
     """Return a plain-text 400 listing the filter errors (a CSV link was edited by hand)."""
     return HttpResponseBadRequest(
-        "Invalid filters:\n" + form.errors.as_text(), content_type="text/plain; charset=utf-8"
+        gettext("Invalid filters:") + "\n" + form.errors.as_text(),
+        content_type="text/plain; charset=utf-8",
     )
 
 
@@ -161,15 +164,15 @@ class UsageView(TemplateView):
             kinds=CreditEntry.Kind.choices,
             chosen_kinds=form.kinds(),
             breakdowns=[
-                ("Mode", usage.by_mode),
-                ("Resolution", usage.by_resolution),
-                ("Sound", usage.by_sound),
+                (gettext("Mode"), usage.by_mode),
+                (gettext("Resolution"), usage.by_resolution),
+                (gettext("Sound"), usage.by_sound),
             ],
             filtered=bool(query),
             csv_url=f"{reverse('generations:statement_csv')}?{query}",
             daily_chart=_chart(
                 [_period_label(b.start, Period.DAY, short=True) for b in usage.daily],
-                "Credits spent",
+                gettext("Credits spent"),
                 [b.credits for b in usage.daily],
             ),
             **kwargs,
@@ -362,24 +365,24 @@ class TeamSpendView(ManagerRequiredMixin, TemplateView):
             bucket_rows=[(_period_label(b.start, period), b) for b in report.buckets],
             period_chart=_chart(
                 [_period_label(b.start, period, short=True) for b in report.buckets],
-                "Credits spent",
+                gettext("Credits spent"),
                 [b.credits for b in report.buckets],
             ),
             member_chart=_chart(
                 [m.username for m in spenders],
-                "Credits spent",
+                gettext("Credits spent"),
                 [m.credits for m in spenders],
                 horizontal=True,
             ),
             mode_chart=_chart(
                 [g.label for g in report.by_mode_resolution],
-                "Credits spent",
+                gettext("Credits spent"),
                 [g.credits for g in report.by_mode_resolution],
                 horizontal=True,
             ),
             provider_chart=_chart(
                 [g.label for g in report.by_provider],
-                "Credits spent",
+                gettext("Credits spent"),
                 [g.credits for g in report.by_provider],
                 horizontal=True,
             ),

@@ -14,10 +14,14 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.decorators import method_decorator
+from django.utils.formats import number_format
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.generic import FormView, ListView
 
 from ..forms import CapForm, InvitationAcceptForm, InvitationForm, TeamCreditsForm
+from ..i18n import credits_text
 from ..models import Invitation, User
 from ..selectors.team import audit_entries, invitations_pending, members_with_figures
 from ..services.ledger import LedgerError, month_start
@@ -87,11 +91,25 @@ class TeamCreditsView(ManagerRequiredMixin, View):
                 if data["action"] == "grant":
                     count = team_credits_grant(**given)
                     messages.success(
-                        request, f"Granted {data['amount']:,} credits to {count} member(s)."
+                        request,
+                        ngettext(
+                            "Granted %(credits)s to %(count)d member.",
+                            "Granted %(credits)s to %(count)d members.",
+                            count,
+                        )
+                        % {"credits": credits_text(data["amount"]), "count": count},
                     )
                 else:
                     count = team_credits_revoke(**given)
-                    messages.success(request, f"Revoked credits from {count} member(s).")
+                    messages.success(
+                        request,
+                        ngettext(
+                            "Revoked credits from %(count)d member.",
+                            "Revoked credits from %(count)d members.",
+                            count,
+                        )
+                        % {"count": count},
+                    )
                 return redirect("team:members")
             except TeamRequestRepeated as error:
                 messages.info(request, str(error))
@@ -122,7 +140,10 @@ class InvitationCreateView(ManagerRequiredMixin, View):
             except TeamError as error:
                 form.add_error("email", str(error))
             else:
-                messages.success(request, f"Invitation sent to {sent.invitation.email}.")
+                messages.success(
+                    request,
+                    gettext("Invitation sent to %(email)s.") % {"email": sent.invitation.email},
+                )
                 return redirect("team:members")
         view = TeamMembersView(request=request, kwargs={}, args=())
         view.object_list = view.get_queryset()
@@ -140,9 +161,13 @@ class InvitationRevokeView(ManagerRequiredMixin, View):
             messages.error(request, str(error))
         else:
             if revoked:
-                messages.success(request, f"The invitation for {invitation.email} was withdrawn.")
+                messages.success(
+                    request,
+                    gettext("The invitation for %(email)s was withdrawn.")
+                    % {"email": invitation.email},
+                )
             else:
-                messages.info(request, "That invitation was already used, withdrawn or expired.")
+                messages.info(request, _("That invitation was already used, withdrawn or expired."))
         return redirect("team:members")
 
 
@@ -159,7 +184,12 @@ class MemberCapView(ManagerRequiredMixin, View):
             except TeamPermissionDenied as error:
                 messages.error(request, str(error))
             else:
-                shown = f"{cap:,} credits a month" if cap is not None else "no cap"
+                if cap is None:
+                    shown = gettext("no cap")
+                else:
+                    shown = ngettext(
+                        "%(credits)s credit a month", "%(credits)s credits a month", cap
+                    ) % {"credits": number_format(cap, force_grouping=True)}
                 messages.success(request, f"{member.username}: {shown}.")
         else:
             messages.error(request, " ".join(form.errors.get("monthly_cap_credits", [])))
@@ -177,8 +207,11 @@ class MemberActiveView(ManagerRequiredMixin, View):
         except TeamError as error:
             messages.error(request, str(error))
         else:
-            state = "reactivated" if active else "deactivated; their jobs in flight still finish"
-            messages.success(request, f"{member.username} {state}.")
+            if active:
+                text = gettext("%(username)s reactivated.")
+            else:
+                text = gettext("%(username)s deactivated; their jobs in flight still finish.")
+            messages.success(request, text % {"username": member.username})
         return redirect("team:members")
 
 
@@ -193,8 +226,11 @@ class MemberManagerView(ManagerRequiredMixin, View):
         except TeamPermissionDenied as error:
             messages.error(request, str(error))
         else:
-            role = "now a manager (admin access included)" if manager else "no longer a manager"
-            messages.success(request, f"{member.username} is {role}.")
+            if manager:
+                text = gettext("%(username)s is now a manager (admin access included).")
+            else:
+                text = gettext("%(username)s is no longer a manager.")
+            messages.success(request, text % {"username": member.username})
         return redirect("team:members")
 
 
@@ -237,6 +273,8 @@ class InvitationAcceptView(FormView):
             return self.form_invalid(form)
         login(self.request, user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(
-            self.request, f"Welcome, {user.username}! A manager will grant you credits."
+            self.request,
+            gettext("Welcome, %(username)s! A manager will grant you credits.")
+            % {"username": user.username},
         )
         return redirect(reverse("generations:list"))

@@ -3,15 +3,23 @@
 // fails to load, the charts stay hidden and the tables beside them show the same figures.
 (function () {
   "use strict";
+  // Django's JavaScript catalog (/jsi18n/, loaded by base.html; docs/i18n.md); English if absent.
+  const gettext = window.gettext || ((text) => text);
+  const ngettext = window.ngettext || ((one, many, n) => (n === 1 ? one : many));
+  const interpolate = window.interpolate
+    || ((format, values) => format.replace(/%\((\w+)\)s/g, (_, key) => String(values[key])));
+  const LANGUAGE = document.documentElement.lang || "en";
 
   const USD_PER_CREDIT = 0.001;
 
   function formatCredits(value) {
-    const usd = (value * USD_PER_CREDIT).toLocaleString(undefined, {
+    const usd = (value * USD_PER_CREDIT).toLocaleString(LANGUAGE, {
       minimumFractionDigits: 2,
       maximumFractionDigits: 3,
     });
-    return `${Number(value).toLocaleString()} credits (US$${usd})`;
+    return interpolate(
+      ngettext("%(credits)s credit (US$%(usd)s)", "%(credits)s credits (US$%(usd)s)", Number(value)),
+      { credits: Number(value).toLocaleString(LANGUAGE), usd }, true);
   }
 
   function draw(element) {

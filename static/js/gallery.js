@@ -125,6 +125,12 @@
   const gallery = document.getElementById("gallery");
   if (!gallery) return;
   const announcer = document.getElementById("live-announcer");
+  // Django's JavaScript catalog (/jsi18n/, loaded by base.html; docs/i18n.md); English if absent.
+  const gettext = window.gettext || ((text) => text);
+  const ngettext = window.ngettext || ((one, many, n) => (n === 1 ? one : many));
+  const interpolate = window.interpolate
+    || ((format, values) => format.replace(/%\((\w+)\)s/g, (_, key) => String(values[key])));
+  const LANGUAGE = document.documentElement.lang || "en";
 
   gallery.addEventListener("click", async (event) => {
     const button = event.target.closest("[data-copy-prompt]");
@@ -132,11 +138,11 @@
     const prompt = button.closest("article").querySelector(".prompt").textContent.trim();
     try {
       await navigator.clipboard.writeText(prompt);
-      if (announcer) announcer.textContent = "Prompt copied.";
+      if (announcer) announcer.textContent = gettext("Prompt copied.");
       button.dataset.copied = "1";
       setTimeout(() => { delete button.dataset.copied; }, 2000);
     } catch (error) {
-      if (announcer) announcer.textContent = "The prompt could not be copied.";
+      if (announcer) announcer.textContent = gettext("The prompt could not be copied.");
     }
   });
 
@@ -163,7 +169,9 @@
     const hours = Math.floor(seconds / 3600);
     const minutes = Math.floor((seconds % 3600) / 60);
     const rest = String(seconds % 60).padStart(2, "0");
-    return hours ? `${hours} h ${String(minutes).padStart(2, "0")} min` : `${minutes} min ${rest} s`;
+    return hours
+      ? interpolate(gettext("%(hours)s h %(minutes)s min"), { hours, minutes: String(minutes).padStart(2, "0") }, true)
+      : interpolate(gettext("%(minutes)s min %(seconds)s s"), { minutes, seconds: rest }, true);
   }
   function tickElapsed() {
     gallery.querySelectorAll("[data-elapsed-since]").forEach((time) => {

@@ -2,6 +2,12 @@
 // mode, image previews, live character count and live prices from the server's price_quote.
 (function () {
   "use strict";
+  // Django's JavaScript catalog (/jsi18n/, loaded by base.html; docs/i18n.md); English if absent.
+  const gettext = window.gettext || ((text) => text);
+  const ngettext = window.ngettext || ((one, many, n) => (n === 1 ? one : many));
+  const interpolate = window.interpolate
+    || ((format, values) => format.replace(/%\((\w+)\)s/g, (_, key) => String(values[key])));
+  const LANGUAGE = document.documentElement.lang || "en";
   const form = document.getElementById("generation-form");
   if (!form) return;
   const modeInput = form.elements.mode;
@@ -27,7 +33,7 @@
   const cameraFixed = form.elements.camera_fixed;
   let cameraTouched = false;
   const MIN = 3, MAX = 2500;
-  const number = (n) => n.toLocaleString("en-US");
+  const number = (n) => n.toLocaleString(LANGUAGE);
 
   const tabs = Array.from(document.querySelectorAll(".mode-tabs [role=tab]"));
   const panel = document.getElementById("mode-panel");
@@ -89,7 +95,9 @@
   function showPrices(data) {
     for (const span of form.querySelectorAll("[data-price-for]")) {
       const offer = (data.providers || {})[span.dataset.priceFor];
-      setText(span, offer ? `${offer.credits.toLocaleString()} credits (US$${offer.usd})` : "not offered for these settings");
+      setText(span, offer
+        ? interpolate(ngettext("%(credits)s credit (US$%(usd)s)", "%(credits)s credits (US$%(usd)s)", offer.credits), { credits: number(offer.credits), usd: offer.usd }, true)
+        : gettext("not offered for these settings"));
     }
   }
 
@@ -111,7 +119,7 @@
     count.textContent = `${number(length)} / ${number(MAX)}`;
     count.classList.toggle("over", over || (length > 0 && length < MIN));
     const message = over
-      ? `The prompt is over ${number(MAX)} characters; shorten it to submit. Nothing was cut.`
+      ? interpolate(gettext("The prompt is over %(max)s characters; shorten it to submit. Nothing was cut."), { max: number(MAX) }, true)
       : "";
     setText(promptOver, message);
     promptOver.hidden = !over;
@@ -127,7 +135,8 @@
 
   function showLimits(data) {
     setText(balance, number(data.balance));
-    setText(capLeft, data.cap_left === null ? "no cap" : `${number(data.cap_left)} credits`);
+    setText(capLeft, data.cap_left === null ? gettext("no cap")
+      : interpolate(ngettext("%(count)s credit", "%(count)s credits", data.cap_left), { count: number(data.cap_left) }, true));
     setText(blockedReason, data.blocked || "");
     blocked.hidden = !data.blocked;
     askManager.value = data.blocked ? String(data.credits) : "";
@@ -160,11 +169,11 @@
       }
       showPrices(data);
       showLimits(data);
-      setText(credits, data.credits.toLocaleString());
+      setText(credits, number(data.credits));
       setText(usd, `(US$${data.usd})`);
-      setText(note, `${data.credits_per_second} credits per second · price table v${data.price_table_version}`);
+      setText(note, interpolate(ngettext("%(rate)s credit per second · price table v%(version)s", "%(rate)s credits per second · price table v%(version)s", data.credits_per_second), { rate: number(data.credits_per_second), version: data.price_table_version }, true));
     } catch (error) {
-      if (error.name !== "AbortError") setText(note, "Could not fetch the price.");
+      if (error.name !== "AbortError") setText(note, gettext("Could not fetch the price."));
     }
   }
 
@@ -246,7 +255,7 @@
       asked = true;
       askManager.hidden = true;
     } catch (error) {
-      askSent.textContent = " Could not send the request; try again.";
+      askSent.textContent = ` ${gettext("Could not send the request; try again.")}`;
       askManager.disabled = false;
     }
   });

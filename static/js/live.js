@@ -12,6 +12,12 @@
 // gets a small toast with a link. The tab's title counts the jobs still running.
 (function () {
   "use strict";
+  // Django's JavaScript catalog (/jsi18n/, loaded by base.html; docs/i18n.md); English if absent.
+  const gettext = window.gettext || ((text) => text);
+  const ngettext = window.ngettext || ((one, many, n) => (n === 1 ? one : many));
+  const interpolate = window.interpolate
+    || ((format, values) => format.replace(/%\((\w+)\)s/g, (_, key) => String(values[key])));
+  const LANGUAGE = document.documentElement.lang || "en";
   const FAST_MS = 1000;
   const SLOW_MS = 15000;
   const PENDING_KEY = "live-announcement";
@@ -82,15 +88,20 @@
     note.className = `toast toast-${job.state}`;
     const link = document.createElement("a");
     link.href = job.url;
-    link.textContent = `Generation #${job.id}`;
+    link.textContent = interpolate(gettext("Generation #%(id)s"), { id: job.id }, true);
+    const refunded = {
+      failed: gettext("failed, refunded"),
+      canceled: gettext("canceled, refunded"),
+      expired: gettext("expired, refunded"),
+    };
     const what = job.state === "succeeded"
-      ? (job.result_state === "stored" ? "video ready" : "succeeded")
-      : `${job.state}, refunded`;
+      ? (job.result_state === "stored" ? gettext("video ready") : gettext("succeeded"))
+      : refunded[job.state] || `${job.state}, ${gettext("refunded")}`;
     note.append(link, `: ${what}. `);
     const close = document.createElement("button");
     close.type = "button";
     close.className = "link";
-    close.textContent = "Dismiss";
+    close.textContent = gettext("Dismiss");
     close.addEventListener("click", () => note.remove());
     note.append(close);
     box.appendChild(note);
@@ -102,7 +113,9 @@
   }
 
   async function apply(update) {
-    document.title = update.running ? `(${update.running} running) ${baseTitle}` : baseTitle;
+    document.title = update.running
+      ? `${interpolate(ngettext("(%(count)s running)", "(%(count)s running)", update.running), { count: update.running }, true)} ${baseTitle}`
+      : baseTitle;
     const fresh = update.changed.filter((job) => seen.get(job.id) !== job.updated);
     if (!fresh.length) return;
     fresh.forEach((job) => seen.set(job.id, job.updated));

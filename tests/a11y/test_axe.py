@@ -205,6 +205,8 @@ NOT_PAGES = {
     "webhook_enable": "POST only",
     "team:token_revoke": "POST only",
     "api-v1:openapi-view": "django-ninja's interactive API docs (Swagger UI, third-party)",
+    "set_language": "POST only (the language switch; redirects back)",
+    "javascript-catalog": "JavaScript (Django's translation catalog)",
 }
 # The REST API answers JSON (problem+json for errors), not pages.
 NOT_PAGES |= {

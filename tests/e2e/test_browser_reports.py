@@ -95,7 +95,7 @@ def test_a_manager_grants_credits_and_sees_the_members_spend(
     page.fill("input[name=amount]", "2500")
     page.fill("input[name=memo]", "first budget")
     page.click("text=Apply to selected")
-    page.wait_for_selector("text=Granted 2,500 credits to 1 member(s).")
+    page.wait_for_selector("text=Granted 2,500 credits to 1 member.")
     assert CreditAccount.objects.get(user=member).balance == 2500
     GenerationFactory(user=member, price_credits=400, state="succeeded")
 

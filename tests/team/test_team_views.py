@@ -45,7 +45,7 @@ def test_granting_to_two_members_at_once(boss_client):
         {"action": "grant", "members": [ana.pk, bo.pk], "amount": "250", "memo": "kick-off"},
         follow=True,
     )
-    assert "Granted 250 credits to 2 member(s)." in response.content.decode()
+    assert "Granted 250 credits to 2 members." in response.content.decode()
     assert [CreditAccount.objects.get(user=u).balance for u in (ana, bo)] == [250, 250]
     assert AuditEntry.objects.filter(action="grant", actor=boss_client.boss).count() == 2
 

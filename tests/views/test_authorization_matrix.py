@@ -31,6 +31,9 @@ PUBLIC = {
     "healthz",
     "readyz",
     "metrics",
+    # Languages (docs/i18n.md): the switch works on the login page too; the JS catalog.
+    "set_language",
+    "javascript-catalog",
 }
 # Managers only; members get a 404, anonymous users the login page.
 MANAGER = {

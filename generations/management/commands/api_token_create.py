@@ -5,6 +5,7 @@ the last line, so a script can take it with ``tail -n 1``. Exits 2 on bad input.
 """
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext
 
 from generations.models import User
 from generations.services.api_tokens import api_token_create
@@ -23,7 +24,10 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         user = User.objects.filter(username=options["username"], is_active=True).first()
         if user is None:
-            raise CommandError(f"No active user named {options['username']!r}.", returncode=2)
+            raise CommandError(
+                gettext("No active user named %(name)r.") % {"name": options["username"]},
+                returncode=2,
+            )
         try:
             new = api_token_create(
                 user=user, name=options["name"], expires_days=options["expires_days"]

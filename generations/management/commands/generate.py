@@ -15,6 +15,8 @@ from contextlib import ExitStack
 
 from django.core.files.uploadedfile import UploadedFile
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from generations.catalog import MAX_IMAGES, Mode, UnsupportedRequest
 from generations.forms import GenerationForm
@@ -123,7 +125,10 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         user = User.objects.filter(username=options["user"], is_active=True).first()
         if user is None:
-            raise CommandError(f"No active user named {options['user']!r}.", returncode=2)
+            raise CommandError(
+                gettext("No active user named %(name)r.") % {"name": options["user"]},
+                returncode=2,
+            )
         with ExitStack() as files_open:
             data, files = self._form_data(options, files_open)
             form = GenerationForm(data=data, files=files, user=user)
@@ -144,7 +149,7 @@ class Command(BaseCommand):
         if generation.is_final and generation.state != Generation.State.SUCCEEDED:
             raise CommandError(generation.fail_message or generation.state, returncode=1)
         if options["wait"] and not generation.has_video:
-            raise CommandError("The video was generated but could not be stored.", returncode=1)
+            raise CommandError(_("The video was generated but could not be stored."), returncode=1)
 
     def _form_data(self, options: dict, files_open: ExitStack) -> tuple[dict, dict]:
         """Map the options onto the web form's fields; local paths become uploads."""
@@ -171,12 +176,14 @@ class Command(BaseCommand):
         images, videos = options["image"], options["video"]
         if len(images) > MAX_IMAGES:
             raise CommandError(
-                f"--image: give one or two images (start frame, then end frame), not "
-                f"{len(images)}.",
+                gettext(
+                    "--image: give one or two images (start frame, then end frame), not %(count)d."
+                )
+                % {"count": len(images)},
                 returncode=2,
             )
         if len(videos) > 1:
-            raise CommandError("--video: give exactly one source video.", returncode=2)
+            raise CommandError(_("--video: give exactly one source video."), returncode=2)
         for value, slot in zip(images, ("start_image", "end_image"), strict=False):
             self._input(value, slot, data, files, files_open)
         for value in videos:
@@ -192,7 +199,11 @@ class Command(BaseCommand):
             data[f"{field}_url"] = value
             return
         if not os.path.isfile(value):
-            raise CommandError(f"{_option_name(field)}: no such file: {value}", returncode=2)
+            raise CommandError(
+                gettext("%(option)s: no such file: %(path)s")
+                % {"option": _option_name(field), "path": value},
+                returncode=2,
+            )
         handle = files_open.enter_context(open(value, "rb"))  # noqa: SIM115
         files[field] = UploadedFile(
             handle, name=os.path.basename(value), size=os.path.getsize(value)
@@ -207,7 +218,10 @@ class Command(BaseCommand):
                 return generation
             time.sleep(0.5)
         raise CommandError(
-            f"Generation {generation.pk} is still {generation.state} after {timeout:.0f} s "
-            "(is a qcluster running?).",
+            gettext(
+                "Generation %(id)s is still %(state)s after %(seconds).0f s "
+                "(is a qcluster running?)."
+            )
+            % {"id": generation.pk, "state": generation.state, "seconds": timeout},
             returncode=1,
         )

@@ -7,6 +7,8 @@ as the actor on the ledger entry and the audit row, and the team's hierarchy rul
 """
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from generations.models import User
 from generations.models.ledger import credits_to_usd
@@ -28,15 +30,15 @@ class Command(BaseCommand):
 
     def handle(self, *args, username: str, amount: int, memo: str, by: str | None, **options):
         if amount <= 0:
-            raise CommandError("AMOUNT must be a positive whole number of credits.")
+            raise CommandError(_("AMOUNT must be a positive whole number of credits."))
         user = User.objects.filter(username=username).first()
         if user is None:
-            raise CommandError(f"No user named {username!r}.")
+            raise CommandError(gettext("No user named %(name)r.") % {"name": username})
         actor = None
         if by is not None:
             actor = User.objects.filter(username=by).first()
             if actor is None:
-                raise CommandError(f"No user named {by!r} (--by).")
+                raise CommandError(gettext("No user named %(name)r (--by).") % {"name": by})
         try:
             team_credits_grant(users=[user], amount=amount, actor=actor, memo=memo)
         except TeamPermissionDenied as error:

@@ -1,6 +1,7 @@
 """``manage.py ledger_check``: recompute every account from the ledger; exit 1 on a mismatch."""
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import ngettext
 
 from generations.metrics import LEDGER_CHECK_MISMATCHES, metric_set
 from generations.selectors.ledger import ledger_mismatches
@@ -16,5 +17,11 @@ class Command(BaseCommand):
         for problem in problems:
             self.stderr.write(f"MISMATCH {problem}")
         if problems:
-            raise CommandError(f"{len(problems)} ledger mismatch(es).", returncode=1)
+            raise CommandError(
+                ngettext(
+                    "%(count)d ledger mismatch.", "%(count)d ledger mismatches.", len(problems)
+                )
+                % {"count": len(problems)},
+                returncode=1,
+            )
         self.stdout.write(self.style.SUCCESS("Ledger OK: every account matches its entries."))

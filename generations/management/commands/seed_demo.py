@@ -8,6 +8,7 @@ the operator means it (a throwaway staging site, the deploy tests).
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext
 
 from generations.models import User
 from generations.models.users import MANAGERS_GROUP
@@ -37,9 +38,12 @@ class Command(BaseCommand):
         """
         if not settings.DEBUG and not options["allow_production"]:
             raise CommandError(
-                "seed_demo creates a superuser 'manager' with a known password, so it refuses "
-                "to run with DEBUG off. Create real accounts with `manage.py createsuperuser`, "
-                "or pass --allow-production (and --password) on a throwaway site."
+                gettext(
+                    "seed_demo creates a superuser 'manager' with a known password, so it "
+                    "refuses to run with DEBUG off. Create real accounts with `manage.py "
+                    "createsuperuser`, or pass --allow-production (and --password) on a "
+                    "throwaway site."
+                )
             )
         manager = self._user("manager", password, is_staff=True, is_superuser=True)
         manager.groups.add(Group.objects.get(name=MANAGERS_GROUP))
