@@ -100,6 +100,12 @@ class AuditEntry(models.Model):
         DOWNLOAD_RETRY = "download_retry", "Result download retried"
         ALERT_RESOLVE = "alert_resolve", "Provider alert resolved"
         TOKEN_REVOKE = "token_revoke", "API token revoked"
+        # A member's bulk actions on their own generations (services.bulk_actions).
+        HIDE = "hide", "Generations hidden"
+        UNHIDE = "unhide", "Generations shown again"
+        DELETE = "delete", "Generation videos deleted"
+        FAVOURITE = "favourite", "Generations marked favourite"
+        AGAIN = "again", "Generations made again"
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
