@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import generations, inputs, reports
+from .views import bulk, generations, inputs, reports
 
 app_name = "generations"
 
@@ -11,6 +11,8 @@ urlpatterns = [
     path("new/", generations.GenerationCreateView.as_view(), name="new"),
     path("new/price/", generations.QuoteView.as_view(), name="quote"),
     path("credits/", generations.CreditsBarView.as_view(), name="credits"),
+    path("bulk/", bulk.GenerationBulkView.as_view(), name="bulk"),
+    path("bulk/delete/", bulk.GenerationBulkDeleteView.as_view(), name="bulk_delete"),
     path("updates/", generations.GenerationUpdatesView.as_view(), name="updates"),
     path("g/<int:pk>/", generations.GenerationDetailView.as_view(), name="detail"),
     path("g/<int:pk>/card/", generations.GenerationCardView.as_view(), name="card"),
