@@ -2,7 +2,8 @@
 
 from django.urls import path
 
-from .views import bulk, generations, inputs, reports
+from .views import generations, inputs, reports
+from .views.bulk import GenerationBulkDeleteView, GenerationBulkView
 
 app_name = "generations"
 
@@ -11,8 +12,6 @@ urlpatterns = [
     path("new/", generations.GenerationCreateView.as_view(), name="new"),
     path("new/price/", generations.QuoteView.as_view(), name="quote"),
     path("credits/", generations.CreditsBarView.as_view(), name="credits"),
-    path("bulk/", bulk.GenerationBulkView.as_view(), name="bulk"),
-    path("bulk/delete/", bulk.GenerationBulkDeleteView.as_view(), name="bulk_delete"),
     path("updates/", generations.GenerationUpdatesView.as_view(), name="updates"),
     path("g/<int:pk>/", generations.GenerationDetailView.as_view(), name="detail"),
     path("g/<int:pk>/card/", generations.GenerationCardView.as_view(), name="card"),
@@ -25,6 +24,9 @@ urlpatterns = [
         inputs.InputThumbnailView.as_view(),
         name="input_thumbnail",
     ),
+    # The gallery's bulk actions (docs/storage.md "Bulk actions").
+    path("bulk/", GenerationBulkView.as_view(), name="bulk"),
+    path("bulk/delete/", GenerationBulkDeleteView.as_view(), name="bulk_delete"),
     path("usage/", reports.UsageView.as_view(), name="usage"),
     path("usage/statement.csv", reports.StatementCsvView.as_view(), name="statement_csv"),
     path("team/spend/", reports.TeamSpendView.as_view(), name="team_spend"),
