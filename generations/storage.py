@@ -262,3 +262,30 @@ def stored_file_response(
         # without URL-decoding, and WSGI carries header bytes as Latin-1 characters.
         return _accel_response("X-Sendfile", os.fsencode(path).decode("latin-1"), **options)
     return ranged_file_response(request, path, **options)
+
+
+# Read this much of a stored file at a time when the portal itself reads it through (a ZIP).
+READ_CHUNK_BYTES = 256 * 1024
+
+
+def stored_file_chunks(field_file: FieldFile, chunk_size: int = READ_CHUNK_BYTES):
+    """Yield the bytes of ``field_file`` from the media storage, ``chunk_size`` at a time.
+
+    Through Django's storage API, so any configured backend works. For django-storages' S3
+    backend the object's body is streamed (``S3File.read`` would first download the whole
+    object into memory: ``AWS_S3_MAX_MEMORY_SIZE`` defaults to 0, no spilling to disk), so
+    memory stays at about one chunk whatever the file's size (docs/storage.md "Bulk actions").
+
+    Raises:
+        FileNotFoundError: a local file is missing (when the first chunk is asked for).
+    """
+    file = field_file.storage.open(field_file.name, "rb")
+    try:
+        s3_object = getattr(file, "obj", None)
+        if s3_object is not None and hasattr(s3_object, "get"):
+            yield from s3_object.get()["Body"].iter_chunks(chunk_size)
+            return
+        while chunk := file.read(chunk_size):
+            yield chunk
+    finally:
+        file.close()

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from .views import credits, generations, inputs, reports
+from .views.bulk import GenerationBulkDeleteView, GenerationBulkView
 
 app_name = "generations"
 
@@ -24,6 +25,9 @@ urlpatterns = [
         inputs.InputThumbnailView.as_view(),
         name="input_thumbnail",
     ),
+    # The gallery's bulk actions (docs/storage.md "Bulk actions").
+    path("bulk/", GenerationBulkView.as_view(), name="bulk"),
+    path("bulk/delete/", GenerationBulkDeleteView.as_view(), name="bulk_delete"),
     path("usage/", reports.UsageView.as_view(), name="usage"),
     path("usage/statement.csv", reports.StatementCsvView.as_view(), name="statement_csv"),
     path("team/spend/", reports.TeamSpendView.as_view(), name="team_spend"),

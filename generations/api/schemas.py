@@ -53,8 +53,9 @@ class GenerationOut(Schema):
     price_usd: str
     fail_code: str | None
     fail_message: str | None
-    result_state: Literal["pending", "stored", "failed"] | None = Field(
-        description="The portal's copy of the video: downloading, stored or failed."
+    result_state: Literal["pending", "stored", "failed", "deleted"] | None = Field(
+        description="The portal's copy of the video: downloading, stored, failed, or deleted "
+        "by its member in the gallery (the job and its charges stay)."
     )
     video_url: str | None = Field(description="Where to download the video, once stored.")
     inputs: list[InputOut]

@@ -52,6 +52,9 @@ class Generation(models.Model):
         PENDING = "pending", _("Downloading")
         STORED = "stored", _("Stored")
         FAILED = "failed", _("Download failed")
+        # The member deleted the video and its poster from storage (services.bulk_actions;
+        # docs/storage.md "Bulk actions"); the row and its ledger entries stay.
+        DELETED = "deleted", _("Deleted")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="generations"
@@ -158,6 +161,12 @@ class Generation(models.Model):
 
     # The member's own mark, toggled on the gallery card (services.owner_actions).
     favourite = models.BooleanField(default=False)
+
+    # Out of the gallery unless its "Hidden" filter is on; restorable (services.bulk_actions).
+    hidden_at = models.DateTimeField(null=True, blank=True)
+    # Deleted by its member: out of the gallery, files gone, the row and the ledger kept
+    # (docs/storage.md "Bulk actions").
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     # One-time key from the form, so a double submit creates one generation.
     client_token = models.CharField(max_length=64, blank=True)

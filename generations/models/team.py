@@ -103,6 +103,12 @@ class AuditEntry(models.Model):
         DOWNLOAD_RETRY = "download_retry", _("Result download retried")
         ALERT_RESOLVE = "alert_resolve", _("Provider alert resolved")
         TOKEN_REVOKE = "token_revoke", _("API token revoked")
+        # A member's bulk actions on their own generations (services.bulk_actions).
+        HIDE = "hide", _("Generations hidden")
+        UNHIDE = "unhide", _("Generations shown again")
+        DELETE = "delete", _("Generation videos deleted")
+        FAVOURITE = "favourite", _("Generations marked favourite")
+        AGAIN = "again", _("Generations made again")
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -113,8 +113,12 @@ def generation_updates(*, user: User, since: datetime | None, now: datetime) -> 
     return {"cursor": now.isoformat(), "running": running, "changed": changed}
 
 
-def gallery_generations(*, user: User) -> QuerySet[Generation]:
+def gallery_generations(*, user: User, hidden: bool | None = None) -> QuerySet[Generation]:
     """Return ``user``'s generations for the gallery's cards, newest first.
+
+    ``hidden``: None for every job (a card fetched by id); False for the gallery (neither
+    hidden nor deleted); True for its "Hidden" filter (hidden, not deleted). docs/storage.md
+    "Bulk actions".
 
     Each carries ``released_credits``: the credits its ``release`` ledger entries returned
     to the balance (the "Refunded" line of a failed, canceled or expired card; 0 when
@@ -127,6 +131,32 @@ def gallery_generations(*, user: User) -> QuerySet[Generation]:
         .annotate(total=Sum("amount"))
         .values("total")
     )
-    return Generation.objects.for_user(user).annotate(
+    queryset = Generation.objects.for_user(user)
+    if hidden is not None:
+        queryset = queryset.filter(deleted_at__isnull=True, hidden_at__isnull=not hidden)
+    return queryset.annotate(
         released_credits=Coalesce(Subquery(released, output_field=IntegerField()), 0)
     )
+
+
+def bulk_zip_generations(*, user: User, ids: list[int], limit: int) -> tuple[list[Generation], int]:
+    """Return the generations a bulk ZIP takes from ``ids``, and how many ids it leaves out.
+
+    Only ``user``'s own jobs with a stored video (succeeded, not deleted), in id order, at
+    most ``limit`` (``services.bulk_actions.BULK_MAX``; docs/storage.md "Bulk actions").
+    Another member's job, an unknown id or a job without a video is left out and counted.
+    One query.
+    """
+    wanted = set(ids)
+    rows = list(
+        Generation.objects.for_user(user)
+        .filter(
+            pk__in=wanted,
+            state=Generation.State.SUCCEEDED,
+            result_state=Generation.ResultState.STORED,
+            deleted_at__isnull=True,
+        )
+        .exclude(result_file="")
+        .order_by("pk")[:limit]
+    )
+    return rows, len(wanted) - len(rows)

@@ -45,7 +45,8 @@ class GenerationListView(ListView):
     paginate_by = 24
 
     def get_queryset(self):
-        queryset = gallery_generations(user=self.request.user)
+        # docs/storage.md "Bulk actions": hidden jobs only under the Hidden filter.
+        queryset = gallery_generations(user=self.request.user, hidden=self._hidden())
         if query := self.request.GET.get("q", "").strip():
             queryset = queryset.filter(prompt__icontains=query)
         if (state := self.request.GET.get("state", "")) in Generation.State.values:
@@ -59,8 +60,12 @@ class GenerationListView(ListView):
             state=state if state in Generation.State.values else "",
             states=Generation.State.choices,
             return_to=self.request.get_full_path(),
+            showing_hidden=self._hidden(),
             **kwargs,
         )
+
+    def _hidden(self) -> bool:
+        return self.request.GET.get("hidden") == "1"
 
 
 class GenerationCreateView(FormView):

@@ -1,7 +1,7 @@
 // Live updates for every page of a signed-in member (issue #14 item 3, issue #19).
 //
 // The visible tab asks /generations/updates/?since=<cursor> which of the member's jobs changed:
-// about once a second while jobs run, every 15 s otherwise; a hidden tab does not ask, and
+// about once a second while jobs run, every 15 s otherwise; a hidden tab does not ask (unless desktop notifications are on, below), and
 // catches up (from its cursor) when it is shown again. Only the elements of jobs that changed
 // are fetched again (data-live: a gallery card or the detail page's status panel), so a job's
 // final state shows within a second without every tab re-fetching every card.
@@ -10,6 +10,12 @@
 // server words it in data-status-text, and an unchanged text is never announced, so screen
 // readers hear the changes, not every poll. A job that ends while its card is not on the page
 // gets a small toast with a link. The tab's title counts the jobs still running.
+//
+// Desktop notifications (issue #15 item 5), opt-in per device: the user menu's "Notify me on
+// this device" asks the browser's permission when clicked (never on page load) and stores
+// the choice in localStorage. With it on, a hidden tab keeps asking every HIDDEN_MS and a
+// job that succeeds or fails while the tab is hidden shows a Notification; clicking it opens
+// the job. The tag is the job's, so several open tabs show one notification per job.
 (function () {
   "use strict";
   // Django's JavaScript catalog (/jsi18n/, loaded by base.html; docs/i18n.md); English if absent.
@@ -20,6 +26,8 @@
   const LANGUAGE = document.documentElement.lang || "en";
   const FAST_MS = 1000;
   const SLOW_MS = 15000;
+  const HIDDEN_MS = 5000;
+  const NOTIFY_KEY = "notify-desktop";
   const PENDING_KEY = "live-announcement";
   const FINAL = new Set(["succeeded", "failed", "canceled", "expired"]);
   const body = document.body;
@@ -108,6 +116,45 @@
     setTimeout(() => note.remove(), 15000);
   }
 
+  // --- Desktop notifications ------------------------------------------------------------
+  const canNotify = "Notification" in window;
+  function notifying() {
+    return canNotify && Notification.permission === "granted"
+      && localStorage.getItem(NOTIFY_KEY) === "1";
+  }
+  function notify(job) {
+    const what = job.state === "succeeded"
+      ? (job.result_state === "stored" ? "your video is ready" : "succeeded")
+      : `${job.state}; the credits were refunded`;
+    try {
+      const note = new Notification(`Generation #${job.id}: ${what}`, {
+        tag: `generation-${job.id}`, body: "Seedance Studio",
+      });
+      note.onclick = () => { window.focus(); window.location.href = job.url; note.close(); };
+    } catch (error) { /* a browser that only notifies from a service worker: the toast stays */ }
+  }
+  function showOptIn(button) {
+    const on = notifying();
+    button.setAttribute("aria-pressed", String(on));
+    button.textContent = on ? "Notifications on for this device"
+      : (canNotify && Notification.permission === "denied"
+        ? "Notifications are blocked in this browser's settings" : "Notify me on this device");
+  }
+  document.querySelectorAll("[data-notify-optin]").forEach((button) => {
+    if (!canNotify) return;
+    button.hidden = false;
+    showOptIn(button);
+    button.addEventListener("click", async () => {
+      if (notifying()) {
+        localStorage.removeItem(NOTIFY_KEY);
+      } else {
+        const answer = await Notification.requestPermission();
+        if (answer === "granted") localStorage.setItem(NOTIFY_KEY, "1");
+      }
+      showOptIn(button);
+    });
+  });
+
   function liveElementsOf(id) {
     return Array.from(document.querySelectorAll(`[data-live][data-generation="${id}"]`));
   }
@@ -119,6 +166,10 @@
     const fresh = update.changed.filter((job) => seen.get(job.id) !== job.updated);
     if (!fresh.length) return;
     fresh.forEach((job) => seen.set(job.id, job.updated));
+    if (document.visibilityState === "hidden" && notifying()) {
+      fresh.filter((job) => job.final && (job.state === "succeeded" || job.state === "failed"))
+        .forEach(notify);
+    }
     let settled = false;
     let reload = false;
     let toasts = 0;
@@ -154,7 +205,8 @@
 
   async function tick() {
     timer = null;
-    if (document.visibilityState !== "visible") return; // resumed by visibilitychange
+    const hidden = document.visibilityState !== "visible";
+    if (hidden && !notifying()) return; // resumed by visibilitychange
     ticks += 1;
     let running = 0;
     try {
@@ -168,7 +220,7 @@
       }
     } catch (error) { /* offline or restarting: the next tick retries */ }
     const busy = running > 0 || document.querySelector("[data-live]");
-    schedule(busy ? FAST_MS : SLOW_MS);
+    schedule(hidden ? HIDDEN_MS : (busy ? FAST_MS : SLOW_MS));
   }
 
   function schedule(delay) {

@@ -386,3 +386,14 @@ def test_a_body_over_the_portals_limit_is_a_413_problem_before_it_is_read(api_cl
     assert response.status_code == 413
     assert response["Content-Type"] == "application/problem+json"
     assert Generation.objects.count() == 0
+
+
+def test_a_video_deleted_in_the_gallery_reads_as_deleted(api_client, rich, finished):
+    """docs/storage.md "Bulk actions": the job stays, its video is gone."""
+    from generations.services.bulk_actions import generations_delete
+
+    generations_delete(user=rich, ids=[finished.pk])
+    job = api_client.get(f"{URL}/{finished.pk}")
+    assert job.status_code == 200
+    assert job.json()["result_state"] == "deleted" and job.json()["video_url"] is None
+    assert api_client.get(f"{URL}/{finished.pk}/video").status_code == 404

@@ -8,7 +8,7 @@ Every URL name must be classified below; an unclassified one fails the first tes
 import pytest
 from django.urls import reverse
 
-from generations.models import GenerationInput
+from generations.models import Generation, GenerationInput
 from generations.services.team import member_manager_set
 
 from ..factories import GenerationFactory, ManagerFactory, UserFactory
@@ -71,6 +71,9 @@ MEMBER = {
     "generations:credits",
     "generations:credits_request",
     "generations:updates",
+    # The gallery's bulk actions: ids in the form, the member's own acted on, others skipped.
+    "generations:bulk",
+    "generations:bulk_delete",
     "generations:usage",
     "generations:statement_csv",
     "profile",
@@ -140,6 +143,23 @@ def test_another_members_generation_is_a_404_everywhere(member_client):
     # Nor can the member reach it through the forms: reuse or extend.
     again = member_client.get(reverse("generations:new"), {"again": theirs.pk})
     assert theirs.prompt not in again.content.decode()
+
+
+@pytest.mark.parametrize("action", ["download", "favourite", "again", "hide", "unhide", "delete"])
+def test_bulk_actions_never_touch_another_members_generation(member_client, action):
+    """docs/storage.md "Bulk actions": another member's ids are skipped, never acted on."""
+    theirs = GenerationFactory(
+        user=UserFactory(), state="succeeded", result_state="stored", result_file="results/x.mp4"
+    )
+    data = {"action": action, "ids": [theirs.pk], "confirmed": "1"}
+    response = member_client.post(reverse("generations:bulk"), data)
+    assert response.status_code == 302  # back to the gallery with a message, never a ZIP
+    fresh = Generation.objects.get(pk=theirs.pk)
+    assert (fresh.hidden_at, fresh.deleted_at, fresh.favourite) == (None, None, False)
+    assert fresh.result_file.name == "results/x.mp4"
+    assert Generation.objects.count() == 1  # "again" made no job
+    confirm = member_client.get(reverse("generations:bulk_delete"), {"ids": theirs.pk})
+    assert theirs.prompt not in confirm.content.decode()
 
 
 def test_member_pages_never_show_another_members_data(member_client, member):

@@ -1,0 +1,70 @@
+"""The gallery's bulk download: several stored videos as one ZIP, streamed as it is made.
+
+docs/storage.md "Bulk actions": at most ``BULK_MAX`` (100) videos per ZIP, only the member's
+own stored results (chosen by ``selectors.generations.bulk_zip_generations``), each named
+``<id>-<prompt-slug>.<ext>``. The archive is never built in memory or on disk: zipstream-ng
+writes each member's header, then its bytes as ``storage.stored_file_chunks`` reads them
+from the media storage (local disk or object storage, through Django's storage API), then
+the central directory. Videos are stored, not deflated (they are compressed already), so
+the ZIP's size is known before the first byte and sent as ``Content-Length``.
+
+Why zipstream-ng: maintained, pure Python, no dependencies, computes the size of a stored
+(uncompressed) archive up front; stream-zip needs the sizes too but offers no length.
+"""
+
+from django.http import StreamingHttpResponse
+from django.utils import timezone
+from django.utils.http import content_disposition_header
+from django.utils.text import slugify
+from zipstream import ZIP_STORED, ZipStream
+
+from .models import Generation
+from .storage import stored_file_chunks
+
+SLUG_MAX = 50
+
+
+def zip_member_name(generation: Generation) -> str:
+    """Return the name of ``generation``'s video inside the ZIP, e.g. ``12-a-red-fox.mp4``.
+
+    The prompt's first ``SLUG_MAX`` characters as an ASCII slug (``video`` when nothing is
+    left), after the id, which keeps the names unique.
+    """
+    extension = generation.result_file.name.rsplit(".", 1)[-1].lower() or "mp4"
+    slug = slugify(generation.prompt)[:SLUG_MAX].strip("-") or "video"
+    return f"{generation.pk}-{slug}.{extension}"
+
+
+def generations_zip(generations: list[Generation]) -> tuple[ZipStream, int]:
+    """Return a lazy ZIP of the stored videos of ``generations`` and how many were left out.
+
+    Each video's size is read first (``storage.size``: a stat, or a HEAD on object storage);
+    one that is missing from the storage is left out rather than breaking the stream
+    half-way. Nothing else is read until the ZIP is iterated.
+
+    Args:
+        generations: jobs with a stored ``result_file`` the caller may serve (the owner's).
+    """
+    archive = ZipStream(compress_type=ZIP_STORED, sized=True)
+    missing = 0
+    for generation in generations:
+        field_file = generation.result_file
+        try:
+            size = field_file.storage.size(field_file.name)
+        except Exception:  # each backend has its own "not there"
+            missing += 1
+            continue
+        archive.add(stored_file_chunks(field_file), zip_member_name(generation), size=size)
+    return archive, missing
+
+
+def zip_response(archive: ZipStream) -> StreamingHttpResponse:
+    """Stream ``archive`` as an attachment named ``seedance-videos-<UTC time>.zip``."""
+    response = StreamingHttpResponse(archive, content_type="application/zip")
+    response["Content-Length"] = str(len(archive))
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    response["Content-Disposition"] = content_disposition_header(
+        True, f"seedance-videos-{stamp}.zip"
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response

@@ -1,0 +1,68 @@
+"""The gallery's bulk-action form: the selected cards' ids and what to do with them.
+
+Issue #15 item 4; docs/storage.md "Bulk actions". One POST form around the page's cards: a
+checkbox per card (``ids``), an action select and a submit button, so it works without
+JavaScript. The form checks shapes only (no query): ownership is the service's.
+"""
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from ..services.bulk_actions import BULK_MAX
+
+
+class IdListField(forms.Field):
+    """A list of positive integer ids, posted as repeated fields (``ids=3&ids=5``)."""
+
+    widget = forms.MultipleHiddenInput
+    default_error_messages = {
+        "required": "Select at least one video.",
+        "invalid": "The selection is not valid; reload the page and select again.",
+        "too_many": f"Select at most {BULK_MAX} videos at a time.",
+    }
+
+    def to_python(self, value) -> list[int]:
+        if not value:
+            return []
+        if isinstance(value, str):
+            value = [value]
+        try:
+            ids = sorted({int(v) for v in value})
+        except (TypeError, ValueError):
+            raise ValidationError(self.error_messages["invalid"], code="invalid") from None
+        if any(i <= 0 for i in ids):
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        return ids
+
+    def validate(self, value: list[int]) -> None:
+        super().validate(value)
+        if len(value) > BULK_MAX:
+            raise ValidationError(self.error_messages["too_many"], code="too_many")
+
+
+class BulkActionForm(forms.Form):
+    """Validate a bulk action: ``action`` (one of ``ACTIONS``) and ``ids`` (1 to 100).
+
+    ``confirmed`` is set by the delete confirmation (the page without JavaScript, the
+    ``<dialog>`` with it); a delete without it is sent to the confirmation first.
+    """
+
+    ACTIONS = [
+        ("download", "Download as ZIP"),
+        ("favourite", "Add to favourites"),
+        ("again", "Generate again"),
+        ("hide", "Hide"),
+        ("unhide", "Show again"),
+        ("delete", "Delete video"),
+    ]
+
+    action = forms.ChoiceField(
+        choices=ACTIONS,
+        label="With the selected",
+        error_messages={
+            "required": "Choose what to do with the selected videos.",
+            "invalid_choice": "Choose what to do with the selected videos.",
+        },
+    )
+    ids = IdListField()
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
