@@ -7,6 +7,7 @@ from generations.api.urls import api_urls
 from generations.views.alerts import ProviderAlertResolveView
 from generations.views.health import HealthzView, MetricsView, ReadyzView
 from generations.views.inputs import PublicInputView
+from generations.views.site import FaviconView
 from generations.views.webhooks import GenerationWebhookView
 
 urlpatterns = [
@@ -14,6 +15,7 @@ urlpatterns = [
     path("healthz", HealthzView.as_view(), name="healthz"),
     path("readyz", ReadyzView.as_view(), name="readyz"),
     path("metrics", MetricsView.as_view(), name="metrics"),
+    path("favicon.ico", FaviconView.as_view(), name="favicon"),
     path("admin/", admin.site.urls),
     # The REST API (docs/api.md): bearer tokens, no session login.
     path("api/v1/", api_urls()),

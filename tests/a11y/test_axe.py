@@ -197,6 +197,7 @@ NOT_PAGES = {
     "healthz": "health check (text)",
     "readyz": "health check (text)",
     "metrics": "Prometheus metrics",
+    "favicon": "a redirect to the static favicon",
     "api_token_create": "POST only; renders the profile (audited) with the new token",
     "api_token_revoke": "POST only",
     "webhook_create": "POST only; renders the profile (audited) with the new secret",

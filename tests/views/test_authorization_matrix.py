@@ -31,6 +31,8 @@ PUBLIC = {
     "healthz",
     "readyz",
     "metrics",
+    # A redirect to static/favicon.svg (docs/formats.md "Favicon").
+    "favicon",
 }
 # Managers only; members get a 404, anonymous users the login page.
 MANAGER = {
