@@ -8,8 +8,9 @@
 
   function formatCredits(value) {
     const usd = (value * USD_PER_CREDIT).toLocaleString(undefined, {
+      // docs/formats.md "Money": US$ with two decimals.
       minimumFractionDigits: 2,
-      maximumFractionDigits: 3,
+      maximumFractionDigits: 2,
     });
     return `${Number(value).toLocaleString()} credits (US$${usd})`;
   }

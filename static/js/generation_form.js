@@ -88,7 +88,7 @@
   function showPrices(data) {
     for (const span of form.querySelectorAll("[data-price-for]")) {
       const offer = (data.providers || {})[span.dataset.priceFor];
-      setText(span, offer ? `${offer.credits.toLocaleString()} credits (US$${offer.usd})` : "not offered for these settings");
+      setText(span, offer ? `${offer.credits.toLocaleString()} credits (${offer.usd_text})` : "not offered for these settings");
     }
   }
 
@@ -160,7 +160,7 @@
       showPrices(data);
       showLimits(data);
       setText(credits, data.credits.toLocaleString());
-      setText(usd, `(US$${data.usd})`);
+      setText(usd, `(${data.usd_text})`);
       setText(note, `${data.credits_per_second} credits per second · price table v${data.price_table_version}`);
     } catch (error) {
       if (error.name !== "AbortError") setText(note, "Could not fetch the price.");
