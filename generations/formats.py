@@ -27,14 +27,19 @@ def _decimal(amount: Decimal | int | float | str) -> Decimal:
     return Decimal(str(amount))
 
 
-def credits(value: int | None) -> str:
+def credits(value: int | str | None) -> str:
     """Return credits (an integer) with thousands separators: ``12,500``; None: ``""``.
 
-    Grouped as Django's ``intcomma`` does in the active language (docs/formats.md "Money").
+    Grouped as Django's ``intcomma`` does in the active language (docs/formats.md "Money");
+    like ``intcomma``, text that is not a number (a ``"-"`` placeholder) comes back as it is.
     """
     if value is None or value == "":
         return ""
-    return formats.number_format(int(value), use_l10n=True, force_grouping=True)
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return value
+    return formats.number_format(number, use_l10n=True, force_grouping=True)
 
 
 def usd(amount: Decimal | int | float | str | None) -> str:
