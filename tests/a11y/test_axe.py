@@ -221,6 +221,15 @@ def admin_pages() -> list[Page]:
         opts = model._meta
         name = f"admin:{opts.app_label}_{opts.model_name}_changelist"
         pages.append(Page(f"admin {opts.app_label}.{opts.model_name}", "root", name))
+    # A generation's page, with the player of its stored video (issue #15 item 11).
+    pages.append(
+        Page(
+            "admin generation with its player",
+            "root",
+            "admin:generations_generation_change",
+            lambda w: {"object_id": w.finished.pk},
+        )
+    )
     return pages
 
 
