@@ -10,6 +10,10 @@ axes' models are for superusers only. The ledger and the audit log are read-only
 Actions call the same services as the views and workers (``services.console``,
 ``services.alerts``, ``services.pricing``), which check the permission again and write the
 audit log in the transaction of the change.
+
+Looks (issue #15 item 11): the site says "Seedance Studio"; a generation's page plays its
+stored video through the portal's own protected URL; pages where nothing can be edited show
+no Save button (``ReadOnlyFormMixin``; Django hides them itself without change permission).
 """
 
 from datetime import timedelta
@@ -21,10 +25,13 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.db.models import Q, QuerySet
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
+from django.utils.html import format_html
 
+from .formats import credits
 from .models import (
     AuditEntry,
     CreditAccount,
@@ -51,6 +58,10 @@ from .services.console import (
 from .services.pricing import PUBLISH_PERMISSION, price_table_publish
 from .services.team import TeamPermissionDenied
 
+admin.site.site_header = "Seedance Studio"
+admin.site.site_title = "Seedance Studio admin"
+admin.site.index_title = "Operations console"
+
 
 class ReadOnlyAdminMixin:
     """Refuse add, change and delete: the rows are history."""
@@ -63,6 +74,27 @@ class ReadOnlyAdminMixin:
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+class ReadOnlyFormMixin:
+    """Hide the Save buttons of a change page with nothing to edit.
+
+    Django hides them when the user lacks change permission, but a page whose fields are all
+    read-only (the generation console: the permission is there for its actions) still offers
+    Save, which saves nothing. Here the buttons go when the form has no field and no inline
+    can be changed; "Close" shows instead.
+    """
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        inlines_editable = any(
+            inline.has_add_permission or inline.has_change_permission
+            for inline in context.get("inline_admin_formsets", [])
+        )
+        if change and not context["adminform"].form.fields and not inlines_editable:
+            context.update(
+                show_save=False, show_save_and_continue=False, show_save_and_add_another=False
+            )
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
 
 class SuperuserOnlyAdminMixin:
@@ -179,12 +211,12 @@ class UserAdmin(SuperuserOnlyAdminMixin, DjangoUserAdmin):
     )
 
     @admin.display(description=_("available"), ordering="credit_account__balance")
-    def balance(self, user: User) -> int:
-        return user.credit_account.balance
+    def balance(self, user: User) -> str:
+        return credits(user.credit_account.balance)
 
     @admin.display(description=_("reserved"), ordering="credit_account__held")
-    def held(self, user: User) -> int:
-        return user.credit_account.held
+    def held(self, user: User) -> str:
+        return credits(user.credit_account.held)
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
@@ -224,7 +256,7 @@ class UserAdmin(SuperuserOnlyAdminMixin, DjangoUserAdmin):
 
 @admin.register(CreditEntry)
 class CreditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("created_at", "user", "kind", "amount", "generation", "actor", "memo")
+    list_display = ("created_at", "user", "kind", "amount_credits", "generation", "actor", "memo")
     list_filter = ("kind", "created_at")
     list_select_related = ("account__user", "actor", "generation")
     search_fields = ("account__user__username", "memo", "idempotency_key")
@@ -235,6 +267,11 @@ class CreditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(ordering="account__user__username")
     def user(self, entry: CreditEntry) -> str:
         return entry.account.user.username
+
+    @admin.display(description="amount", ordering="amount")
+    def amount_credits(self, entry: CreditEntry) -> str:
+        """Signed credits with separators (docs/formats.md "Money")."""
+        return credits(entry.amount)
 
 
 class StuckFilter(admin.SimpleListFilter):
@@ -294,7 +331,7 @@ class FailCodeFilter(admin.AllValuesFieldListFilter):
 
 
 @admin.register(Generation)
-class GenerationAdmin(admin.ModelAdmin):
+class GenerationAdmin(ReadOnlyFormMixin, admin.ModelAdmin):
     list_display = (
         "id",
         "user",
@@ -305,7 +342,7 @@ class GenerationAdmin(admin.ModelAdmin):
         "state",
         "resolution",
         "duration",
-        "price_credits",
+        "price",
         "fail_code",
         "created_at",
     )
@@ -324,7 +361,7 @@ class GenerationAdmin(admin.ModelAdmin):
     search_fields = ("prompt", "provider_task_id", "user__username")
     raw_id_fields = ("user", "source_generation")
     date_hierarchy = "created_at"
-    readonly_fields = [f.name for f in Generation._meta.fields]
+    readonly_fields = ["result_player", *(f.name for f in Generation._meta.fields)]
     actions = ["poll_now", "cancel_queued", "release_stuck", "retry_download"]
     show_full_result_count = False
 
@@ -333,6 +370,38 @@ class GenerationAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    @admin.display(description="price (credits)", ordering="price_credits")
+    def price(self, generation: Generation) -> str:
+        return credits(generation.price_credits)
+
+    def get_fields(self, request, obj=None):
+        """The player first, then the model's fields."""
+        fields = [name for name in super().get_fields(request, obj) if name != "result_player"]
+        return ["result_player", *fields]
+
+    @admin.display(description="Result video")
+    def result_player(self, generation: Generation) -> str:
+        """Play the stored result (poster, then ``<video controls>``), from the portal's
+        protected video URL (``GenerationVideoView``: owner or staff who view generations)."""
+        if not generation.has_video:
+            return "No stored video."
+        video = reverse("generations:video", args=[generation.pk])
+        poster = (
+            format_html(' poster="{}"', reverse("generations:poster", args=[generation.pk]))
+            if generation.poster
+            else ""
+        )
+        return format_html(
+            '<video class="result-player" src="{}"{} controls preload="none" '
+            'playsinline aria-label="Result video #{}"></video>'
+            '<p><a href="{}?download=1" download>Download video #{}</a></p>',
+            video,
+            poster,
+            generation.pk,
+            video,
+            generation.pk,
+        )
 
     def has_act_permission(self, request) -> bool:
         """May cancel, expire, poll and retry downloads (``act_on_generation``)."""
@@ -431,7 +500,7 @@ class GenerationAdmin(admin.ModelAdmin):
 
 
 @admin.register(ProviderAlert)
-class ProviderAlertAdmin(admin.ModelAdmin):
+class ProviderAlertAdmin(ReadOnlyFormMixin, admin.ModelAdmin):
     """Provider trouble the managers must act on (401, 402, 403 answers); resolve when fixed."""
 
     list_display = ("last_seen", "provider", "kind", "message", "count", "first_seen", "resolved")

@@ -11,6 +11,7 @@ from generations.views.accounts import LanguageSetView
 from generations.views.alerts import ProviderAlertResolveView
 from generations.views.health import HealthzView, MetricsView, ReadyzView
 from generations.views.inputs import PublicInputView
+from generations.views.site import FaviconView
 from generations.views.webhooks import GenerationWebhookView
 
 urlpatterns = [
@@ -18,6 +19,7 @@ urlpatterns = [
     path("healthz", HealthzView.as_view(), name="healthz"),
     path("readyz", ReadyzView.as_view(), name="readyz"),
     path("metrics", MetricsView.as_view(), name="metrics"),
+    path("favicon.ico", FaviconView.as_view(), name="favicon"),
     path("admin/", admin.site.urls),
     # Languages (docs/i18n.md): no language prefix on URLs, so the API's and the callbacks'
     # addresses stay stable; the switch posts here, and pages' scripts load their catalog.

@@ -22,6 +22,14 @@ class GenerationQuerySet(models.QuerySet):
         """Return the generations ``user`` owns (managers see others only in manager views)."""
         return self.filter(user=user)
 
+    def watchable_by(self, user) -> "GenerationQuerySet":
+        """Return the generations whose stored video and poster ``user`` may load: their own,
+        or every one for active staff holding ``generations.view_generation`` (the admin's
+        player; docs/architecture.md "What must hold": others only through the admin)."""
+        if user.is_active and user.is_staff and user.has_perm("generations.view_generation"):
+            return self.all()
+        return self.for_user(user)
+
     def in_flight(self) -> "GenerationQuerySet":
         return self.filter(state__in=Generation.State.in_flight())
 

@@ -20,6 +20,7 @@ from django.views.generic import DetailView, FormView, ListView, TemplateView
 
 from .. import catalog
 from ..catalog import Mode, Provider, UnsupportedRequest
+from ..formats import usd
 from ..forms import GenerationForm
 from ..models import CreditEntry, Generation
 from ..providers import default_provider, providers_for
@@ -275,6 +276,8 @@ class QuoteView(View):
                     "label": Provider(name).label,
                     "credits": quote.credits,
                     "usd": str(quote.usd),
+                    # As the pages write it (docs/formats.md "Money"): "US$0.05".
+                    "usd_text": usd(quote.usd),
                     "credits_per_second": quote.credits_per_second,
                     "price_table_version": quote.price_table.version,
                     "affordable": limits.available >= quote.credits,
@@ -414,13 +417,14 @@ class CreditsBarView(TemplateView):
 class GenerationVideoView(View):
     """Serve a stored result video to its owner; ``?download=1`` as an attachment.
 
-    Others get a 404 before any storage is touched. The video itself comes from the media
+    Staff who may view generations in the admin watch it too (the admin's player); others
+    get a 404 before any storage is touched. The video itself comes from the media
     storage (``generations.storage``): a ranged local response, a web-server hand-off, or a
     redirect to a short-lived presigned URL.
     """
 
     def get(self, request, pk: int):
-        generation = get_object_or_404(Generation.objects.for_user(request.user), pk=pk)
+        generation = get_object_or_404(Generation.objects.watchable_by(request.user), pk=pk)
         if not generation.has_video:
             raise Http404("This generation has no stored video.")
         extension = generation.result_file.name.rsplit(".", 1)[-1]
@@ -436,14 +440,15 @@ class GenerationVideoView(View):
 
 
 class GenerationPosterView(View):
-    """Serve the poster frame of a stored result video to its owner (the gallery card).
+    """Serve the poster frame of a stored result video to its owner (the gallery card), and
+    to staff who may view generations in the admin (the admin's player).
 
     Others get a 404 before any storage is touched; so does a job without a poster
     (the card then shows the video element alone; docs/storage.md "Posters").
     """
 
     def get(self, request, pk: int):
-        generation = get_object_or_404(Generation.objects.for_user(request.user), pk=pk)
+        generation = get_object_or_404(Generation.objects.watchable_by(request.user), pk=pk)
         if not generation.has_video or not generation.poster:
             raise Http404("This generation has no poster.")
         response = stored_file_response(request, generation.poster, content_type="image/webp")

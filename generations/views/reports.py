@@ -7,7 +7,9 @@ are a 404 for anyone but a manager (the login middleware sends anonymous users t
 page first).
 
 The views only read (``selectors.reports``); CSV exports stream rows from a database
-iterator, so a million rows never sit in memory at once.
+iterator, so a million rows never sit in memory at once, and keep their numbers
+machine-readable: no thousands separators, exact US dollars, ISO 8601 times
+(docs/formats.md "CSV").
 """
 
 import csv
@@ -16,7 +18,7 @@ from datetime import date, timedelta
 
 from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.urls import reverse
-from django.utils import dateformat, formats, timezone
+from django.utils import dateformat, formats
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext
@@ -24,9 +26,9 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from ..catalog import Provider
+from ..formats import csv_credits_usd, csv_moment, csv_usd, usd
 from ..forms.reports import StatementFilterForm, TeamSpendFilterForm
 from ..models import CreditEntry
-from ..models.ledger import credits_to_usd
 from ..selectors.balances import provider_balances
 from ..selectors.reports import (
     Period,
@@ -209,8 +211,6 @@ class StatementCsvView(View):
         first, last = form.date_range()
         start, end = _bounds(first, last)
         entries = statement_rows(user=request.user, start=start, end=end, kinds=form.kinds())
-        tz = timezone.get_default_timezone()
-
         # Plain tuples, not model instances: the export may be a million rows long.
         fields = (
             "created_at",
@@ -236,7 +236,7 @@ class StatementCsvView(View):
                 held_change += held
                 spent += entry_spent
                 yield [
-                    timezone.localtime(created_at, tz).isoformat(),
+                    csv_moment(created_at),
                     pk,
                     kind,
                     amount,
@@ -298,7 +298,7 @@ def _member_rows(members, member_query: str) -> SafeString:
             member.user_id,
             inactive if not member.is_active else "",
             group(member.credits),
-            formats.localize(member.usd),
+            usd(member.usd),
             group(member.jobs),
             group(member.succeeded),
             group(member.failed),
@@ -429,7 +429,7 @@ class TeamSpendCsvView(ManagerRequiredMixin, View):
                 jobs += row.jobs
                 credits += row.credits
                 yield [
-                    row.period_start.isoformat(),
+                    csv_moment(row.period_start),
                     _text(row.username),
                     row.provider,
                     row.mode,
@@ -437,8 +437,8 @@ class TeamSpendCsvView(ManagerRequiredMixin, View):
                     "" if row.sound is None else ("on" if row.sound else "off"),
                     row.jobs,
                     row.credits,
-                    row.usd,
+                    csv_usd(row.usd),
                 ]
-            yield ["TOTAL", "", "", "", "", "", jobs, credits, credits_to_usd(credits)]
+            yield ["TOTAL", "", "", "", "", "", jobs, credits, csv_credits_usd(credits)]
 
         return _csv_response(rows(), f"team-spend_{period}_{_range_slug(first, last)}.csv")

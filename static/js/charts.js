@@ -14,8 +14,9 @@
 
   function formatCredits(value) {
     const usd = (value * USD_PER_CREDIT).toLocaleString(LANGUAGE, {
+      // docs/formats.md "Money": US$ with two decimals.
       minimumFractionDigits: 2,
-      maximumFractionDigits: 3,
+      maximumFractionDigits: 2,
     });
     return interpolate(
       ngettext("%(credits)s credit (US$%(usd)s)", "%(credits)s credits (US$%(usd)s)", Number(value)),

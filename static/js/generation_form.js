@@ -96,7 +96,7 @@
     for (const span of form.querySelectorAll("[data-price-for]")) {
       const offer = (data.providers || {})[span.dataset.priceFor];
       setText(span, offer
-        ? interpolate(ngettext("%(credits)s credit (US$%(usd)s)", "%(credits)s credits (US$%(usd)s)", offer.credits), { credits: number(offer.credits), usd: offer.usd }, true)
+        ? interpolate(ngettext("%(credits)s credit (%(usd)s)", "%(credits)s credits (%(usd)s)", offer.credits), { credits: number(offer.credits), usd: offer.usd_text }, true)
         : gettext("not offered for these settings"));
     }
   }
@@ -170,7 +170,7 @@
       showPrices(data);
       showLimits(data);
       setText(credits, number(data.credits));
-      setText(usd, `(US$${data.usd})`);
+      setText(usd, `(${data.usd_text})`);
       setText(note, interpolate(ngettext("%(rate)s credit per second · price table v%(version)s", "%(rate)s credits per second · price table v%(version)s", data.credits_per_second), { rate: number(data.credits_per_second), version: data.price_table_version }, true));
     } catch (error) {
       if (error.name !== "AbortError") setText(note, gettext("Could not fetch the price."));

@@ -206,6 +206,7 @@ NOT_PAGES = {
     "healthz": "health check (text)",
     "readyz": "health check (text)",
     "metrics": "Prometheus metrics",
+    "favicon": "a redirect to the static favicon",
     "api_token_create": "POST only; renders the profile (audited) with the new token",
     "api_token_revoke": "POST only",
     "webhook_create": "POST only; renders the profile (audited) with the new secret",
@@ -231,6 +232,15 @@ def admin_pages() -> list[Page]:
         opts = model._meta
         name = f"admin:{opts.app_label}_{opts.model_name}_changelist"
         pages.append(Page(f"admin {opts.app_label}.{opts.model_name}", "root", name))
+    # A generation's page, with the player of its stored video (issue #15 item 11).
+    pages.append(
+        Page(
+            "admin generation with its player",
+            "root",
+            "admin:generations_generation_change",
+            lambda w: {"object_id": w.finished.pk},
+        )
+    )
     return pages
 
 

@@ -147,8 +147,9 @@ def _log_in(base: str, username: str) -> requests.Session:
 
 # Named URLs that are not pages: fragments the form fetches with its fields.
 # /readyz answers 503 here on purpose (no worker runs) and /metrics 404 without its token:
-# both are operations endpoints, tested in tests/ops. /healthz is walked like a page.
-NOT_PAGES = {"generations:quote", "readyz", "metrics"}
+# both are operations endpoints, tested in tests/ops. /healthz is walked like a page. /favicon.ico
+# redirects to a static file (test_the_favicon_redirects_to_its_hashed_static_file).
+NOT_PAGES = {"generations:quote", "readyz", "metrics", "favicon"}
 MANAGER_ONLY = ("team:", "generations:team_spend")
 API = "api-v1:"  # bearer tokens, not pages (tests/api/)
 
@@ -227,6 +228,26 @@ def test_hashed_static_files_are_cached_far_ahead(production_portal):
         response = requests.get(base + link, timeout=10)
         assert response.status_code == 200, link
         assert response.headers["Cache-Control"] == IMMUTABLE, link
+
+
+def test_the_favicon_redirects_to_its_hashed_static_file(production_portal):
+    """docs/formats.md "Favicon": pages link the hashed SVG; /favicon.ico, asked without a
+    login, redirects there for a day; whitenoise serves the SVG with DEBUG off."""
+    base, _ = production_portal
+    login_page = requests.get(base + reverse("login"), timeout=10).text
+    icon = re.search(r'<link rel="icon" href="([^"]+)" type="image/svg\+xml">', login_page)
+    assert icon and re.fullmatch(r"/static/favicon\.[0-9a-f]{12}\.svg", icon.group(1)), icon
+
+    redirect = requests.get(base + "/favicon.ico", timeout=10, allow_redirects=False)
+    assert redirect.status_code == 302
+    assert redirect.headers["Location"] == icon.group(1)
+    assert "max-age=86400" in redirect.headers["Cache-Control"]
+
+    svg = requests.get(base + "/favicon.ico", timeout=10)  # following the redirect
+    assert svg.status_code == 200
+    assert svg.headers["Content-Type"].startswith("image/svg+xml")
+    assert svg.headers["Cache-Control"] == IMMUTABLE
+    assert svg.text.lstrip().startswith("<svg")
 
 
 def test_logs_are_json_lines_with_the_request_id(production_portal):

@@ -34,7 +34,7 @@ def test_member_chooses_aivideoapi_at_1080p_and_gets_a_playing_video(
     page.wait_for_function("document.getElementById('price-credits').textContent.trim() === '300'")
     assert page.is_disabled("input[name=provider][value=apixo]")
     assert page.is_checked("input[name=provider][value=aivideoapi]")
-    assert "US$0.300" in page.text_content("#price-usd")
+    assert "US$0.30" in page.text_content("#price-usd")
     page.screenshot(path=str(ARTIFACTS / "provider_choice.png"), full_page=True)
     page.click("#submit-button")
 

@@ -22,7 +22,7 @@ def test_member_generates_a_video_that_plays(live_server, browser_page, member, 
     page.fill("input[name=duration]", "4")
     page.check("input[name=sound][value=on]")
     page.wait_for_function("document.getElementById('price-credits').textContent.trim() === '80'")
-    assert "US$0.080" in page.text_content("#price-usd")
+    assert "US$0.08" in page.text_content("#price-usd")
     assert page.text_content("#prompt-count").startswith("48 /")
     page.click("#submit-button")
 

@@ -41,7 +41,7 @@ def test_every_page_shows_the_credit_balance(member_client, member):
     credits_grant(user=member, amount=12_345, actor=None)
     response = member_client.get(reverse("profile"))
     assert response.status_code == 200
-    assert b"12,345" in response.content and b"US$12.345" in response.content
+    assert b"12,345" in response.content and b"US$12.35" in response.content
 
 
 def test_logout_is_a_post(member_client):

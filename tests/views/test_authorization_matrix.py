@@ -34,6 +34,8 @@ PUBLIC = {
     # Languages (docs/i18n.md): the switch works on the login page too; the JS catalog.
     "set_language",
     "javascript-catalog",
+    # A redirect to static/favicon.svg (docs/formats.md "Favicon").
+    "favicon",
 }
 # Managers only; members get a 404, anonymous users the login page.
 MANAGER = {

@@ -1,0 +1,49 @@
+"""Template filters for credits, US dollars and times (docs/formats.md "Formats").
+
+``{% load formats %}``, then ``{{ entry.amount|credits }}``,
+``{{ job.price_credits|credits_usd }}``, ``{{ balance.usd|usd }}``,
+``{{ job.created_at|reltime }}``, ``{{ entry.created_at|abstime }}``, ``{{ day|local_date }}``.
+Each calls ``generations.formats``, which the CSV exports use too.
+"""
+
+from django import template
+
+from .. import formats
+
+register = template.Library()
+
+
+@register.filter(is_safe=True)
+def credits(value):
+    """Credits with thousands separators: ``12,500``."""
+    return formats.credits(value)
+
+
+@register.filter(is_safe=True)
+def usd(value):
+    """A US dollar amount: ``US$1,234.50``."""
+    return formats.usd(value)
+
+
+@register.filter(is_safe=True)
+def credits_usd(value):
+    """Credits shown in US dollars: 50 credits is ``US$0.05``."""
+    return formats.credits_usd(value)
+
+
+@register.filter
+def reltime(value):
+    """A ``<time>`` element that ``static/js/times.js`` keeps relative ("3 minutes ago")."""
+    return formats.time_element(value, relative=True)
+
+
+@register.filter
+def abstime(value):
+    """A ``<time>`` element showing the absolute local time: ``29 Nov 2026, 14:05 UTC``."""
+    return formats.time_element(value, relative=False)
+
+
+@register.filter
+def local_date(value):
+    """A day: ``29 Nov 2026``."""
+    return formats.local_date(value)
