@@ -115,3 +115,47 @@ def providers_offering(
 ) -> tuple[str, ...]:
     """Return the providers of ``among`` that offer ``mode`` (at ``resolution``), in order."""
     return tuple(p for p in among if offers(provider=p, mode=mode, resolution=resolution))
+
+
+# Fail codes a generation can carry, for the admin's fail-code filter (docs/architecture.md
+# "Admin lists at scale"): the portal's own codes, written by the services
+# (``services.sweeper``, ``services.console``, ``services.owner_actions``,
+# ``services.lifecycle``), then the providers' documented ``failCode`` vocabularies
+# (docs/providers/apixo.md "Task failure codes"). Codes outside this list (an aivideoapi.ai
+# ``error.code``, ``HTTP_4xx`` refusals, a provider's new code) are "another code".
+PORTAL_FAIL_CODES = (
+    "CANCELED",
+    "EXPIRED",
+    "EXPIRED_BY_MANAGER",
+    "SUBMIT_ABANDONED",
+    "PROVIDER_NOT_CONFIGURED",
+    "TASK_NOT_FOUND",
+    "INPUTS_NOT_PUBLIC",
+    "INVALID_REQUEST",
+    "LEDGER_MISMATCH",
+)
+PROVIDER_FAIL_CODES = (
+    "PromptInvalid",
+    "SensitiveContent",
+    "ImageFormatIncorrect",
+    "RateLimited",
+    "Timeout",
+    "InsufficientBalance",
+    "Unknown error",
+    "CONTENT_VIOLATION",
+    "NSFW_DETECTED",
+    "PROMPT_TOO_LONG",
+    "INVALID_PROMPT",
+    "INVALID_IMAGE_URL",
+    "IMAGE_TOO_LARGE",
+    "UNSUPPORTED_FORMAT",
+    "IMAGE_DOWNLOAD_FAILED",
+    "PROCESSING_TIMEOUT",
+    "MODEL_UNAVAILABLE",
+    "GENERATION_FAILED",
+    "INSUFFICIENT_CREDITS",
+    "MISSING_REQUIRED_PARAM",
+    "INVALID_PARAMETER",
+    "API_SERVICE_UNAVAILABLE",
+)
+FAIL_CODES = PORTAL_FAIL_CODES + PROVIDER_FAIL_CODES

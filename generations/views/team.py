@@ -23,6 +23,7 @@ from django.views.generic import FormView, ListView
 from ..forms import CapForm, InvitationAcceptForm, InvitationForm, TeamCreditsForm
 from ..i18n import credits_text
 from ..models import Invitation, User
+from ..selectors.reports import StatementPaginator
 from ..selectors.team import audit_entries, invitations_pending, members_with_figures
 from ..services.ledger import LedgerError, month_start
 from ..services.team import (
@@ -63,12 +64,19 @@ class TeamMembersView(ManagerRequiredMixin, ListView):
         # Offer only what the hierarchy rule allows (services.team.team_action_authorize,
         # which decides again on every POST): a superuser acts on anyone, a manager on members.
         viewer = self.request.user
+        # The form's ``members`` field is read for its value and errors only, never rendered
+        # or iterated: its choices are every active user, and the page shows 50 (issue #14,
+        # docs/architecture.md "Admin lists at scale": cost grows with the page).
+        form = context["credits_form"]
+        selected = {str(pk) for pk in form["members"].value() or ()}
         members = list(context["members"])
         for member in members:
             member.may_act = viewer.is_superuser or (
                 member.rank == "member" and member.pk != viewer.pk
             )
+            member.selected = str(member.pk) in selected
         context["members"] = members
+        context["members_errors"] = form.errors.get("members") if form.is_bound else None
         return context
 
 
@@ -240,6 +248,9 @@ class AuditLogView(ManagerRequiredMixin, ListView):
     template_name = "team/audit.html"
     context_object_name = "entries"
     paginate_by = 50
+    # Older pages are read from the oldest end, so the last of 2,000 pages costs what the
+    # first does (docs/architecture.md "Admin lists at scale").
+    paginator_class = StatementPaginator
 
     def get_queryset(self):
         return audit_entries()
