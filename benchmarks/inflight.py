@@ -72,6 +72,10 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.summary import figure, summary_line  # noqa: E402 (after the path is set)
+
 PROVIDER_LIMIT_PER_MINUTE = 10_000  # docs/providers/apixo.md "Rate limits"
 PROMPT = "{wave} job {n}: a lighthouse on a cliff in a winter storm, waves breaking below"
 WARMUP, MEASURED = "warm-up", "benchmark"
@@ -431,7 +435,6 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="seedance-inflight-"))
     sim_port, portal_port = free_port(), free_port()
     configure_environment(args, workdir, sim_port, portal_port)
-    sys.path.insert(0, str(ROOT))
 
     import django
 
@@ -573,7 +576,9 @@ def main() -> int:
             ),
             ("ledger_check", ledger, "OK", ledger == "OK"),
         ]
-        return 0 if verdict(rows) else 1
+        ok = verdict(rows)
+        print(summary_line(f"inflight-{args.mode}", [figure(*row) for row in rows]), flush=True)
+        return 0 if ok else 1
     finally:
         if cluster is not None:
             stop_cluster(cluster)

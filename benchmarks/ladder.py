@@ -27,7 +27,10 @@ their results stored. Per step it measures, per job:
 - **create statements**: statements this process sent in ``generation_create`` (the web
   request's share), and its CPU;
 - **provider requests**: API requests the simulator received (submit, status, download
-  links), and the peak in any 60 s window so far against 10,000.
+  links), and the peak in any 60 s window so far against 10,000;
+- the p95 **finalize delay** in wall-clock seconds (provider finished -> portal finalized;
+  no target here: at ``--time-scale`` 0.25 the schedule's gaps are a quarter of real ones,
+  the workers' lag is not), which shows whether the workers keep up as the steps grow.
 
 It prints one table (steps x brokers) and exits 1 when a job is not final, the peak reaches
 10,000 per minute, or a per-job figure of the largest step exceeds ``--flat`` times (default
@@ -62,12 +65,14 @@ from benchmarks.inflight import (  # noqa: E402 (after the path is set)
     create_jobs,
     free_port,
     make_specs,
+    percentile,
     run_on_cluster,
     simulator_get,
     start_cluster,
     start_simulator,
     stop_cluster,
     wait_until_final,
+    wave_figures,
 )
 from benchmarks.probe import process_group_cpu, read_totals  # noqa: E402
 from benchmarks.summary import figure, parse_summaries, summary_line  # noqa: E402
@@ -229,6 +234,13 @@ def run_step(args, size, users, rng, probe_dir, pgid, sim_url) -> dict:
     wait_until_final(figures, started=started, timeout=600 + args.timeout_per_job * size)
     time.sleep(3 * 0.2 + 0.5)  # the probes' last flush
     cpu1, stmts1, (req1, peak) = process_group_cpu(pgid), read_totals(probe_dir), sim_requests()
+    tasks = simulator_get(sim_url, "/_sim/tasks")
+    finished = dict(
+        Generation.objects.filter(
+            prompt__startswith=f"{wave} job ", finished_at__isnull=False
+        ).values_list("provider_task_id", "finished_at")
+    )
+    delays = wave_figures(wave, tasks, finished, 1.0)["delays"]  # wall-clock seconds
     final = Generation.objects.filter(
         prompt__startswith=f"{wave} job ", state__in=Generation.State.final()
     ).count()
@@ -248,6 +260,7 @@ def run_step(args, size, users, rng, probe_dir, pgid, sim_url) -> dict:
         "create_statements": round(created["statements"] / size, 1),
         "create_cpu_ms": round(own_cpu * 1000 / size, 1),
         "peak_per_60s": peak,
+        "finalize_p95_s": round(percentile(delays, 0.95), 1) if delays else None,
     }
 
 
@@ -294,11 +307,12 @@ def print_table(results: dict[str, list[dict]]) -> None:
         ("statements", "SQL/job", "{:g}"), ("requests", "API req/job", "{:g}"),
         ("create_statements", "create SQL/job", "{:g}"),
         ("create_cpu_ms", "create CPU ms/job", "{:g}"), ("peak_per_60s", "peak req/60s", "{:,}"),
+        ("finalize_p95_s", "finalize p95 s", "{}"),
     )  # fmt: skip
     print(f"{'broker':<7}" + "".join(f"{title:>18}" for _, title, _ in columns))
     for broker, steps in results.items():
         for step in steps:
-            cells = "".join(f"{fmt.format(step[key]):>18}" for key, _, fmt in columns)
+            cells = "".join(f"{fmt.format(step.get(key)):>18}" for key, _, fmt in columns)
             print(f"{broker:<7}{cells}")
 
 
