@@ -121,12 +121,15 @@ def command(part: str, size: str, database_url: str) -> tuple[list[str], dict]:
 def verdicts(part: str, output: str, returncode: int) -> dict:
     """Return the part's summary: its last ``BENCH-SUMMARY`` line, else the rows of a
     ``reports.py`` table, else one failing figure with the exit status. A non-zero exit
-    without a missed figure counts as a miss of its own."""
+    without a missed figure counts as a miss of its own, and so does a clean exit that
+    printed no figure at all."""
     found = parse_summaries(output)
     body = found[-1] if found else parse_pipe_table(output, part)
     if body is None:
         body = {"benchmark": part, "figures": []}
     figures = list(body["figures"])
+    if not figures and not returncode:  # a part that judged nothing has not passed
+        figures.append(figure("figures with targets", "none printed", "some", False))
     if returncode and all(f["ok"] for f in figures):
         figures.append(figure("exit status", str(returncode), "0", False))
     return {"benchmark": part, "ok": all(f["ok"] for f in figures), "figures": figures}

@@ -74,3 +74,10 @@ def test_a_clean_part_passes():
     line = summary_line("webhook", [figure("ratio", "0.6", ">= 0.5", True)])
 
     assert verdicts("webhook", line, returncode=0)["ok"] is True
+
+
+def test_a_part_that_printed_no_figure_does_not_pass_on_its_exit_status_alone():
+    result = verdicts("reports", "database: sqlite\nusage 42 ms\n", returncode=0)
+
+    assert result["ok"] is False
+    assert result["figures"] == [figure("figures with targets", "none printed", "some", False)]
