@@ -38,11 +38,12 @@ JOB_LEASE = timedelta(seconds=60)
 POLL_BATCH_SIZE = 25
 LOOP_LEASE = timedelta(seconds=20)
 # Back-pressure (docs/architecture.md "Generation lifecycle"): with this many
-# tasks waiting in the broker a pass claims nothing. A claim is a lease of ``JOB_LEASE``; a
-# task that waits longer than that behind a backlog gets its job claimed and enqueued again,
-# and the duplicates lengthen the backlog further (benchmarks/ladder.py, 10,000 jobs on the
-# ORM broker: 7,777 tasks waiting for 2,426 queued jobs, cost per job x3-x4). 500 tasks are
-# well under a minute's work for a node.
+# tasks waiting in the broker a pass re-drives no submit or download. A claim is a lease of
+# ``JOB_LEASE``; a task that waits longer than that behind a backlog gets its job claimed and
+# enqueued again, and the duplicates lengthen the backlog further (benchmarks/ladder.py, 10,000
+# jobs on the ORM broker: 9,960 tasks waiting for 3,064 queued jobs, cost per job x7-x8).
+# Polls are still claimed, within their request budget (a few batches a pass): holding them
+# back too left every job unfinalized while submits flooded the broker.
 MAX_BROKER_BACKLOG = 500
 
 
@@ -96,8 +97,9 @@ def dispatch_pass(*, interval_seconds: float = 1.0) -> PassReport:
 
     The sweep (``services.sweeper.generations_sweep``) expires overdue jobs and settles
     submits abandoned by dead workers; the due-job claims below re-drive lost submit, poll
-    and download tasks, unless ``MAX_BROKER_BACKLOG`` tasks already wait in the broker
-    (:func:`broker_backlog`; docs/architecture.md "Generation lifecycle").
+    and download tasks; submits and downloads not while ``MAX_BROKER_BACKLOG`` tasks
+    already wait in the broker (:func:`broker_backlog`; docs/architecture.md "Generation
+    lifecycle").
 
     Args:
         interval_seconds: how often passes run; sets the poll budget of this pass.
@@ -108,15 +110,14 @@ def dispatch_pass(*, interval_seconds: float = 1.0) -> PassReport:
     for provider in probes:
         enqueue("probe_provider", provider, group="probe", name=f"probe-{provider}")
     paused = paused_providers()
-    # Back-pressure: a full broker gets no new claims; due jobs stay due (and are claimed
-    # once the workers have caught up) instead of being enqueued twice.
+    # Back-pressure: with a full broker a queued job's submit task is most likely still
+    # waiting, not lost; it stays due (re-driven once the workers have caught up) instead of
+    # being enqueued twice. Likewise downloads.
     backed_up = broker_backlog() >= MAX_BROKER_BACKLOG
     if backed_up:
-        logger.info("Broker backlog over %d tasks: no claims this pass", MAX_BROKER_BACKLOG)
+        logger.info("Broker backlog over %d tasks: no re-drives this pass", MAX_BROKER_BACKLOG)
     due = Generation.objects.filter(next_action_at__lte=now).exclude(provider__in=paused)
-    if backed_up:
-        due = due.none()
-    submits = _claim(due.filter(state=State.QUEUED), limit=200, now=now)
+    submits = _claim(due.filter(state=State.QUEUED), limit=0 if backed_up else 200, now=now)
     for pk in submits:
         enqueue("submit_generation", pk, group="submit")
     budget = max(1, int(settings.PROVIDER_REQUESTS_PER_MINUTE / 60 * interval_seconds))

@@ -164,9 +164,9 @@ def test_a_queued_job_whose_submit_task_is_pending_is_not_redriven(api, make_job
     assert submit_calls(api) == 0
 
 
-def test_a_pass_claims_nothing_while_the_broker_is_backed_up(api, make_job, monkeypatch):
-    # With a backlog, a claimed job's task would wait past its claim and be enqueued again:
-    # due jobs stay due, untouched, until the workers catch up.
+def test_a_backed_up_broker_gets_no_submit_redrive_but_still_polls(api, make_job, monkeypatch):
+    # With a backlog, a queued job's submit task is waiting, not lost: enqueued again, it
+    # would only lengthen the backlog. Due polls still go, or nothing gets finalized.
     api.post(SUBMIT_URL, json=envelope({"taskId": "task_1"}))
     api.get(STATUS_URL, json=envelope(task_data("task_1", "processing")))
     due = timezone.now() - timedelta(seconds=1)
@@ -177,11 +177,12 @@ def test_a_pass_claims_nothing_while_the_broker_is_backed_up(api, make_job, monk
 
     report = dispatch_pass()
 
-    assert (report.submits, report.polls) == (0, 0)
-    assert submit_calls(api) == 0 and status_calls(api) == 0
-    for job in (queued, submitted):
-        job.refresh_from_db()
-        assert job.next_action_at == due
+    assert (report.submits, report.polls) == (0, 1)
+    assert submit_calls(api) == 0 and status_calls(api) == 1
+    queued.refresh_from_db()
+    assert queued.next_action_at == due
+    submitted.refresh_from_db()
+    assert submitted.poll_count == 1
     backlog["tasks"] = dispatch.MAX_BROKER_BACKLOG - 1
     assert dispatch_pass().submits == 1
 
