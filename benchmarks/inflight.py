@@ -72,6 +72,10 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.summary import figure, summary_line  # noqa: E402 (after the path is set)
+
 PROVIDER_LIMIT_PER_MINUTE = 10_000  # docs/providers/apixo.md "Rate limits"
 PROMPT = "{wave} job {n}: a lighthouse on a cliff in a winter storm, waves breaking below"
 WARMUP, MEASURED = "warm-up", "benchmark"
@@ -253,13 +257,14 @@ def run_in_process(specs, users, *, timeout: float) -> dict:
     return figures
 
 
-def start_cluster(workers: int) -> subprocess.Popen:
+def start_cluster(workers: int, env: dict | None = None) -> subprocess.Popen:
     """Start ``manage.py qcluster`` with ``workers`` workers: it submits, runs its own
-    dispatcher loop, polls and downloads, as in production."""
+    dispatcher loop, polls and downloads, as in production. ``env`` adds to this process's
+    environment. The cluster is its own process group (its pid is the group id)."""
     return subprocess.Popen(
         [sys.executable, "manage.py", "qcluster"],
         cwd=ROOT,
-        env={**os.environ, "Q_WORKERS": str(workers)},
+        env={**os.environ, "Q_WORKERS": str(workers), **(env or {})},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -275,15 +280,18 @@ def stop_cluster(cluster: subprocess.Popen) -> None:
         cluster.wait()
 
 
-def run_on_cluster(specs, users, *, timeout: float) -> dict:
-    """Create the jobs here and wait until a running cluster has finished them all."""
+def create_jobs(specs, users) -> None:
+    """Create a job per spec with ``generation_create`` (its submit is enqueued on commit),
+    the members taking turns."""
     from generations.services.generations import generation_create
 
-    figures = {"created_by": None, "peak_in_flight": 0, "passes": []}
-    started = time.monotonic()
     for n, spec in enumerate(specs):
         generation_create(user=users[n % len(users)], spec=spec)
-    figures["created_by"] = time.monotonic() - started
+
+
+def wait_until_final(figures: dict, *, started: float, timeout: float) -> None:
+    """Wait until no job is in flight (or ``timeout`` s after ``started``); note the peak
+    in flight and the wall time in ``figures``."""
     while time.monotonic() - started < timeout:
         count = in_flight_count()
         figures["peak_in_flight"] = max(figures["peak_in_flight"], count)
@@ -291,6 +299,15 @@ def run_on_cluster(specs, users, *, timeout: float) -> dict:
             break
         time.sleep(0.5)
     figures["wall"] = time.monotonic() - started
+
+
+def run_on_cluster(specs, users, *, timeout: float) -> dict:
+    """Create the jobs here and wait until a running cluster has finished them all."""
+    figures = {"created_by": None, "peak_in_flight": 0, "passes": []}
+    started = time.monotonic()
+    create_jobs(specs, users)
+    figures["created_by"] = time.monotonic() - started
+    wait_until_final(figures, started=started, timeout=timeout)
     return figures
 
 
@@ -418,7 +435,6 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="seedance-inflight-"))
     sim_port, portal_port = free_port(), free_port()
     configure_environment(args, workdir, sim_port, portal_port)
-    sys.path.insert(0, str(ROOT))
 
     import django
 
@@ -560,7 +576,9 @@ def main() -> int:
             ),
             ("ledger_check", ledger, "OK", ledger == "OK"),
         ]
-        return 0 if verdict(rows) else 1
+        ok = verdict(rows)
+        print(summary_line(f"inflight-{args.mode}", [figure(*row) for row in rows]), flush=True)
+        return 0 if ok else 1
     finally:
         if cluster is not None:
             stop_cluster(cluster)

@@ -43,7 +43,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.net import free_port, wait_for_port  # noqa: E402 (after the path is set)
+from benchmarks.summary import figure, summary_line  # noqa: E402 (after the path is set)
+from tests.net import free_port, wait_for_port  # noqa: E402
 
 TARGET_RATIO = 0.5
 AB = shutil.which("ab")
@@ -251,6 +252,7 @@ def main() -> int:
     )
     print(f"{'path':36} {'req/s':>8} {'ratio':>6} {'target':>7} {'queries':>8}  status")
     bare = best["bare JSON view"]
+    figures = []
     for name in paths:
         status, queries = counted[name]
         ratio = best[name] / bare
@@ -259,6 +261,13 @@ def main() -> int:
         print(
             f"{name:36} {best[name]:8.0f} {ratio:6.2f} {target:>7} {len(queries):8d}  "
             f"{status}{'' if ok else '  MISSED'}"
+        )
+        if name != "bare JSON view":
+            figures.append(
+                figure(f"{name} / bare view req/s", f"{ratio:.2f}", f">= {TARGET_RATIO}", ok)
+            )
+        figures.append(
+            figure(f"{name} status", str(status), str(expected[name]), status == expected[name])
         )
         if status != expected[name]:
             problems.append(f"{name}: answered {status}, expected {expected[name]}")
@@ -273,6 +282,10 @@ def main() -> int:
         shutil.rmtree(scratch, ignore_errors=True)
     for problem in problems:
         print(f"MISSED: {problem}")
+    answers = [p for p in problems if "non-2xx" in p]
+    figures.append(figure("unexpected answers under ab", "; ".join(answers) or "none", "none",
+                          not answers))  # fmt: skip
+    print(summary_line("webhook", figures), flush=True)
     return 1 if problems else 0
 
 

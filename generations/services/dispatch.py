@@ -14,6 +14,7 @@ polled; instead, each pass enqueues the due probes of open circuits. Expired job
 late look (``lifecycle.generation_late_look``) are polled with the submitted ones.
 """
 
+import functools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -36,6 +37,14 @@ State = Generation.State
 JOB_LEASE = timedelta(seconds=60)
 POLL_BATCH_SIZE = 25
 LOOP_LEASE = timedelta(seconds=20)
+# Back-pressure (docs/architecture.md "Generation lifecycle"): with this many
+# tasks waiting in the broker a pass re-drives no submit or download. A claim is a lease of
+# ``JOB_LEASE``; a task that waits longer than that behind a backlog gets its job claimed and
+# enqueued again, and the duplicates lengthen the backlog further (benchmarks/ladder.py, 10,000
+# jobs on the ORM broker: 9,960 tasks waiting for 3,064 queued jobs, cost per job x7-x8).
+# Polls are still claimed, within their request budget (a few batches a pass): holding them
+# back too left every job unfinalized while submits flooded the broker.
+MAX_BROKER_BACKLOG = 500
 
 
 @dataclass(frozen=True)
@@ -59,12 +68,38 @@ def _claim(queryset, *, limit: int, now) -> list[int]:
     return ids
 
 
+@functools.cache
+def _broker():
+    from django_q.brokers import get_broker
+
+    return get_broker()
+
+
+def broker_backlog() -> int:
+    """Return how many tasks wait in the django-q2 broker for a worker (not those running).
+
+    0 in django-q2's sync mode (nothing ever waits) and when the broker cannot say (logged):
+    the dispatcher then claims as usual.
+    """
+    from django_q.conf import Conf
+
+    if Conf.SYNC:
+        return 0
+    try:
+        return int(_broker().queue_size() or 0)
+    except Exception:  # a broker hiccup must not stop the dispatcher
+        logger.warning("Broker queue size unavailable", exc_info=True)
+        return 0
+
+
 def dispatch_pass(*, interval_seconds: float = 1.0) -> PassReport:
     """Run one pass: sweep, then enqueue due submits, polls and downloads.
 
     The sweep (``services.sweeper.generations_sweep``) expires overdue jobs and settles
     submits abandoned by dead workers; the due-job claims below re-drive lost submit, poll
-    and download tasks.
+    and download tasks; submits and downloads not while ``MAX_BROKER_BACKLOG`` tasks
+    already wait in the broker (:func:`broker_backlog`; docs/architecture.md "Generation
+    lifecycle").
 
     Args:
         interval_seconds: how often passes run; sets the poll budget of this pass.
@@ -75,8 +110,14 @@ def dispatch_pass(*, interval_seconds: float = 1.0) -> PassReport:
     for provider in probes:
         enqueue("probe_provider", provider, group="probe", name=f"probe-{provider}")
     paused = paused_providers()
+    # Back-pressure: with a full broker a queued job's submit task is most likely still
+    # waiting, not lost; it stays due (re-driven once the workers have caught up) instead of
+    # being enqueued twice. Likewise downloads.
+    backed_up = broker_backlog() >= MAX_BROKER_BACKLOG
+    if backed_up:
+        logger.info("Broker backlog over %d tasks: no re-drives this pass", MAX_BROKER_BACKLOG)
     due = Generation.objects.filter(next_action_at__lte=now).exclude(provider__in=paused)
-    submits = _claim(due.filter(state=State.QUEUED), limit=200, now=now)
+    submits = _claim(due.filter(state=State.QUEUED), limit=0 if backed_up else 200, now=now)
     for pk in submits:
         enqueue("submit_generation", pk, group="submit")
     budget = max(1, int(settings.PROVIDER_REQUESTS_PER_MINUTE / 60 * interval_seconds))
@@ -90,7 +131,7 @@ def dispatch_pass(*, interval_seconds: float = 1.0) -> PassReport:
             state=State.SUCCEEDED,
             result_state=Generation.ResultState.PENDING,
         ),
-        limit=50,
+        limit=0 if backed_up else 50,
         now=now,
     )
     for pk in downloads:

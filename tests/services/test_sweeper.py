@@ -14,7 +14,7 @@ from django.utils import timezone
 from generations.models import Generation
 from generations.providers import DownloadError, DownloadReason, DownloadRefused, DownloadResult
 from generations.selectors.ledger import ledger_mismatches
-from generations.services import lifecycle
+from generations.services import dispatch, lifecycle
 from generations.services.callbacks import generation_callback_receive
 from generations.services.dispatch import dispatch_pass
 from generations.services.lifecycle import (
@@ -162,6 +162,46 @@ def test_a_queued_job_whose_submit_task_is_pending_is_not_redriven(api, make_job
 
     assert dispatch_pass().submits == 0
     assert submit_calls(api) == 0
+
+
+def test_a_backed_up_broker_gets_no_submit_redrive_but_still_polls(api, make_job, monkeypatch):
+    # With a backlog, a queued job's submit task is waiting, not lost: enqueued again, it
+    # would only lengthen the backlog. Due polls still go, or nothing gets finalized.
+    api.post(SUBMIT_URL, json=envelope({"taskId": "task_1"}))
+    api.get(STATUS_URL, json=envelope(task_data("task_1", "processing")))
+    due = timezone.now() - timedelta(seconds=1)
+    queued = make_job(next_action_at=due)
+    submitted = make_job(state=State.SUBMITTED, provider_task_id="task_2", next_action_at=due)
+    backlog = {"tasks": dispatch.MAX_BROKER_BACKLOG}
+    monkeypatch.setattr(dispatch, "broker_backlog", lambda: backlog["tasks"])
+
+    report = dispatch_pass()
+
+    assert (report.submits, report.polls) == (0, 1)
+    assert submit_calls(api) == 0 and status_calls(api) == 1
+    queued.refresh_from_db()
+    assert queued.next_action_at == due
+    submitted.refresh_from_db()
+    assert submitted.poll_count == 1
+    backlog["tasks"] = dispatch.MAX_BROKER_BACKLOG - 1
+    assert dispatch_pass().submits == 1
+
+
+def test_broker_backlog_counts_tasks_waiting_in_the_orm_broker(monkeypatch):
+    from django_q.conf import Conf
+
+    from generations.queue import enqueue
+
+    monkeypatch.setattr(Conf, "SYNC", False)
+    before = dispatch.broker_backlog()
+    enqueue("refresh_provider_balances", group="test")
+    enqueue("refresh_provider_balances", group="test")
+
+    assert dispatch.broker_backlog() == before + 2
+
+
+def test_broker_backlog_is_zero_in_sync_mode():
+    assert dispatch.broker_backlog() == 0
 
 
 def test_retryable_submit_errors_stop_at_the_attempt_cap(api, make_job):

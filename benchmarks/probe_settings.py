@@ -1,0 +1,11 @@
+"""The portal's settings, plus the statement counter of ``benchmarks.probe`` when
+``BENCH_PROBE_DIR`` is set (benchmarks/ladder.py sets it for the worker nodes it starts)."""
+
+import os
+
+from seedance_site.settings import *  # noqa: F403
+
+if os.environ.get("BENCH_PROBE_DIR"):
+    from benchmarks.probe import install
+
+    install()
