@@ -31,18 +31,24 @@ class SpendingLimits:
     cap: int | None
     cap_left: int | None
 
-    def refusal(self, credits: int) -> str:
-        """Return why a job costing ``credits`` would be refused, in the portal's words, or "".
+    def refusal(self, credits: int, count: int = 1) -> str:
+        """Return why ``count`` jobs of ``credits`` each would be refused, in the portal's
+        words, or "".
 
-        The balance is checked first, as the ledger's hold does.
+        The total (``count * credits``) must fit both the balance and what the cap leaves:
+        variations are all or nothing (docs/prices.md "Variations"). The balance is checked
+        first, as the ledger's hold does.
         """
-        if credits > self.available:
-            return f"This costs {credits:,} credits; you have {self.available:,} available."
-        if self.cap_left is not None and credits > self.cap_left:
-            return (
-                f"This costs {credits:,} credits; your monthly cap leaves "
-                f"{self.cap_left:,} this month."
-            )
+        total = credits * count
+        cost = (
+            f"This costs {total:,} credits"
+            if count == 1
+            else f"{count} variations cost {total:,} credits ({credits:,} each)"
+        )
+        if total > self.available:
+            return f"{cost}; you have {self.available:,} available."
+        if self.cap_left is not None and total > self.cap_left:
+            return f"{cost}; your monthly cap leaves {self.cap_left:,} this month."
         return ""
 
 
