@@ -184,7 +184,8 @@
 
   // Drop or paste an image into a frame slot: the file goes into the slot's own file input
   // (DataTransfer), so submitting is the same as choosing the file; without JavaScript the
-  // input alone works. The slot is focusable, so a keyboard user can paste into it.
+  // input alone works. The slot's button takes the focus for a keyboard paste (Ctrl/Cmd+V)
+  // and opens the file chooser when pressed.
   const IMAGE_TYPES = ["image/jpeg", "image/png", "image/webp"];
   // The first JPG/PNG/WebP of a drop or paste; false when it holds only other files; null
   // when it holds no file at all (text).
@@ -207,18 +208,17 @@
   form.querySelectorAll(".frame-slot[data-drop-for]").forEach((slot) => {
     const input = document.getElementById(slot.dataset.dropFor);
     if (!input || typeof DataTransfer === "undefined") return;
-    const hint = document.getElementById(`${input.id}_drop`);
+    const button = document.getElementById(`${input.id}_drop`);
     const status = document.createElement("p");
     status.className = "meta";
     status.setAttribute("role", "status");
     status.id = `${input.id}_dropstatus`;
     slot.append(status);
-    if (hint) hint.hidden = false;
     slot.classList.add("drop-zone");
-    slot.tabIndex = 0;
-    slot.setAttribute("role", "group");
-    slot.setAttribute("aria-label", `${input.labels[0] ? input.labels[0].textContent.trim() : "Frame"}: drop or paste an image`);
-    if (hint) slot.setAttribute("aria-describedby", hint.id);
+    if (button) {
+      button.hidden = false;
+      button.addEventListener("click", () => input.click());
+    }
     let depth = 0;
     slot.addEventListener("dragenter", (event) => {
       event.preventDefault();
