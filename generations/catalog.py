@@ -33,6 +33,8 @@ ASPECT_RATIOS = ("1:1", "3:4", "4:3", "9:16", "16:9", "21:9")
 # docs/providers/apixo.md "Parameters".
 SEED_MIN = 0
 SEED_MAX = 2_147_483_647
+# docs/prices.md "Variations": one submission makes 1-4 jobs, each held and charged on its own.
+VARIATIONS_MAX = 4
 # docs/providers/apixo.md "Overview": 1-2 reference images for image-to-video; the second is the end
 # frame.
 MAX_IMAGES = 2
@@ -159,3 +161,16 @@ PROVIDER_FAIL_CODES = (
     "API_SERVICE_UNAVAILABLE",
 )
 FAIL_CODES = PORTAL_FAIL_CODES + PROVIDER_FAIL_CODES
+
+
+def takes_seed(*, provider: str, mode: str) -> bool:
+    """Tell whether ``provider``'s model takes a ``seed`` for ``mode``.
+
+    APIXO documents ``seed`` for video-extend only (docs/providers/apixo.md "Overview": "seed
+    not offered" for ``seedance-1-5-pro``); aivideoapi.ai for every mode it offers
+    (docs/providers/aivideoapi.md "Seed"). Variations get distinct seeds only where this holds
+    (docs/prices.md "Variations").
+    """
+    if provider == Provider.APIXO:
+        return mode == Mode.VIDEO_EXTEND
+    return provider == Provider.AIVIDEOAPI and offers(provider=provider, mode=mode)

@@ -30,7 +30,14 @@ from .problems import ApiProblem, FieldError, invalid
 
 # Form fields the page uses for itself (the one-time key, "generate again", the duplicate
 # question): not part of the API.
-WEB_ONLY_FIELDS = frozenset({"client_token", "inputs_from", "confirm_duplicate"})
+WEB_ONLY_FIELDS = frozenset({"client_token", "inputs_from", "confirm_duplicate", "variations"})
+# Page fields the API refuses with a reason (docs/api.md "Variations"): one request, one job.
+NOT_IN_API = {
+    "variations": (
+        "The API creates one job per request: send one request per variation, each with its"
+        " own Idempotency-Key (and a seed of your choice where the provider takes one)."
+    ),
+}
 FILE_FIELDS = frozenset(
     name for name, f in GenerationForm.base_fields.items() if isinstance(f, forms.FileField)
 )
@@ -137,7 +144,7 @@ def _parse_json(request: HttpRequest, *, prompt_default: str, only) -> ParsedBod
     for name, value in body.items():
         expected = JSON_FIELDS.get(name) if only is None or name in only else None
         if expected is None:
-            errors.append(FieldError(name, _unknown_field_message(name), "unknown_field"))
+            errors.append(FieldError(name, _unknown_field_message(name), _unknown_code(name)))
         elif value is not None and not _has_type(value, expected):
             errors.append(FieldError(name, _TYPE_MESSAGES[expected], "wrong_type"))
         elif value == "":
@@ -157,7 +164,13 @@ def _parse_json(request: HttpRequest, *, prompt_default: str, only) -> ParsedBod
     return ParsedBody(data=data, files={}, fingerprint=_sha256(canonical.encode()))
 
 
+def _unknown_code(name: str) -> str:
+    return "not_in_api" if name in NOT_IN_API else "unknown_field"
+
+
 def _unknown_field_message(name: str) -> str:
+    if name in NOT_IN_API:
+        return NOT_IN_API[name]
     if name in FILE_FIELDS:
         return "Files are uploaded with multipart/form-data; in JSON give the URL field."
     return "Unknown field."
@@ -187,7 +200,7 @@ def _parse_multipart(request: HttpRequest, *, prompt_default: str) -> ParsedBody
     posted, files = request.POST, request.FILES
     unknown = sorted((set(posted) | set(files)) - set(MULTIPART_FIELDS))
     misplaced = sorted((set(posted) & FILE_FIELDS) | (set(files) - FILE_FIELDS))
-    errors = [FieldError(n, "Unknown field.", "unknown_field") for n in unknown]
+    errors = [FieldError(n, _unknown_field_message(n), _unknown_code(n)) for n in unknown]
     errors += [
         FieldError(n, "Send this field as a file part." if n in FILE_FIELDS else "Not a file.")
         for n in misplaced

@@ -368,7 +368,9 @@ def generations_create(
     Inputs are public URLs (JSON), or uploads (multipart/form-data) checked exactly like the
     form's. With ``Idempotency-Key``, the same key and body return the same job (200, header
     ``Idempotent-Replayed: true``); the same key with another body is refused (422).
-    Answers 201 with ``Location`` for a new job.
+    Answers 201 with ``Location`` for a new job. One request makes one job: the page's
+    ``variations`` field is refused with a 422 (code ``not_in_api``); send one request per
+    variation.
     """
     _only_query(request)
     user = request.user

@@ -265,6 +265,22 @@ class GenerationForm(forms.Form):
     watermark = forms.BooleanField(
         required=False, label=_("Keep the provider's watermark"), help_text=_("Where supported.")
     )
+    # docs/prices.md "Variations": one submission, 1-4 jobs, each held on its own.
+    variations = forms.TypedChoiceField(
+        choices=[(n, str(n)) for n in range(1, catalog.VARIATIONS_MAX + 1)],
+        coerce=int,
+        empty_value=1,
+        required=False,
+        initial=1,
+        label="Variations",
+        help_text=(
+            f"1 to {catalog.VARIATIONS_MAX} videos from these settings, each charged on its own;"
+            " different seeds where the provider takes one."
+        ),
+        error_messages={
+            "invalid_choice": f"Choose 1 to {catalog.VARIATIONS_MAX} variations.",
+        },
+    )
     inputs_from = forms.IntegerField(required=False, widget=forms.HiddenInput)
     client_token = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
     # The id of the identical recent job the member was shown and chose to repeat anyway
@@ -569,6 +585,11 @@ class GenerationForm(forms.Form):
         if any(spec.content is not None for spec in self.input_specs):
             data["inputs_from"] = str(earlier.pk)
         self.data = data
+
+    @property
+    def variation_count(self) -> int:
+        """Return how many jobs the member asked for (1-4; call after ``is_valid``)."""
+        return self.cleaned_data.get("variations") or 1
 
     def to_spec(self) -> GenerationSpec:
         """Return the validated request as a ``GenerationSpec`` (call after ``is_valid``)."""

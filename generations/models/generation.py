@@ -176,8 +176,17 @@ class Generation(models.Model):
     # (docs/storage.md "Bulk actions").
     deleted_at = models.DateTimeField(null=True, blank=True)
 
-    # One-time key from the form, so a double submit creates one generation.
+    # One-time key from the form, so a double submit creates one generation (or one group
+    # of variations: only the group's first job carries the key).
     client_token = models.CharField(max_length=64, blank=True)
+
+    # Variations (issue #15 item 7; docs/prices.md "Variations"): jobs made by one
+    # submission share a group id; index is 1-based, count the group's size. Empty for a
+    # job submitted alone. Fixed at creation, so a card shows "Variation 2 of 4" without
+    # reading its siblings.
+    variation_group = models.UUIDField(null=True, blank=True)
+    variation_index = models.PositiveSmallIntegerField(null=True, blank=True)
+    variation_count = models.PositiveSmallIntegerField(null=True, blank=True)
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
@@ -221,6 +230,12 @@ class Generation(models.Model):
             # Covers the team spend page's jobs per member and state (issue #14).
             models.Index(
                 fields=["created_at", "user", "state", "provider"], name="generation_created_jobs"
+            ),
+            # The gallery's "all variations of this group" link (?group=<uuid>).
+            models.Index(
+                fields=["user", "variation_group"],
+                name="generation_user_variations",
+                condition=models.Q(variation_group__isnull=False),
             ),
         ]
         constraints = [

@@ -3,7 +3,7 @@ resubmission, and what changed since a browser last asked (live updates)."""
 
 from datetime import datetime, timedelta
 
-from django.db.models import IntegerField, OuterRef, QuerySet, Subquery, Sum
+from django.db.models import IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -30,6 +30,8 @@ def generation_duplicate_find(
     ratio, camera lock, seed, watermark, source generation, and the same inputs by
     position and digest (``GenerationInput.digest``: the bytes of an upload, a URL, a
     stored result). Any state counts: a failed or finished twin is a resubmission too.
+    Variations: any job of an earlier group matches a request without a seed, since the
+    group's seeds were drawn by the portal (docs/prices.md "Variations").
 
     A ``client_token`` that already names one of ``user``'s generations is the same form
     posted twice (a double click); ``generation_create`` returns that job and nothing is
@@ -38,10 +40,16 @@ def generation_duplicate_find(
     Two queries (three with a token); no network.
     """
     owned = Generation.objects.filter(user=user)
+    # A variation's seed may be one the portal drew (docs/prices.md "Variations"): a request
+    # without a seed repeats any job of a group; one with a seed, the job that has it.
+    seed_match = Q(seed=spec.seed) if spec.seed is not None else Q(seed__isnull=True)
+    if spec.seed is None:
+        seed_match |= Q(variation_group__isnull=False)
     if client_token and owned.filter(client_token=client_token).exists():
         return None
     candidates = (
         owned.filter(
+            seed_match,
             created_at__gte=(now or timezone.now()) - within,
             mode=spec.mode,
             provider=spec.provider,
@@ -51,7 +59,6 @@ def generation_duplicate_find(
             sound=spec.sound,
             aspect_ratio=spec.aspect_ratio,
             camera_fixed=spec.camera_fixed,
-            seed=spec.seed,
             watermark=spec.watermark,
             source_generation=spec.source_generation,
         )

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.utils.formats import number_format
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 
 from ..i18n import credits_text
 from ..models import CreditAccount, User
@@ -34,21 +34,35 @@ class SpendingLimits:
     cap: int | None
     cap_left: int | None
 
-    def refusal(self, credits: int) -> str:
-        """Return why a job costing ``credits`` would be refused, in the portal's words, or "".
+    def refusal(self, credits: int, count: int = 1) -> str:
+        """Return why ``count`` jobs of ``credits`` each would be refused, in the portal's
+        words, or "".
 
-        The balance is checked first, as the ledger's hold does.
+        The total (``count * credits``) must fit both the balance and what the cap leaves:
+        variations are all or nothing (docs/prices.md "Variations"). The balance is checked
+        first, as the ledger's hold does.
         """
-        if credits > self.available:
-            return gettext("This costs %(credits)s; you have %(available)s available.") % {
-                "credits": credits_text(credits),
+        total = credits * count
+        if count == 1:
+            cost = gettext("This costs %(credits)s") % {"credits": credits_text(total)}
+        else:
+            cost = ngettext(
+                "%(count)s variation costs %(total)s (%(each)s each)",
+                "%(count)s variations cost %(total)s (%(each)s each)",
+                count,
+            ) % {
+                "count": count,
+                "total": credits_text(total),
+                "each": number_format(credits, force_grouping=True),
+            }
+        if total > self.available:
+            return gettext("%(cost)s; you have %(available)s available.") % {
+                "cost": cost,
                 "available": number_format(self.available, force_grouping=True),
             }
-        if self.cap_left is not None and credits > self.cap_left:
-            return gettext(
-                "This costs %(credits)s; your monthly cap leaves %(left)s this month."
-            ) % {
-                "credits": credits_text(credits),
+        if self.cap_left is not None and total > self.cap_left:
+            return gettext("%(cost)s; your monthly cap leaves %(left)s this month.") % {
+                "cost": cost,
                 "left": number_format(self.cap_left, force_grouping=True),
             }
         return ""

@@ -4,6 +4,7 @@ Every query is scoped to the signed-in member (``Generation.objects.for_user``),
 member's generation is a 404 (docs/architecture.md "What must hold").
 """
 
+import uuid
 from datetime import datetime, timedelta
 
 from django.contrib import messages
@@ -23,6 +24,7 @@ from ..catalog import Mode, Provider, UnsupportedRequest
 from ..formats import usd
 from ..forms import GenerationForm
 from ..models import CreditEntry, Generation
+from ..models.ledger import credits_to_usd
 from ..providers import default_provider, providers_for
 from ..selectors.generations import (
     gallery_generations,
@@ -30,7 +32,7 @@ from ..selectors.generations import (
     generation_updates,
 )
 from ..selectors.limits import can_ask_managers, spending_limits
-from ..services.generations import generation_create
+from ..services.generations import VariationsUnaffordable, generation_variations_create
 from ..services.inputs import InputsNotConfigured, stored_inputs_available
 from ..services.ledger import LedgerError
 from ..services.owner_actions import generation_favourite_set
@@ -52,6 +54,8 @@ class GenerationListView(ListView):
             queryset = queryset.filter(prompt__icontains=query)
         if (state := self.request.GET.get("state", "")) in Generation.State.values:
             queryset = queryset.filter(state=state)
+        if group := _uuid_param(self.request.GET.get("group")):
+            queryset = queryset.filter(variation_group=group)  # docs/prices.md "Variations"
         return queryset
 
     def get_context_data(self, **kwargs):
@@ -60,6 +64,7 @@ class GenerationListView(ListView):
             query=self.request.GET.get("q", "").strip(),
             state=state if state in Generation.State.values else "",
             states=Generation.State.choices,
+            variation_group=_uuid_param(self.request.GET.get("group")),
             return_to=self.request.get_full_path(),
             showing_hidden=self._hidden(),
             **kwargs,
@@ -80,6 +85,11 @@ class GenerationCreateView(FormView):
     minutes; ``generation_duplicate_find``) is not charged at once: the form comes back
     asking "You submitted this N minutes ago (#id). Submit again for P credits?", and only
     posting it again creates the job. The REST API and ``generate`` are not asked.
+
+    ``variations`` (1-4) makes that many jobs in one transaction, each with its own hold
+    (``generation_variations_create``); a member who cannot pay for all of them gets the
+    reason beside the field and nothing is created; a group lands on the gallery filtered to
+    it (docs/prices.md "Variations").
     """
 
     template_name = "generations/generation_form.html"
@@ -127,7 +137,10 @@ class GenerationCreateView(FormView):
             },
             default_providers={m.value: default_provider(mode=m) for m in Mode},
             reused=(
-                owned.prefetch_related("inputs").filter(pk=reused_pk).first()
+                owned.select_related("source_generation")
+                .prefetch_related("inputs")
+                .filter(pk=reused_pk)
+                .first()
                 if reused_pk is not None
                 else None
             ),
@@ -150,32 +163,61 @@ class GenerationCreateView(FormView):
 
     def form_valid(self, form):
         spec = form.to_spec()
+        count = form.variation_count
         token = form.cleaned_data["client_token"]
         try:
             earlier = generation_duplicate_find(
                 user=self.request.user, spec=spec, client_token=token
             )
             if earlier is not None and earlier.pk != form.cleaned_data["confirm_duplicate"]:
-                return self._ask_to_confirm(form, spec, earlier)
-            generation = generation_create(user=self.request.user, spec=spec, client_token=token)
+                return self._ask_to_confirm(form, spec, earlier, count)
+            generations = generation_variations_create(
+                user=self.request.user, spec=spec, count=count, client_token=token
+            )
+        except VariationsUnaffordable as error:
+            # All or nothing (docs/prices.md "Variations"): said beside the count.
+            form.add_error("variations", str(error))
+            return self.form_invalid(form)
         except (LedgerError, UnsupportedRequest, InputsNotConfigured) as error:
             form.add_error(None, str(error))
             return self.form_invalid(form)
+        first = generations[0]
+        if len(generations) == 1:
+            messages.success(
+                self.request,
+                ngettext(
+                    "Generation #%(id)s is queued; %(credits)s credit is reserved until it "
+                    "finishes.",
+                    "Generation #%(id)s is queued; %(credits)s credits are reserved until it "
+                    "finishes.",
+                    first.price_credits,
+                )
+                % {
+                    "id": first.pk,
+                    "credits": number_format(first.price_credits, force_grouping=True),
+                },
+            )
+            return redirect(first)
+        total = sum(g.price_credits for g in generations)
         messages.success(
             self.request,
             ngettext(
-                "Generation #%(id)s is queued; %(credits)s credit is reserved until it finishes.",
-                "Generation #%(id)s is queued; %(credits)s credits are reserved until it finishes.",
-                generation.price_credits,
+                "%(count)s variations (#%(first)s to #%(last)s) are queued; %(credits)s credit "
+                "is reserved until they finish.",
+                "%(count)s variations (#%(first)s to #%(last)s) are queued; %(credits)s credits "
+                "are reserved until they finish.",
+                total,
             )
             % {
-                "id": generation.pk,
-                "credits": number_format(generation.price_credits, force_grouping=True),
+                "count": len(generations),
+                "first": first.pk,
+                "last": generations[-1].pk,
+                "credits": number_format(total, force_grouping=True),
             },
         )
-        return redirect(generation)
+        return redirect(f"{reverse('generations:list')}?group={first.variation_group}")
 
-    def _ask_to_confirm(self, form, spec, earlier: Generation):
+    def _ask_to_confirm(self, form, spec, earlier: Generation, count: int = 1):
         """Show the form again with a question instead of charging for a repeat of ``earlier``.
 
         Nothing is held: the job is created only when the member posts the form again
@@ -194,21 +236,40 @@ class GenerationCreateView(FormView):
         else:
             ago = ngettext("%(n)d minute ago", "%(n)d minutes ago", minutes) % {"n": minutes}
         form.ask_to_confirm(earlier)
+        total = quote.credits * count
         duplicate = {
             "generation": earlier,
-            "credits": quote.credits,
-            "question": ngettext(
-                "You submitted this %(ago)s (#%(id)s). Submit again for %(credits)s credit?",
-                "You submitted this %(ago)s (#%(id)s). Submit again for %(credits)s credits?",
-                quote.credits,
+            "credits": total,
+            "question": (
+                ngettext(
+                    "You submitted this %(ago)s (#%(id)s). Submit again for %(credits)s credit?",
+                    "You submitted this %(ago)s (#%(id)s). Submit again for %(credits)s credits?",
+                    total,
+                )
+                if count == 1
+                else ngettext(
+                    "You submitted this %(ago)s (#%(id)s). Submit again for %(count)s variations "
+                    "for %(credits)s credit?",
+                    "You submitted this %(ago)s (#%(id)s). Submit again for %(count)s variations "
+                    "for %(credits)s credits?",
+                    total,
+                )
             )
             % {
                 "ago": ago,
                 "id": earlier.pk,
-                "credits": number_format(quote.credits, force_grouping=True),
+                "count": count,
+                "credits": number_format(total, force_grouping=True),
             },
         }
         return self.render_to_response(self.get_context_data(form=form, duplicate=duplicate))
+
+
+def _uuid_param(value) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value) if value else None
+    except (TypeError, ValueError, AttributeError):
+        return None
 
 
 def _int_param(value) -> int | None:
@@ -251,9 +312,14 @@ class QuoteView(View):
     ``ask_manager`` (true when "Ask a manager" can reach a manager: the portal e-mails them
     through ``CreditsRequestView``, and their addresses never reach the page). The ledger
     still decides on submit.
+
+    Variations (issue #15 item 7; docs/prices.md "Variations"): ``variations`` (1-4, default
+    1) jobs are priced together: ``credits`` stays one job's price, ``total_credits`` and
+    ``total_usd`` are the submission's, and ``blocked`` and each offer's ``affordable`` weigh
+    the total against the balance and the cap, since the group is all or nothing.
     """
 
-    FIELDS = ("mode", "resolution", "duration", "sound", "provider")
+    FIELDS = ("mode", "resolution", "duration", "sound", "provider", "variations")
 
     def get(self, request):
         form = GenerationForm(data={"prompt": "price", **request.GET.dict()}, user=request.user)
@@ -261,6 +327,7 @@ class QuoteView(View):
             errors = {f: form.errors[f][0] for f in self.FIELDS if f in form.errors}
             return JsonResponse({"errors": errors}, status=400)
         data = form.cleaned_data
+        count = form.variation_count
         limits = spending_limits(user=request.user)
         offers = {}
         try:
@@ -280,7 +347,8 @@ class QuoteView(View):
                     "usd_text": usd(quote.usd),
                     "credits_per_second": quote.credits_per_second,
                     "price_table_version": quote.price_table.version,
-                    "affordable": limits.available >= quote.credits,
+                    "total_credits": quote.credits * count,
+                    "affordable": limits.available >= quote.credits * count,
                 }
         except UnsupportedRequest as error:
             return JsonResponse({"errors": {"resolution": str(error)}}, status=400)
@@ -289,11 +357,14 @@ class QuoteView(View):
             return JsonResponse(
                 {"errors": {"provider": gettext("No provider offers this.")}}, status=400
             )
-        blocked = limits.refusal(chosen["credits"])
+        blocked = limits.refusal(chosen["credits"], count)
         return JsonResponse(
             {
                 **chosen,
                 "provider": data["provider"],
+                "variations": count,
+                "total_usd": str(credits_to_usd(chosen["total_credits"])),
+                "total_usd_text": usd(credits_to_usd(chosen["total_credits"])),
                 "balance": limits.available,
                 "cap_left": limits.cap_left,
                 "blocked": blocked,

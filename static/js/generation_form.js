@@ -1,5 +1,7 @@
 // New-generation form: mode tabs that keep what was typed, resolutions and providers per
 // mode, image previews, live character count and live prices from the server's price_quote.
+// Issue #15 item 8: frames take a dropped or pasted image (over the plain file inputs), and
+// Ctrl/Cmd+Enter submits from any field. Item 7: the price box shows the variations' total.
 (function () {
   "use strict";
   // Django's JavaScript catalog (/jsi18n/, loaded by base.html; docs/i18n.md); English if absent.
@@ -148,7 +150,7 @@
   let pending = null;
   async function updatePrice() {
     const params = new URLSearchParams();
-    for (const name of ["mode", "resolution", "duration", "sound", "provider"]) {
+    for (const name of ["mode", "resolution", "duration", "sound", "provider", "variations"]) {
       const field = form.elements[name];
       if (field && field.value !== undefined) params.set(name, field.value);
     }
@@ -169,9 +171,13 @@
       }
       showPrices(data);
       showLimits(data);
-      setText(credits, number(data.credits));
-      setText(usd, `(${data.usd_text})`);
-      setText(note, interpolate(ngettext("%(rate)s credit per second · price table v%(version)s", "%(rate)s credits per second · price table v%(version)s", data.credits_per_second), { rate: number(data.credits_per_second), version: data.price_table_version }, true));
+      // Variations are charged each on their own; the box shows what the submission holds.
+      const each = data.variations > 1
+        ? interpolate(gettext("%(count)s variations × %(credits)s · "), { count: data.variations, credits: number(data.credits) }, true)
+        : "";
+      setText(credits, number(data.total_credits));
+      setText(usd, `(${data.total_usd_text})`);
+      setText(note, each + interpolate(ngettext("%(rate)s credit per second · price table v%(version)s", "%(rate)s credits per second · price table v%(version)s", data.credits_per_second), { rate: number(data.credits_per_second), version: data.price_table_version }, true));
     } catch (error) {
       if (error.name !== "AbortError") setText(note, gettext("Could not fetch the price."));
     }
@@ -187,6 +193,85 @@
       img.src = img.dataset.objectUrl;
     }
   }
+
+  // Drop or paste an image into a frame slot: the file goes into the slot's own file input
+  // (DataTransfer), so submitting is the same as choosing the file; without JavaScript the
+  // input alone works. The slot's button takes the focus for a keyboard paste (Ctrl/Cmd+V)
+  // and opens the file chooser when pressed.
+  const IMAGE_TYPES = ["image/jpeg", "image/png", "image/webp"];
+  // The first JPG/PNG/WebP of a drop or paste; false when it holds only other files; null
+  // when it holds no file at all (text).
+  function imageFrom(transfer) {
+    const files = Array.from((transfer && transfer.files) || []);
+    if (!files.length) return null;
+    return files.find((file) => IMAGE_TYPES.includes(file.type)) || false;
+  }
+  function useImage(slot, input, status, file) {
+    if (file === false) {
+      setText(status, "Only a JPG, PNG or WebP image can be a frame.");
+      return;
+    }
+    const transfer = new DataTransfer();
+    transfer.items.add(file);
+    input.files = transfer.files;
+    input.dispatchEvent(new Event("change", { bubbles: true }));
+    setText(status, `${input.labels[0] ? input.labels[0].textContent.trim() : "Frame"}: ${file.name || "pasted image"} (${number(Math.ceil(file.size / 1024))} KB) added.`);
+  }
+  form.querySelectorAll(".frame-slot[data-drop-for]").forEach((slot) => {
+    const input = document.getElementById(slot.dataset.dropFor);
+    if (!input || typeof DataTransfer === "undefined") return;
+    const button = document.getElementById(`${input.id}_drop`);
+    const status = document.createElement("p");
+    status.className = "meta";
+    status.setAttribute("role", "status");
+    status.id = `${input.id}_dropstatus`;
+    slot.append(status);
+    slot.classList.add("drop-zone");
+    if (button) {
+      button.hidden = false;
+      button.addEventListener("click", () => input.click());
+    }
+    let depth = 0;
+    slot.addEventListener("dragenter", (event) => {
+      event.preventDefault();
+      depth += 1;
+      slot.classList.add("drop-over");
+    });
+    slot.addEventListener("dragover", (event) => {
+      event.preventDefault();
+      if (event.dataTransfer) event.dataTransfer.dropEffect = "copy";
+    });
+    slot.addEventListener("dragleave", () => {
+      depth = Math.max(depth - 1, 0);
+      if (!depth) slot.classList.remove("drop-over");
+    });
+    slot.addEventListener("drop", (event) => {
+      event.preventDefault();
+      depth = 0;
+      slot.classList.remove("drop-over");
+      const file = imageFrom(event.dataTransfer);
+      if (file !== null) useImage(slot, input, status, file);
+    });
+    slot.addEventListener("paste", (event) => {
+      // Text pasted into the URL field stays text; only an image is taken as the frame.
+      const file = imageFrom(event.clipboardData);
+      if (file === null) return;
+      event.preventDefault();
+      useImage(slot, input, status, file);
+    });
+  });
+
+  // Ctrl+Enter (Cmd+Enter on a Mac) submits from anywhere in the form, through the same
+  // submit handler, so every reason Submit waits for still holds it back.
+  form.addEventListener("keydown", (event) => {
+    if (event.key !== "Enter" || !(event.ctrlKey || event.metaKey) || event.isComposing) return;
+    event.preventDefault();
+    const button = document.getElementById("submit-button");
+    if (holds.size || !button || button.disabled) return;
+    form.requestSubmit(button);
+  });
+  const shortcut = document.getElementById("submit-shortcut");
+  if (shortcut) shortcut.hidden = false;
 
   tabs.forEach((tab) => {
     tab.addEventListener("click", (event) => {

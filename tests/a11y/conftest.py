@@ -1,5 +1,6 @@
 """Fixtures for the accessibility checks: a portal with something on every page, and Chromium."""
 
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -8,7 +9,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from generations.models import Generation, ProviderAlert
+from generations.models import Generation, GenerationInput, ProviderAlert
 from generations.models.users import MANAGERS_GROUP
 from generations.services.ledger import credits_grant
 from generations.services.team import invitation_create
@@ -25,6 +26,7 @@ class World:
     finished: Generation
     failed: Generation
     invitation_path: str
+    extension: Generation | None = None
 
 
 @pytest.fixture
@@ -77,6 +79,28 @@ def world(settings, live_server, monkeypatch, tmp_path) -> World:
         finished_at=timezone.now(),
     )
     GenerationFactory(user=ana, state="queued", prompt="a fox running through snow")
+    # Two variations of one submission (issue #15 item 7): the gallery's group badges.
+    group = uuid.uuid4()
+    for index in (1, 2):
+        GenerationFactory(
+            user=ana,
+            prompt="a paper boat on a rainy street",
+            variation_group=group,
+            variation_index=index,
+            variation_count=2,
+        )
+    # An extension of the finished job: "Generate again" shows the clip it extends (item 8).
+    extension = GenerationFactory(
+        user=ana,
+        mode="video-extend",
+        model_id="seedance-1-5-pro-extend",
+        source_generation=finished,
+        state="failed",
+        finished_at=timezone.now(),
+    )
+    GenerationInput.objects.create(
+        generation=extension, kind="video", file="results/a11y.mp4", original_name="a11y.mp4"
+    )
     GenerationFactory(user=ana, state="expired", mode="image-to-video")
     GenerationFactory(user=boss, state="succeeded", result_state="stored", resolution="720p")
     ProviderAlert.objects.create(
@@ -86,6 +110,7 @@ def world(settings, live_server, monkeypatch, tmp_path) -> World:
     return World(
         finished=finished,
         failed=failed,
+        extension=extension,
         invitation_path=sent.url.removeprefix(live_server.url.rstrip("/")),
     )
 

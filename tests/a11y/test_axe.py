@@ -140,6 +140,12 @@ PAGES = [
         "generations:new",
         url=lambda w: f"{reverse('generations:new')}?extend={w.finished.pk}",
     ),
+    Page(
+        "generate again on an extend",
+        "ana",
+        "generations:new",
+        url=lambda w: f"{reverse('generations:new')}?again={w.extension.pk}",
+    ),
     Page("detail, finished", "ana", "generations:detail", lambda w: {"pk": w.finished.pk}),
     Page("detail, failed", "ana", "generations:detail", lambda w: {"pk": w.failed.pk}),
     Page("gallery, hidden videos", "ana", "generations:list", query="?hidden=1"),

@@ -89,6 +89,7 @@ def test_the_same_price_as_the_form_is_held(api_client, rich, client):
         ({"duration": "8"}, "duration", "Give a whole number"),
         ({"sound": "on"}, "sound", "Give true or false"),
         ({"colour": "red"}, "colour", "Unknown field"),
+        ({"variations": 2}, "variations", "one job per request"),  # docs/api.md "Variations"
         ({"start_image": "x"}, "start_image", "multipart/form-data"),
     ],
 )
