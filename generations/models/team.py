@@ -100,6 +100,8 @@ class AuditEntry(models.Model):
         DOWNLOAD_RETRY = "download_retry", "Result download retried"
         ALERT_RESOLVE = "alert_resolve", "Provider alert resolved"
         TOKEN_REVOKE = "token_revoke", "API token revoked"
+        SHARE = "share", "Video shared with the team"
+        UNSHARE = "unshare", "Video unshared"
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,

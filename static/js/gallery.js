@@ -64,7 +64,9 @@
     current = button;
     const data = button.dataset;
     title.textContent = data.title;
-    detail.href = data.detail;
+    // A team library card of another member has no detail page (data-detail="").
+    detail.hidden = !data.detail;
+    detail.href = data.detail || "#";
     download.href = `${data.src}?download=1`;
     if (data.poster) player.poster = data.poster; else player.removeAttribute("poster");
     player.src = data.src;
@@ -176,4 +178,20 @@
 
   // A card replaced by static/js/live.js starts its elapsed time at once.
   new MutationObserver(tickElapsed).observe(gallery, { childList: true });
+})();
+
+// The toolbar (issue #15 item 3, docs/gallery.md "Filters and sort"): without this script
+// its Apply button sends the form; with it, every chip, date and sort change sends it at once
+// (the search box on Enter, as any search form), and the button is not needed.
+(function () {
+  "use strict";
+  document.querySelectorAll("form[data-auto-submit]").forEach((form) => {
+    const apply = form.querySelector("[data-filter-submit]");
+    if (apply) apply.hidden = true;
+    form.addEventListener("change", (event) => {
+      if (event.target.matches("input[type=search]")) return;
+      if (event.target.matches("input[type=date]") && event.target.value && !event.target.checkValidity()) return;
+      form.requestSubmit();
+    });
+  });
 })();
