@@ -188,6 +188,18 @@
   document.querySelectorAll("form[data-auto-submit]").forEach((form) => {
     const apply = form.querySelector("[data-filter-submit]");
     if (apply) apply.hidden = true;
+    // Leave empty fields and the default order out of the URL: "?state=failed", not
+    // "?q=&state=failed&from=&to=&sort=newest" (the server reads both the same).
+    form.addEventListener("submit", () => {
+      Array.from(form.elements).forEach((el) => {
+        if (!el.name || el.type === "checkbox") return;
+        if (el.value === "" || (el.name === "sort" && el.value === "newest")) el.disabled = true;
+      });
+    });
+    // Back to this page from the browser's cache: the fields work again.
+    window.addEventListener("pageshow", () => {
+      Array.from(form.elements).forEach((el) => { if (el.name) el.disabled = false; });
+    });
     form.addEventListener("change", (event) => {
       if (event.target.matches("input[type=search]")) return;
       if (event.target.matches("input[type=date]") && event.target.value && !event.target.checkValidity()) return;
