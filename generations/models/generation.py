@@ -242,7 +242,11 @@ class Generation(models.Model):
             # The team library, newest first (selectors.generations.team_library_generations).
             models.Index(
                 fields=["-created_at", "-id"],
-                condition=models.Q(shared_at__isnull=False),
+                # The whole library condition (GenerationQuerySet.shared), so the planner
+                # can read the first page in index order.
+                condition=models.Q(
+                    shared_at__isnull=False, state="succeeded", result_state="stored"
+                ),
                 name="generation_shared_created",
             ),
             # Covers the team spend page's jobs per member and state (issue #14).
