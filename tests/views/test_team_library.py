@@ -211,7 +211,10 @@ class TestExtendingASharedVideo:
         ana_entries = CreditEntry.objects.filter(account__user=ana).count()
         client.force_login(bob)
         page = client.get(reverse("generations:new"), {"extend": video.pk}).content.decode()
-        assert "a lighthouse at dusk" in page or f"#{video.pk}" in page  # the source is shown
+        # The source is shown, playable, without a link to ana's own page.
+        assert f"#{video.pk}, shared by ana in the team library: a lighthouse at dusk" in page
+        assert f'src="{reverse("generations:video", args=[video.pk])}"' in page
+        assert f'href="{video.get_absolute_url()}"' not in page
         response = client.post(
             reverse("generations:new"), {**EXTEND, "source_generation": video.pk}
         )
