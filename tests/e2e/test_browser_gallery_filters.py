@@ -67,9 +67,19 @@ def states_shown(page) -> set[str]:
     )
 
 
+def assert_one_row(page) -> None:
+    """At a laptop's width every control of the toolbar is on one row (tops within 8 px)."""
+    tops = page.eval_on_selector_all(
+        ".toolbar-row > :not([hidden]):not(.visually-hidden)",
+        "els => els.map(e => e.getBoundingClientRect().top)",
+    )
+    assert max(tops) - min(tops) < 8, tops
+
+
 def test_chips_change_the_url_and_the_cards_and_pagination_keeps_them(live_server, browser, jobs):
     page = signed_in(browser, live_server)
     toolbar = page.get_by_role("search", name="Filter videos")
+    assert_one_row(page)
     assert not toolbar.get_by_role("button", name="Apply").is_visible()  # JavaScript sends it
     assert page.locator("#gallery article").count() == 24
 
@@ -79,6 +89,7 @@ def test_chips_change_the_url_and_the_cards_and_pagination_keeps_them(live_serve
     assert params(page) == {"state": ["failed"]}
     assert states_shown(page) == {"failed"}
     assert "Failed" in toolbar.locator("summary", has_text="State").text_content()
+    assert_one_row(page)  # with a choice named in its summary too
     assert toolbar.get_by_label("Failed").is_checked()
     assert "28 generations matching these filters" in page.locator("hgroup").text_content()
     page.screenshot(path=str(ARTIFACTS / "gallery-filters.png"))
