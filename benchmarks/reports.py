@@ -188,6 +188,11 @@ def build(args: argparse.Namespace) -> dict:
                 price_table=table,
                 created_at=created,
                 finished_at=created + timedelta(minutes=2) if state != "submitted" else None,
+                # The gallery's favourites chip and the team library (docs/gallery.md):
+                # one job in 20 a favourite, one finished video in 50 shared.
+                favourite=g % 20 == 0,
+                result_state="stored" if state == "succeeded" and g % 50 == 0 else "",
+                shared_at=created if state == "succeeded" and g % 50 == 0 else None,
             )
         )
         if len(generations) >= BATCH:
@@ -426,6 +431,28 @@ def run(args: argparse.Namespace, data: dict) -> None:
     measure(
         "gallery, failed jobs (Refunded on every card)",
         lambda: member_client.get(gallery, {"state": "failed"}),
+        args.runs,
+    )
+    # The toolbar (docs/gallery.md "Filters and sort") and the team library.
+    measure(
+        "gallery, favourites by price (high)",
+        lambda: member_client.get(gallery, {"favourite": "1", "sort": "price-high"}),
+        args.runs,
+    )
+    measure(
+        "gallery, 1080p extends, oldest first",
+        lambda: member_client.get(
+            gallery, {"mode": "video-extend", "resolution": "1080p", "sort": "oldest"}
+        ),
+        args.runs,
+    )
+    library = reverse("generations:library")
+    measure("team library page 1", lambda: member_client.get(library), args.runs)
+    measure(
+        "team library, 720p, last 30 days",
+        lambda: member_client.get(
+            library, {"resolution": "720p", "from": (today - timedelta(days=29)).isoformat()}
+        ),
         args.runs,
     )
     usage = reverse("generations:usage")

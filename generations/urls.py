@@ -2,13 +2,14 @@
 
 from django.urls import path
 
-from .views import credits, generations, inputs, reports
+from .views import credits, gallery, generations, inputs, reports
 from .views.bulk import GenerationBulkDeleteView, GenerationBulkView
 
 app_name = "generations"
 
 urlpatterns = [
     path("", generations.GenerationListView.as_view(), name="list"),
+    path("library/", gallery.TeamLibraryView.as_view(), name="library"),
     path("new/", generations.GenerationCreateView.as_view(), name="new"),
     path("new/price/", generations.QuoteView.as_view(), name="quote"),
     path("credits/", generations.CreditsBarView.as_view(), name="credits"),
@@ -19,6 +20,7 @@ urlpatterns = [
     path("g/<int:pk>/status/", generations.GenerationStatusView.as_view(), name="status"),
     path("g/<int:pk>/video/", generations.GenerationVideoView.as_view(), name="video"),
     path("g/<int:pk>/favourite/", generations.GenerationFavouriteView.as_view(), name="favourite"),
+    path("g/<int:pk>/share/", gallery.GenerationShareView.as_view(), name="share"),
     path("g/<int:pk>/poster/", generations.GenerationPosterView.as_view(), name="poster"),
     path(
         "g/<int:pk>/inputs/<int:input_pk>/thumbnail/",

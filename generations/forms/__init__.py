@@ -1,5 +1,7 @@
-"""Forms: the new-generation form (``generation``) and the managers' team forms (``team``)."""
+"""Forms: the new-generation form (``generation``), the gallery's toolbar (``gallery``) and
+the managers' team forms (``team``)."""
 
+from .gallery import GalleryFilterForm
 from .generation import MODE_FIELDS, GenerationForm
 from .team import (
     CapForm,
@@ -12,6 +14,7 @@ from .team import (
 __all__ = [
     "MODE_FIELDS",
     "CapForm",
+    "GalleryFilterForm",
     "GenerationForm",
     "InvitationAcceptForm",
     "InvitationForm",

@@ -123,7 +123,9 @@ class GenerationForm(forms.Form):
         ),
         "one_source": _("Give exactly one source video."),
         "one_value": _("Give one value only."),
-        "not_your_generation": _("Choose one of your own finished videos."),
+        "not_your_generation": _(
+            "Choose one of your own finished videos or one shared in the team library."
+        ),
         "url_refused": _("%(reason)s Give a public http(s) address."),
         "url_unresolved": _("The host name in this URL could not be found."),
     }
@@ -531,22 +533,32 @@ class GenerationForm(forms.Form):
                 ),
             )
         if source_pk is not None:
-            return self._own_video(source_pk)
+            return self._source_video(source_pk)
         reused = self._reused_input("video", 0)
         if reused is not None:
-            self.source = self.reused_from.source_generation if self.reused_from else None
+            source = self.reused_from.source_generation if self.reused_from else None
+            if source is not None and not self._extendable().filter(pk=source.pk).exists():
+                # Generate again on an extension of a video unshared since.
+                self.add_error("source_video", self._error("not_your_generation"))
+                return ()
+            self.source = source
             return (input_spec_copy(reused),)
         self.add_error("source_video", self._error("source_required"))
         return ()
 
-    def _own_video(self, pk: int) -> tuple[InputSpec, ...]:
-        """Use the member's own stored result as the source (never another member's)."""
-        owned = Generation.objects.none()
-        if self.user is not None:
-            owned = Generation.objects.for_user(self.user).filter(
-                state=Generation.State.SUCCEEDED, result_state=Generation.ResultState.STORED
-            )
-        source = owned.filter(pk=pk).first()
+    def _extendable(self):
+        """Return the stored videos the member may extend: their own and the team library's."""
+        if self.user is None:
+            return Generation.objects.none()
+        return Generation.objects.extendable_by(self.user)
+
+    def _source_video(self, pk: int) -> tuple[InputSpec, ...]:
+        """Use a stored result as the source: the member's own, or one shared with the team.
+
+        docs/gallery.md "Extending a shared video": the new job is the member's, held and
+        charged to them; a video unshared (or never shared) by another member is refused.
+        """
+        source = self._extendable().filter(pk=pk).first()
         if source is None:
             self.add_error("source_video", self._error("not_your_generation"))
             return ()

@@ -22,16 +22,44 @@ class GenerationQuerySet(models.QuerySet):
         """Return the generations ``user`` owns (managers see others only in manager views)."""
         return self.filter(user=user)
 
-    def watchable_by(self, user) -> "GenerationQuerySet":
-        """Return the generations whose stored video and poster ``user`` may load: their own,
-        or every one for active staff holding ``generations.view_generation`` (the admin's
-        player; docs/architecture.md "What must hold": others only through the admin)."""
-        if user.is_active and user.is_staff and user.has_perm("generations.view_generation"):
-            return self.all()
-        return self.for_user(user)
-
     def in_flight(self) -> "GenerationQuerySet":
         return self.filter(state__in=Generation.State.in_flight())
+
+    def shared(self) -> "GenerationQuerySet":
+        """Return the videos in the team library: shared by their owner and still stored.
+
+        docs/gallery.md "Team library": a finished video with its result stored, which its
+        owner shared and nobody has unshared since.
+        """
+        return self.filter(
+            shared_at__isnull=False,
+            state=Generation.State.SUCCEEDED,
+            result_state=Generation.ResultState.STORED,
+        )
+
+    def viewable_by(self, user) -> "GenerationQuerySet":
+        """Return the generations whose video and poster ``user`` may fetch: their own, and
+        the team library's (docs/gallery.md "Team library"); every one for active staff
+        holding ``generations.view_generation`` (the admin's player; docs/architecture.md
+        "What must hold": others' jobs only through the admin)."""
+        if user.is_active and user.is_staff and user.has_perm("generations.view_generation"):
+            return self.all()
+        return self.filter(
+            models.Q(user=user)
+            | models.Q(
+                shared_at__isnull=False,
+                state=Generation.State.SUCCEEDED,
+                result_state=Generation.ResultState.STORED,
+            )
+        )
+
+    def extendable_by(self, user) -> "GenerationQuerySet":
+        """Return the stored videos ``user`` may extend into a job of their own: their own
+        finished videos and the team library's (docs/gallery.md "Extending a shared video")."""
+        stored = self.filter(
+            state=Generation.State.SUCCEEDED, result_state=Generation.ResultState.STORED
+        )
+        return stored.filter(models.Q(user=user) | models.Q(shared_at__isnull=False))
 
 
 class Generation(models.Model):
@@ -169,6 +197,9 @@ class Generation(models.Model):
 
     # The member's own mark, toggled on the gallery card (services.owner_actions).
     favourite = models.BooleanField(default=False)
+    # When the owner shared the finished video with the team (the team library); empty: not
+    # shared, the default (services.sharing, docs/gallery.md "Team library").
+    shared_at = models.DateTimeField(null=True, blank=True)
 
     # Out of the gallery unless its "Hidden" filter is on; restorable (services.bulk_actions).
     hidden_at = models.DateTimeField(null=True, blank=True)
@@ -226,6 +257,24 @@ class Generation(models.Model):
                     provider_completed_at__isnull=False,
                     submitted_at__isnull=False,
                 ),
+            ),
+            # The gallery's toolbar (docs/gallery.md "Filters and sort"): price order, and the
+            # favourites chip, without reading a member's whole history.
+            models.Index(fields=["user", "price_credits", "id"], name="generation_user_price"),
+            models.Index(
+                fields=["user", "-created_at"],
+                condition=models.Q(favourite=True),
+                name="generation_user_favourite",
+            ),
+            # The team library, newest first (selectors.generations.team_library_generations).
+            models.Index(
+                fields=["-created_at", "-id"],
+                # The whole library condition (GenerationQuerySet.shared), so the planner
+                # can read the first page in index order.
+                condition=models.Q(
+                    shared_at__isnull=False, state="succeeded", result_state="stored"
+                ),
+                name="generation_shared_created",
             ),
             # Covers the team spend page's jobs per member and state (issue #14).
             models.Index(

@@ -109,6 +109,9 @@ class AuditEntry(models.Model):
         DELETE = "delete", _("Generation videos deleted")
         FAVOURITE = "favourite", _("Generations marked favourite")
         AGAIN = "again", _("Generations made again")
+        # Sharing with the team library (services.sharing; docs/gallery.md "Team library").
+        SHARE = "share", _("Video shared with the team")
+        UNSHARE = "unshare", _("Video unshared")
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -1,7 +1,8 @@
 """Member pages for generations: gallery, new-generation form, price, detail, video.
 
 Every query is scoped to the signed-in member (``Generation.objects.for_user``), so another
-member's generation is a 404 (docs/architecture.md "What must hold").
+member's generation is a 404 (docs/architecture.md "What must hold"). The one exception: the
+video and poster of a video shared with the team (docs/gallery.md "Team library").
 """
 
 import uuid
@@ -38,34 +39,28 @@ from ..services.ledger import LedgerError
 from ..services.owner_actions import generation_favourite_set
 from ..services.pricing import price_quote
 from ..storage import stored_file_response
+from .gallery import GalleryToolbarMixin
 
 
-class GenerationListView(ListView):
-    """List the member's generations, newest first, with prompt search and a state filter."""
+class GenerationListView(GalleryToolbarMixin, ListView):
+    """List the member's generations with the toolbar: search, filter chips, dates, sort.
+
+    docs/gallery.md "Filters and sort"; the filters live in the URL (``GalleryToolbarMixin``).
+    """
 
     template_name = "generations/generation_list.html"
     context_object_name = "generations"
-    paginate_by = 24
 
-    def get_queryset(self):
+    def base_queryset(self):
         # docs/storage.md "Bulk actions": hidden jobs only under the Hidden filter.
         queryset = gallery_generations(user=self.request.user, hidden=self._hidden())
-        if query := self.request.GET.get("q", "").strip():
-            queryset = queryset.filter(prompt__icontains=query)
-        if (state := self.request.GET.get("state", "")) in Generation.State.values:
-            queryset = queryset.filter(state=state)
         if group := _uuid_param(self.request.GET.get("group")):
             queryset = queryset.filter(variation_group=group)  # docs/prices.md "Variations"
         return queryset
 
     def get_context_data(self, **kwargs):
-        state = self.request.GET.get("state", "")
         return super().get_context_data(
-            query=self.request.GET.get("q", "").strip(),
-            state=state if state in Generation.State.values else "",
-            states=Generation.State.choices,
             variation_group=_uuid_param(self.request.GET.get("group")),
-            return_to=self.request.get_full_path(),
             showing_hidden=self._hidden(),
             **kwargs,
         )
@@ -121,6 +116,7 @@ class GenerationCreateView(FormView):
         context = super().get_context_data(**kwargs)
         form = context["form"]
         owned = Generation.objects.for_user(self.request.user)
+        extendable = Generation.objects.extendable_by(self.request.user)
         mode = form["mode"].value() or Mode.TEXT_TO_VIDEO
         reused_pk = _int_param(form["inputs_from"].value())
         source_pk = _int_param(form["source_generation"].value())
@@ -144,11 +140,7 @@ class GenerationCreateView(FormView):
                 if reused_pk is not None
                 else None
             ),
-            source=(
-                owned.filter(pk=source_pk, state=Generation.State.SUCCEEDED).first()
-                if source_pk is not None
-                else None
-            ),
+            source=(extendable.filter(pk=source_pk).first() if source_pk is not None else None),
             stored_inputs_ok=stored_inputs_available(),
             # Issue #15 item 6: the price box shows these before the first price arrives and
             # without JavaScript; generation_form.js keeps them current from QuoteView.
@@ -389,7 +381,9 @@ class GenerationDetailView(OwnedGenerationMixin, DetailView):
 
     def get_queryset(self):
         entries = CreditEntry.objects.order_by("created_at", "id")
-        # Extensions are the member's own: only they can extend their videos.
+        # Only the member's own extensions: others may extend a video shared with the team
+        # (docs/gallery.md "Extending a shared video"), and their jobs stay theirs.
+        extensions = Generation.objects.for_user(self.request.user).order_by("created_at")
         return (
             super()
             .get_queryset()
@@ -397,7 +391,7 @@ class GenerationDetailView(OwnedGenerationMixin, DetailView):
             .prefetch_related(
                 Prefetch("credit_entries", entries),
                 "inputs",
-                Prefetch("extensions", Generation.objects.order_by("created_at")),
+                Prefetch("extensions", extensions),
             )
         )
 
@@ -486,7 +480,8 @@ class CreditsBarView(TemplateView):
 
 
 class GenerationVideoView(View):
-    """Serve a stored result video to its owner; ``?download=1`` as an attachment.
+    """Serve a stored result video to its owner, or to any member when it is shared with the
+    team (docs/gallery.md "Team library"); ``?download=1`` as an attachment.
 
     Staff who may view generations in the admin watch it too (the admin's player); others
     get a 404 before any storage is touched. The video itself comes from the media
@@ -495,7 +490,7 @@ class GenerationVideoView(View):
     """
 
     def get(self, request, pk: int):
-        generation = get_object_or_404(Generation.objects.watchable_by(request.user), pk=pk)
+        generation = get_object_or_404(Generation.objects.viewable_by(request.user), pk=pk)
         if not generation.has_video:
             raise Http404("This generation has no stored video.")
         extension = generation.result_file.name.rsplit(".", 1)[-1]
@@ -505,24 +500,26 @@ class GenerationVideoView(View):
             filename=f"seedance-{generation.pk}.{extension}",
             as_attachment=request.GET.get("download") == "1",
         )
-        # Only the owner may see it: no shared cache keeps it; the browser revalidates.
+        # Only the owner (or the team) may see it: no shared cache keeps it; the browser
+        # revalidates, so an unshared video stops playing for others.
         response.setdefault("Cache-Control", "private, no-cache")
         return response
 
 
 class GenerationPosterView(View):
-    """Serve the poster frame of a stored result video to its owner (the gallery card), and
-    to staff who may view generations in the admin (the admin's player).
+    """Serve the poster frame of a stored result video to its owner (the gallery card), to any
+    member when the video is shared (docs/gallery.md "Team library"), and to staff who may
+    view generations in the admin (the admin's player).
 
     Others get a 404 before any storage is touched; so does a job without a poster
     (the card then shows the video element alone; docs/storage.md "Posters").
     """
 
     def get(self, request, pk: int):
-        generation = get_object_or_404(Generation.objects.watchable_by(request.user), pk=pk)
+        generation = get_object_or_404(Generation.objects.viewable_by(request.user), pk=pk)
         if not generation.has_video or not generation.poster:
             raise Http404("This generation has no poster.")
         response = stored_file_response(request, generation.poster, content_type="image/webp")
-        # A poster never changes once made; only its owner may see it.
+        # A poster never changes once made; private: only its owner (or the team) may see it.
         response.setdefault("Cache-Control", "private, max-age=86400")
         return response

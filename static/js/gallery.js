@@ -64,7 +64,9 @@
     current = button;
     const data = button.dataset;
     title.textContent = data.title;
-    detail.href = data.detail;
+    // A team library card of another member has no detail page (data-detail="").
+    detail.hidden = !data.detail;
+    detail.href = data.detail || "#";
     download.href = `${data.src}?download=1`;
     if (data.poster) player.poster = data.poster; else player.removeAttribute("poster");
     player.src = data.src;
@@ -184,4 +186,32 @@
 
   // A card replaced by static/js/live.js starts its elapsed time at once.
   new MutationObserver(tickElapsed).observe(gallery, { childList: true });
+})();
+
+// The toolbar (issue #15 item 3, docs/gallery.md "Filters and sort"): without this script
+// its Apply button sends the form; with it, every chip, date and sort change sends it at once
+// (the search box on Enter, as any search form), and the button is not needed.
+(function () {
+  "use strict";
+  document.querySelectorAll("form[data-auto-submit]").forEach((form) => {
+    const apply = form.querySelector("[data-filter-submit]");
+    if (apply) apply.hidden = true;
+    // Leave empty fields and the default order out of the URL: "?state=failed", not
+    // "?q=&state=failed&from=&to=&sort=newest" (the server reads both the same).
+    form.addEventListener("submit", () => {
+      Array.from(form.elements).forEach((el) => {
+        if (!el.name || el.type === "checkbox") return;
+        if (el.value === "" || (el.name === "sort" && el.value === "newest")) el.disabled = true;
+      });
+    });
+    // Back to this page from the browser's cache: the fields work again.
+    window.addEventListener("pageshow", () => {
+      Array.from(form.elements).forEach((el) => { if (el.name) el.disabled = false; });
+    });
+    form.addEventListener("change", (event) => {
+      if (event.target.matches("input[type=search]")) return;
+      if (event.target.matches("input[type=date]") && event.target.value && !event.target.checkValidity()) return;
+      form.requestSubmit();
+    });
+  });
 })();

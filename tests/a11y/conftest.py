@@ -70,6 +70,7 @@ def world(settings, live_server, monkeypatch, tmp_path) -> World:
         result_file="results/a11y.mp4",
         prompt="a lighthouse at dusk, waves rolling in",
         finished_at=timezone.now(),
+        shared_at=timezone.now(),  # in the team library (issue #15 item 9)
     )
     failed = GenerationFactory(
         user=ana,

@@ -108,6 +108,15 @@ PAGES = [
     Page("gallery without jobs", "newbie", "generations:list"),
     Page("gallery, no match", "ana", "generations:list", query="?q=nothing+like+this"),
     Page(
+        "gallery, filters and one not understood",
+        "ana",
+        "generations:list",
+        query="?state=succeeded&mode=text-to-video&favourite=1&from=2020-01-01&sort=bogus",
+    ),
+    Page("team library, another member's video", "newbie", "generations:library"),
+    Page("team library, a manager", "boss", "generations:library"),
+    Page("team library, no match", "ana", "generations:library", query="?resolution=1080p"),
+    Page(
         "new text-to-video, errors",
         "ana",
         "generations:new",
@@ -197,6 +206,7 @@ NOT_PAGES = {
     "generations:video": "the video file",
     "generations:poster": "an image file (a video's poster frame)",
     "generations:favourite": "POST only (a card's star; redirects to the gallery)",
+    "generations:share": "POST only (a card's Share/Unshare; redirects back)",
     "generations:input_thumbnail": "an image file",
     "generations:statement_csv": "CSV",
     "generations:team_spend_csv": "CSV",

@@ -62,12 +62,16 @@ OWNED = {
     "generations:poster",
     "generations:input_thumbnail",
     "generations:favourite",
+    # Sharing is the owner's (a manager may only unshare: tests/views/test_team_library.py).
+    "generations:share",
 }
 # Of those, the ones that answer POST only (a GET is a 405 for anyone).
-OWNED_POST = {"generations:favourite"}
+OWNED_POST = {"generations:favourite", "generations:share"}
 # Any signed-in member, about their own data only (no object id in the URL).
 MEMBER = {
     "generations:list",
+    # Every member's shared videos, and only those (docs/gallery.md "Team library").
+    "generations:library",
     "generations:new",
     "generations:quote",
     "generations:credits",

@@ -120,4 +120,5 @@ def test_gallery_search_filter_and_empty_state(client, rich_member):
     found = client.get(reverse("generations:list"), {"q": "whale"}).context["generations"]
     assert [g.prompt for g in found] == ["a blue whale"]
     none = client.get(reverse("generations:list"), {"state": "succeeded"})
-    assert b"No generation matches" in none.content
+    assert b"No video matches these filters" in none.content
+    assert b"Clear filters" in none.content
