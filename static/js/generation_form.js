@@ -173,7 +173,7 @@
       showLimits(data);
       // Variations are charged each on their own; the box shows what the submission holds.
       const each = data.variations > 1
-        ? interpolate(gettext("%(count)s variations × %(credits)s · "), { count: data.variations, credits: number(data.credits) }, true)
+        ? interpolate(ngettext("%(count)s variations × %(credits)s credit · ", "%(count)s variations × %(credits)s credits · ", data.credits), { count: data.variations, credits: number(data.credits) }, true)
         : "";
       setText(credits, number(data.total_credits));
       setText(usd, `(${data.total_usd_text})`);
