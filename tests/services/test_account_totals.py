@@ -25,7 +25,7 @@ from .test_ledger_figures import START, mixed_history
 
 pytestmark = pytest.mark.django_db
 
-migration = importlib.import_module("generations.migrations.0021_perf_figures_account_totals")
+migration = importlib.import_module("generations.migrations.0025_perf_figures_account_totals")
 KINDS = [kind for kind, _, _ in AccountTotals.FIGURES]
 
 
