@@ -13,7 +13,8 @@ database named after it with ``_bench`` appended. Rows are bulk-inserted with ex
 refuse only UPDATE and DELETE). Every generation gets a hold and, once final, its capture
 or release; the remaining entries are grants, adjustments and revocations. Entries are
 written in time order with the stored figures the services would write: each entry's
-``balance_after`` and the ``SpendRollup`` rows of the captures and releases; accounts get
+``balance_after``, the ``SpendRollup`` rows of the captures and releases and the accounts'
+cumulative ``AccountTotals`` (``AccountTotalsRows``); accounts get
 the balances their entries explain, so the statement's running balance can be checked.
 ``--slow-queries N`` prints each page's N slowest statements (the profile).
 
@@ -93,6 +94,46 @@ def setup_django(scratch_dir: str) -> None:
         database["TEST"]["NAME"] = str(Path(scratch_dir) / "reports-bench.sqlite3")
     else:
         database["TEST"]["NAME"] = f"{database['NAME']}_bench"
+
+
+class AccountTotalsRows:
+    """``AccountTotals`` rows for entries fed in time order, as the ledger services keep
+    them: per account and quarter hour with entries, the cumulative count and credits of
+    each kind (docs/architecture.md "Stored figures"). Rows are inserted in batches."""
+
+    def __init__(self) -> None:
+        from generations.models import AccountTotals
+
+        self.model = AccountTotals
+        self.names = AccountTotals.field_names()
+        self.position = {kind: 2 * n for n, (kind, _, _) in enumerate(AccountTotals.FIGURES)}
+        self.running: dict[int, list[int]] = {}
+        self.slot: dict[int, object] = {}
+        self.rows: list = []
+
+    def add(self, account_id: int, created_at, kind: str, amount: int) -> None:
+        from generations.models.ledger import spend_slot
+
+        slot = spend_slot(created_at)
+        running = self.running.setdefault(account_id, [0] * len(self.names))
+        if self.slot.get(account_id, slot) != slot:
+            self._row(account_id)
+        self.slot[account_id] = slot
+        running[self.position[kind]] += 1
+        running[self.position[kind] + 1] += amount
+
+    def _row(self, account_id: int) -> None:
+        figures = dict(zip(self.names, self.running[account_id], strict=True))
+        self.rows.append(self.model(account_id=account_id, slot=self.slot[account_id], **figures))
+        if len(self.rows) >= BATCH:
+            self.model.objects.bulk_create(self.rows)
+            self.rows.clear()
+
+    def finish(self) -> None:
+        for account_id in self.slot:
+            self._row(account_id)
+        self.model.objects.bulk_create(self.rows)
+        self.rows.clear()
 
 
 def build(args: argparse.Namespace) -> dict:
@@ -237,6 +278,7 @@ def build(args: argparse.Namespace) -> dict:
         )
     }
     rollup: dict[tuple, list[int]] = {}
+    totals = AccountTotalsRows()
     entries: list[CreditEntry] = []
     for old in order:
         fields = pending[old]
@@ -245,6 +287,7 @@ def build(args: argparse.Namespace) -> dict:
         b, h = CreditEntry.EFFECTS[kind]
         balance[user_id] += b * amount
         held[user_id] += h * amount
+        totals.add(user_id, fields["created_at"], kind, amount)
         if "hold_id" in fields:
             fields["hold_id"] = new_id[fields["hold_id"]]
             key = (spend_slot(fields["created_at"]), user_id, *dimensions[fields["generation_id"]])
@@ -271,6 +314,7 @@ def build(args: argparse.Namespace) -> dict:
     CreditEntry.objects.bulk_create(entries)
     written += len(entries)
     pending.clear()
+    totals.finish()
     SpendRollup.objects.bulk_create(
         (
             SpendRollup(
@@ -297,7 +341,7 @@ def build(args: argparse.Namespace) -> dict:
     for u in range(1, n_members + 2):
         CreditAccount.objects.filter(id=u).update(balance=balance[u], held=held[u])
     with connection.cursor() as cursor:
-        models = [User, Generation, CreditEntry, CreditAccount, SpendRollup]
+        models = [User, Generation, CreditEntry, CreditAccount, SpendRollup, totals.model]
         for sql in connection.ops.sequence_reset_sql(no_style(), models):
             cursor.execute(sql)
         cursor.execute("ANALYZE")  # fresh planner statistics, as a live database has

@@ -5,13 +5,14 @@ from .api import ApiIdempotencyKey, ApiToken, WebhookDelivery, WebhookEndpoint, 
 from .balances import ProviderBalanceReading
 from .circuit import ProviderCircuit
 from .generation import Generation, GenerationInput, WorkerLease
-from .ledger import CreditAccount, CreditEntry, SpendRollup
+from .ledger import AccountTotals, CreditAccount, CreditEntry, SpendRollup
 from .ops import OpsMetric, WorkerHeartbeat
 from .pricing import Price, PriceTable
 from .team import AuditEntry, Invitation
 from .users import User
 
 __all__ = [
+    "AccountTotals",
     "ApiIdempotencyKey",
     "ApiToken",
     "AuditEntry",

@@ -252,3 +252,53 @@ class SpendRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.slot:%Y-%m-%d %H:%M} {self.user_id} {self.mode}: {self.captured}"
+
+
+class AccountTotals(models.Model):
+    """An account's entries counted and summed per kind, cumulatively, up to the end of a
+    UTC quarter hour in which it has entries: one row per account and such quarter hour.
+
+    Each ``<kind>_count`` is the number of the account's entries of that kind with
+    ``created_at`` before ``slot`` + 15 minutes, each ``<kind>_credits`` the sum of their
+    signed ``amount`` (credits). So the totals of any range of quarter hours, such as the
+    local days a statement shows, are the difference of two rows: the latest before its end
+    and the latest before its start (``selectors.reports.statement_totals``). Every entry
+    adds to the row of its quarter hour and to any later row, in the transaction that writes
+    it, under the account lock (``services.ledger``); ``ledger_check`` recomputes every row
+    (docs/architecture.md "Stored figures").
+    """
+
+    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="+")
+    slot = models.DateTimeField(help_text="UTC start of the quarter hour (spend_slot).")
+    grant_count = models.BigIntegerField(default=0)
+    grant_credits = models.BigIntegerField(default=0)
+    revoke_count = models.BigIntegerField(default=0)
+    revoke_credits = models.BigIntegerField(default=0)
+    hold_count = models.BigIntegerField(default=0)
+    hold_credits = models.BigIntegerField(default=0)
+    capture_count = models.BigIntegerField(default=0)
+    capture_credits = models.BigIntegerField(default=0)
+    release_count = models.BigIntegerField(default=0)
+    release_credits = models.BigIntegerField(default=0)
+    adjust_count = models.BigIntegerField(default=0)
+    adjust_credits = models.BigIntegerField(default=0)
+
+    # The figure columns, in CreditEntry.Kind order: (kind, count field, credits field).
+    FIGURES: tuple[tuple[str, str, str], ...] = tuple(
+        (kind, f"{kind}_count", f"{kind}_credits") for kind in CreditEntry.Kind.values
+    )
+
+    class Meta:
+        verbose_name_plural = "account totals"
+        constraints = [
+            # Also the index the statement reads: the latest row of an account before a time.
+            models.UniqueConstraint(fields=["account", "slot"], name="account_totals_one_per_slot"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} to {self.slot:%Y-%m-%d %H:%M} UTC"
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        """Return the figure columns' names, count then credits for each kind."""
+        return [name for _, count, credits in cls.FIGURES for name in (count, credits)]

@@ -1,6 +1,7 @@
 """Reads over the ledger: recomputing accounts from their entries."""
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.db.models import (
@@ -20,7 +21,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
-from ..models import CreditAccount, CreditEntry, Generation, SpendRollup
+from ..models import AccountTotals, CreditAccount, CreditEntry, Generation, SpendRollup
 from ..models.ledger import spend_slot
 
 Kind = CreditEntry.Kind
@@ -187,10 +188,10 @@ def _count(entries):
 def figure_mismatches() -> list[Mismatch]:
     """Return the disagreements of the ledger's stored figures with the entries.
 
-    ``balance_after_mismatches`` and ``rollup_mismatches``; ``ledger_mismatches`` reports
-    them with its own checks.
+    ``balance_after_mismatches``, ``rollup_mismatches`` and ``account_totals_mismatches``;
+    ``ledger_mismatches`` reports them with its own checks.
     """
-    return [*balance_after_mismatches(), *rollup_mismatches()]
+    return [*balance_after_mismatches(), *rollup_mismatches(), *account_totals_mismatches()]
 
 
 def balance_after_mismatches() -> list[Mismatch]:
@@ -274,3 +275,86 @@ def rollup_mismatches() -> list[Mismatch]:
                 )
             )
     return problems
+
+
+def _totals_from_entries() -> Iterator[tuple[tuple, tuple]]:
+    """Yield ``((account id, slot), cumulative figures)`` recomputed from the entries, for
+    every account and quarter hour with entries, in (account, slot) order.
+
+    The figures are ``AccountTotals.field_names()``'s values. One streamed read of the
+    ``entry_account_created_kind`` index; memory holds one account's running totals.
+    """
+    position = {kind: 2 * n for n, (kind, _, _) in enumerate(AccountTotals.FIGURES)}
+    entries = (
+        CreditEntry.objects.order_by("account_id", "created_at")
+        .values_list("account_id", "created_at", "kind", "amount")
+        .iterator(chunk_size=5000)
+    )
+    current, running = None, [0] * len(position) * 2
+    for account_id, created_at, kind, amount in entries:
+        key = (account_id, spend_slot(created_at))
+        if current is not None and key != current:
+            yield current, tuple(running)
+            if key[0] != current[0]:
+                running = [0] * len(running)
+        current = key
+        running[position[kind]] += 1
+        running[position[kind] + 1] += amount
+    if current is not None:
+        yield current, tuple(running)
+
+
+def account_totals_mismatches() -> list[Mismatch]:
+    """Report each ``AccountTotals`` row whose cumulative counts and credits per kind differ
+    from the account's entries up to the end of its quarter hour, and each account and
+    quarter hour with entries but no row (or a row but no entries).
+
+    Merges two streams in (account, slot) order, so memory stays bounded whatever the
+    ledger's size (docs/architecture.md "Stored figures").
+    """
+    names = AccountTotals.field_names()
+    stored = (
+        ((account_id, slot), tuple(figures))
+        for account_id, slot, *figures in AccountTotals.objects.order_by("account_id", "slot")
+        .values_list("account_id", "slot", *names)
+        .iterator(chunk_size=5000)
+    )
+    problems: list[Mismatch] = []
+    end = (float("inf"), None)
+    expected = _totals_from_entries()
+    want_key, want = next(expected, (end, None))
+    have_key, have = next(stored, (end, None))
+    while want_key != end or have_key != end:
+        subject_key = min(want_key, have_key, key=_merge_order)
+        if want_key == have_key:
+            if have != want:
+                problems.append(_totals_mismatch(subject_key, have, want))
+            want_key, want = next(expected, (end, None))
+            have_key, have = next(stored, (end, None))
+        elif subject_key == want_key:
+            problems.append(_totals_mismatch(want_key, None, want))
+            want_key, want = next(expected, (end, None))
+        else:
+            problems.append(_totals_mismatch(have_key, have, None))
+            have_key, have = next(stored, (end, None))
+    return problems
+
+
+def _merge_order(key: tuple) -> tuple:
+    account_id, slot = key
+    return (account_id, slot.timestamp() if slot is not None else 0.0)
+
+
+def _totals_mismatch(key: tuple, have: tuple | None, want: tuple | None) -> Mismatch:
+    account_id, slot = key
+    names = AccountTotals.field_names()
+
+    def shown(figures: tuple | None) -> str:
+        if figures is None:
+            return "no row"
+        return ", ".join(f"{name}={value}" for name, value in zip(names, figures, strict=True))
+
+    return Mismatch(
+        f"account totals of account {account_id} to {slot:%Y-%m-%d %H:%M} UTC",
+        f"stored {shown(have)}; entries give {shown(want)}",
+    )

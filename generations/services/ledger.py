@@ -25,7 +25,7 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext, ngettext
 
 from ..i18n import credits_text
-from ..models import CreditAccount, CreditEntry, Generation, SpendRollup, User
+from ..models import AccountTotals, CreditAccount, CreditEntry, Generation, SpendRollup, User
 from ..models.ledger import spend_slot
 from ..queue import enqueue
 
@@ -128,7 +128,8 @@ def _apply(
 
     The entry stores ``balance_after``, the account's available balance right after it:
     written here, once, under the account lock, so it is the running sum of the account's
-    entries in the order they were written (docs/architecture.md "Stored figures").
+    entries in the order they were written; and it is added to the account's
+    ``AccountTotals`` (docs/architecture.md "Stored figures").
 
     Raises:
         InsufficientCredits: the entry would make ``balance`` negative.
@@ -151,7 +152,31 @@ def _apply(
     )
     account.balance, account.held = new_balance, new_held
     account.save(update_fields=["balance", "held", "updated_at"])
+    _add_to_totals(entry)
     return entry
+
+
+def _add_to_totals(entry: CreditEntry) -> None:
+    """Count ``entry`` in its account's cumulative ``AccountTotals``, in its transaction.
+
+    The caller holds the account lock, so no other writer touches the account's rows. The
+    row of the entry's quarter hour gets the entry (created from the latest earlier row when
+    it is the quarter hour's first entry), and so does every later row: none in the usual
+    case, where entries are written in time order; an entry dated earlier (a clock step
+    back) keeps every later row exact (docs/architecture.md "Stored figures").
+    """
+    slot = spend_slot(entry.created_at)
+    count, credits = f"{entry.kind}_count", f"{entry.kind}_credits"
+    increments = {count: F(count) + 1, credits: F(credits) + entry.amount}
+    rows = AccountTotals.objects.filter(account_id=entry.account_id)
+    if not rows.filter(slot=slot).update(**increments):
+        names = AccountTotals.field_names()
+        before = rows.filter(slot__lt=slot).order_by("-slot").values(*names).first()
+        figures = before or dict.fromkeys(names, 0)
+        figures[count] += 1
+        figures[credits] += entry.amount
+        AccountTotals.objects.create(account_id=entry.account_id, slot=slot, **figures)
+    rows.filter(slot__gt=slot).update(**increments)
 
 
 def _positive(amount: int) -> int:
