@@ -22,6 +22,14 @@ from ..factories import GenerationFactory, ManagerFactory, UserFactory
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _no_language_left_active():
+    """A request leaves its language active in the thread (LocaleMiddleware does not reset
+    it): put the default back so a Russian page here does not turn later tests Russian."""
+    yield
+    translation.deactivate()
+
+
 def test_an_anonymous_visitor_whose_browser_prefers_russian_gets_a_russian_login_page(client):
     response = client.get(reverse("login"), HTTP_ACCEPT_LANGUAGE="ru,en;q=0.5")
     page = response.content.decode()
@@ -176,3 +184,61 @@ def test_a_user_without_a_saved_language_gets_e_mails_in_the_site_language():
     assert language_of(User(language="")) == settings.LANGUAGE_CODE == "en"
     assert language_of(User(language="ru")) == "ru"
     assert language_of(None) == "en"
+
+
+# --- Pages whose templates are marked (issue #17) ---------------------------------------
+
+
+def _russian_page(client, user, url_name):
+    client.force_login(user)
+    response = client.get(reverse(url_name), HTTP_ACCEPT_LANGUAGE="ru,en;q=0.5")
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("url_name", "russian", "english"),
+    [
+        (
+            "generations:new",
+            ["Новое видео", "Сгенерировать видео", "Мои видео", "Ваши кредиты"],
+            ["New video", "Generate video", "My videos", "Your credits"],
+        ),
+        (
+            "generations:usage",
+            ["Расход по дням за последние 30 дней", "Выписка", "Отобрать"],
+            ["Daily spend, last 30 days", ">Statement<", ">Filter<"],
+        ),
+        (
+            "profile",
+            ["Доступ к API", "Личные токены доступа", "Уведомления", "Журнал доставки"],
+            ["API access", "Personal access tokens", ">Notifications<", "Delivery log"],
+        ),
+    ],
+)
+def test_a_member_whose_browser_prefers_russian_gets_russian_pages(
+    client, url_name, russian, english
+):
+    page = _russian_page(client, UserFactory(language="", credits=1000), url_name)
+    for text in russian:
+        assert text in page
+    for text in english:
+        assert text not in page
+
+
+def test_a_russian_speaking_manager_gets_a_russian_team_page(client):
+    manager = ManagerFactory(language="")
+    UserFactory(username="olga")
+    page = _russian_page(client, manager, "team:members")
+    for text in ("Пригласить участника", "Лимиты и доступ", "Журнал аудита", "Активен"):
+        assert text in page
+    for text in ("Invite a member", "Caps and access", "Audit log", ">Active<"):
+        assert text not in page
+
+
+@pytest.mark.parametrize(
+    ("credits", "words"), [(1, "1 кредит ("), (2, "2 кредита ("), (5, "5 кредитов (")]
+)
+def test_credit_counts_on_the_profile_take_the_russian_plural_forms(client, credits, words):
+    page = _russian_page(client, UserFactory(language="ru", credits=credits), "profile")
+    assert words in page
