@@ -30,7 +30,8 @@ class IdListField(forms.Field):
             ids = sorted({int(v) for v in value})
         except (TypeError, ValueError):
             raise ValidationError(self.error_messages["invalid"], code="invalid") from None
-        if any(i <= 0 for i in ids):
+        # Positive and within a 64-bit primary key (SQLite raises OverflowError beyond it).
+        if any(i <= 0 or i > 2**63 - 1 for i in ids):
             raise ValidationError(self.error_messages["invalid"], code="invalid")
         return ids
 

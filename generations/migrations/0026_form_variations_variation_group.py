@@ -2,13 +2,8 @@
 
 from django.db import migrations, models
 
-from generations.migration_operations import AddIndexConcurrentlyWhereSupported
-
 
 class Migration(migrations.Migration):
-    # The index is built CONCURRENTLY on PostgreSQL (docs/deploy.md "Upgrades"), which
-    # cannot run inside a transaction; the three nullable columns need none.
-    atomic = False
     dependencies = [
         ("generations", "0025_perf_admin_prompt_trigram"),
     ]
@@ -28,13 +23,5 @@ class Migration(migrations.Migration):
             model_name="generation",
             name="variation_index",
             field=models.PositiveSmallIntegerField(blank=True, null=True),
-        ),
-        AddIndexConcurrentlyWhereSupported(
-            model_name="generation",
-            index=models.Index(
-                condition=models.Q(("variation_group__isnull", False)),
-                fields=["user", "variation_group"],
-                name="generation_user_variations",
-            ),
         ),
     ]

@@ -2,14 +2,8 @@
 
 from django.db import migrations, models
 
-from generations.migration_operations import AddIndexConcurrentlyWhereSupported
-
 
 class Migration(migrations.Migration):
-    # The indexes are built CONCURRENTLY on PostgreSQL (docs/deploy.md "Upgrades"), which
-    # cannot run inside a transaction; the nullable column and the choices need none.
-    atomic = False
-
     dependencies = [
         ("generations", "0026_form_variations_variation_group"),
     ]
@@ -51,30 +45,6 @@ class Migration(migrations.Migration):
                     ("unshare", "Video unshared"),
                 ],
                 max_length=16,
-            ),
-        ),
-        AddIndexConcurrentlyWhereSupported(
-            model_name="generation",
-            index=models.Index(
-                fields=["user", "price_credits", "id"], name="generation_user_price"
-            ),
-        ),
-        AddIndexConcurrentlyWhereSupported(
-            model_name="generation",
-            index=models.Index(
-                condition=models.Q(("favourite", True)),
-                fields=["user", "-created_at"],
-                name="generation_user_favourite",
-            ),
-        ),
-        AddIndexConcurrentlyWhereSupported(
-            model_name="generation",
-            index=models.Index(
-                condition=models.Q(
-                    ("result_state", "stored"), ("shared_at__isnull", False), ("state", "succeeded")
-                ),
-                fields=["-created_at", "-id"],
-                name="generation_shared_created",
             ),
         ),
     ]

@@ -183,8 +183,9 @@ def generations_delete(*, user: User, ids: list[int]) -> BulkOutcome:
         now = timezone.now()
         for generation in rows:
             generation.deleted_at = now
-            if generation.result_state == Generation.ResultState.STORED:
-                generation.result_state = Generation.ResultState.DELETED
+            # Whatever it was (stored, or a failed download a manager might retry): deleted,
+            # so no later download or poster task writes a file back onto the row.
+            generation.result_state = Generation.ResultState.DELETED
             generation.result_file = ""
             generation.poster = ""
             generation.save(
@@ -200,13 +201,28 @@ def generations_delete(*, user: User, ids: list[int]) -> BulkOutcome:
     return BulkOutcome(done=rows, skipped=skipped)
 
 
-def _again_spec(generation: Generation) -> GenerationSpec:
-    """Return the request of ``generation`` again: same settings, same inputs (by reference)."""
+def _again_spec(generation: Generation, *, user: User) -> GenerationSpec:
+    """Return the request of ``generation`` again: same settings, same inputs (by reference).
+
+    An extension's source must still be extendable by ``user`` (their own stored video, or one
+    still shared with the team: docs/gallery.md "Extending a shared video"), as on the form.
+
+    Raises:
+        BulkRefused: the source was deleted or is no longer the member's to extend.
+    """
     source = generation.source_generation
     if source is not None and source.deleted_at is not None:
         raise BulkRefused(
             f"The source video of #{generation.pk} (#{source.pk}) was deleted; it cannot be "
             "extended again. Nothing was submitted."
+        )
+    if (
+        source is not None
+        and not Generation.objects.extendable_by(user).filter(pk=source.pk).exists()
+    ):
+        raise BulkRefused(
+            f"The source video of #{generation.pk} (#{source.pk}) is no longer shared with "
+            "you; it cannot be extended again. Nothing was submitted."
         )
     return GenerationSpec(
         mode=generation.mode,
@@ -256,7 +272,7 @@ def generations_again(*, user: User, ids: list[int]) -> BulkOutcome:
     )
     if not rows:
         raise BulkRefused("None of the selected videos is yours. Nothing was submitted.")
-    specs = [_again_spec(g) for g in rows]
+    specs = [_again_spec(g, user=user) for g in rows]
     if any(i.stored_name for s in specs for i in s.inputs) and not stored_inputs_available():
         raise BulkRefused(InputsNotConfigured.message)
     try:

@@ -92,9 +92,10 @@ def generation_poster_store(*, generation_id: int, data: bytes) -> bool:
         if not generation.has_video or generation.poster:
             return False
         generation.poster.save(f"generation-{generation.pk}.webp", ContentFile(data), save=False)
-        saved = Generation.objects.filter(pk=generation.pk, poster="").update(
-            poster=generation.poster.name, updated_at=timezone.now()
-        )
+        # Not onto a row its member deleted meanwhile (docs/storage.md "Bulk actions").
+        saved = Generation.objects.filter(
+            pk=generation.pk, poster="", deleted_at__isnull=True
+        ).update(poster=generation.poster.name, updated_at=timezone.now())
         if not saved:  # another worker stored one first: keep theirs, drop this copy
             generation.poster.storage.delete(generation.poster.name)
         return bool(saved)

@@ -10,11 +10,12 @@ confirmation page without JavaScript (``GenerationBulkDeleteView``), a ``<dialog
 from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import ngettext
+from django.utils.translation import gettext, ngettext
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -76,6 +77,12 @@ class GenerationBulkView(View):
             return HttpResponseRedirect(f"{reverse('generations:bulk_delete')}?{query}")
         if action == "again" and len(ids) == 1:
             return HttpResponseRedirect(f"{reverse('generations:new')}?again={ids[0]}")
+        if action == "again" and not self._first_use(request):
+            # A double click or a resent form: the jobs were made the first time.
+            messages.info(
+                request, gettext("These jobs were already submitted; nothing more was charged.")
+            )
+            return HttpResponseRedirect(back)
         try:
             text = getattr(self, f"_{action}")(request, ids)
         except BulkRefused as error:
@@ -83,6 +90,20 @@ class GenerationBulkView(View):
         else:
             messages.success(request, text)
         return HttpResponseRedirect(back)
+
+    @staticmethod
+    def _first_use(request) -> bool:
+        """Claim the form's one-time ``token`` (rendered with the gallery) for this member.
+
+        Generate again holds credits for every selected job, so the same form posted twice
+        (a double click, a resend) must not make them twice (docs/storage.md "Bulk
+        actions"). The claim lives in the cache (shared by the web nodes) for a day; a form
+        without a token is refused like a used one.
+        """
+        token = request.POST.get("token", "")[:64]
+        if not token:
+            return False
+        return cache.add(f"bulk-again:{request.user.pk}:{token}", True, timeout=86_400)
 
     def _download(self, request, ids: list[int], back: str):
         rows, skipped = bulk_zip_generations(user=request.user, ids=ids, limit=BULK_MAX)

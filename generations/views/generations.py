@@ -5,6 +5,7 @@ member's generation is a 404 (docs/architecture.md "What must hold"). The one ex
 video and poster of a video shared with the team (docs/gallery.md "Team library").
 """
 
+import secrets
 import uuid
 from datetime import datetime, timedelta
 
@@ -62,6 +63,8 @@ class GenerationListView(GalleryToolbarMixin, ListView):
         return super().get_context_data(
             variation_group=_uuid_param(self.request.GET.get("group")),
             showing_hidden=self._hidden(),
+            # The bulk form's one-time token (views/bulk.py ``_first_use``).
+            bulk_token=secrets.token_urlsafe(16),
             **kwargs,
         )
 
@@ -520,6 +523,7 @@ class GenerationPosterView(View):
         if not generation.has_video or not generation.poster:
             raise Http404("This generation has no poster.")
         response = stored_file_response(request, generation.poster, content_type="image/webp")
-        # A poster never changes once made; private: only its owner (or the team) may see it.
-        response.setdefault("Cache-Control", "private, max-age=86400")
+        # private, no-cache: the browser revalidates, so an unshared video's poster stops
+        # showing to the team at once (docs/gallery.md "Team library").
+        response.setdefault("Cache-Control", "private, no-cache")
         return response

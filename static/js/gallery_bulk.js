@@ -72,6 +72,12 @@
       count.textContent = "Select at least one video first.";
       return;
     }
+    // Generate again holds credits: one click, one submission (the server's token guards too).
+    if (form.elements.action.value === "again") {
+      const apply = form.querySelector("button[type=submit]");
+      apply.setAttribute("aria-busy", "true");
+      setTimeout(() => { apply.disabled = true; }, 0);
+    }
     if (form.elements.action.value !== "delete" || form.elements.confirmed
         || !dialog || typeof dialog.showModal !== "function") return;
     event.preventDefault();

@@ -148,16 +148,35 @@ def test_generate_again_on_several_queues_them_or_says_why_not(
 ):
     jobs = [make_job(state="failed"), make_job(state="failed")]
     with django_capture_on_commit_callbacks():
-        response = signed_in.post(BULK, {"action": "again", "ids": [j.pk for j in jobs]})
+        response = signed_in.post(
+            BULK, {"action": "again", "ids": [j.pk for j in jobs], "token": "t1"}
+        )
     (text,) = texts(response)
     assert text.startswith("Queued 2 new jobs (#") and "80 credits are reserved" in text
     assert Generation.objects.filter(state="queued").count() == 2
 
     balance = CreditAccount.objects.get(user=payer).balance
     credits_revoke(user=payer, amount=balance - 50, actor=None, memo="test")
-    refused = signed_in.post(BULK, {"action": "again", "ids": [j.pk for j in jobs]})
+    refused = signed_in.post(BULK, {"action": "again", "ids": [j.pk for j in jobs], "token": "t2"})
     assert texts(refused)[-1:] == [
         "2 new jobs: This costs 80 credits; you have 50 available. Nothing was submitted; "
         "select fewer videos."
     ]
+    assert Generation.objects.filter(state="queued").count() == 2
+
+
+def test_generate_again_on_several_is_made_once_per_form(
+    signed_in, payer, make_job, django_capture_on_commit_callbacks
+):
+    """A double click or a resent form: the second post of one token makes nothing."""
+    jobs = [make_job(state="failed"), make_job(state="failed")]
+    token = signed_in.get(reverse("generations:list")).context["bulk_token"]
+    data = {"action": "again", "ids": [j.pk for j in jobs], "token": token}
+    with django_capture_on_commit_callbacks():
+        signed_in.post(BULK, data)
+        again = signed_in.post(BULK, data)
+    assert texts(again)[-1] == "These jobs were already submitted; nothing more was charged."
+    assert Generation.objects.filter(state="queued").count() == 2
+    no_token = signed_in.post(BULK, {"action": "again", "ids": [j.pk for j in jobs]})
+    assert "already submitted" in texts(no_token)[-1]
     assert Generation.objects.filter(state="queued").count() == 2
