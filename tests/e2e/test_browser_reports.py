@@ -90,7 +90,7 @@ def test_a_manager_grants_credits_and_sees_the_members_spend(
     member = UserFactory(username="ana")
     page = browser_page
     log_in(page, live_server.url, "boss")
-    page.click("text=Team")
+    page.get_by_role("link", name="Team", exact=True).click()
     page.check("input[aria-label='Select ana']")
     page.fill("input[name=amount]", "2500")
     page.fill("input[name=memo]", "first budget")
