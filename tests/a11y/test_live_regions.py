@@ -26,7 +26,7 @@ def page(live_server, world, chromium):
 
 
 def test_the_gallery_announces_a_state_change_once(live_server, page):
-    queued = Generation.objects.get(state="queued")
+    queued = Generation.objects.get(state="queued", variation_group__isnull=True)
     page.goto(f"{live_server.url}/")
     assert page.get_attribute("#live-announcer", "role") == "status"
     page.wait_for_timeout(4500)  # several polls that change nothing
@@ -45,7 +45,7 @@ def test_the_gallery_announces_a_state_change_once(live_server, page):
 
 
 def test_the_detail_page_announces_the_change_after_it_reloads(live_server, page):
-    queued = Generation.objects.get(state="queued")
+    queued = Generation.objects.get(state="queued", variation_group__isnull=True)
     page.goto(f"{live_server.url}/g/{queued.pk}/")
     Generation.objects.filter(pk=queued.pk).update(state="submitted", updated_at=timezone.now())
     page.wait_for_function(f"{ANNOUNCER} === 'Generation #{queued.pk}: In progress'")
@@ -53,7 +53,7 @@ def test_the_detail_page_announces_the_change_after_it_reloads(live_server, page
 
 
 def test_a_focused_card_keeps_the_focus_when_it_is_refreshed(live_server, page):
-    queued = Generation.objects.get(state="queued")
+    queued = Generation.objects.get(state="queued", variation_group__isnull=True)
     page.goto(f"{live_server.url}/")
     details = f"#generation-{queued.pk} a[href='/g/{queued.pk}/']"
     page.focus(details)
@@ -83,7 +83,7 @@ def test_the_credits_bar_is_a_region_and_the_price_is_polite(live_server, page):
 def test_an_unchanged_gallery_fetches_no_card_only_the_cheap_update(live_server, page):
     """Issue #14 item 3: one small JSON request a second while jobs run, and a card is fetched
     again only when its job changed."""
-    queued = Generation.objects.get(state="queued")
+    queued = Generation.objects.get(state="queued", variation_group__isnull=True)
     # The world was made a moment ago; its changes would fall in the server's overlap window
     # (changes from a few seconds before the page, fetched again to be sure).
     Generation.objects.update(updated_at=timezone.now() - timedelta(minutes=5))
@@ -109,7 +109,7 @@ def test_a_job_that_ends_elsewhere_shows_a_toast_and_the_title_counts_running_jo
     Generation.objects.update(updated_at=timezone.now() - timedelta(minutes=5))  # see above
     page.goto(f"{live_server.url}/usage/")  # no card of any job here
     page.wait_for_function(f"document.title.startsWith('({running} running) ')")
-    queued = Generation.objects.get(state="queued")
+    queued = Generation.objects.get(state="queued", variation_group__isnull=True)
     generation_finalize(
         generation_id=queued.pk,
         outcome=Outcome(state="failed", fail_message="The video service refused the prompt."),
