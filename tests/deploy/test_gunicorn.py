@@ -149,7 +149,8 @@ def _log_in(base: str, username: str) -> requests.Session:
 # /readyz answers 503 here on purpose (no worker runs) and /metrics 404 without its token:
 # both are operations endpoints, tested in tests/ops. /healthz is walked like a page. /favicon.ico
 # redirects to a static file (test_the_favicon_redirects_to_its_hashed_static_file).
-NOT_PAGES = {"generations:quote", "readyz", "metrics", "favicon"}
+# set_language takes a POST (a GET redirects back, as Django's view does; tests/i18n).
+NOT_PAGES = {"generations:quote", "readyz", "metrics", "favicon", "set_language"}
 MANAGER_ONLY = ("team:", "generations:team_spend")
 API = "api-v1:"  # bearer tokens, not pages (tests/api/)
 
