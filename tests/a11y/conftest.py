@@ -2,6 +2,7 @@
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -108,6 +109,10 @@ def world(settings, live_server, monkeypatch, tmp_path) -> World:
         provider="apixo", kind="http_402", message="The APIXO account is out of credit."
     )
     sent = invitation_create(email="new@example.com", actor=boss, base_url=live_server.url)
+    # Changed a minute ago, not just now: a live page's second poll would otherwise list them
+    # as changes (UPDATES_OVERLAP) and refresh their cards while a test walks the page. Tests
+    # that change a job set updated_at themselves.
+    Generation.objects.update(updated_at=timezone.now() - timedelta(minutes=1))
     return World(
         finished=finished,
         failed=failed,
