@@ -82,3 +82,39 @@ def wait_for_playing_video(page) -> float:
     page.evaluate("document.getElementById('result-video').play()")
     page.wait_for_function("document.getElementById('result-video').currentTime > 0.3")
     return page.evaluate("document.getElementById('result-video').duration")
+
+
+def stored_videos(user, tmp_path: Path, *, prompt: str, count: int = 3) -> list:
+    """Make ``count`` succeeded jobs of ``user`` with a stored clip and a poster, newest first.
+
+    The clip is a real 2 s MP4 from the simulator's renderer, so posters and previews decode.
+    The caller points ``MEDIA_ROOT`` at a temporary directory first.
+    """
+    from django.core.files.base import ContentFile
+
+    from generations.services.posters import generation_poster_make
+    from generations.simulator.video import render
+    from tests.factories import GenerationFactory
+
+    clip = tmp_path / "clip.mp4"
+    render(clip, width=256, height=144, duration_s=2, sound=False)
+    made = []
+    for n in range(count):
+        generation = GenerationFactory(
+            user=user, state="succeeded", result_state="stored", prompt=f"{prompt}, take {n}"
+        )
+        generation.result_file.save(
+            f"generation-{generation.pk}.mp4", ContentFile(clip.read_bytes())
+        )
+        assert generation_poster_make(generation_id=generation.pk)
+        made.append(generation)
+    return list(reversed(made))
+
+
+def open_gallery(browser, live_server, **options):
+    """Open a 1366x900 context signed in as ``ana`` and return its page."""
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, **options)
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    log_in(page, live_server.url, "ana")
+    return page

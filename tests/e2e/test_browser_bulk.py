@@ -14,7 +14,7 @@ from .browser import (
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
-    log_in,
+    open_gallery,
     playwright_session,
     requires_chromium,
 )
@@ -79,14 +79,6 @@ def jobs(settings, tmp_path):
         for n in range(5)
     ]
     return list(reversed(made))
-
-
-def open_gallery(browser, live_server, **options):
-    context = browser.new_context(viewport={"width": 1366, "height": 900}, **options)
-    context.set_default_timeout(20_000)
-    page = context.new_page()
-    log_in(page, live_server.url, "ana")
-    return page
 
 
 def box(page, generation):

@@ -5,19 +5,17 @@ Chromium; every wait is for a condition in the page, never a fixed time.
 """
 
 import pytest
-from django.core.files.base import ContentFile
 
-from generations.services.posters import generation_poster_make
-from generations.simulator.video import render
 from tests.factories import GenerationFactory, UserFactory
 
 from .browser import (
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
-    log_in,
+    open_gallery,
     playwright_session,
     requires_chromium,
+    stored_videos,
 )
 
 pytestmark = [requires_chromium, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -27,21 +25,9 @@ pytestmark = [requires_chromium, pytest.mark.browser, pytest.mark.django_db(tran
 def videos(settings, tmp_path):
     """``ana``'s three stored videos with posters (newest first) and one failed job."""
     settings.MEDIA_ROOT = str(tmp_path / "media")
-    clip = tmp_path / "clip.mp4"
-    render(clip, width=256, height=144, duration_s=2, sound=False)
     ana = UserFactory(username="ana")
     GenerationFactory(user=ana, state="failed", fail_message="The provider refused the prompt.")
-    made = []
-    for n in range(3):
-        generation = GenerationFactory(
-            user=ana, state="succeeded", result_state="stored", prompt=f"a red kite, take {n}"
-        )
-        generation.result_file.save(
-            f"generation-{generation.pk}.mp4", ContentFile(clip.read_bytes())
-        )
-        assert generation_poster_make(generation_id=generation.pk)
-        made.append(generation)
-    return list(reversed(made))
+    return stored_videos(ana, tmp_path, prompt="a red kite")
 
 
 @pytest.fixture
@@ -53,14 +39,6 @@ def browser():
             yield chromium
         finally:
             chromium.close()
-
-
-def open_gallery(browser, live_server, **options):
-    context = browser.new_context(viewport={"width": 1366, "height": 900}, **options)
-    context.set_default_timeout(20_000)
-    page = context.new_page()
-    log_in(page, live_server.url, "ana")
-    return page
 
 
 def card(page, generation):

@@ -10,12 +10,9 @@ new-video form priced, the team library listed, and no page wider than the scree
 import re
 
 import pytest
-from django.core.files.base import ContentFile
 from django.urls import NoReverseMatch, reverse
 
-from generations.services.posters import generation_poster_make
-from generations.simulator.video import render
-from tests.factories import GenerationFactory, UserFactory
+from tests.factories import UserFactory
 
 from .browser import (
     ARTIFACTS,
@@ -24,6 +21,7 @@ from .browser import (
     log_in,
     playwright_session,
     requires_chromium,
+    stored_videos,
 )
 
 pytestmark = [requires_chromium, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -45,20 +43,7 @@ POSTER_WIDTHS = """async () => Promise.all(
 def videos(settings, tmp_path):
     """``ana``'s three stored videos with posters, newest first."""
     settings.MEDIA_ROOT = str(tmp_path / "media")
-    clip = tmp_path / "clip.mp4"
-    render(clip, width=256, height=144, duration_s=2, sound=False)
-    ana = UserFactory(username="ana")
-    made = []
-    for n in range(3):
-        generation = GenerationFactory(
-            user=ana, state="succeeded", result_state="stored", prompt=f"a paper boat, take {n}"
-        )
-        generation.result_file.save(
-            f"generation-{generation.pk}.mp4", ContentFile(clip.read_bytes())
-        )
-        assert generation_poster_make(generation_id=generation.pk)
-        made.append(generation)
-    return list(reversed(made))
+    return stored_videos(UserFactory(username="ana"), tmp_path, prompt="a paper boat")
 
 
 @pytest.fixture
