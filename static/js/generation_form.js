@@ -208,14 +208,18 @@
   }
   function useImage(slot, input, status, file) {
     if (file === false) {
-      setText(status, "Only a JPG, PNG or WebP image can be a frame.");
+      setText(status, gettext("Only a JPG, PNG or WebP image can be a frame."));
       return;
     }
     const transfer = new DataTransfer();
     transfer.items.add(file);
     input.files = transfer.files;
     input.dispatchEvent(new Event("change", { bubbles: true }));
-    setText(status, `${input.labels[0] ? input.labels[0].textContent.trim() : "Frame"}: ${file.name || "pasted image"} (${number(Math.ceil(file.size / 1024))} KB) added.`);
+    setText(status, interpolate(gettext("%(frame)s: %(name)s (%(size)s KB) added."), {
+      frame: input.labels[0] ? input.labels[0].textContent.trim() : gettext("Frame"),
+      name: file.name || gettext("pasted image"),
+      size: number(Math.ceil(file.size / 1024)),
+    }, true));
   }
   form.querySelectorAll(".frame-slot[data-drop-for]").forEach((slot) => {
     const input = document.getElementById(slot.dataset.dropFor);

@@ -123,11 +123,17 @@
       && localStorage.getItem(NOTIFY_KEY) === "1";
   }
   function notify(job) {
+    const refunded = {
+      failed: gettext("failed; the credits were refunded"),
+      canceled: gettext("canceled; the credits were refunded"),
+      expired: gettext("expired; the credits were refunded"),
+    };
     const what = job.state === "succeeded"
-      ? (job.result_state === "stored" ? "your video is ready" : "succeeded")
-      : `${job.state}; the credits were refunded`;
+      ? (job.result_state === "stored" ? gettext("your video is ready") : gettext("succeeded"))
+      : refunded[job.state] || `${job.state}; ${gettext("the credits were refunded")}`;
     try {
-      const note = new Notification(`Generation #${job.id}: ${what}`, {
+      const title = interpolate(gettext("Generation #%(id)s: %(what)s"), { id: job.id, what: what }, true);
+      const note = new Notification(title, {
         tag: `generation-${job.id}`, body: "Seedance Studio",
       });
       note.onclick = () => { window.focus(); window.location.href = job.url; note.close(); };
@@ -136,9 +142,9 @@
   function showOptIn(button) {
     const on = notifying();
     button.setAttribute("aria-pressed", String(on));
-    button.textContent = on ? "Notifications on for this device"
+    button.textContent = on ? gettext("Notifications on for this device")
       : (canNotify && Notification.permission === "denied"
-        ? "Notifications are blocked in this browser's settings" : "Notify me on this device");
+        ? gettext("Notifications are blocked in this browser's settings") : gettext("Notify me on this device"));
   }
   document.querySelectorAll("[data-notify-optin]").forEach((button) => {
     if (!canNotify) return;
