@@ -8,7 +8,7 @@ the CSV exports call the ``csv_*`` functions, which keep numbers machine-readabl
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.utils import dateformat, formats, timezone
+from django.utils import dateformat, formats, timezone, translation
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
@@ -18,6 +18,9 @@ CENT = Decimal("0.01")
 # docs/formats.md "Dates and times": "29 Nov 2026, 14:05 UTC" and "29 Nov 2026".
 MOMENT_FORMAT = "j M Y, H:i T"
 DAY_FORMAT = "j M Y"
+# Russian writes the month in full, in the genitive ("E"): "29 ноября 2026, 14:05 UTC".
+MOMENT_FORMATS = {"ru": "j E Y, H:i T"}
+DAY_FORMATS = {"ru": "j E Y"}
 
 
 def _decimal(amount: Decimal | int | float | str) -> Decimal:
@@ -69,19 +72,24 @@ def credits_usd(value: int | None) -> str:
 
 def moment(value: datetime | None) -> str:
     """Return an aware datetime as the absolute local time ``29 Nov 2026, 14:05 UTC``
-    (the portal's ``TIME_ZONE``); None: ``""``."""
+    (the portal's ``TIME_ZONE``; in Russian ``29 ноября 2026, 14:05 UTC``); None: ``""``."""
     if value is None:
         return ""
-    return dateformat.format(timezone.localtime(value), MOMENT_FORMAT)
+    language = translation.get_language() or ""
+    return dateformat.format(
+        timezone.localtime(value), MOMENT_FORMATS.get(language[:2], MOMENT_FORMAT)
+    )
 
 
 def local_date(value: date | datetime | None) -> str:
-    """Return a day as ``29 Nov 2026`` (a datetime is first made local); None: ``""``."""
+    """Return a day as ``29 Nov 2026`` (in Russian ``29 ноября 2026``; a datetime is first
+    made local); None: ``""``."""
     if value is None:
         return ""
     if isinstance(value, datetime):
         value = timezone.localtime(value)
-    return dateformat.format(value, DAY_FORMAT)
+    language = translation.get_language() or ""
+    return dateformat.format(value, DAY_FORMATS.get(language[:2], DAY_FORMAT))
 
 
 def iso(value: datetime | date | None, *, timespec: str = "auto") -> str:
