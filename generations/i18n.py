@@ -5,9 +5,11 @@ docs/i18n.md. Pages follow the request (``LocaleMiddleware``, then
 outside any request, so each is rendered inside ``translation.override(language_of(user))``.
 """
 
+import re
+
 from django.conf import settings
 from django.utils.formats import number_format
-from django.utils.translation import ngettext
+from django.utils.translation import gettext, gettext_noop, ngettext
 
 
 def language_of(user) -> str:
@@ -29,3 +31,106 @@ def credits_text(amount: int) -> str:
     return ngettext("%(count)s credit", "%(count)s credits", amount) % {
         "count": number_format(amount, force_grouping=True)
     }
+
+
+def _state(code: str) -> str:
+    """A job state's name in the active language, lower case ("failed": "ошибка")."""
+    from .models import Generation
+
+    try:
+        return str(Generation.State(code).label).lower()
+    except ValueError:
+        return code
+
+
+# The memos the portal itself writes on ledger and audit entries (services.lifecycle,
+# services.ledger, services.failover, the admin, the management commands), as stored: in
+# English, whoever was looking (docs/i18n.md "What is not translated, and why").
+_MEMOS = [
+    (re.compile(r"Generation #(?P<pk>\d+)"), lambda m: gettext("Generation #%(pk)s") % m),
+    (
+        re.compile(r"Generation #(?P<pk>\d+) succeeded"),
+        lambda m: gettext("Generation #%(pk)s succeeded") % m,
+    ),
+    (re.compile(r"Generation succeeded"), lambda m: gettext("Generation succeeded")),
+    (re.compile(r"Refund"), lambda m: gettext("Refund")),
+    (
+        re.compile(r"Refund: generation #(?P<pk>\d+) (?P<state>\w+)"),
+        lambda m: (
+            gettext("Refund: generation #%(pk)s %(state)s")
+            % {"pk": m["pk"], "state": _state(m["state"])}
+        ),
+    ),
+    (
+        re.compile(r"Failover of generation #(?P<pk>\d+): (?P<provider>.+) hold released"),
+        lambda m: gettext("Failover of generation #%(pk)s: %(provider)s hold released") % m,
+    ),
+    (
+        re.compile(r"Failover of generation #(?P<pk>\d+): (?P<provider>.+) price held"),
+        lambda m: gettext("Failover of generation #%(pk)s: %(provider)s price held") % m,
+    ),
+    (re.compile(r"Password set in the admin\."), lambda m: gettext("Password set in the admin.")),
+    (
+        re.compile(r"Password disabled in the admin\."),
+        lambda m: gettext("Password disabled in the admin."),
+    ),
+    (
+        re.compile(r"Account created in the admin\."),
+        lambda m: gettext("Account created in the admin."),
+    ),
+    (
+        re.compile(r"Granted from the command line"),
+        lambda m: gettext("Granted from the command line"),
+    ),
+    (re.compile(r"Demo credits"), lambda m: gettext("Demo credits")),
+]
+
+
+def memo_text(memo: str) -> tuple[str, bool]:
+    """Return a ledger or audit memo for a page, and whether it is the portal's own words.
+
+    The memos the portal writes are stored in English (stored text must not depend on who
+    was looking when it was written) and shown in the active language; a memo a person
+    typed ("monthly budget") comes back as written, with False, so the page can mark it as
+    not to be translated (docs/i18n.md "What is not translated, and why").
+    """
+    for pattern, text in _MEMOS:
+        match = pattern.fullmatch(memo)
+        if match:
+            return text(match.groupdict()), True
+    return memo, False
+
+
+# What the portal itself writes into ``Generation.fail_message`` (services.sweeper,
+# services.console, services.owner_actions, services.lifecycle and
+# ``providers.fields.GENERIC_FAIL_MESSAGE``), stored in English and translated when shown.
+# Anything else there is the provider's own words, shown as sent (docs/i18n.md).
+PORTAL_FAIL_MESSAGES = frozenset(
+    {
+        gettext_noop("No final answer came from the video service in time; refunded."),
+        gettext_noop("The job could not be sent to the video service; refunded."),
+        gettext_noop("Canceled by a manager before it was sent; the credits were returned."),
+        gettext_noop("Stopped by a manager; the reserved credits were returned."),
+        gettext_noop("Canceled before it was sent; the credits were returned."),
+        gettext_noop(
+            "Waiting: the video service refused the portal's account; an administrator has "
+            "been alerted. Your credits stay reserved and are returned if it cannot run."
+        ),
+        gettext_noop("The video service of this job is no longer configured; refunded."),
+        gettext_noop("The video service says this task does not exist; refunded."),
+        gettext_noop("The generation failed."),
+        gettext_noop("The video service could not generate this video."),
+    }
+)
+
+
+def fail_message_text(message: str) -> tuple[str, bool]:
+    """Return a job's ``fail_message`` for a page, and whether it is the portal's own words.
+
+    The portal's messages (``PORTAL_FAIL_MESSAGES``) come back in the active language; the
+    provider's, as sent, with False, so the page marks them ``lang="en"`` (docs/i18n.md
+    "What is not translated, and why": they can be quoted back to the provider).
+    """
+    if message in PORTAL_FAIL_MESSAGES:
+        return gettext(message), True
+    return message, False

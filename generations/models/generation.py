@@ -411,10 +411,11 @@ class GenerationInput(models.Model):
         return f"{self.get_role_display()} of generation {self.generation_id}"
 
     def get_role_display(self) -> str:
-        """Return what the input is for: "Start frame", "End frame" or "Source video"."""
+        """Return what the input is for, in the active language: "Start frame", "End frame"
+        or "Source video"."""
         if self.kind == self.Kind.VIDEO:
-            return "Source video"
-        return "Start frame" if self.position == 0 else "End frame"
+            return str(_("Source video"))
+        return str(_("Start frame") if self.position == 0 else _("End frame"))
 
     @property
     def is_stored(self) -> bool:

@@ -7,8 +7,10 @@ Each calls ``generations.formats``, which the CSV exports use too.
 """
 
 from django import template
+from django.utils.html import format_html
 
 from .. import formats
+from ..i18n import fail_message_text, memo_text
 
 register = template.Library()
 
@@ -47,3 +49,27 @@ def abstime(value):
 def local_date(value):
     """A day: ``29 Nov 2026``."""
     return formats.local_date(value)
+
+
+@register.filter
+def memo(value):
+    """A ledger or audit memo: the portal's own words in the active language; a person's as
+    typed, in ``<span translate="no">`` (``generations.i18n.memo_text``)."""
+    if not value:
+        return ""
+    text, ours = memo_text(value)
+    if ours:
+        return text
+    return format_html('<span translate="no">{}</span>', text)
+
+
+@register.filter
+def fail_message(value):
+    """A job's ``fail_message``: the portal's own words in the active language; the
+    provider's as sent, in ``<span lang="en">`` (``generations.i18n.fail_message_text``)."""
+    if not value:
+        return ""
+    text, ours = fail_message_text(value)
+    if ours:
+        return text
+    return format_html('<span lang="en">{}</span>', text)
