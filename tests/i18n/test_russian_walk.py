@@ -9,7 +9,7 @@ buttons, the options of visible lists and the document's ``<title>``. Any run of
 Latin letters that is not in ``ALLOWED`` fails the test, and the failure lists every one, page
 by page.
 
-Not read (each a decision of docs/i18n.md "What is not translated"): elements whose nearest
+Not read (each a decision of docs/i18n.md "What is not translated, and why"): elements whose nearest
 ``lang`` is not Russian (the provider's own words, language names in the switch), elements
 marked ``translate="no"``, and code (``<code>``, ``<pre>``, ``<kbd>``, ``<samp>``: model ids,
 API examples). What people type is written in Russian by the ``russian_world`` fixture.
@@ -45,7 +45,7 @@ NOT_WORDS = [
 ]
 # Latin words that stay Latin in Russian, each for a reason; keep this list short.
 ALLOWED = {
-    # Brand and product names (docs/i18n.md "Brand and model names").
+    # Brand and product names (docs/i18n.md "What is not translated, and why").
     "Seedance",
     "Studio",
     "Pro",  # "Seedance 1.5 Pro", the model's name
