@@ -101,11 +101,13 @@ def memo_text(memo: str) -> tuple[str, bool]:
     return memo, False
 
 
-# What the portal itself writes into ``Generation.fail_message`` (services.sweeper,
-# services.console, services.owner_actions, services.lifecycle and
-# ``providers.fields.GENERIC_FAIL_MESSAGE``), stored in English and translated when shown.
-# Anything else there is the provider's own words, shown as sent (docs/i18n.md).
-PORTAL_FAIL_MESSAGES = frozenset(
+# What the portal itself writes into ``Generation.fail_message`` and
+# ``ProviderAlert.message``: the messages of services.sweeper, services.console,
+# services.owner_actions and services.lifecycle, ``providers.fields.GENERIC_FAIL_MESSAGE``
+# and the provider errors' ``default_message`` (providers/errors.py, providers/http.py).
+# They are stored in English and translated when shown; anything else there is the
+# provider's own words, shown as sent (docs/i18n.md "What is not translated, and why").
+PORTAL_MESSAGES = frozenset(
     {
         gettext_noop("No final answer came from the video service in time; refunded."),
         gettext_noop("The job could not be sent to the video service; refunded."),
@@ -120,17 +122,42 @@ PORTAL_FAIL_MESSAGES = frozenset(
         gettext_noop("The video service says this task does not exist; refunded."),
         gettext_noop("The generation failed."),
         gettext_noop("The video service could not generate this video."),
+        gettext_noop("The file could not be downloaded."),
+        gettext_noop("The file was refused."),
+        gettext_noop(
+            "The video service refused the portal's credentials. An administrator must check them."
+        ),
+        gettext_noop("The video service account is out of funds. An administrator must top it up."),
+        gettext_noop("Could not reach the video service."),
+        gettext_noop("The video service returned an error."),
+        gettext_noop("The video service does not know this model or task."),
+        gettext_noop("The connection to the video service dropped before it answered."),
+        gettext_noop("The video service is busy right now."),
+        gettext_noop("The video service rejected the request."),
+        gettext_noop("The video service sent an answer that could not be understood."),
+        gettext_noop("The video service had a temporary error."),
+        gettext_noop(
+            "The video service key reached its spending limit. An administrator must raise it."
+        ),
+        gettext_noop("The video service does not know this task."),
+        gettext_noop("The video service address is misconfigured."),
     }
 )
+# providers.errors.provider_error quotes the provider after its own message.
+_QUOTE = " The service said: "
 
 
-def fail_message_text(message: str) -> tuple[str, bool]:
-    """Return a job's ``fail_message`` for a page, and whether it is the portal's own words.
+def message_parts(message: str) -> tuple[str, str]:
+    """Split a stored job or alert message into the portal's words and the provider's.
 
-    The portal's messages (``PORTAL_FAIL_MESSAGES``) come back in the active language; the
-    provider's, as sent, with False, so the page marks them ``lang="en"`` (docs/i18n.md
-    "What is not translated, and why": they can be quoted back to the provider).
+    Returns:
+        ``(ours, theirs)``: the portal's part in the active language ("" if none), and the
+        provider's own words as sent ("" if none). A message the portal does not know is
+        all the provider's.
     """
-    if message in PORTAL_FAIL_MESSAGES:
-        return gettext(message), True
-    return message, False
+    if message in PORTAL_MESSAGES:
+        return gettext(message), ""
+    ours, quote, theirs = message.partition(_QUOTE)
+    if quote and ours in PORTAL_MESSAGES:
+        return gettext("%(message)s The service said:") % {"message": gettext(ours)}, theirs
+    return "", message

@@ -10,7 +10,7 @@ from django import template
 from django.utils.html import format_html
 
 from .. import formats
-from ..i18n import fail_message_text, memo_text
+from ..i18n import memo_text, message_parts
 
 register = template.Library()
 
@@ -64,12 +64,15 @@ def memo(value):
 
 
 @register.filter
-def fail_message(value):
-    """A job's ``fail_message``: the portal's own words in the active language; the
-    provider's as sent, in ``<span lang="en">`` (``generations.i18n.fail_message_text``)."""
+def stored_message(value):
+    """A job's ``fail_message`` or an alert's ``message``: the portal's words in the active
+    language, the provider's as sent in ``<span lang="en">``
+    (``generations.i18n.message_parts``)."""
     if not value:
         return ""
-    text, ours = fail_message_text(value)
-    if ours:
-        return text
-    return format_html('<span lang="en">{}</span>', text)
+    ours, theirs = message_parts(value)
+    if not theirs:
+        return ours
+    if not ours:
+        return format_html('<span lang="en">{}</span>', theirs)
+    return format_html('{} <span lang="en">{}</span>', ours, theirs)

@@ -15,7 +15,7 @@ from django.template import Context, Template
 from django.utils import translation
 
 from generations import formats
-from generations.i18n import PORTAL_FAIL_MESSAGES, fail_message_text, memo_text
+from generations.i18n import PORTAL_MESSAGES, memo_text, message_parts
 
 GENERATIONS = Path(__file__).resolve().parents[2] / "generations"
 
@@ -53,24 +53,28 @@ def test_a_memo_someone_typed_is_shown_as_typed_and_marked_not_to_translate():
 
 
 def test_the_provider_words_stay_as_sent_in_english_the_portal_own_are_translated():
-    render = Template("{% load formats %}{{ message|fail_message }}").render
+    render = Template("{% load formats %}{{ message|stored_message }}").render
     with translation.override("ru"):
         provider = render(Context({"message": "The provider refused the prompt."}))
         assert provider == '<span lang="en">The provider refused the prompt.</span>'
         ours = render(Context({"message": "The generation failed."}))
         assert ours == "Генерация не удалась."
-    assert fail_message_text("The generation failed.") == ("The generation failed.", True)
+        quoted = render(
+            Context({"message": "The video service rejected the request. The service said: No."})
+        )
+        assert quoted == ('Видеосервис отклонил запрос. Ответ сервиса: <span lang="en">No.</span>')
+    assert message_parts("The generation failed.") == ("The generation failed.", "")
 
 
-def test_every_portal_fail_message_is_one_the_code_writes():
-    """``PORTAL_FAIL_MESSAGES`` repeats the services' literals: a reworded one must change
-    both, or it would be shown as if the provider had said it."""
+def test_every_portal_message_is_one_the_code_writes():
+    """``PORTAL_MESSAGES`` repeats the services' and provider errors' literals: a reworded
+    one must change both, or it would be shown as if the provider had said it."""
     sources = " ".join(
         re.sub(r'"\s+"', "", path.read_text())  # join implicitly concatenated literals
         for path in GENERATIONS.rglob("*.py")
         if path.name != "i18n.py" and "migrations" not in path.parts
     )
-    missing = [message for message in PORTAL_FAIL_MESSAGES if message not in sources]
+    missing = [message for message in PORTAL_MESSAGES if message not in sources]
     assert not missing
 
 
