@@ -163,16 +163,20 @@ class Walk:
         """Each English text once: its words, the element it was first seen in, its pages."""
         texts: dict[str, dict] = {}
         for (label, where, text), english in self.findings.items():
-            seen = texts.setdefault(text, {"where": where, "english": english, "pages": []})
+            # "of #3" and "of #4" are one text: the same string with another job's number.
+            key = re.sub(r"\d+", "N", text)
+            seen = texts.setdefault(
+                key, {"text": text, "where": where, "english": english, "pages": []}
+            )
             if label not in seen["pages"]:
                 seen["pages"].append(label)
         return texts
 
     def report(self) -> str:
         return "\n".join(
-            f"{text!r}  [{', '.join(seen['english'])}]\n"
+            f"{seen['text']!r}  [{', '.join(seen['english'])}]\n"
             f"    at {seen['where']}\n    on {'; '.join(seen['pages'])}"
-            for text, seen in self.texts().items()
+            for seen in self.texts().values()
         )
 
 
