@@ -65,8 +65,8 @@ from .services.pricing import PUBLISH_PERMISSION, price_table_publish
 from .services.team import TeamPermissionDenied
 
 admin.site.site_header = "Seedance Studio"
-admin.site.site_title = "Seedance Studio admin"
-admin.site.index_title = "Operations console"
+admin.site.site_title = _("Seedance Studio admin")
+admin.site.index_title = _("Operations console")
 
 
 class ReadOnlyAdminMixin:
@@ -198,7 +198,7 @@ class UserAdmin(LightRowsAdminMixin, SuperuserOnlyAdminMixin, DjangoUserAdmin):
         "last_login",
     )
     list_select_related = ("credit_account",)
-    fieldsets = (*DjangoUserAdmin.fieldsets, ("Spending", {"fields": ("monthly_cap_credits",)}))
+    fieldsets = (*DjangoUserAdmin.fieldsets, (_("Spending"), {"fields": ("monthly_cap_credits",)}))
     # The account's settings an edit here is audited for; not the password (a secret), nor
     # the dates Django keeps (``last_login``, ``date_joined``).
     AUDITED_FIELDS = (
@@ -357,7 +357,7 @@ class GenerationAdmin(LargeTableAdminMixin, ReadOnlyFormMixin, admin.ModelAdmin)
     list_select_related = ("user",)
     # What the search box matches; generation_search runs it through indexes.
     search_fields = ("prompt", "=provider_task_id", "user__username")
-    search_help_text = "Words of the prompt, a member's user name, or a provider task id."
+    search_help_text = _("Words of the prompt, a member's user name, or a provider task id.")
     raw_id_fields = ("user", "source_generation")
     readonly_fields = ["result_player", *(f.name for f in Generation._meta.fields)]
     actions = ["poll_now", "cancel_queued", "release_stuck", "retry_download"]
@@ -377,12 +377,12 @@ class GenerationAdmin(LargeTableAdminMixin, ReadOnlyFormMixin, admin.ModelAdmin)
         fields = [name for name in super().get_fields(request, obj) if name != "result_player"]
         return ["result_player", *fields]
 
-    @admin.display(description="Result video")
+    @admin.display(description=_("Result video"))
     def result_player(self, generation: Generation) -> str:
         """Play the stored result (poster, then ``<video controls>``), from the portal's
         protected video URL (``GenerationVideoView``: owner or staff who view generations)."""
         if not generation.has_video:
-            return "No stored video."
+            return gettext("No stored video.")
         video = reverse("generations:video", args=[generation.pk])
         poster = (
             format_html(' poster="{}"', reverse("generations:poster", args=[generation.pk]))

@@ -17,6 +17,7 @@ from django.db.models import Q, QuerySet
 from django.utils.html import format_html
 from django.utils.text import smart_split, unescape_string_literal
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from .catalog import FAIL_CODES, Provider
 from .models import User
@@ -100,15 +101,15 @@ class FailCodeFilter(admin.SimpleListFilter):
     issue #19 item 2).
     """
 
-    title = "fail code"
+    title = gettext_lazy("fail code")
     parameter_name = "fail_code"
     OTHER = "__other__"
 
     def lookups(self, request, model_admin):
         return [
-            ("", "No fail code"),
+            ("", _("No fail code")),
             *((code, code) for code in FAIL_CODES),
-            (self.OTHER, "Another code"),
+            (self.OTHER, _("Another code")),
         ]
 
     def choices(self, changelist):
@@ -117,7 +118,7 @@ class FailCodeFilter(admin.SimpleListFilter):
         yield {
             "selected": value is None,
             "query_string": changelist.get_query_string(remove=[self.parameter_name]),
-            "display": "All",
+            "display": _("All"),
         }
         for lookup, title in self.lookup_choices:
             yield {
