@@ -292,7 +292,7 @@ def _member_rows(members, member_query: str) -> SafeString:
     members took longer than the page's every query together (issue #14)."""
     group = _grouper()
     query = format_html("{}&amp;", member_query) if member_query else ""
-    inactive = format_html(' <small class="meta">{}</small>', "(deactivated)")
+    inactive = format_html(' <small class="meta">{}</small>', gettext("(deactivated)"))
     rows = (
         (
             member.username,

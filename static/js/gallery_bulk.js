@@ -13,6 +13,12 @@
   const count = form.querySelector("[data-bulk-count]");
   const selected = new Set();
   let anchor = null;
+  // Django's JavaScript catalog (/jsi18n/, loaded by base.html; docs/i18n.md); English if absent.
+  const gettext = window.gettext || ((text) => text);
+  const ngettext = window.ngettext || ((one, many, n) => (n === 1 ? one : many));
+  const interpolate = window.interpolate
+    || ((format, values) => format.replace(/%\((\w+)\)s/g, (_, key) => String(values[key])));
+  const LANGUAGE = document.documentElement.lang || "en";
 
   const boxes = () => Array.from(document.querySelectorAll("input[data-bulk-id][form=bulk-form]"));
 
@@ -24,7 +30,8 @@
       if (card) card.toggleAttribute("data-selected", box.checked);
     });
     const n = list.filter((box) => box.checked).length;
-    count.textContent = `${n} selected`;
+    count.textContent = interpolate(
+      ngettext("%(count)s selected", "%(count)s selected", n), { count: n.toLocaleString(LANGUAGE) }, true);
     form.toggleAttribute("data-selected", n > 0);
     if (all) {
       all.checked = n > 0 && n === list.length;
@@ -68,8 +75,9 @@
     if (gallery && n === 0) {
       event.preventDefault();
       const announcer = document.getElementById("live-announcer");
-      if (announcer) announcer.textContent = "Select at least one video first.";
-      count.textContent = "Select at least one video first.";
+      const message = gettext("Select at least one video first.");
+      if (announcer) announcer.textContent = message;
+      count.textContent = message;
       return;
     }
     // Generate again holds credits: one click, one submission (the server's token guards too).
@@ -81,7 +89,8 @@
     if (form.elements.action.value !== "delete" || form.elements.confirmed
         || !dialog || typeof dialog.showModal !== "function") return;
     event.preventDefault();
-    dialog.querySelector("[data-bulk-delete-count]").textContent = n === 1 ? "1 video" : `${n} videos`;
+    dialog.querySelector("[data-bulk-delete-count]").textContent = interpolate(
+      ngettext("%(count)s video", "%(count)s videos", n), { count: n.toLocaleString(LANGUAGE) }, true);
     dialog.showModal();
   });
   if (dialog) {
