@@ -13,8 +13,9 @@ database named after it with ``_bench`` appended. Rows are bulk-inserted with ex
 refuse only UPDATE and DELETE). Every generation gets a hold and, once final, its capture
 or release; the remaining entries are grants, adjustments and revocations. Entries are
 written in time order with the stored figures the services would write: each entry's
-``balance_after``, the ``SpendRollup`` rows of the captures and releases and the accounts'
-cumulative ``AccountTotals`` (``AccountTotalsRows``); accounts get
+``balance_after``, the ``SpendRollup`` rows of the captures and releases (with the jobs they
+ended by outcome), the team's ``SpendDay`` rows and the accounts' cumulative
+``AccountTotals`` (``AccountTotalsRows``); accounts get
 the balances their entries explain, so the statement's running balance can be checked.
 ``--slow-queries N`` prints each page's N slowest statements (the profile).
 
@@ -70,6 +71,21 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--audit", type=int, default=100_000, help="audit log entries")
     parser.add_argument("--runs", type=int, default=3, help="timed runs per page")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    parser.add_argument(
+        "--reuse",
+        default="",
+        metavar="DATABASE",
+        help="measure a database kept by an earlier --keep run (its SQLite path or PostgreSQL "
+        "name) instead of building one; it is kept",
+    )
+    parser.add_argument(
+        "--only",
+        default="",
+        help="measure only the pages whose label contains one of these comma-separated words",
+    )
+    parser.add_argument(
+        "--chain", type=int, default=100, help="extends in the long chain the detail page shows"
+    )
     parser.add_argument("--seed", type=int, default=6)
     parser.add_argument(
         "--slow-queries",
@@ -148,10 +164,17 @@ def build(args: argparse.Namespace) -> dict:
         CreditEntry,
         Generation,
         PriceTable,
+        SpendDay,
         SpendRollup,
         User,
     )
-    from generations.models.ledger import spend_slot
+    from generations.models.ledger import (
+        CANCEL_OUTCOME,
+        FAILURE_OUTCOMES,
+        spend_day,
+        spend_slot,
+    )
+    from generations.selectors.ledger import GROUP_FIGURES
 
     rng = random.Random(args.seed)
     now = timezone.now()
@@ -277,6 +300,7 @@ def build(args: argparse.Namespace) -> dict:
             "id", "provider", "mode", "resolution", "sound"
         )
     }
+    states = dict(Generation.objects.values_list("id", "state"))
     rollup: dict[tuple, list[int]] = {}
     totals = AccountTotalsRows()
     entries: list[CreditEntry] = []
@@ -291,13 +315,16 @@ def build(args: argparse.Namespace) -> dict:
         if "hold_id" in fields:
             fields["hold_id"] = new_id[fields["hold_id"]]
             key = (spend_slot(fields["created_at"]), user_id, *dimensions[fields["generation_id"]])
-            counts = rollup.setdefault(key, [0, 0, 0, 0])
+            counts = rollup.setdefault(key, [0, 0, 0, 0, 0, 0])
             if kind == "capture":
                 counts[0] += 1
                 counts[1] -= amount
-            else:
+            else:  # each job releases once, as it ends (no failovers here)
                 counts[2] += 1
                 counts[3] += amount
+                outcome = states[fields["generation_id"]]
+                counts[4] += outcome in FAILURE_OUTCOMES
+                counts[5] += outcome == CANCEL_OUTCOME
         entries.append(
             CreditEntry(
                 id=entry_id,
@@ -324,24 +351,35 @@ def build(args: argparse.Namespace) -> dict:
                 mode=mode,
                 resolution=resolution,
                 sound=sound,
-                captures=captures,
-                captured=captured,
-                releases=releases,
-                released=released,
+                **dict(zip(GROUP_FIGURES, figures, strict=True)),
             )
-            for (slot, user_id, provider, mode, resolution, sound), (
-                captures,
-                captured,
-                releases,
-                released,
-            ) in rollup.items()
+            for (slot, user_id, provider, mode, resolution, sound), figures in rollup.items()
+        ),
+        batch_size=BATCH,
+    )
+    days: dict[tuple, list[int]] = {}
+    for (slot, _, *dimensions), figures in rollup.items():
+        day = days.setdefault((spend_day(slot), *dimensions), [0] * len(GROUP_FIGURES))
+        for position, value in enumerate(figures):
+            day[position] += value
+    SpendDay.objects.bulk_create(
+        (
+            SpendDay(
+                day=day,
+                provider=provider,
+                mode=mode,
+                resolution=resolution,
+                sound=sound,
+                **dict(zip(GROUP_FIGURES, figures, strict=True)),
+            )
+            for (day, provider, mode, resolution, sound), figures in days.items()
         ),
         batch_size=BATCH,
     )
     for u in range(1, n_members + 2):
         CreditAccount.objects.filter(id=u).update(balance=balance[u], held=held[u])
     with connection.cursor() as cursor:
-        models = [User, Generation, CreditEntry, CreditAccount, SpendRollup, totals.model]
+        models = [User, Generation, CreditEntry, CreditAccount, SpendRollup, SpendDay, totals.model]
         for sql in connection.ops.sequence_reset_sql(no_style(), models):
             cursor.execute(sql)
         cursor.execute("ANALYZE")  # fresh planner statistics, as a live database has
@@ -354,6 +392,7 @@ def build(args: argparse.Namespace) -> dict:
 
 
 SLOW_QUERIES = 0
+ONLY: list[str] = []
 # Every page's target (docs/architecture.md "Performance targets": p95 under 100 ms).
 PAGE_TARGET_MS = 100.0
 # (label, p95 ms, queries, target ms or None, p95 CPU ms of this process, p95 SQL ms) of
@@ -378,6 +417,13 @@ def measure(
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    if ONLY and not any(word in label for word in ONLY):
+        return
+    # One untimed request first: a served process has compiled its templates and warmed its
+    # caches long before; the first request of this one would time that instead.
+    warm = fetch()
+    if warm.streaming:
+        b"".join(warm.streaming_content)
     times, cpu, sql, queries, size = [], [], [], 0, 0
     for _ in range(runs):
         with CaptureQueriesContext(connection) as captured:
@@ -550,6 +596,70 @@ def run(args: argparse.Namespace, data: dict) -> None:
     print(f"running balance of the newest entry equals the account balance: {check}")
 
 
+def build_chain(args: argparse.Namespace, data: dict) -> list[int]:
+    """Give the heaviest member a chain of ``--chain`` extends, each continuing the one
+    before, and return its ids (oldest first); an existing chain is reused.
+
+    The generation detail page shows the job's source and its own extensions
+    (docs/gallery.md); the chain's middle job has both, its root has one extension.
+    """
+    from generations.models import Generation, PriceTable
+
+    existing = list(
+        Generation.objects.filter(prompt__startswith="benchmark chain ")
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    if existing:
+        return existing
+    heavy, now = data["heavy"], data["now"]
+    table = PriceTable.objects.current()
+    source = Generation.objects.filter(user=heavy, state="succeeded").order_by("id").first()
+    ids = []
+    for n in range(args.chain):
+        created = now - timedelta(hours=args.chain - n)
+        source = Generation.objects.create(
+            user=heavy,
+            mode="video-extend",
+            model_id="seedance-1-5-pro-extend",
+            state="succeeded",
+            prompt=f"benchmark chain {n}",
+            resolution="720p",
+            duration=5,
+            sound=False,
+            price_credits=120,
+            price_table=table,
+            source_generation=source,
+            created_at=created,
+            finished_at=created + timedelta(minutes=2),
+            result_state="stored",
+        )
+        ids.append(source.pk)
+    print(f"built an extend chain of {len(ids)} jobs", flush=True)
+    return ids
+
+
+def run_detail(args: argparse.Namespace, data: dict) -> None:
+    """Time the generation detail page along the long extend chain."""
+    from django.test import Client
+
+    from generations.models import Generation
+
+    chain = build_chain(args, data)
+    client = Client()
+    client.force_login(data["heavy"])
+    middle = Generation.objects.get(pk=chain[len(chain) // 2])
+    measure(
+        f"generation detail, middle of a {len(chain)}-extend chain",
+        lambda: client.get(middle.get_absolute_url()),
+        args.runs,
+    )
+    failed = Generation.objects.filter(user=data["heavy"], state="failed").order_by("-id").first()
+    measure(
+        "generation detail, a failed job", lambda: client.get(failed.get_absolute_url()), args.runs
+    )
+
+
 # --- Team pages and admin lists (issue #14 item 1) -------------------------------------------
 
 
@@ -692,10 +802,30 @@ def run_team_and_admin(args: argparse.Namespace, data: dict) -> None:
     measure("admin audit entries", lambda: client.get(audit_admin), args.runs)
 
 
+def reused(args: argparse.Namespace) -> dict:
+    """Point the connection at the kept database ``--reuse`` names; return what to time."""
+    from django.core.management import call_command
+    from django.db import connection
+    from django.utils import timezone
+
+    from generations.models import User
+
+    connection.close()
+    connection.settings_dict["NAME"] = args.reuse
+    started = time.perf_counter()
+    call_command("migrate", verbosity=0)  # the migrations added since it was built
+    print(f"migrated {args.reuse} in {time.perf_counter() - started:.1f} s", flush=True)
+    heavy = User.objects.get(username="member00001")  # build()'s heaviest member
+    manager = User.objects.get(username="bench-manager")
+    print(f"reusing {args.reuse}", flush=True)
+    return {"heavy": heavy, "manager": manager, "now": timezone.now()}
+
+
 def main() -> None:
-    global SLOW_QUERIES
+    global SLOW_QUERIES, ONLY
     args = parse_args()
     SLOW_QUERIES = args.slow_queries
+    ONLY = [word.strip() for word in args.only.split(",") if word.strip()]
     scratch = tempfile.mkdtemp(prefix="seedance-bench-")
     setup_django(scratch)
     from django.conf import settings
@@ -707,16 +837,21 @@ def main() -> None:
     settings.DEBUG = False
     original_name = connection.settings_dict["NAME"]
     print(f"database: {connection.vendor}", flush=True)
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    if args.reuse:
+        data = reused(args)
+    else:
+        connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
     try:
-        data = build(args)
-        build_team_members(args, data)
-        build_audit(args, data)
+        if not args.reuse:
+            data = build(args)
+            build_team_members(args, data)
+            build_audit(args, data)
         run(args, data)
+        run_detail(args, data)
         run_team_and_admin(args, data)
         misses = summary()
     finally:
-        if args.keep:
+        if args.keep or args.reuse:
             print(f"kept {connection.settings_dict['NAME']}")
         else:
             connection.creation.destroy_test_db(original_name, verbosity=0)

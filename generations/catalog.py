@@ -162,6 +162,118 @@ PROVIDER_FAIL_CODES = (
 )
 FAIL_CODES = PORTAL_FAIL_CODES + PROVIDER_FAIL_CODES
 
+# The portal's explanation of each fail code, shown in the member's language beside the
+# failure message, which stays as it was written (the provider's own words are never
+# translated: docs/i18n.md "What is not translated, and why"). Several codes of the two
+# provider vocabularies mean the same thing and share a sentence. The job page says
+# separately that the reserved credits were returned, so these do not repeat it.
+_PROMPT_REFUSED = _("The video service did not accept the prompt. Rephrase it and try again.")
+_CONTENT_REFUSED = _(
+    "The video service's content filter refused the prompt or an input image. Change them "
+    "and try again."
+)
+_FORMAT_REFUSED = _(
+    "The video service could not read the format of an input file. Try a JPG, PNG or WebP "
+    "image, or an MP4 video."
+)
+_TOO_SLOW = _(
+    "The video service took too long to make the video. Try again; a shorter clip may help."
+)
+_NO_FUNDS = _(
+    "The portal's account at the video service has run out of funds; a manager has to top it "
+    "up. Your own credits are not affected. Try again later."
+)
+_NO_REASON = _(
+    "The video service could not make the video and gave no particular reason. Trying again "
+    "often works."
+)
+_SETTING_REFUSED = _(
+    "The video service refused one of the job's settings. Change the settings and try again; "
+    "if it keeps happening, tell a manager."
+)
+_UNAVAILABLE = _("The video service was unavailable. Try again later.")
+FAIL_EXPLANATIONS = {
+    "CANCELED": _("The job was canceled before it was sent to the video service."),
+    "EXPIRED": _(
+        "No final answer came from the video service in time, so the portal stopped waiting."
+    ),
+    "EXPIRED_BY_MANAGER": _("A manager stopped this job."),
+    "SUBMIT_ABANDONED": _("The portal could not send the job to the video service."),
+    "PROVIDER_NOT_CONFIGURED": _(
+        "The video service this job was meant for is no longer set up on the portal."
+    ),
+    "TASK_NOT_FOUND": _("The video service says it has no such job."),
+    "INPUTS_NOT_PUBLIC": _(
+        "The portal has no public address, so the video service could not fetch the uploaded "
+        "inputs. Use a public image or video URL instead, or ask the operator."
+    ),
+    "INVALID_REQUEST": _(
+        "The request broke one of the video service's rules, so it was not sent. Change the "
+        "settings and try again."
+    ),
+    "LEDGER_MISMATCH": _(
+        "The credits of this job did not add up, so the portal stopped it; a manager will check it."
+    ),
+    "PromptInvalid": _PROMPT_REFUSED,
+    "SensitiveContent": _CONTENT_REFUSED,
+    "ImageFormatIncorrect": _FORMAT_REFUSED,
+    "RateLimited": _(
+        "The video service received too many requests at once. Try again in a few minutes."
+    ),
+    "Timeout": _TOO_SLOW,
+    "InsufficientBalance": _NO_FUNDS,
+    "Unknown error": _NO_REASON,
+    "CONTENT_VIOLATION": _CONTENT_REFUSED,
+    "NSFW_DETECTED": _CONTENT_REFUSED,
+    "PROMPT_TOO_LONG": _(
+        "The prompt is longer than the video service accepts. Shorten it and try again."
+    ),
+    "INVALID_PROMPT": _PROMPT_REFUSED,
+    "INVALID_IMAGE_URL": _(
+        "The video service could not use the address of an input. Check that the URL is public "
+        "and points to the file itself."
+    ),
+    "IMAGE_TOO_LARGE": _(
+        "An input image is larger than the video service accepts. Use a smaller image."
+    ),
+    "UNSUPPORTED_FORMAT": _FORMAT_REFUSED,
+    "IMAGE_DOWNLOAD_FAILED": _(
+        "The video service could not download an input image. Check that its address is "
+        "public and try again."
+    ),
+    "PROCESSING_TIMEOUT": _TOO_SLOW,
+    "MODEL_UNAVAILABLE": _(
+        "The video model was unavailable at the video service. Try again later."
+    ),
+    "GENERATION_FAILED": _NO_REASON,
+    "INSUFFICIENT_CREDITS": _NO_FUNDS,
+    "MISSING_REQUIRED_PARAM": _SETTING_REFUSED,
+    "INVALID_PARAMETER": _SETTING_REFUSED,
+    "API_SERVICE_UNAVAILABLE": _UNAVAILABLE,
+}
+# ``HTTP_4xx``: the provider refused the request itself (``lifecycle.Outcome.from_error``).
+FAIL_EXPLANATION_HTTP = _(
+    "The video service refused the request. Check the settings and inputs and try again; if it "
+    "keeps happening, tell a manager."
+)
+FAIL_EXPLANATION_OTHER = _(
+    "The video could not be made. Trying again often works; if it keeps failing, tell a manager."
+)
+
+
+def fail_explanation(code: str) -> str:
+    """Return the portal's explanation of fail code ``code`` in the active language.
+
+    Looked up as written, then in capitals (aivideoapi.ai's ``error.code`` is lower case:
+    ``insufficient_credits``); ``HTTP_4xx`` codes share one sentence; any other code, or
+    none, gets a general one. The caller shows it beside ``Generation.fail_message``, which
+    stays untranslated (docs/i18n.md "What is not translated, and why").
+    """
+    found = FAIL_EXPLANATIONS.get(code) or FAIL_EXPLANATIONS.get(code.upper())
+    if found is None:
+        found = FAIL_EXPLANATION_HTTP if code.startswith("HTTP_") else FAIL_EXPLANATION_OTHER
+    return str(found)
+
 
 def takes_seed(*, provider: str, mode: str) -> bool:
     """Tell whether ``provider``'s model takes a ``seed`` for ``mode``.

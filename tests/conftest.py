@@ -141,6 +141,9 @@ def _ledger_consistent_after_each_test(request):
         yield
         return
     request.getfixturevalue("db")
+    # Set up before the test can use it, so the check runs under the test's own settings
+    # (its TIME_ZONE decides the local days of SpendDay) before they are restored.
+    request.getfixturevalue("settings")
     yield
     from generations.selectors.ledger import ledger_mismatches
 

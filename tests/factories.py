@@ -88,4 +88,4 @@ class GenerationFactory(factory.django.DjangoModelFactory):
         if self.state == Generation.State.SUCCEEDED:
             credits_capture(hold=entry)
         elif self.state in Generation.State.final():
-            credits_release(hold=entry)
+            credits_release(hold=entry, outcome=self.state)

@@ -28,8 +28,9 @@ from ..forms import GenerationForm
 from ..forms.reports import TeamSpendFilterForm
 from ..models import CreditAccount, CreditEntry, Generation
 from ..providers import providers_for
-from ..selectors.reports import Period, balance_effect, held_effect, team_spend
+from ..selectors.reports import Period, balance_effect, held_effect
 from ..selectors.team import members_with_figures
+from ..selectors.team_spend import team_spend
 from ..services.api_idempotency import (
     KEY_MAX_CHARS,
     IdempotencyKeyReused,

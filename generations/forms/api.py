@@ -13,6 +13,7 @@ class ApiTokenForm(forms.Form):
     """A name and an optional expiry (whole days) for a new token."""
 
     name = forms.CharField(
+        label=_("Name"),
         max_length=NAME_MAX_CHARS,
         strip=True,
         help_text=_("What the token is for, e.g. 'batch bot'."),
@@ -33,15 +34,16 @@ class WebhookEndpointForm(forms.Form):
     public http(s) only, no private, loopback or link-local address.
     """
 
-    error_messages = {"url_refused": "%(reason)s Give a public http(s) address."}
+    error_messages = {"url_refused": _("%(reason)s Give a public http(s) address.")}
 
     url = forms.URLField(max_length=2000, assume_scheme="https", label=_("Endpoint URL"))
     events = forms.MultipleChoiceField(
         choices=WebhookEvent.choices,
+        label=_("Events"),
         widget=forms.CheckboxSelectMultiple,
         initial=[WebhookEvent.SUCCEEDED, WebhookEvent.FAILED],
     )
-    description = forms.CharField(max_length=100, required=False)
+    description = forms.CharField(label=_("Description"), max_length=100, required=False)
 
     def clean_url(self) -> str:
         url = self.cleaned_data["url"]

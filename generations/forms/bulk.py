@@ -7,6 +7,8 @@ JavaScript. The form checks shapes only (no query): ownership is the service's.
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from ..services.bulk_actions import BULK_MAX
 
@@ -16,9 +18,9 @@ class IdListField(forms.Field):
 
     widget = forms.MultipleHiddenInput
     default_error_messages = {
-        "required": "Select at least one video.",
-        "invalid": "The selection is not valid; reload the page and select again.",
-        "too_many": f"Select at most {BULK_MAX} videos at a time.",
+        "required": _("Select at least one video."),
+        "invalid": _("The selection is not valid; reload the page and select again."),
+        "too_many": format_lazy(_("Select at most {max} videos at a time."), max=BULK_MAX),
     }
 
     def to_python(self, value) -> list[int]:
@@ -49,20 +51,20 @@ class BulkActionForm(forms.Form):
     """
 
     ACTIONS = [
-        ("download", "Download as ZIP"),
-        ("favourite", "Add to favourites"),
-        ("again", "Generate again"),
-        ("hide", "Hide"),
-        ("unhide", "Show again"),
-        ("delete", "Delete video"),
+        ("download", _("Download as ZIP")),
+        ("favourite", _("Add to favourites")),
+        ("again", _("Generate again")),
+        ("hide", _("Hide")),
+        ("unhide", _("Show again")),
+        ("delete", _("Delete video")),
     ]
 
     action = forms.ChoiceField(
         choices=ACTIONS,
-        label="With the selected",
+        label=_("With the selected"),
         error_messages={
-            "required": "Choose what to do with the selected videos.",
-            "invalid_choice": "Choose what to do with the selected videos.",
+            "required": _("Choose what to do with the selected videos."),
+            "invalid_choice": _("Choose what to do with the selected videos."),
         },
     )
     ids = IdListField()

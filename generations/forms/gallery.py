@@ -8,6 +8,8 @@ gets its chip without touching this module. ``filters()`` returns the
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from ..catalog import MODEL_SPECS, Mode, Provider
 from ..models import Generation
@@ -15,7 +17,7 @@ from ..selectors.gallery import RUNNING, GalleryFilters, Sort
 
 # The state chips: the jobs still running under one chip, then each final state.
 STATE_CHOICES = [
-    (RUNNING, "In progress"),
+    (RUNNING, _("In progress")),
     *[(v, label) for v, label in Generation.State.choices if v in Generation.State.final()],
 ]
 # Older links name a single running state (``?state=queued``); they still work.
@@ -41,50 +43,50 @@ class GalleryFilterForm(forms.Form):
     """
 
     error_messages = {
-        "invalid_choice": "“%(value)s” is not one of the choices; it is ignored.",
-        "invalid_date": "Enter a date as YYYY-MM-DD; it is ignored.",
-        "dates_reversed": "The start date is after the end date; the date range is ignored.",
+        "invalid_choice": _("“%(value)s” is not one of the choices; it is ignored."),
+        "invalid_date": _("Enter a date as YYYY-MM-DD; it is ignored."),
+        "dates_reversed": _("The start date is after the end date; the date range is ignored."),
     }
 
     q = forms.CharField(
-        label="Search prompts",
+        label=_("Search prompts"),
         required=False,
         max_length=200,
         strip=True,
-        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Search prompts"}),
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": _("Search prompts")}),
     )
     state = forms.MultipleChoiceField(
-        label="State", required=False, choices=STATE_CHOICES, widget=forms.CheckboxSelectMultiple
+        label=_("State"), required=False, choices=STATE_CHOICES, widget=forms.CheckboxSelectMultiple
     )
     mode = forms.MultipleChoiceField(
-        label="Mode", required=False, choices=Mode.choices, widget=forms.CheckboxSelectMultiple
+        label=_("Mode"), required=False, choices=Mode.choices, widget=forms.CheckboxSelectMultiple
     )
     resolution = forms.MultipleChoiceField(
-        label="Resolution",
+        label=_("Resolution"),
         required=False,
         choices=resolution_choices,
         widget=forms.CheckboxSelectMultiple,
     )
     provider = forms.MultipleChoiceField(
-        label="Provider",
+        label=_("Provider"),
         required=False,
         choices=Provider.choices,
         widget=forms.CheckboxSelectMultiple,
     )
-    favourite = forms.BooleanField(label="Favourites", required=False)
+    favourite = forms.BooleanField(label=_("Favourites"), required=False)
     date_from = forms.DateField(
-        label="From",
+        label=_("From"),
         required=False,
         input_formats=["%Y-%m-%d"],
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     date_to = forms.DateField(
-        label="To",
+        label=_("To"),
         required=False,
         input_formats=["%Y-%m-%d"],
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
-    sort = forms.ChoiceField(label="Sort", required=False, choices=Sort.CHOICES)
+    sort = forms.ChoiceField(label=_("Sort"), required=False, choices=Sort.CHOICES)
 
     # URL names that are Python keywords or clash with other names.
     PARAMS = {"date_from": "from", "date_to": "to"}
@@ -146,7 +148,9 @@ class GalleryFilterForm(forms.Form):
     def ignored(self) -> list[str]:
         """Return one sentence per ignored parameter, naming its label (for the page's notice)."""
         return [
-            f"{self.fields[name].label}: {' '.join(errors)}"
+            # Translators: a filter's label, then why its value is ignored.
+            gettext("%(label)s: %(reasons)s")
+            % {"label": self.fields[name].label, "reasons": " ".join(errors)}
             for name, errors in self.errors.items()
             if name in self.fields
         ]

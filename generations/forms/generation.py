@@ -274,13 +274,18 @@ class GenerationForm(forms.Form):
         empty_value=1,
         required=False,
         initial=1,
-        label="Variations",
-        help_text=(
-            f"1 to {catalog.VARIATIONS_MAX} videos from these settings, each charged on its own;"
-            " different seeds where the provider takes one."
+        label=_("Variations"),
+        help_text=format_lazy(
+            _(
+                "1 to {max} videos from these settings, each charged on its own; different"
+                " seeds where the provider takes one."
+            ),
+            max=catalog.VARIATIONS_MAX,
         ),
         error_messages={
-            "invalid_choice": f"Choose 1 to {catalog.VARIATIONS_MAX} variations.",
+            "invalid_choice": format_lazy(
+                _("Choose 1 to {max} variations."), max=catalog.VARIATIONS_MAX
+            ),
         },
     )
     inputs_from = forms.IntegerField(required=False, widget=forms.HiddenInput)

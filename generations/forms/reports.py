@@ -99,7 +99,7 @@ class TeamSpendFilterForm(DateRangeForm):
     member = forms.IntegerField(label=_("Member"), required=False, min_value=1)
     # Every provider, configured or not: past spend stays reportable after a key is removed.
     provider = forms.ChoiceField(
-        label=_("Provider"), choices=[("", "All providers"), *Provider.choices], required=False
+        label=_("Provider"), choices=[("", _("All providers")), *Provider.choices], required=False
     )
 
     def __init__(self, *args, **kwargs):

@@ -35,12 +35,15 @@ class TeamCreditsForm(forms.Form):
         "request_token_invalid": _("This form is out of date: reload the page and try again."),
     }
 
-    ACTIONS = [("grant", "Grant"), ("revoke", "Revoke")]
+    ACTIONS = [("grant", _("Grant")), ("revoke", _("Revoke"))]
 
-    action = forms.ChoiceField(choices=ACTIONS, initial="grant", widget=forms.RadioSelect)
+    action = forms.ChoiceField(
+        choices=ACTIONS, initial="grant", label=_("Action"), widget=forms.RadioSelect
+    )
     members = forms.ModelMultipleChoiceField(
         queryset=User.objects.none(),
-        error_messages={"required": "Select at least one member."},
+        label=_("Members"),
+        error_messages={"required": _("Select at least one member.")},
         widget=forms.CheckboxSelectMultiple,
     )
     amount = forms.IntegerField(
@@ -50,7 +53,9 @@ class TeamCreditsForm(forms.Form):
         label=_("Credits"),
         help_text=_("1 credit = US$0.001. For a revoke, empty takes back all available credits."),
     )
-    memo = forms.CharField(max_length=200, help_text=_("Why: shown in the ledger and audit log."))
+    memo = forms.CharField(
+        label=_("Memo"), max_length=200, help_text=_("Why: shown in the ledger and audit log.")
+    )
     # One per rendered form: the same form sent twice (a double click, a resent POST) moves
     # credits once (``services.team.team_credits_grant``'s ``request_token``).
     request_token = forms.CharField(widget=forms.HiddenInput, required=False, max_length=32)
@@ -110,9 +115,10 @@ class NotificationSettingsForm(forms.ModelForm):
 class InvitationAcceptForm(forms.Form):
     """The invitee chooses a user name and a password."""
 
-    error_messages = {"password_mismatch": "The two passwords do not match."}
+    error_messages = {"password_mismatch": _("The two passwords do not match.")}
 
     username = forms.CharField(
+        label=_("Username"),
         max_length=150,
         validators=[UnicodeUsernameValidator()],
         help_text=_("Letters, digits and @/./+/-/_ only."),

@@ -5,7 +5,7 @@ from .api import ApiIdempotencyKey, ApiToken, WebhookDelivery, WebhookEndpoint, 
 from .balances import ProviderBalanceReading
 from .circuit import ProviderCircuit
 from .generation import Generation, GenerationInput, WorkerLease
-from .ledger import AccountTotals, CreditAccount, CreditEntry, SpendRollup
+from .ledger import AccountTotals, CreditAccount, CreditEntry, SpendDay, SpendRollup
 from .ops import OpsMetric, WorkerHeartbeat
 from .pricing import Price, PriceTable
 from .team import AuditEntry, Invitation
@@ -27,6 +27,7 @@ __all__ = [
     "ProviderAlert",
     "ProviderBalanceReading",
     "ProviderCircuit",
+    "SpendDay",
     "SpendRollup",
     "User",
     "WebhookDelivery",

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from ..catalog import Mode, Provider
+from ..catalog import Mode, Provider, fail_explanation
 from .ledger import credits_to_usd
 
 
@@ -334,6 +334,15 @@ class Generation(models.Model):
     @property
     def has_video(self) -> bool:
         return self.state == self.State.SUCCEEDED and self.result_state == self.ResultState.STORED
+
+    @property
+    def fail_explanation(self) -> str:
+        """Return the portal's explanation of why the job ended without a video, by
+        ``fail_code``, in the active language (``catalog.fail_explanation``); "" unless the
+        job failed, was canceled or expired. ``fail_message`` stays as it was written."""
+        if self.state not in (self.State.FAILED, self.State.CANCELED, self.State.EXPIRED):
+            return ""
+        return fail_explanation(self.fail_code)
 
     @property
     def uses_callback(self) -> bool:

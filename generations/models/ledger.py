@@ -200,6 +200,13 @@ class CreditEntry(models.Model):
 SPEND_SLOT = timedelta(minutes=15)
 
 
+# A release's ``outcome``: the job's final state when the release ends it, counted in the
+# rollups' jobs by outcome (docs/architecture.md "Stored figures"). Failed and expired jobs
+# are failures; canceled jobs are the member's choice, counted apart.
+FAILURE_OUTCOMES = ("failed", "expired")
+CANCEL_OUTCOME = "canceled"
+
+
 def spend_slot(moment: datetime) -> datetime:
     """Return the start (aware, UTC) of the quarter hour containing ``moment`` (aware)."""
     moment = moment.astimezone(UTC)
@@ -208,7 +215,8 @@ def spend_slot(moment: datetime) -> datetime:
 
 class SpendRollup(models.Model):
     """Captured and released credits per quarter hour, member, provider, mode, resolution
-    and sound: the ledger's settlements summed as they are written.
+    and sound: the ledger's settlements summed as they are written, with the jobs they
+    ended by outcome (``captures`` succeeded; ``failures`` failed or expired; ``cancels``).
 
     ``credits_capture`` and ``credits_release`` add to the row of the settled job in the
     transaction that writes the entry, under the member's account lock, so the rollup always
@@ -229,6 +237,10 @@ class SpendRollup(models.Model):
     captured = models.BigIntegerField("captured credits", default=0)
     releases = models.PositiveIntegerField(default=0)
     released = models.BigIntegerField("released credits", default=0)
+    # Of the releases, those that ended their job failed or expired, and canceled: with the
+    # captures, the jobs that ended in the slot by outcome (a failover's release is neither).
+    failures = models.PositiveIntegerField(default=0)
+    cancels = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -252,6 +264,56 @@ class SpendRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.slot:%Y-%m-%d %H:%M} {self.user_id} {self.mode}: {self.captured}"
+
+
+def spend_day(moment: datetime):
+    """Return the local date (``settings.TIME_ZONE``) of ``moment`` (aware): ``SpendDay.day``."""
+    return timezone.localdate(moment, timezone.get_default_timezone())
+
+
+class SpendDay(models.Model):
+    """Captured and released credits per local day, provider, mode, resolution and sound,
+    for the whole team: ``SpendRollup`` without the member, by day.
+
+    A year of the team's spend is at most 366 days times the catalog's combinations of rows,
+    whatever the number of jobs or members, where ``SpendRollup`` holds about one row per
+    capture at a team's usual density (one member rarely settles two jobs of one kind in a
+    quarter hour). The team spend page's series and breakdowns read it
+    (``selectors.reports.team_spend``; docs/architecture.md "Stored figures"). ``day`` is
+    the local date in ``settings.TIME_ZONE`` of the entry's ``created_at`` (``spend_day``):
+    the days the page shows. ``credits_capture`` and ``credits_release`` add to it in the
+    transaction that writes the entry, after the member's ``SpendRollup`` row; ``ledger_check``
+    compares it with the ledger. Changing ``TIME_ZONE`` moves day boundaries:
+    ``manage.py ledger_check --rebuild-spend-days`` then rewrites the rows
+    (docs/deploy.md).
+    """
+
+    day = models.DateField()
+    provider = models.CharField(max_length=20)
+    mode = models.CharField(max_length=20)
+    resolution = models.CharField(max_length=8)
+    sound = models.BooleanField()
+    captures = models.PositiveIntegerField(default=0)
+    captured = models.BigIntegerField("captured credits", default=0)
+    releases = models.PositiveIntegerField(default=0)
+    released = models.BigIntegerField("released credits", default=0)
+    failures = models.PositiveIntegerField(default=0)  # as in SpendRollup
+    cancels = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "provider", "mode", "resolution", "sound"],
+                name="spend_day_one_row_per_group",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(captured__gte=0, released__gte=0),
+                name="spend_day_credits_gte_0",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day:%Y-%m-%d} {self.provider} {self.mode}: {self.captured}"
 
 
 class AccountTotals(models.Model):

@@ -10,6 +10,7 @@ from datetime import date, datetime, time, timedelta
 
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from ..models import Generation
 
@@ -25,10 +26,10 @@ class Sort:
     PRICE_HIGH = "price-high"
     PRICE_LOW = "price-low"
     CHOICES = [
-        (NEWEST, "Newest first"),
-        (OLDEST, "Oldest first"),
-        (PRICE_HIGH, "Price: high to low"),
-        (PRICE_LOW, "Price: low to high"),
+        (NEWEST, _("Newest first")),
+        (OLDEST, _("Oldest first")),
+        (PRICE_HIGH, _("Price: high to low")),
+        (PRICE_LOW, _("Price: low to high")),
     ]
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.db.models import (
     BigIntegerField,
     Case,
+    CharField,
     Count,
     F,
     IntegerField,
@@ -21,8 +22,15 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
-from ..models import AccountTotals, CreditAccount, CreditEntry, Generation, SpendRollup
-from ..models.ledger import spend_slot
+from ..models import (
+    AccountTotals,
+    CreditAccount,
+    CreditEntry,
+    Generation,
+    SpendDay,
+    SpendRollup,
+)
+from ..models.ledger import CANCEL_OUTCOME, FAILURE_OUTCOMES, spend_day, spend_slot
 
 Kind = CreditEntry.Kind
 
@@ -224,16 +232,43 @@ def _rollup_key(slot, user_id, provider, mode, resolution, sound) -> tuple:
     return (slot, user_id, provider or "", mode or "", resolution or "", bool(sound))
 
 
-def rollup_mismatches() -> list[Mismatch]:
-    """Report each ``SpendRollup`` group (quarter hour, member, provider, mode, resolution,
-    sound) whose captures, captured credits, releases or released credits differ from the
-    ledger's captures and releases grouped the same way, including groups only one side has.
+# A settlement group's figures, in this order (``SpendRollup`` and ``SpendDay`` columns).
+GROUP_FIGURES = ("captures", "captured", "releases", "released", "failures", "cancels")
 
-    Reads every capture and release once (streamed), and every rollup row.
+
+def release_outcome_expression() -> Case:
+    """Return, per entry, the outcome its release ended its job with, as the ledger shows
+    it now: the generation's state when the entry releases the generation's latest hold
+    (a failover released an earlier one and held again), else "". ``services.ledger``
+    counts the same outcome when it writes the release (docs/architecture.md "Stored
+    figures")."""
+    latest_hold = (
+        CreditEntry.objects.filter(generation=OuterRef("generation"), kind=Kind.HOLD)
+        .order_by("-pk")
+        .values("pk")[:1]
+    )
+    return Case(
+        When(kind=Kind.RELEASE, hold_id=Subquery(latest_hold), then=F("generation__state")),
+        default=Value(""),
+        output_field=CharField(),
+    )
+
+
+def settlement_groups() -> tuple[dict[tuple, list[int]], dict[tuple, list[int]]]:
+    """Return the ledger's captures and releases grouped as ``SpendRollup`` rows (quarter
+    hour, member, provider, mode, resolution, sound) and as ``SpendDay`` rows (local day,
+    provider, mode, resolution, sound): ``GROUP_FIGURES`` per group (counts and credits).
+    Reads every capture and release once, streamed.
     """
-    ledger: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+
+    def empty() -> list[int]:
+        return [0] * len(GROUP_FIGURES)
+
+    rollup: dict[tuple, list[int]] = defaultdict(empty)
+    days: dict[tuple, list[int]] = defaultdict(empty)
     settlements = (
         CreditEntry.objects.filter(kind__in=[Kind.CAPTURE, Kind.RELEASE])
+        .annotate(outcome=release_outcome_expression())
         .order_by()
         .values_list(
             "created_at",
@@ -244,37 +279,75 @@ def rollup_mismatches() -> list[Mismatch]:
             "generation__sound",
             "kind",
             "amount",
+            "outcome",
         )
     )
-    for created_at, *dimensions, kind, amount in settlements.iterator(chunk_size=5000):
-        counts = ledger[_rollup_key(spend_slot(created_at), *dimensions)]
-        if kind == Kind.CAPTURE:
-            counts[0] += 1
-            counts[1] -= amount
-        else:
-            counts[2] += 1
-            counts[3] += amount
+    rows = settlements.iterator(chunk_size=5000)
+    for created_at, user_id, *dimensions, kind, amount, outcome in rows:
+        key = _rollup_key(spend_slot(created_at), user_id, *dimensions)
+        for counts in (rollup[key], days[(spend_day(created_at), *key[2:])]):
+            if kind == Kind.CAPTURE:
+                counts[0] += 1
+                counts[1] -= amount
+            else:
+                counts[2] += 1
+                counts[3] += amount
+                counts[4] += outcome in FAILURE_OUTCOMES
+                counts[5] += outcome == CANCEL_OUTCOME
+    return rollup, days
+
+
+def rollup_mismatches() -> list[Mismatch]:
+    """Report each ``SpendRollup`` group (quarter hour, member, provider, mode, resolution,
+    sound) and each ``SpendDay`` group (local day, provider, mode, resolution, sound) whose
+    figures (``GROUP_FIGURES``) differ from the ledger's captures and releases grouped the
+    same way, including groups only one side has.
+
+    Reads every capture and release once (streamed), and every rollup row.
+    """
+    ledger, ledger_days = settlement_groups()
+    zero = [0] * len(GROUP_FIGURES)
     stored: dict[tuple, list[int]] = {}
     fields = ("slot", "user_id", "provider", "mode", "resolution", "sound")
-    counts = ("captures", "captured", "releases", "released")
-    for row in SpendRollup.objects.values_list(*fields, *counts).iterator(chunk_size=5000):
+    for row in SpendRollup.objects.values_list(*fields, *GROUP_FIGURES).iterator(chunk_size=5000):
         stored[_rollup_key(*row[:6])] = list(row[6:])
     problems = []
     for key in sorted(set(ledger) | set(stored), key=lambda k: (k[0], *map(str, k[1:]))):
-        have, want = stored.get(key, [0, 0, 0, 0]), ledger.get(key, [0, 0, 0, 0])
+        have, want = stored.get(key, zero), ledger.get(key, zero)
         if have != want:
             slot, user_id, provider, mode, resolution, sound = key
             problems.append(
                 Mismatch(
                     f"spend rollup {slot:%Y-%m-%d %H:%M} UTC, user {user_id}, "
                     f"{provider}/{mode}/{resolution}/sound {'on' if sound else 'off'}",
-                    "stored captures={}, captured={}, releases={}, released={}; ".format(*have)
-                    + "ledger gives captures={}, captured={}, releases={}, released={}".format(
-                        *want
-                    ),
+                    _counts_text(have, want),
+                )
+            )
+    stored_days = {
+        (day, *_rollup_key(None, None, *dimensions)[2:]): list(figures)
+        for day, *dimensions, figures in (
+            (row[0], *row[1:5], row[5:])
+            for row in SpendDay.objects.values_list("day", *fields[2:], *GROUP_FIGURES)
+        )
+    }
+    for key in sorted(set(ledger_days) | set(stored_days), key=lambda k: tuple(map(str, k))):
+        have, want = stored_days.get(key, zero), ledger_days.get(key, zero)
+        if have != want:
+            day, provider, mode, resolution, sound = key
+            problems.append(
+                Mismatch(
+                    f"team spend day {day:%Y-%m-%d}, "
+                    f"{provider}/{mode}/{resolution}/sound {'on' if sound else 'off'}",
+                    _counts_text(have, want),
                 )
             )
     return problems
+
+
+def _counts_text(have: list[int], want: list[int]) -> str:
+    stored = ", ".join(f"{name}={value}" for name, value in zip(GROUP_FIGURES, have, strict=True))
+    ledger = ", ".join(f"{name}={value}" for name, value in zip(GROUP_FIGURES, want, strict=True))
+    return f"stored {stored}; ledger gives {ledger}"
 
 
 def _totals_from_entries() -> Iterator[tuple[tuple, tuple]]:

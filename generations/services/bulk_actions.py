@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 
 from ..catalog import UnsupportedRequest
 from ..models import AuditEntry, Generation, GenerationInput, User
@@ -66,9 +67,14 @@ def _owned(*, user: User, ids: list[int], lock: bool = False) -> tuple[list[Gene
 
 def _check_size(ids: list[int]) -> None:
     if not ids:
-        raise BulkRefused("Select at least one video.")
+        raise BulkRefused(gettext("Select at least one video."))
     if len(set(ids)) > BULK_MAX:
-        raise BulkRefused(f"Select at most {BULK_MAX} videos at a time.")
+        raise BulkRefused(gettext("Select at most %(max)d videos at a time.") % {"max": BULK_MAX})
+
+
+def _nothing_submitted(error: Exception) -> str:
+    """Return ``error``'s message followed by "Nothing was submitted." in the active language."""
+    return gettext("%(reason)s Nothing was submitted.") % {"reason": error}
 
 
 def _audit(user: User, action: str, generations: list[Generation], **after) -> None:
@@ -162,8 +168,11 @@ def generations_delete(*, user: User, ids: list[int]) -> BulkOutcome:
         running = [g for g in rows if g.is_in_flight or g.result_state == "pending"]
         if running:
             raise BulkRefused(
-                f"Generation #{running[0].pk} is still running; a job can be deleted once it "
-                "has finished. Nothing was deleted."
+                gettext(
+                    "Generation #%(pk)s is still running; a job can be deleted once it has"
+                    " finished. Nothing was deleted."
+                )
+                % {"pk": running[0].pk}
             )
         names = [g.result_file.name for g in rows if g.result_file]
         busy = (
@@ -175,8 +184,11 @@ def generations_delete(*, user: User, ids: list[int]) -> BulkOutcome:
         )
         if busy is not None:
             raise BulkRefused(
-                f"A selected video is the source of generation #{busy}, still running; delete "
-                "it once that job has finished. Nothing was deleted."
+                gettext(
+                    "A selected video is the source of generation #%(pk)s, still running;"
+                    " delete it once that job has finished. Nothing was deleted."
+                )
+                % {"pk": busy}
             )
         files = [(g.result_file.storage, g.result_file.name) for g in rows if g.result_file]
         files += [(g.poster.storage, g.poster.name) for g in rows if g.poster]
@@ -213,16 +225,22 @@ def _again_spec(generation: Generation, *, user: User) -> GenerationSpec:
     source = generation.source_generation
     if source is not None and source.deleted_at is not None:
         raise BulkRefused(
-            f"The source video of #{generation.pk} (#{source.pk}) was deleted; it cannot be "
-            "extended again. Nothing was submitted."
+            gettext(
+                "The source video of #%(pk)s (#%(source)s) was deleted; it cannot be extended"
+                " again. Nothing was submitted."
+            )
+            % {"pk": generation.pk, "source": source.pk}
         )
     if (
         source is not None
         and not Generation.objects.extendable_by(user).filter(pk=source.pk).exists()
     ):
         raise BulkRefused(
-            f"The source video of #{generation.pk} (#{source.pk}) is no longer shared with "
-            "you; it cannot be extended again. Nothing was submitted."
+            gettext(
+                "The source video of #%(pk)s (#%(source)s) is no longer shared with you; it"
+                " cannot be extended again. Nothing was submitted."
+            )
+            % {"pk": generation.pk, "source": source.pk}
         )
     return GenerationSpec(
         mode=generation.mode,
@@ -271,7 +289,7 @@ def generations_again(*, user: User, ids: list[int]) -> BulkOutcome:
         .order_by("pk")
     )
     if not rows:
-        raise BulkRefused("None of the selected videos is yours. Nothing was submitted.")
+        raise BulkRefused(gettext("None of the selected videos is yours. Nothing was submitted."))
     specs = [_again_spec(g, user=user) for g in rows]
     if any(i.stored_name for s in specs for i in s.inputs) and not stored_inputs_available():
         raise BulkRefused(InputsNotConfigured.message)
@@ -287,10 +305,15 @@ def generations_again(*, user: User, ids: list[int]) -> BulkOutcome:
             for s in specs
         )
     except UnsupportedRequest as error:
-        raise BulkRefused(f"{error} Nothing was submitted.") from None
+        raise BulkRefused(_nothing_submitted(error)) from None
     if refusal := spending_limits(user=user).refusal(total):
         raise BulkRefused(
-            f"{len(specs)} new jobs: {refusal} Nothing was submitted; select fewer videos."
+            ngettext(
+                "%(count)d new job: %(refusal)s Nothing was submitted; select fewer videos.",
+                "%(count)d new jobs: %(refusal)s Nothing was submitted; select fewer videos.",
+                len(specs),
+            )
+            % {"count": len(specs), "refusal": refusal}
         )
     try:
         with transaction.atomic():
@@ -304,5 +327,5 @@ def generations_again(*, user: User, ids: list[int]) -> BulkOutcome:
             )
     except (LedgerError, UnsupportedRequest, InputsNotConfigured) as error:
         # The balance changed since the check above: the transaction rolled every hold back.
-        raise BulkRefused(f"{error} Nothing was submitted.") from None
+        raise BulkRefused(_nothing_submitted(error)) from None
     return BulkOutcome(done=created, skipped=len(wanted) - len(rows))

@@ -18,15 +18,23 @@ moves must not wait on, or fail with, an SMTP server (issue #12 item 13).
 import uuid
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.translation import gettext, ngettext
 
 from ..i18n import credits_text
-from ..models import AccountTotals, CreditAccount, CreditEntry, Generation, SpendRollup, User
-from ..models.ledger import spend_slot
+from ..models import (
+    AccountTotals,
+    CreditAccount,
+    CreditEntry,
+    Generation,
+    SpendDay,
+    SpendRollup,
+    User,
+)
+from ..models.ledger import CANCEL_OUTCOME, FAILURE_OUTCOMES, spend_day, spend_slot
 from ..queue import enqueue
 
 Kind = CreditEntry.Kind
@@ -379,7 +387,9 @@ def credits_hold(
     )
 
 
-def _settle(hold: CreditEntry, *, kind: str, actor: User | None, memo: str) -> CreditEntry | None:
+def _settle(
+    hold: CreditEntry, *, kind: str, actor: User | None, memo: str, outcome: str = ""
+) -> CreditEntry | None:
     """Capture or release ``hold`` once; return None if it was already settled.
 
     The unique constraint on ``CreditEntry.hold`` decides, not a prior read: a second
@@ -402,7 +412,9 @@ def _settle(hold: CreditEntry, *, kind: str, actor: User | None, memo: str) -> C
                     generation=hold.generation,
                     hold=hold,
                 )
-                _roll_up(entry, user_id=account.user_id, generation=hold.generation)
+                _roll_up(
+                    entry, user_id=account.user_id, generation=hold.generation, outcome=outcome
+                )
                 return entry
         except IntegrityError:
             if CreditEntry.objects.filter(hold=hold).exists():
@@ -410,17 +422,13 @@ def _settle(hold: CreditEntry, *, kind: str, actor: User | None, memo: str) -> C
             raise
 
 
-def _roll_up(entry: CreditEntry, *, user_id: int, generation: Generation | None) -> None:
-    """Add a capture or release ``entry`` to its ``SpendRollup`` row, in its transaction.
-
-    Update first; when the row does not exist yet, insert it in a savepoint, and if a
-    concurrent transaction inserted it first (the unique constraint refuses ours), update
-    the row it committed. Settlements of one member are serialised by their account lock
-    anyway, so the row never loses an increment (docs/architecture.md "Stored figures").
-    """
-    key = {
-        "slot": spend_slot(entry.created_at),
-        "user_id": user_id,
+def _roll_up(
+    entry: CreditEntry, *, user_id: int, generation: Generation | None, outcome: str = ""
+) -> None:
+    """Add a capture or release ``entry`` to its ``SpendRollup`` row and to the team's
+    ``SpendDay`` row, in its transaction (docs/architecture.md "Stored figures"); a release
+    that ends its job (``outcome``) also counts as a failure or a cancel."""
+    dimensions = {
         "provider": generation.provider if generation else "",
         "mode": generation.mode if generation else "",
         "resolution": generation.resolution if generation else "",
@@ -430,13 +438,35 @@ def _roll_up(entry: CreditEntry, *, user_id: int, generation: Generation | None)
         counts = {"captures": 1, "captured": -entry.amount}
     else:
         counts = {"releases": 1, "released": entry.amount}
+        if outcome in FAILURE_OUTCOMES:
+            counts["failures"] = 1
+        elif outcome == CANCEL_OUTCOME:
+            counts["cancels"] = 1
+    _add_to_row(
+        SpendRollup,
+        {"slot": spend_slot(entry.created_at), "user_id": user_id, **dimensions},
+        counts,
+    )
+    # The team-wide row last: every settlement of the day and kind updates it, so it is
+    # held for the shortest time (one row per transaction, so no lock order to get wrong).
+    _add_to_row(SpendDay, {"day": spend_day(entry.created_at), **dimensions}, counts)
+
+
+def _add_to_row(model, key: dict, counts: dict[str, int]) -> None:
+    """Add ``counts`` to the ``model`` row of ``key``, creating it when missing.
+
+    Update first; when the row does not exist yet, insert it in a savepoint, and if a
+    concurrent transaction inserted it first (the unique constraint refuses ours), update
+    the row it committed: the row never loses an increment. The UPDATE's row lock
+    serialises concurrent settlements of one row until their transactions end.
+    """
     increments = {name: F(name) + value for name, value in counts.items()}
-    rows = SpendRollup.objects.filter(**key)
+    rows = model.objects.filter(**key)
     if rows.update(**increments):
         return
     try:
         with transaction.atomic():
-            SpendRollup.objects.create(**key, **counts)
+            model.objects.create(**key, **counts)
     except IntegrityError:
         rows.update(**increments)
 
@@ -453,10 +483,51 @@ def credits_capture(
 
 
 def credits_release(
-    *, hold: CreditEntry, actor: User | None = None, memo: str = ""
+    *, hold: CreditEntry, actor: User | None = None, memo: str = "", outcome: str = ""
 ) -> CreditEntry | None:
     """Refund a hold: its credits return from ``held`` to the available balance.
 
+    Args:
+        outcome: the job's final state when this release ends it (``failed``, ``expired``
+            or ``canceled``), counted in the spend rollups' jobs by outcome; empty when the
+            job goes on (a failover releases the first provider's hold and holds anew).
+
     Returns the release entry, or None when the hold was already captured or released.
     """
-    return _settle(hold, kind=Kind.RELEASE, actor=actor, memo=memo or "Refund")
+    return _settle(hold, kind=Kind.RELEASE, actor=actor, memo=memo or "Refund", outcome=outcome)
+
+
+def spend_days_rebuild() -> int:
+    """Rewrite every ``SpendDay`` row from the ledger, in one transaction; return how many
+    rows it wrote.
+
+    For a change of ``settings.TIME_ZONE`` (which moves the local days' boundaries) or a
+    mismatch ``ledger_check`` reported (``manage.py ledger_check --rebuild-spend-days``,
+    docs/deploy.md). On PostgreSQL the table is locked first (EXCLUSIVE: reads go on) and
+    the ledger read under the lock, so a settlement committed meanwhile is either read or
+    adds to the new rows after they commit; none is lost or counted twice. SQLite runs one
+    writer at a time anyway.
+    """
+    from ..selectors.ledger import GROUP_FIGURES, settlement_groups
+
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"LOCK TABLE {SpendDay._meta.db_table} IN EXCLUSIVE MODE")
+        _, days = settlement_groups()
+        SpendDay.objects.all().delete()
+        SpendDay.objects.bulk_create(
+            [
+                SpendDay(
+                    day=day,
+                    provider=provider,
+                    mode=mode,
+                    resolution=resolution,
+                    sound=sound,
+                    **dict(zip(GROUP_FIGURES, figures, strict=True)),
+                )
+                for (day, provider, mode, resolution, sound), figures in days.items()
+            ],
+            batch_size=5000,
+        )
+    return len(days)

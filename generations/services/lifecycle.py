@@ -853,6 +853,7 @@ def generation_finalize(
                 hold=hold,
                 actor=actor,
                 memo=f"Refund: generation #{generation.pk} {outcome.state}",
+                outcome=outcome.state,
             )
             transaction.on_commit(lambda: _enqueue_notify(generation.pk))
         if settlement is None:

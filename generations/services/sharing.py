@@ -8,6 +8,7 @@ request that changes nothing (sharing twice) writes nothing.
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from ..models import AuditEntry, Generation, User
 from .audit import audit_record
@@ -46,8 +47,11 @@ def generation_share_set(*, actor: User, generation_id: int, shared: bool) -> Ge
             generation = candidates.get(pk=generation_id, user=actor)
         if shared and not generation.has_video:
             raise NotShareable(
-                f"Generation #{generation.pk} has no stored video yet; only a finished video "
-                "can be shared."
+                gettext(
+                    "Generation #%(pk)s has no stored video yet; only a finished video can be"
+                    " shared."
+                )
+                % {"pk": generation.pk}
             )
         was_shared = generation.shared_at is not None
         if was_shared == shared:

@@ -19,6 +19,7 @@ from django.utils.translation import gettext, ngettext
 from django.views import View
 from django.views.generic import TemplateView
 
+from .. import formats
 from ..archives import generations_zip, zip_response
 from ..forms.bulk import BulkActionForm, IdListField
 from ..models import Generation
@@ -35,10 +36,6 @@ def safe_next(request, fallback: str = "") -> str:
     ):
         return target
     return fallback or reverse("generations:list")
-
-
-def _videos(count: int) -> str:
-    return ngettext("%(n)d video", "%(n)d videos", count) % {"n": count}
 
 
 def _skipped(count: int) -> str:
@@ -109,7 +106,7 @@ class GenerationBulkView(View):
         rows, skipped = bulk_zip_generations(user=request.user, ids=ids, limit=BULK_MAX)
         archive, missing = generations_zip(rows)
         if len(rows) == missing:
-            messages.error(request, "None of the selected videos can be downloaded.")
+            messages.error(request, gettext("None of the selected videos can be downloaded."))
             return HttpResponseRedirect(back)
         if skipped + missing:
             # Shown on the next page the member opens; the ZIP itself cannot say it.
@@ -126,34 +123,53 @@ class GenerationBulkView(View):
 
     def _hide(self, request, ids: list[int]) -> str:
         outcome = bulk_actions.generations_hide(user=request.user, ids=ids, hidden=True)
-        return (
-            f"Hid {_videos(len(outcome.done))}; the Hidden filter lists them and shows them "
-            f"again.{_skipped(outcome.skipped)}"
-        )
+        count = len(outcome.done)
+        return ngettext(
+            "Hid %(n)d video; the Hidden filter lists them and shows them again.",
+            "Hid %(n)d videos; the Hidden filter lists them and shows them again.",
+            count,
+        ) % {"n": count} + _skipped(outcome.skipped)
 
     def _unhide(self, request, ids: list[int]) -> str:
         outcome = bulk_actions.generations_hide(user=request.user, ids=ids, hidden=False)
-        return f"{_videos(len(outcome.done))} back in the gallery.{_skipped(outcome.skipped)}"
+        count = len(outcome.done)
+        return ngettext(
+            "%(n)d video back in the gallery.", "%(n)d videos back in the gallery.", count
+        ) % {"n": count} + _skipped(outcome.skipped)
 
     def _favourite(self, request, ids: list[int]) -> str:
         outcome = bulk_actions.generations_favourite(user=request.user, ids=ids)
-        return f"Added {_videos(len(outcome.done))} to favourites.{_skipped(outcome.skipped)}"
+        count = len(outcome.done)
+        return ngettext(
+            "Added %(n)d video to favourites.", "Added %(n)d videos to favourites.", count
+        ) % {"n": count} + _skipped(outcome.skipped)
 
     def _delete(self, request, ids: list[int]) -> str:
         outcome = bulk_actions.generations_delete(user=request.user, ids=ids)
-        return (
-            f"Deleted {_videos(len(outcome.done))} from storage; their records and credit "
-            f"history stay on the Usage page.{_skipped(outcome.skipped)}"
-        )
+        count = len(outcome.done)
+        return ngettext(
+            "Deleted %(n)d video from storage; their records and credit history stay on the"
+            " Usage page.",
+            "Deleted %(n)d videos from storage; their records and credit history stay on the"
+            " Usage page.",
+            count,
+        ) % {"n": count} + _skipped(outcome.skipped)
 
     def _again(self, request, ids: list[int]) -> str:
         outcome = bulk_actions.generations_again(user=request.user, ids=ids)
         credits = sum(g.price_credits for g in outcome.done)
-        numbers = ", ".join(f"#{g.pk}" for g in outcome.done)
-        return (
-            f"Queued {len(outcome.done)} new jobs ({numbers}); {credits:,} credits are "
-            f"reserved until they finish.{_skipped(outcome.skipped)}"
-        )
+        jobs = ngettext("%(n)d new job", "%(n)d new jobs", len(outcome.done)) % {
+            "n": len(outcome.done)
+        }
+        return ngettext(
+            "Queued %(jobs)s (%(numbers)s); %(credits)s credit is reserved until they finish.",
+            "Queued %(jobs)s (%(numbers)s); %(credits)s credits are reserved until they finish.",
+            credits,
+        ) % {
+            "jobs": jobs,
+            "numbers": ", ".join(f"#{g.pk}" for g in outcome.done),
+            "credits": formats.credits(credits),
+        } + _skipped(outcome.skipped)
 
 
 class GenerationBulkDeleteView(TemplateView):

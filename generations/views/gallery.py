@@ -10,6 +10,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
 from django.views import View
 from django.views.generic import ListView
 
@@ -99,9 +100,12 @@ class GenerationShareView(View):
         else:
             messages.success(
                 request,
-                f"Video #{generation.pk} is shared in the team library."
-                if shared
-                else f"Video #{generation.pk} is no longer in the team library.",
+                (
+                    gettext("Video #%(pk)s is shared in the team library.")
+                    if shared
+                    else gettext("Video #%(pk)s is no longer in the team library.")
+                )
+                % {"pk": generation.pk},
             )
         target = request.POST.get("next", "")
         safe = target.startswith("/") and url_has_allowed_host_and_scheme(

@@ -16,6 +16,7 @@ import csv
 from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 
+from django.core.paginator import Paginator
 from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.urls import reverse
 from django.utils import dateformat, formats
@@ -39,14 +40,15 @@ from ..selectors.reports import (
     month_first_day,
     statement_rows,
     statement_totals,
-    team_spend,
-    team_spend_rows,
 )
+from ..selectors.team_spend import members_with_jobs, team_spend, team_spend_rows
 from ..services.provider_balances import provider_balances_refresh_request
 from .mixins import ManagerRequiredMixin
 
 STATEMENT_PAGE_SIZE = 25
 MEMBER_CHART_BARS = 20
+# Rows of the team spend page's member table per page (1,000 rows were 450 KiB of HTML).
+MEMBERS_PER_PAGE = 50
 CSV_CHUNK_ROWS = 2000
 
 
@@ -290,7 +292,7 @@ def _member_rows(members, member_query: str) -> SafeString:
     members took longer than the page's every query together (issue #14)."""
     group = _grouper()
     query = format_html("{}&amp;", member_query) if member_query else ""
-    inactive = format_html(' <small class="meta">{}</small>', "(deactivated)")
+    inactive = format_html(' <small class="meta">{}</small>', gettext("(deactivated)"))
     rows = (
         (
             member.username,
@@ -345,9 +347,17 @@ class TeamSpendView(ManagerRequiredMixin, TemplateView):
             period=period,
             user_id=form.chosen_member(),
             provider=form.chosen_provider(),
+            member_jobs=False,
         )
-        # The chart shows the biggest spenders; the table below lists every member.
+        # The chart shows the biggest spenders; the table below lists every member, a page
+        # at a time, whose jobs are counted for that page only (issue #14).
         spenders = [m for m in report.members if m.credits][:MEMBER_CHART_BARS]
+        page_obj = Paginator(report.members, MEMBERS_PER_PAGE).get_page(
+            self.request.GET.get("page")
+        )
+        members = members_with_jobs(
+            page_obj.object_list, first=first, last=last, provider=form.chosen_provider()
+        )
         query = _query_without(self.request, "page")
         return super().get_context_data(
             form=form,
@@ -355,9 +365,8 @@ class TeamSpendView(ManagerRequiredMixin, TemplateView):
             periods=Period.choices,
             chosen_member=form.chosen_member(),
             member_query=_query_without(self.request, "page", "member"),
-            member_rows=_member_rows(
-                report.members, _query_without(self.request, "page", "member")
-            ),
+            member_rows=_member_rows(members, _query_without(self.request, "page", "member")),
+            page_obj=page_obj,
             provider_choices=Provider.choices,
             provider_query=_query_without(self.request, "page", "provider"),
             balances=self.balances(),

@@ -19,7 +19,6 @@
   const interpolate = window.interpolate
     || ((format, values) => format.replace(/%\((\w+)\)s/g, (_, key) => String(values[key])));
   const LANGUAGE = document.documentElement.lang || "en";
-  const number = (n) => n.toLocaleString(LANGUAGE);
 
   const boxes = () => Array.from(document.querySelectorAll("input[data-bulk-id][form=bulk-form]"));
 
@@ -31,7 +30,8 @@
       if (card) card.toggleAttribute("data-selected", box.checked);
     });
     const n = list.filter((box) => box.checked).length;
-    count.textContent = interpolate(ngettext("%(count)s selected", "%(count)s selected", n), { count: number(n) }, true);
+    count.textContent = interpolate(
+      ngettext("%(count)s selected", "%(count)s selected", n), { count: n.toLocaleString(LANGUAGE) }, true);
     form.toggleAttribute("data-selected", n > 0);
     if (all) {
       all.checked = n > 0 && n === list.length;
@@ -75,9 +75,9 @@
     if (gallery && n === 0) {
       event.preventDefault();
       const announcer = document.getElementById("live-announcer");
-      const nothing = gettext("Select at least one video first.");
-      if (announcer) announcer.textContent = nothing;
-      count.textContent = nothing;
+      const message = gettext("Select at least one video first.");
+      if (announcer) announcer.textContent = message;
+      count.textContent = message;
       return;
     }
     // Generate again holds credits: one click, one submission (the server's token guards too).
@@ -89,7 +89,8 @@
     if (form.elements.action.value !== "delete" || form.elements.confirmed
         || !dialog || typeof dialog.showModal !== "function") return;
     event.preventDefault();
-    dialog.querySelector("[data-bulk-delete-count]").textContent = interpolate(ngettext("%(count)s video", "%(count)s videos", n), { count: number(n) }, true);
+    dialog.querySelector("[data-bulk-delete-count]").textContent = interpolate(
+      ngettext("%(count)s video", "%(count)s videos", n), { count: n.toLocaleString(LANGUAGE) }, true);
     dialog.showModal();
   });
   if (dialog) {

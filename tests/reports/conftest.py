@@ -181,7 +181,7 @@ class LedgerBuilder:
             if outcome == State.SUCCEEDED:
                 credits_capture(hold=made["hold"])
             else:
-                credits_release(hold=made["hold"])
+                credits_release(hold=made["hold"], outcome=outcome)
 
         generation = self._at(at, create)
         if outcome in State.final():

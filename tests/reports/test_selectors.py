@@ -15,9 +15,8 @@ from generations.selectors.reports import (
     member_usage,
     statement_rows,
     statement_totals,
-    team_spend,
-    team_spend_rows,
 )
+from generations.selectors.team_spend import team_spend, team_spend_rows
 from tests.factories import UserFactory
 
 from .conftest import balance_after_each, spent_between
@@ -167,22 +166,53 @@ def test_month_buckets_follow_the_local_calendar(history):
     )
 
 
+def ended_jobs(start, end, **filters) -> dict[str, int]:
+    """Count the jobs whose settlement ended them in ``[start, end)``, by final state, from
+    the ledger and the jobs themselves (``filters`` on the generation): what the team report
+    counts as jobs (docs/architecture.md "Stored figures")."""
+    settlements = CreditEntry.objects.filter(
+        kind__in=["capture", "release"], created_at__gte=start, created_at__lt=end
+    )
+    counts: dict[str, int] = {}
+    for generation in Generation.objects.filter(
+        pk__in=settlements.values("generation"), **filters
+    ).exclude(state__in=["queued", "submitting", "submitted", "unknown"]):
+        counts[generation.state] = counts.get(generation.state, 0) + 1
+    return counts
+
+
 def test_jobs_and_failure_rate_per_member(history):
+    """Jobs are those that ended in the range, by outcome, counted when they settled: the
+    job held in one range and settled in the next counts in the next, like its spend."""
     first, last = MONTHS[0], month_end(MONTHS[-1])
     report = team_spend(first=first, last=last, period=Period.MONTH)
     start, end = day_range(first, last)
-    created = Generation.objects.filter(created_at__gte=start, created_at__lt=end)
-    assert report.jobs == created.count()
+    everyone = ended_jobs(start, end)
+    assert report.jobs == sum(everyone.values())
+    assert report.succeeded == everyone["succeeded"]
+    assert report.failed == everyone["failed"] + everyone["expired"]
+    in_flight = Generation.objects.filter(state="submitted", created_at__gte=start)
+    assert in_flight.exists()  # held in the range, not ended: not counted
     member = history[0]
     row = next(m for m in report.members if m.user_id == member.pk)
-    mine = created.filter(user=member)
-    failed = mine.filter(state__in=["failed", "expired"]).count()
-    succeeded = mine.filter(state="succeeded").count()
-    assert (row.jobs, row.succeeded, row.failed) == (mine.count(), succeeded, failed)
-    assert failed and succeeded
-    assert row.failure_rate == (Decimal(100) * failed / (failed + succeeded)).quantize(
+    mine = ended_jobs(start, end, user=member)
+    failed = mine.get("failed", 0) + mine.get("expired", 0)
+    assert (row.jobs, row.succeeded, row.failed) == (sum(mine.values()), mine["succeeded"], failed)
+    assert failed and row.succeeded
+    assert row.failure_rate == (Decimal(100) * failed / (failed + row.succeeded)).quantize(
         Decimal("0.1")
     )
+
+
+def test_jobs_ended_in_a_month_count_in_that_month(history):
+    """A job held on the last evening of January and captured after midnight in February
+    counts in February's jobs, with its spend."""
+    january = team_spend(first=MONTHS[0], last=month_end(MONTHS[0]), period=Period.MONTH)
+    start, end = day_range(MONTHS[0], month_end(MONTHS[0]))
+    ended = ended_jobs(start, end)
+    assert january.jobs == sum(ended.values())
+    created = Generation.objects.filter(created_at__gte=start, created_at__lt=end).count()
+    assert january.jobs != created  # the late captures moved to February
 
 
 def test_member_filter_reports_one_member(history):
@@ -228,8 +258,7 @@ def test_provider_filter_reports_one_providers_jobs(history, provider):
     assert sum(b.credits for b in report.buckets) == report.credits
     assert sum(m.credits for m in report.members) == report.credits
     assert sum(g.credits for g in report.by_mode_resolution) == report.credits
-    created = Generation.objects.filter(created_at__gte=start, created_at__lt=end)
-    assert report.jobs == created.filter(provider=provider).count()
+    assert report.jobs == sum(ended_jobs(start, end, provider=provider).values()) > 0
     member = history[1]
     row = next(m for m in report.members if m.user_id == member.pk)
     assert row.credits == spent_between(start, end, user=member, provider=provider)

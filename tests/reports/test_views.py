@@ -499,8 +499,9 @@ def _member_with_jobs(size: int, ledger):
 
 
 # Session, user, manager permissions, the credits bar, provider alerts, the provider balance
-# readings and the report's own.
-TEAM_PAGE_QUERIES = 12
+# readings and the report's own (series, breakdowns, members' spend from two AccountTotals
+# queries or one rollup query, the team's jobs by state, the members, the page's jobs).
+TEAM_PAGE_QUERIES = 14
 
 
 def fresh_balance_readings() -> None:

@@ -37,6 +37,7 @@ from tests.factories import GenerationFactory, UserFactory
 pytestmark = pytest.mark.django_db
 
 migration = importlib.import_module("generations.migrations.0020_ledger_figures")
+outcomes_migration = importlib.import_module("generations.migrations.0030_spend_day")
 START = datetime(2026, 3, 2, 9, 7, tzinfo=UTC)
 
 
@@ -53,8 +54,8 @@ def capture(hold):
 
 
 def release(hold):
-    """Release ``hold`` and mark its job failed."""
-    entry = credits_release(hold=hold)
+    """Release ``hold`` and mark its job failed, as the lifecycle does."""
+    entry = credits_release(hold=hold, outcome="failed")
     Generation.objects.filter(pk=hold.generation_id).update(state="failed")
     return entry
 
@@ -233,6 +234,7 @@ def test_the_migration_backfill_recomputes_both_figures_from_the_ledger():
     editor = CursorEditor()
     migration.backfill_balance_after(apps, editor)
     migration.backfill_spend_rollup(apps, editor)
+    outcomes_migration.backfill_outcomes(apps, editor)  # 0030 adds the jobs by outcome
     assert dict(CreditEntry.objects.values_list("pk", "balance_after")) == replayed_balances()
     assert rollup_groups() == expected_rollup == ledger_groups()
     with pytest.raises(Exception, match="append-only"), transaction.atomic():

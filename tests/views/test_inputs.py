@@ -75,7 +75,7 @@ def test_a_final_job_without_expiry_is_not_served(client, stored_input):
     generation = stored_input.generation
     generation.state = "failed"
     generation.save(update_fields=["state"])
-    credits_release(hold=generation.credit_entries.get(kind="hold"))
+    credits_release(hold=generation.credit_entries.get(kind="hold"), outcome="failed")
     assert client.get(public_url(stored_input)).status_code == 404
 
 

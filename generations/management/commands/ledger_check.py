@@ -5,12 +5,24 @@ from django.utils.translation import ngettext
 
 from generations.metrics import LEDGER_CHECK_MISMATCHES, metric_set
 from generations.selectors.ledger import ledger_mismatches
+from generations.services.ledger import spend_days_rebuild
 
 
 class Command(BaseCommand):
     help = "Recompute every credit account from its ledger entries. Exits 1 on any mismatch."
 
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--rebuild-spend-days",
+            action="store_true",
+            help="First rewrite the team's spend per local day from the ledger (after a "
+            "change of TIME_ZONE, or a spend-day mismatch), then check.",
+        )
+
     def handle(self, *args, **options) -> None:
+        if options["rebuild_spend_days"]:
+            rows = spend_days_rebuild()
+            self.stdout.write(f"Rewrote {rows} spend-day rows from the ledger.")
         problems = ledger_mismatches()
         # Kept for /metrics (seedance_ledger_check_mismatches and its time).
         metric_set(LEDGER_CHECK_MISMATCHES, len(problems))
