@@ -95,6 +95,17 @@ class CapForm(forms.Form):
     )
 
 
+class LanguageSelect(forms.Select):
+    """Each language named in its own language ("English", "Русский"; docs/i18n.md), its
+    ``<option>`` marked with that ``lang`` so screen readers say it right."""
+
+    def create_option(self, name, value, *args, **kwargs):
+        option = super().create_option(name, value, *args, **kwargs)
+        if value:
+            option["attrs"]["lang"] = value
+        return option
+
+
 class NotificationSettingsForm(forms.ModelForm):
     """A member's own settings (profile page): language (docs/i18n.md) and notifications."""
 
@@ -106,6 +117,7 @@ class NotificationSettingsForm(forms.ModelForm):
             "notify_on_finish": _("E-mail me when a video succeeds or fails"),
             "low_balance_threshold": _("E-mail me when my available credits fall below"),
         }
+        widgets = {"language": LanguageSelect}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

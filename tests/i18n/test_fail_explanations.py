@@ -48,8 +48,8 @@ def test_a_failed_jobs_page_in_russian_explains_in_russian_and_quotes_the_provid
     )
     client.force_login(member)
     page = client.get(reverse("generations:detail", args=[job.pk])).content.decode()
-    assert f'<span data-testid="fail-message">{PROVIDER_SAID}</span>' in page
-    assert "<small>(SensitiveContent)</small>" in page
+    assert f'<span data-testid="fail-message"><span lang="en">{PROVIDER_SAID}</span></span>' in page
+    assert "<small>(<code>SensitiveContent</code>)</small>" in page
     assert (
         '<p data-testid="fail-explanation">Фильтр контента видеосервиса отклонил промпт или '
         "входное изображение. Измените их и попробуйте снова.</p>"
