@@ -258,7 +258,7 @@ def walk_gallery(walk: Walk, page, base: str, world) -> None:
     page.goto(
         base
         + reverse("generations:list")
-        + "?q=ничего+похожего&state=succeeded&from=2020-01-01&sort=bogus"
+        + "?q=ничего+похожего&state=succeeded&from=2020-01-01&sort=неведомо"
     )
     walk.look(page, "gallery, filters, one not understood, no match")
     page.goto(base + reverse("generations:bulk_delete") + f"?ids={world.finished.pk}")
