@@ -255,6 +255,7 @@ class GenerationForm(forms.Form):
     )
     seed = forms.IntegerField(
         required=False,
+        label=_("Seed"),
         min_value=catalog.SEED_MIN,
         max_value=catalog.SEED_MAX,
         help_text=_("Optional, 0-2147483647: the same seed gives a similar continuation."),
