@@ -6,11 +6,12 @@ browser asking for Russian (``Accept-Language``) and once for members who saved 
 their profile while the browser asks for English. On every page it reads what a person reads
 or hears: visible text, ``aria-label``/``title``/``placeholder``/``alt``, the value of submit
 buttons, the options of visible lists and the document's ``<title>``. Any run of two or more
-Latin letters that is not in ``ALLOWED`` fails the test, and the failure lists every one, page
-by page.
+Latin letters that is not in ``ALLOWED``, or English digit grouping ("20,000"), fails the test,
+and the failure lists every such text once, with the element it was in and every page it was
+on (also written to ``tests/e2e/artifacts/russian-walk-<how>.txt``).
 
-Not read (each a decision of docs/i18n.md "What is not translated, and why"): elements whose nearest
-``lang`` is not Russian (the provider's own words, language names in the switch), elements
+Not read (docs/i18n.md "What is not translated, and why"): elements whose nearest ``lang`` is
+not Russian (the provider's own words, language names in the switch), elements
 marked ``translate="no"``, and code (``<code>``, ``<pre>``, ``<kbd>``, ``<samp>``: model ids,
 API examples). What people type is written in Russian by the ``russian_world`` fixture.
 
@@ -62,7 +63,7 @@ ALLOWED = {
     "MP",  # MP4
     "US",  # US$
     "px",
-    "UTC",  # the time zone in dates ("29 ноя 2026, 14:05 UTC")
+    "UTC",  # the time zone in dates ("29 ноября 2026, 14:05 UTC")
     "REST",  # "REST API"
     "POST",  # an HTTP method, in the webhooks' description
     # File formats the upload fields take.
