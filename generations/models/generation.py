@@ -280,6 +280,31 @@ class Generation(models.Model):
             models.Index(
                 fields=["created_at", "user", "state", "provider"], name="generation_created_jobs"
             ),
+            # The admin list's filters on values most jobs do not have (generations/admin.py,
+            # docs/architecture.md "Admin lists at scale"): without them, a rare value made
+            # both the capped count and the newest-first page read the whole table.
+            models.Index(
+                fields=["-id"],
+                condition=~models.Q(failover_from=""),
+                name="generation_failover_newest",
+            ),
+            models.Index(
+                fields=["fail_code", "-id"],
+                condition=~models.Q(fail_code=""),
+                name="generation_fail_code_newest",
+            ),
+            models.Index(
+                fields=["result_state", "-id"],
+                condition=~models.Q(result_state=""),
+                name="generation_result_newest",
+            ),
+            models.Index(fields=["provider", "-id"], name="generation_provider_newest"),
+            models.Index(
+                fields=["-id"],
+                condition=models.Q(state__in=["queued", "submitting", "unknown", "submitted"])
+                | models.Q(state="succeeded", result_state="failed"),
+                name="generation_attention_newest",
+            ),
             # The gallery's "all variations of this group" link (?group=<uuid>).
             models.Index(
                 fields=["user", "variation_group"],
