@@ -361,6 +361,12 @@ class Generation(models.Model):
         return self.state == self.State.SUCCEEDED and self.result_state == self.ResultState.STORED
 
     @property
+    def in_team_library(self) -> bool:
+        """Tell whether the video is in the team library now (``GenerationQuerySet.shared``):
+        only then may other members see it, its prompt included (docs/gallery.md)."""
+        return self.shared_at is not None and self.has_video
+
+    @property
     def fail_explanation(self) -> str:
         """Return the portal's explanation of why the job ended without a video, by
         ``fail_code``, in the active language (``catalog.fail_explanation``); "" unless the
