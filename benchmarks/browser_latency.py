@@ -44,7 +44,8 @@ tab while jobs ran and while idle (``--idle`` seconds after the last job settled
 hidden tab's requests while hidden. Figures with targets: p95 of (visible - finalized) under
 1,000 ms; exactly one status request per job (the simulator's count); every job seen final in
 the page; the hidden tab made no request. Also printed: p50 and max, the slowest jobs, card
-fetches per job, and when the video itself showed (after its download). Exits 1 on a miss.
+fetches per job, where the time goes (waiting for the next ask, the ask's and the card's round
+trips, the paint), and when the video itself showed (after its download). Exits 1 on a miss.
 """
 
 from __future__ import annotations
@@ -123,8 +124,11 @@ OBSERVER_JS = """
   const fetch0 = window.fetch.bind(window);
   window.fetch = (input, init) => {
     const url = typeof input === "string" ? input : input.url;
-    note("fetch", {url, at: Date.now(), visibility: document.visibilityState});
-    return fetch0(input, init);
+    const at = Date.now();
+    note("fetch", {url, at, visibility: document.visibilityState});
+    const answer = fetch0(input, init);
+    answer.then(() => note("answer", {url, at, took: Date.now() - at}), () => {});
+    return answer;
   };
 })();
 """
@@ -181,10 +185,13 @@ class Notes:
         self.final: dict[int, dict] = {}  # job id -> the visible tab's first final frame
         self.video: dict[int, dict] = {}
         self.fetches: list[dict] = []  # {"tab", "url", "at", "visibility"}
+        self.answers: list[dict] = []  # {"tab", "url", "at", "took"}: the response headers came
 
     def __call__(self, tag, kind, data):
         if kind == "fetch":
             self.fetches.append({"tab": tag, **data})
+        elif kind == "answer":
+            self.answers.append({"tab": tag, **data})
         elif tag == "visible":
             getattr(self, kind).setdefault(data["id"], data)
 
@@ -474,6 +481,19 @@ def report(args, waves, notes, sim_url, *, running_windows, idle_window, hidden_
                 for name, v in legs.items()
             )
         )
+    for name, part in (("/updates/", "/updates/"), ("card", "/card/")):
+        took = [
+            a["took"]
+            for a in notes.answers
+            if a["tab"] == "visible"
+            and part in a["url"]
+            and any(x <= a["at"] / 1000 < y for x, y in running_windows)
+        ]
+        if took:
+            print(
+                f"   {name + ' answer':<18} p50 {ms(percentile(took, 0.5))}, p95 "
+                f"{ms(percentile(took, 0.95))} (request to response headers, while jobs ran)"
+            )
     gaps = [
         b - a
         for a, b in itertools.pairwise(update_times)
