@@ -45,14 +45,17 @@
   let cursor = body.dataset.updatesSince || "";
   let ticks = 0;
   let timer = null;
+  // Each answer's cards are fetched in turn, after the previous answer's, while the next ask
+  // leaves on time.
+  let applying = Promise.resolve();
   const seen = new Map(); // job id -> the "updated" time already acted on
 
-  function announce(text) {
+  function announce(text, round = ticks) {
     if (!announcer || !text) return;
-    // Several jobs settling in one tick are read together.
-    announcer.textContent = announcer.dataset.tick === String(ticks)
+    // Several jobs settling in one tick (round) are read together.
+    announcer.textContent = announcer.dataset.tick === String(round)
       ? `${announcer.textContent} ${text}` : text;
-    announcer.dataset.tick = String(ticks);
+    announcer.dataset.tick = String(round);
   }
 
   async function refreshCredits() {
@@ -165,7 +168,7 @@
     return Array.from(document.querySelectorAll(`[data-live][data-generation="${id}"]`));
   }
 
-  async function apply(update) {
+  async function apply(update, round) {
     document.title = update.running
       ? `${interpolate(ngettext("(%(count)s running)", "(%(count)s running)", update.running), { count: update.running }, true)} ${baseTitle}`
       : baseTitle;
@@ -205,7 +208,7 @@
       window.location.reload();
       return;
     }
-    news.forEach(announce);
+    news.forEach((text) => announce(text, round));
     if (settled) await refreshCredits();
   }
 
@@ -215,6 +218,7 @@
     if (hidden && !notifying()) return; // resumed by visibilitychange
     const started = Date.now();
     ticks += 1;
+    const round = ticks;
     let running = 0;
     try {
       const url = cursor ? `${updatesUrl}?since=${encodeURIComponent(cursor)}` : updatesUrl;
@@ -223,7 +227,7 @@
         const update = await response.json();
         cursor = update.cursor;
         running = update.running;
-        await apply(update);
+        applying = applying.then(() => apply(update, round)).catch(() => {});
       }
     } catch (error) { /* offline or restarting: the next tick retries */ }
     const busy = running > 0 || document.querySelector("[data-live]");
