@@ -62,6 +62,43 @@ def install() -> None:
     connection_created.connect(_on_connection, dispatch_uid="benchmarks.probe")
 
 
+def record_final_commits() -> None:
+    """Append ``<generation id> <state> <unix time>`` to the file ``$BENCH_COMMIT_LOG`` right
+    after each transaction that saved a generation in a final state commits: the first line of
+    a job is its ``generation_finalize``. One ``write`` per line in append mode, so the
+    processes of a run share the file. ``benchmarks/browser_latency.py`` times what the
+    browser shows from these moments (a poll sees a change from its commit on). The sender is
+    lazy: this runs while the settings are imported, before the models are."""
+    from django.db import transaction
+    from django.db.models.signals import post_save
+
+    final = {"succeeded", "failed", "canceled", "expired"}
+    path = os.environ["BENCH_COMMIT_LOG"]
+
+    def note(pk: int, state: str) -> None:
+        with open(path, "a") as log:
+            log.write(f"{pk} {state} {time.time():.6f}\n")
+
+    def saved(sender, instance, **kwargs) -> None:
+        if instance.state in final:
+            pk, state = instance.pk, instance.state
+            transaction.on_commit(lambda: note(pk, state))
+
+    post_save.connect(saved, sender="generations.Generation", weak=False)
+
+
+def read_final_commits(path: Path) -> dict[int, float]:
+    """Return each generation's first final commit (unix s) from ``record_final_commits``'s
+    file (empty when there is none)."""
+    first: dict[int, float] = {}
+    if not path.exists():
+        return first
+    for line in path.read_text().splitlines():
+        pk, _, at = line.split()
+        first[int(pk)] = min(first.get(int(pk), float("inf")), float(at))
+    return first
+
+
 def read_totals(directory: Path) -> int:
     """Return the statements counted so far by every process writing to ``directory``."""
     total = 0

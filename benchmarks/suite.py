@@ -11,7 +11,10 @@ subprocess; each prints its own table, exits non-zero on a miss and ends with a
 - ``ladder``: 100 to 10,000 jobs in flight with the database and the Redis broker, cost per
   job (``benchmarks/ladder.py``; item 5);
 - ``webhook``: the webhook path against a bare JSON view under ``ab`` (``benchmarks/webhook.py``;
-  item 4).
+  item 4);
+- ``browser``: webhook to the final state painted in a member's gallery tab in headless
+  Chromium, p95 under 1 s, and the tabs' ``/updates/`` requests (``benchmarks/browser_latency.py``;
+  item 3).
 
     .venv/bin/python benchmarks/suite.py                    # quick, SQLite
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/seedance_bench \\
@@ -20,12 +23,13 @@ subprocess; each prints its own table, exits non-zero on a miss and ends with a
 
 ``--size full`` is the issue's scale (100,000 generations and 1,000,000 ledger entries, 600 +
 1,000 polling jobs at documented timing, 1,000 callback jobs, the 10,000-job ladder step,
-20,000 webhook requests per path); ``quick`` is a smaller run of the same code (minutes, not
-an hour). With ``DATABASE_URL`` on PostgreSQL every part gets its own scratch database named
-after it (``<name>_inflight_polling``, ...; dropped and created again; ``reports.py`` makes
-``<name>_bench`` itself); without it every part uses a scratch SQLite file. The ladder's
-Redis broker uses ``REDIS_URL`` (its database is flushed; without it that half of the
-ladder fails). Exits 1 when any figure misses or a part fails without a verdict.
+20,000 webhook requests per path, 200 jobs watched in the browser); ``quick`` is a smaller
+run of the same code (minutes, not an hour). With ``DATABASE_URL`` on PostgreSQL every part
+gets its own scratch database named after it (``<name>_inflight_polling``, ...; dropped and
+created again; ``reports.py`` makes ``<name>_bench`` itself); without it every part uses a
+scratch SQLite file. The ladder's Redis broker uses ``REDIS_URL`` (its database is flushed;
+without it that half of the ladder fails). The browser part needs Debian's Chromium
+(``apt-get install chromium``). Exits 1 when any figure misses or a part fails without a verdict.
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ from benchmarks.summary import (  # noqa: E402 (after the path is set)
     summary_line,
 )
 
-PARTS = ("reports", "inflight-polling", "inflight-callback", "ladder", "webhook")
+PARTS = ("reports", "inflight-polling", "inflight-callback", "ladder", "webhook", "browser")
 # Each part's arguments per size; "{db}" becomes its scratch database URL.
 ARGS = {
     "quick": {
@@ -57,6 +61,7 @@ ARGS = {
         "inflight-callback": ["--workers", "4", "--mode", "callback", "--jobs", "300"],
         "ladder": ["--steps", "100,1000"],
         "webhook": ["--requests", "5000", "--rounds", "2"],
+        "browser": ["--jobs", "50", "--wave", "10", "--idle", "45"],
     },
     "full": {
         "reports": ["--generations", "100000", "--entries", "1000000"],
@@ -64,6 +69,7 @@ ARGS = {
         "inflight-callback": ["--workers", "4", "--mode", "callback"],
         "ladder": [],
         "webhook": [],
+        "browser": ["--jobs", "200", "--wave", "10", "--idle", "90"],
     },
 }
 SCRIPT = {
@@ -72,6 +78,7 @@ SCRIPT = {
     "inflight-callback": "inflight.py",
     "ladder": "ladder.py",
     "webhook": "webhook.py",
+    "browser": "browser_latency.py",
 }
 
 

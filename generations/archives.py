@@ -12,6 +12,9 @@ Why zipstream-ng: maintained, pure Python, no dependencies, computes the size of
 (uncompressed) archive up front; stream-zip needs the sizes too but offers no length.
 """
 
+import secrets
+
+from django.core.cache import cache
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
@@ -58,9 +61,37 @@ def generations_zip(generations: list[Generation]) -> tuple[ZipStream, int]:
     return archive, missing
 
 
-def zip_response(archive: ZipStream) -> StreamingHttpResponse:
-    """Stream ``archive`` as an attachment named ``seedance-videos-<UTC time>.zip``."""
-    response = StreamingHttpResponse(archive, content_type="application/zip")
+# One ZIP at a time per member (docs/storage.md "Bulk actions"): a download holds a web
+# thread for the whole transfer, so a member's parallel downloads could take every thread.
+# The claim lives in the shared cache; it ends with the stream, or after this many seconds
+# if the process died mid-transfer.
+ZIP_SLOT_SECONDS = 30 * 60
+
+
+def zip_slot_claim(user_id: int) -> str | None:
+    """Claim ``user_id``'s single ZIP download slot; return its token, or None while
+    another of the member's ZIP downloads is still streaming."""
+    token = secrets.token_hex(8)
+    return token if cache.add(f"bulk-zip:{user_id}", token, ZIP_SLOT_SECONDS) else None
+
+
+def _released_after(chunks, user_id: int, token: str):
+    """Yield ``chunks``; free the member's ZIP slot when the stream ends, fails or the
+    client goes away (the server closes the generator)."""
+    try:
+        yield from chunks
+    finally:
+        if cache.get(f"bulk-zip:{user_id}") == token:
+            cache.delete(f"bulk-zip:{user_id}")
+
+
+def zip_response(
+    archive: ZipStream, *, user_id: int | None = None, slot: str | None = None
+) -> StreamingHttpResponse:
+    """Stream ``archive`` as an attachment named ``seedance-videos-<UTC time>.zip``;
+    ``user_id`` and ``slot`` (from :func:`zip_slot_claim`) free that slot when it ends."""
+    chunks = archive if slot is None else _released_after(archive, user_id, slot)
+    response = StreamingHttpResponse(chunks, content_type="application/zip")
     response["Content-Length"] = str(len(archive))
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     response["Content-Disposition"] = content_disposition_header(

@@ -280,6 +280,31 @@ class Generation(models.Model):
             models.Index(
                 fields=["created_at", "user", "state", "provider"], name="generation_created_jobs"
             ),
+            # The admin list's filters on values most jobs do not have (generations/admin.py,
+            # docs/architecture.md "Admin lists at scale"): without them, a rare value made
+            # both the capped count and the newest-first page read the whole table.
+            models.Index(
+                fields=["-id"],
+                condition=~models.Q(failover_from=""),
+                name="generation_failover_newest",
+            ),
+            models.Index(
+                fields=["fail_code", "-id"],
+                condition=~models.Q(fail_code=""),
+                name="generation_fail_code_newest",
+            ),
+            models.Index(
+                fields=["result_state", "-id"],
+                condition=~models.Q(result_state=""),
+                name="generation_result_newest",
+            ),
+            models.Index(fields=["provider", "-id"], name="generation_provider_newest"),
+            models.Index(
+                fields=["-id"],
+                condition=models.Q(state__in=["queued", "submitting", "unknown", "submitted"])
+                | models.Q(state="succeeded", result_state="failed"),
+                name="generation_attention_newest",
+            ),
             # The gallery's "all variations of this group" link (?group=<uuid>).
             models.Index(
                 fields=["user", "variation_group"],
@@ -334,6 +359,12 @@ class Generation(models.Model):
     @property
     def has_video(self) -> bool:
         return self.state == self.State.SUCCEEDED and self.result_state == self.ResultState.STORED
+
+    @property
+    def in_team_library(self) -> bool:
+        """Tell whether the video is in the team library now (``GenerationQuerySet.shared``):
+        only then may other members see it, its prompt included (docs/gallery.md)."""
+        return self.shared_at is not None and self.has_video
 
     @property
     def fail_explanation(self) -> str:

@@ -20,7 +20,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from .. import formats
-from ..archives import generations_zip, zip_response
+from ..archives import generations_zip, zip_response, zip_slot_claim
 from ..forms.bulk import BulkActionForm, IdListField
 from ..models import Generation
 from ..selectors.generations import bulk_zip_generations
@@ -108,6 +108,13 @@ class GenerationBulkView(View):
         if len(rows) == missing:
             messages.error(request, gettext("None of the selected videos can be downloaded."))
             return HttpResponseRedirect(back)
+        slot = zip_slot_claim(request.user.pk)
+        if slot is None:
+            messages.error(
+                request,
+                gettext("One of your ZIP downloads is still running: wait until it finishes."),
+            )
+            return HttpResponseRedirect(back)
         if skipped + missing:
             # Shown on the next page the member opens; the ZIP itself cannot say it.
             messages.info(
@@ -119,7 +126,7 @@ class GenerationBulkView(View):
                 )
                 % {"n": skipped + missing},
             )
-        return zip_response(archive)
+        return zip_response(archive, user_id=request.user.pk, slot=slot)
 
     def _hide(self, request, ids: list[int]) -> str:
         outcome = bulk_actions.generations_hide(user=request.user, ids=ids, hidden=True)

@@ -450,7 +450,7 @@ class GenerationStatusView(OwnedGenerationMixin, DetailView):
 class GenerationUpdatesView(View):
     """Tell a member's open pages which of their jobs changed since ``?since=`` (JSON).
 
-    One tab per browser asks about once a second while jobs run (``static/js/live.js``) and
+    One tab per browser asks every 0.75 s while jobs run (``static/js/live.js``) and
     fetches fragments only for the jobs that changed, so a job's final state shows within a
     second without every tab re-fetching every card (issue #14 item 3). The answer is
     ``selectors.generations.generation_updates``; a ``since`` that is not an ISO 8601 time is

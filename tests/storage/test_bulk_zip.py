@@ -88,6 +88,33 @@ def test_only_the_members_own_stored_videos_go_in(client, payer, local_media, tm
     assert "The ZIP left out 2 selected items" in follow.content.decode()
 
 
+def test_one_zip_at_a_time_per_member_and_the_slot_frees_when_the_stream_ends(
+    client, payer, local_media, tmp_path
+):
+    """A ZIP holds a web thread for the whole transfer: a member's second download waits
+    for the first to end (or to be abandoned: the server closes the stream)."""
+    job = video_of(payer, 300_000)
+    other = UserFactory()
+    other_job = video_of(other, 1000)
+    client.force_login(payer)
+    post = {"action": "download", "ids": [job.pk], "next": "/"}
+    first = client.post(reverse("generations:bulk"), post)
+    stream = iter(first.streaming_content)
+    next(stream)  # the transfer has begun and is still going
+    second = client.post(reverse("generations:bulk"), post, follow=True)
+    assert "One of your ZIP downloads is still running" in second.content.decode()
+    # Another member is not held up.
+    other_client = type(client)()
+    other_client.force_login(other)
+    theirs = other_client.post(reverse("generations:bulk"), {**post, "ids": [other_job.pk]})
+    assert theirs.status_code == 200 and theirs["Content-Type"] == "application/zip"
+    theirs.close()
+    first.close()  # the client went away: the server closes the response
+    _, path, _ = download(client, [job.pk], tmp_path)
+    with zipfile.ZipFile(path) as archive:
+        assert archive.namelist() == [zip_member_name(job)]
+
+
 def test_nothing_to_download_is_a_message_not_an_empty_zip(client, payer, local_media):
     theirs = video_of(UserFactory(), 1000)
     client.force_login(payer)

@@ -252,3 +252,18 @@ class TestExtendingASharedVideo:
         assert "one shared in the team library" in reuse.content.decode()
         assert Generation.objects.filter(user=bob).count() == 1
         assert CreditEntry.objects.count() == before
+
+    def test_after_an_unshare_the_extenders_page_no_longer_shows_the_source_prompt(
+        self, client, ana, video
+    ):
+        generation_share_set(actor=ana, generation_id=video.pk, shared=True)
+        bob = UserFactory(username="bob", credits=5_000)
+        client.force_login(bob)
+        client.post(reverse("generations:new"), {**EXTEND, "source_generation": video.pk})
+        mine = Generation.objects.get(user=bob)
+        page = client.get(mine.get_absolute_url()).content.decode()
+        assert "a video shared in the team library: a lighthouse at dusk" in page
+        generation_share_set(actor=ana, generation_id=video.pk, shared=False)
+        page = client.get(mine.get_absolute_url()).content.decode()
+        assert "lighthouse" not in page
+        assert f"Extends #{video.pk}, a video no longer in the team library." in page
