@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils import dateformat, formats
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -183,18 +183,20 @@ class UsageView(TemplateView):
         )
 
 
+# The header rows follow the page's language (docs/formats.md "CSV"); the English names are
+# the machine names the columns always had.
 STATEMENT_CSV_HEADER = [
-    "created_at",
-    "entry",
-    "kind",
-    "amount_credits",
-    "balance_change_credits",
-    "reserved_change_credits",
-    "balance_after_credits",
-    "spent_credits",
-    "generation",
-    "memo",
-    "actor",
+    pgettext_lazy("CSV column", "created_at"),
+    pgettext_lazy("CSV column", "entry"),
+    pgettext_lazy("CSV column", "kind"),
+    pgettext_lazy("CSV column", "amount_credits"),
+    pgettext_lazy("CSV column", "balance_change_credits"),
+    pgettext_lazy("CSV column", "reserved_change_credits"),
+    pgettext_lazy("CSV column", "balance_after_credits"),
+    pgettext_lazy("CSV column", "spent_credits"),
+    pgettext_lazy("CSV column", "generation"),
+    pgettext_lazy("CSV column", "memo"),
+    pgettext_lazy("CSV column", "actor"),
 ]
 
 
@@ -227,8 +229,10 @@ class StatementCsvView(View):
             "actor_name",
         )
 
+        header = [str(name) for name in STATEMENT_CSV_HEADER]  # in the request's language
+
         def rows() -> Iterator[list]:
-            yield STATEMENT_CSV_HEADER
+            yield header
             count = balance_change = held_change = spent = 0
             for row in entries.values_list(*fields).iterator(chunk_size=CSV_CHUNK_ROWS):
                 created_at, pk, kind, amount, change, held, after, generation, memo, actor = row
@@ -400,15 +404,15 @@ class TeamSpendView(ManagerRequiredMixin, TemplateView):
 
 
 TEAM_CSV_HEADER = [
-    "period_start",
-    "member",
-    "provider",
-    "mode",
-    "resolution",
-    "sound",
-    "jobs",
-    "spent_credits",
-    "spent_usd",
+    pgettext_lazy("CSV column", "period_start"),
+    pgettext_lazy("CSV column", "member"),
+    pgettext_lazy("CSV column", "provider"),
+    pgettext_lazy("CSV column", "mode"),
+    pgettext_lazy("CSV column", "resolution"),
+    pgettext_lazy("CSV column", "sound"),
+    pgettext_lazy("CSV column", "jobs"),
+    pgettext_lazy("CSV column", "spent_credits"),
+    pgettext_lazy("CSV column", "spent_usd"),
 ]
 
 
@@ -431,8 +435,10 @@ class TeamSpendCsvView(ManagerRequiredMixin, View):
             provider=form.chosen_provider(),
         )
 
+        header = [str(name) for name in TEAM_CSV_HEADER]  # in the request's language
+
         def rows() -> Iterator[list]:
-            yield TEAM_CSV_HEADER
+            yield header
             jobs = credits = 0
             for row in spend:
                 jobs += row.jobs

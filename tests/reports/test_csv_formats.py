@@ -72,3 +72,21 @@ def test_team_csv_numbers_and_days_parse_and_dollars_sum_to_the_total(client, bi
     assert EXACT_USD.fullmatch(total[usd])
     assert sum(Decimal(row[usd]) for row in body) == Decimal(total[usd]) == Decimal("24.690")
     assert total[header.index("spent_credits")] == "24690"
+
+
+def test_csv_headers_follow_the_language_and_the_numbers_stay_machine_readable(client, big_spender):
+    """Issue #17 item 3: a Russian member's CSV has Russian column names; the cells do not
+    change (plain integers, exact dollars, ISO times)."""
+    client.force_login(big_spender)
+    english = csv_rows(client.get(reverse("generations:statement_csv")))
+    russian = csv_rows(
+        client.get(reverse("generations:statement_csv"), headers={"accept-language": "ru"})
+    )
+    assert english[0][:3] == ["created_at", "entry", "kind"]
+    assert russian[0][:3] == ["создано", "запись", "вид"]
+    assert russian[1:] == english[1:]
+    manager = ManagerFactory(language="ru")
+    client.force_login(manager)
+    team = csv_rows(client.get(reverse("generations:team_spend_csv")))
+    assert team[0][-3:] == ["задания", "потрачено_кредитов", "потрачено_usd"]
+    assert team[-1][0] == "TOTAL"  # the totals row's marker is for machines
