@@ -407,7 +407,7 @@ PAGE_TARGET_MS = 100.0
 # (label, p95 ms, queries, target ms or None, p95 CPU ms of this process, p95 SQL ms) of
 # every figure measured, for the summary. The CPU and SQL columns tell a loaded machine's
 # waiting from the page's own work; the verdict is on the wall-clock p95.
-FIGURES: list[tuple[str, float, int, float | None, float, float]] = []
+FIGURES: list[tuple[str, float, int, float | None, float, float, float]] = []
 
 
 def _p95(times: list[float]) -> float:
@@ -448,7 +448,9 @@ def measure(
         assert response.status_code == 200, (label, response.status_code)
         queries, size = len(captured), len(body)
         sql.append(sum(float(q["time"]) for q in captured.captured_queries) * 1000)
-    FIGURES.append((label, _p95(times), queries, target_ms, _p95(cpu), _p95(sql)))
+    FIGURES.append(
+        (label, _p95(times), queries, target_ms, _p95(cpu), _p95(sql), statistics.median(times))
+    )
     print(
         f"{label:<52} {queries:>3} queries  median {statistics.median(times):>8.1f} ms  "
         f"p95 {_p95(times):>8.1f} ms  "
@@ -466,11 +468,12 @@ def summary() -> int:
     width = max((len(label) for label, *_ in FIGURES), default=4)
     print(
         f"\n{'page':<{width}} | {'p95 ms':>8} | queries | {'target':>8} | ok/MISS"
-        f" | {'cpu p95':>8} | {'sql p95':>8}"
+        f" | {'cpu p95':>8} | {'sql p95':>8} | {'median':>8}"
     )
-    print(f"{'-' * width}-+-{'-' * 8}-+---------+-{'-' * 8}-+---------+-{'-' * 8}-+-{'-' * 8}")
+    rule = f"{'-' * 8}-+-"
+    print(f"{'-' * width}-+-{rule}--------+-{rule}--------+-{rule * 2}{'-' * 8}")
     misses = 0
-    for label, p95, queries, target, cpu, sql in FIGURES:
+    for label, p95, queries, target, cpu, sql, median in FIGURES:
         if target is None:
             verdict, shown = "-", "-"
         else:
@@ -478,9 +481,28 @@ def summary() -> int:
             misses += verdict == "MISS"
         print(
             f"{label:<{width}} | {p95:>8.1f} | {queries:>7} | {shown:>8} | {verdict:<7}"
-            f" | {cpu:>8.1f} | {sql:>8.1f}"
+            f" | {cpu:>8.1f} | {sql:>8.1f} | {median:>8.1f}"
         )
     print(f"{misses} of {len(FIGURES)} figures miss their target", flush=True)
+    from benchmarks.summary import figure, summary_line
+
+    print(
+        summary_line(
+            "reports",
+            [
+                figure(
+                    label,
+                    f"{p95:.1f} ms p95 ({median:.1f} median), {queries} queries",
+                    f"< {target:.0f} ms",
+                    p95 < target,
+                )
+                for label, p95, queries, target, _, _, median in FIGURES
+                if target is not None
+            ],
+            load=round(os.getloadavg()[0], 1),
+        ),
+        flush=True,
+    )
     return misses
 
 

@@ -47,7 +47,6 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.summary import (  # noqa: E402 (after the path is set)
     figure,
-    parse_pipe_table,
     parse_summaries,
     summary_line,
 )
@@ -126,12 +125,12 @@ def command(part: str, size: str, database_url: str) -> tuple[list[str], dict]:
 
 
 def verdicts(part: str, output: str, returncode: int) -> dict:
-    """Return the part's summary: its last ``BENCH-SUMMARY`` line, else the rows of a
-    ``reports.py`` table, else one failing figure with the exit status. A non-zero exit
+    """Return the part's summary: its last ``BENCH-SUMMARY`` line, else one failing figure
+    with the exit status. A non-zero exit
     without a missed figure counts as a miss of its own, and so does a clean exit that
     printed no figure at all."""
     found = parse_summaries(output)
-    body = found[-1] if found else parse_pipe_table(output, part)
+    body = found[-1] if found else None
     if body is None:
         body = {"benchmark": part, "figures": []}
     figures = list(body["figures"])

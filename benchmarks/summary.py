@@ -8,15 +8,8 @@ A benchmark ends with one line ``BENCH-SUMMARY {json}``: ``{"benchmark": name, "
 from __future__ import annotations
 
 import json
-import re
 
 PREFIX = "BENCH-SUMMARY "
-# ``benchmarks/reports.py``'s table: "label | p95 ms | queries | < target | ok/MISS" (until it
-# prints a summary line itself).
-PIPE_ROW = re.compile(
-    r"^(?P<name>[^|]+?)\s*\|\s*(?P<value>[\d.,]+)\s*\|\s*(?P<queries>\d+)\s*\|"
-    r"\s*(?P<target>[^|]*?)\s*\|\s*(?P<verdict>ok|MISS|MISSED|-)\s*$"
-)
 
 
 def figure(name: str, value: str, target: str, ok: bool) -> dict:
@@ -45,25 +38,3 @@ def parse_summaries(output: str) -> list[dict]:
             raise ValueError(f"malformed benchmark summary: {line[:200]}")
         found.append(body)
     return found
-
-
-def parse_pipe_table(output: str, benchmark: str) -> dict | None:
-    """Return a summary built from the ``label | p95 ms | queries | target | ok/MISS`` rows of
-    ``benchmarks/reports.py``'s table, or None when there are none. Rows without a target
-    ("-") are left out."""
-    figures = []
-    for line in output.splitlines():
-        match = PIPE_ROW.match(line.strip())
-        if match is None or match["verdict"] == "-":
-            continue
-        figures.append(
-            figure(
-                match["name"],
-                f"{match['value']} ms p95, {match['queries']} queries",
-                f"{match['target']} ms",
-                match["verdict"] == "ok",
-            )
-        )
-    if not figures:
-        return None
-    return {"benchmark": benchmark, "ok": all(f["ok"] for f in figures), "figures": figures}
