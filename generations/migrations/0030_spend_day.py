@@ -113,12 +113,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="spendrollup",
             name="cancels",
-            field=models.PositiveIntegerField(default=0),
+            field=models.PositiveIntegerField(default=0, db_default=0),
         ),
         migrations.AddField(
             model_name="spendrollup",
             name="failures",
-            field=models.PositiveIntegerField(default=0),
+            field=models.PositiveIntegerField(default=0, db_default=0),
         ),
         migrations.CreateModel(
             name="SpendDay",
@@ -138,8 +138,8 @@ class Migration(migrations.Migration):
                 ("captured", models.BigIntegerField(default=0, verbose_name="captured credits")),
                 ("releases", models.PositiveIntegerField(default=0)),
                 ("released", models.BigIntegerField(default=0, verbose_name="released credits")),
-                ("failures", models.PositiveIntegerField(default=0)),
-                ("cancels", models.PositiveIntegerField(default=0)),
+                ("failures", models.PositiveIntegerField(db_default=0, default=0)),
+                ("cancels", models.PositiveIntegerField(db_default=0, default=0)),
             ],
             options={
                 "constraints": [

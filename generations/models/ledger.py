@@ -239,8 +239,9 @@ class SpendRollup(models.Model):
     released = models.BigIntegerField("released credits", default=0)
     # Of the releases, those that ended their job failed or expired, and canceled: with the
     # captures, the jobs that ended in the slot by outcome (a failover's release is neither).
-    failures = models.PositiveIntegerField(default=0)
-    cancels = models.PositiveIntegerField(default=0)
+    # A database default too: a node still on older code inserts rows without them.
+    failures = models.PositiveIntegerField(default=0, db_default=0)
+    cancels = models.PositiveIntegerField(default=0, db_default=0)
 
     class Meta:
         constraints = [
@@ -297,8 +298,8 @@ class SpendDay(models.Model):
     captured = models.BigIntegerField("captured credits", default=0)
     releases = models.PositiveIntegerField(default=0)
     released = models.BigIntegerField("released credits", default=0)
-    failures = models.PositiveIntegerField(default=0)  # as in SpendRollup
-    cancels = models.PositiveIntegerField(default=0)
+    failures = models.PositiveIntegerField(default=0, db_default=0)  # as in SpendRollup
+    cancels = models.PositiveIntegerField(default=0, db_default=0)
 
     class Meta:
         constraints = [

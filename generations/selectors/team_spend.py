@@ -165,14 +165,14 @@ def team_spend(
         if provider is None:
             spend = _member_spend_from_totals(start, end)
         else:
-            spend = _member_spend_from_rollup(_spend(start, end).filter(provider=provider))
+            spend = _member_spend_from_rollup(_rollup(start, end, user_ids=None, provider=provider))
     else:
         rollup = _rollup(start, end, user_ids=[user_id], provider=provider)
         per_period = _spend_per_period(
             rollup.filter(captures__gt=0), first=first, last=last, period=period
         )
         groups = rollup.values("provider", "mode", "resolution").annotate(**_outcome_groups())
-        spend = _member_spend_from_rollup(rollup.filter(captures__gt=0))
+        spend = _member_spend_from_rollup(rollup)
     by_mode_resolution: dict[tuple[str, str], list[int]] = defaultdict(_pair)
     by_provider: dict[str, list[int]] = defaultdict(_pair)
     captures = credits = failures = cancels = 0
@@ -223,11 +223,14 @@ def team_spend(
 
 
 def _rollup(
-    start: datetime, end: datetime, *, user_ids: Collection[int], provider: str | None
+    start: datetime, end: datetime, *, user_ids: Collection[int] | None, provider: str | None
 ) -> QuerySet[SpendRollup]:
-    """Return ``user_ids``' ``SpendRollup`` rows in ``[start, end)`` (local midnights: on
-    quarter hours, so exact), one provider's only when ``provider`` is given; unordered."""
-    rows = SpendRollup.objects.filter(slot__gte=start, slot__lt=end, user_id__in=user_ids)
+    """Return ``user_ids``' (None: everyone's) ``SpendRollup`` rows in ``[start, end)``
+    (local midnights: on quarter hours, so exact), one provider's only when ``provider`` is
+    given; unordered."""
+    rows = SpendRollup.objects.filter(slot__gte=start, slot__lt=end)
+    if user_ids is not None:
+        rows = rows.filter(user_id__in=user_ids)
     if provider is not None:
         rows = rows.filter(provider=provider)
     return rows.order_by()
@@ -278,7 +281,8 @@ def _member_spend_from_totals(start: datetime, end: datetime) -> MemberFigures:
 
 def _member_spend_from_rollup(rows: QuerySet) -> MemberFigures:
     """Return each member's captures and captured credits summed from ``SpendRollup``
-    ``rows`` (already limited to the range and filters)."""
+    ``rows`` (already limited to the range and filters); a member with releases only (jobs
+    that failed or were canceled) is active in the range too, with no spend."""
     return {
         row["user_id"]: (row["jobs"], row["credits"], True)
         for row in rows.values("user_id").annotate(**_spent_groups())

@@ -498,23 +498,34 @@ def credits_release(
 
 
 def spend_days_rebuild() -> int:
-    """Rewrite every ``SpendDay`` row from the ledger, in one transaction; return how many
-    rows it wrote.
+    """Rewrite every ``SpendDay`` row from ``SpendRollup``, in one transaction; return how
+    many rows it wrote.
 
     For a change of ``settings.TIME_ZONE`` (which moves the local days' boundaries) or a
-    mismatch ``ledger_check`` reported (``manage.py ledger_check --rebuild-spend-days``,
-    docs/deploy.md). On PostgreSQL the table is locked first (EXCLUSIVE: reads go on) and
-    the ledger read under the lock, so a settlement committed meanwhile is either read or
-    adds to the new rows after they commit; none is lost or counted twice. SQLite runs one
-    writer at a time anyway.
+    spend-day mismatch ``ledger_check`` reported (``manage.py ledger_check
+    --rebuild-spend-days``, docs/deploy.md). The rollup is exact per UTC quarter hour, and a
+    quarter hour lies in one local day in every zone, so summing its rows per local day
+    gives the days without reading the ledger (``ledger_check`` compares the rollup with the
+    ledger itself). On PostgreSQL the table is locked first (EXCLUSIVE: reads go on), so a
+    settlement committed meanwhile is either read or adds to the new rows after they
+    commit; none is lost or counted twice. SQLite runs one writer at a time anyway.
     """
-    from ..selectors.ledger import GROUP_FIGURES, settlement_groups
+    from ..selectors.ledger import GROUP_FIGURES
 
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute(f"LOCK TABLE {SpendDay._meta.db_table} IN EXCLUSIVE MODE")
-        _, days = settlement_groups()
+        days: dict[tuple, list[int]] = {}
+        rows = SpendRollup.objects.order_by().values_list(
+            "slot", "provider", "mode", "resolution", "sound", *GROUP_FIGURES
+        )
+        for slot, provider, mode, resolution, sound, *figures in rows.iterator(chunk_size=5000):
+            day = days.setdefault(
+                (spend_day(slot), provider, mode, resolution, sound), [0] * len(GROUP_FIGURES)
+            )
+            for position, value in enumerate(figures):
+                day[position] += value
         SpendDay.objects.all().delete()
         SpendDay.objects.bulk_create(
             [

@@ -181,3 +181,51 @@ def test_parallel_settlements_of_many_members_keep_the_day_row_exact():
     (row,) = SpendDay.objects.filter(captures__gt=0)
     assert row.captures == sum(1 for i in range(len(holds)) if i % 3)
     assert rollup_mismatches() == []
+
+
+def test_a_node_on_older_code_can_still_insert_rollup_rows(member):
+    """The counters 0030 added have a database default: an INSERT that does not name them
+    (a node still on older code during an upgrade) stores 0 instead of failing, which the
+    old code's insert-or-update would have turned into a lost increment."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {SpendRollup._meta.db_table} (slot, user_id, provider, mode, "
+            "resolution, sound, captures, captured, releases, released) "
+            "VALUES (%s, %s, 'apixo', 'text-to-video', '480p', %s, 1, 10, 0, 0)",
+            [LATE, member.pk, False],
+        )
+        cursor.execute(
+            f"INSERT INTO {SpendDay._meta.db_table} (day, provider, mode, resolution, sound, "
+            "captures, captured, releases, released) "
+            "VALUES (%s, 'apixo', 'text-to-video', '480p', %s, 1, 10, 0, 0)",
+            [date(2026, 3, 1), False],
+        )
+    assert SpendRollup.objects.get().failures == SpendRollup.objects.get().cancels == 0
+    assert SpendDay.objects.get().failures == 0
+    SpendRollup.objects.all().delete()  # not the ledger's: leave the after-test check clean
+    SpendDay.objects.all().delete()
+
+
+@pytest.mark.parametrize("provider", [None, "apixo"])
+def test_a_member_with_only_failed_jobs_is_in_the_table_with_or_without_a_provider_filter(
+    provider,
+):
+    """The members' failed jobs add up to the team's, whichever path reads them."""
+    gone = UserFactory(is_active=True)
+    credits_grant(user=gone, amount=1_000, actor=None)
+    end(held(gone, 100), "failed")
+    gone.is_active = False
+    gone.save(update_fields=["is_active"])
+    today = datetime.now(UTC).date()
+    report = team_spend(
+        first=today - timedelta(days=1),
+        last=today + timedelta(days=1),
+        period="day",
+        provider=provider,
+    )
+    (row,) = [m for m in report.members if m.user_id == gone.pk]
+    assert (row.jobs, row.failed, row.credits) == (1, 1, 0)
+    assert report.failed == sum(m.failed for m in report.members) == 1
+    assert (gone.pk, gone.username) in report.users

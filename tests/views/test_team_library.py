@@ -267,3 +267,8 @@ class TestExtendingASharedVideo:
         page = client.get(mine.get_absolute_url()).content.decode()
         assert "lighthouse" not in page
         assert f"Extends #{video.pk}, a video no longer in the team library." in page
+        # Nor "Generate again" of that extension: no prompt, no link, no poster of the source.
+        again = client.get(reverse("generations:new"), {"again": mine.pk}).content.decode()
+        assert "lighthouse" not in again
+        assert reverse("generations:poster", args=[video.pk]) not in again
+        assert f"Extends #{video.pk}, a video no longer in the team library." in again
