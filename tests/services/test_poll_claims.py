@@ -19,6 +19,8 @@ from generations.models import Generation, OpsMetric
 from generations.services import dispatch
 from generations.services.dispatch import dispatch_pass, generations_poll_batch
 from generations.services.lifecycle import Outcome, generation_finalize
+from tests.concurrency import run_in_threads
+from tests.conftest import requires_postgres
 from tests.fake_apixo import STATUS_URL, envelope, status_calls, task_data
 
 pytestmark = pytest.mark.django_db
@@ -175,3 +177,33 @@ def test_a_job_finalized_while_its_batch_waited_is_skipped(api, make_job, held_b
 
     assert run(held_batches[0]) == {job.pk: "skipped"}
     assert status_calls(api) == 0
+
+
+# --- A pass and a starting batch at once (PostgreSQL: row locks, two connections) ------------
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("round_", range(5))
+def test_a_pass_and_a_late_batch_racing_never_both_take_a_job(make_job, round_):
+    old_claim = timezone.now() - timedelta(seconds=1)  # the batch waited past it
+    jobs = [
+        make_job(state=State.SUBMITTED, provider_task_id=f"task_{n}", next_action_at=old_claim)
+        for n in range(20)
+    ]
+    ids = [job.pk for job in jobs]
+    new_claim = timezone.now() + dispatch.JOB_LEASE
+
+    def take(i: int) -> set[int]:
+        if i == 0:
+            due = Generation.objects.filter(state=State.SUBMITTED, next_action_at__lte=old_claim)
+            return set(dispatch._claim(due, limit=len(ids), until=new_claim))
+        return dispatch.generations_poll_reclaim(generation_ids=ids, claimed_until=old_claim)
+
+    by_pass, by_batch = run_in_threads(take, 2)
+
+    assert not isinstance(by_pass, Exception) and not isinstance(by_batch, Exception)
+    assert by_pass.isdisjoint(by_batch) and by_pass | by_batch == set(ids)
+    claims = dict(Generation.objects.filter(pk__in=ids).values_list("pk", "next_action_at"))
+    assert all(claims[pk] == new_claim for pk in by_pass)
+    assert all(claims[pk] > new_claim - timedelta(seconds=1) for pk in by_batch)
