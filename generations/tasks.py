@@ -53,9 +53,18 @@ def submit_generation(generation_id: int) -> str:
     return state
 
 
-def poll_generations(generation_ids: list[int]) -> dict[int, str]:
-    """Poll a batch of submitted generations (``services.dispatch.generations_poll_batch``)."""
-    return generations_poll_batch(generation_ids=generation_ids)
+def poll_generations(
+    generation_ids: list[int], claimed_until=None, enqueued_at=None, backlog: int = 0
+) -> dict[int, str]:
+    """Poll a batch of submitted generations (``services.dispatch.generations_poll_batch``):
+    from the dispatcher with its claim (``claimed_until``), when it was enqueued and the
+    broker's backlog then; from elsewhere with the ids only."""
+    return generations_poll_batch(
+        generation_ids=generation_ids,
+        claimed_until=claimed_until,
+        enqueued_at=enqueued_at,
+        backlog=backlog,
+    )
 
 
 def refresh_provider_balances() -> int:

@@ -3,7 +3,9 @@
 Each job carries its own ``next_action_at`` (docs/architecture.md "Generation lifecycle": a per-job
 schedule). One dispatcher loop runs at a time, guarded by a ``WorkerLease``; a pass claims
 due jobs by pushing their ``next_action_at`` forward (a lease on the job, in case the worker
-dies) and enqueues django-q2 tasks: submits one by one, polls in batches. Polls per pass are
+dies) and enqueues django-q2 tasks: submits one by one, polls in batches. A poll batch
+carries its claim (the exact ``next_action_at`` the pass set) and polls only the jobs that
+still hold it (:func:`generations_poll_reclaim`). Polls per pass are
 capped so the portal stays under the provider's request budget
 (docs/providers/apixo.md "Rate limits": 10,000 requests per minute; ``PROVIDER_REQUESTS_PER_MINUTE``
 is our share). Each pass starts with the sweeper (``services.sweeper``): expiries and submits
@@ -21,10 +23,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from ..models import Generation, WorkerLease
+from ..metrics import labels_text, metric_set
+from ..models import Generation, OpsMetric, WorkerLease
 from ..queue import enqueue
 from ..selectors.circuits import paused_providers
 from .circuit import provider_circuits_claim_probes
@@ -45,6 +49,13 @@ LOOP_LEASE = timedelta(seconds=20)
 # Polls are still claimed, within their request budget (a few batches a pass): holding them
 # back too left every job unfinalized while submits flooded the broker.
 MAX_BROKER_BACKLOG = 500
+# While the broker is backed up, a poll claim also covers the batch's expected wait in the
+# broker: the backlog times the wait per task ahead that the last batch enqueued behind a
+# backlog observed (``POLL_WAIT_METRIC``, microseconds), at most ``POLL_CLAIM_MAX`` in all.
+# A batch that waited past a 60 s claim had its jobs claimed and enqueued again on every pass
+# (benchmarks/ladder.py, 10,000 jobs: 8,137 tasks waiting for 4,420 queued jobs).
+POLL_CLAIM_MAX = timedelta(minutes=30)
+POLL_WAIT_METRIC = "poll_batch_wait_us_per_task"
 
 
 @dataclass(frozen=True)
@@ -60,11 +71,21 @@ class PassReport:
     sweep: SweepReport = field(default_factory=SweepReport)
 
 
-def _claim(queryset, *, limit: int, now) -> list[int]:
-    """Claim up to ``limit`` due jobs of ``queryset`` by moving their next action forward."""
-    ids = list(queryset.order_by("next_action_at").values_list("pk", flat=True)[:limit])
-    if ids:
-        Generation.objects.filter(pk__in=ids).update(next_action_at=now + JOB_LEASE)
+def _claim(queryset, *, limit: int, until) -> list[int]:
+    """Claim up to ``limit`` due jobs of ``queryset`` by moving their next action to ``until``.
+
+    The rows are locked between the read and the write (``SELECT ... FOR UPDATE SKIP
+    LOCKED`` on PostgreSQL), so a poll batch re-claiming one of them
+    (:func:`generations_poll_reclaim`) either finishes first, and the job is no longer due,
+    or finds the job claimed anew and leaves it.
+    """
+    if limit <= 0:
+        return []
+    with transaction.atomic():
+        due = queryset.select_for_update(skip_locked=True).order_by("next_action_at")
+        ids = list(due.values_list("pk", flat=True)[:limit])
+        if ids:
+            Generation.objects.filter(pk__in=ids).update(next_action_at=until)
     return ids
 
 
@@ -92,6 +113,50 @@ def broker_backlog() -> int:
         return 0
 
 
+def poll_claim(*, backlog: int) -> timedelta:
+    """Return how long a pass claims the jobs of the poll batches it enqueues.
+
+    ``JOB_LEASE`` (60 s); while ``MAX_BROKER_BACKLOG`` or more tasks wait in the broker, also
+    the wait expected in front of them: ``backlog`` times the wait per task that the latest
+    batch enqueued behind a backlog observed (:func:`poll_wait_observe`; none yet: nothing
+    added), ``POLL_CLAIM_MAX`` (30 min) at most. A batch claims its jobs again when it starts
+    (:func:`generations_poll_reclaim`), so a long claim only delays the re-drive of a lost
+    batch, never a poll; a claim too short costs a duplicate batch, which polls nothing.
+
+    Args:
+        backlog: the tasks waiting in the broker now (:func:`broker_backlog`).
+    """
+    if backlog < MAX_BROKER_BACKLOG:
+        return JOB_LEASE
+    per_task_us = (
+        OpsMetric.objects.filter(name=POLL_WAIT_METRIC, labels=labels_text())
+        .values_list("value", flat=True)
+        .first()
+    )
+    wait = timedelta(microseconds=backlog * (per_task_us or 0))
+    return min(JOB_LEASE + wait, POLL_CLAIM_MAX)
+
+
+def poll_wait_observe(*, enqueued_at, backlog: int) -> None:
+    """Record the wait per task ahead of a poll batch that starts now (for :func:`poll_claim`).
+
+    Only a batch enqueued behind ``MAX_BROKER_BACKLOG`` or more tasks is counted: behind a
+    short queue the workers' own pace, not the queue, sets the wait. One ``UPDATE`` of an
+    ``OpsMetric`` row (microseconds per task).
+
+    Args:
+        enqueued_at: when the pass enqueued the batch (None: an older task; nothing done).
+        backlog: the tasks that waited in the broker then.
+    """
+    if enqueued_at is None or backlog < MAX_BROKER_BACKLOG:
+        return
+    waited = max(0.0, (timezone.now() - enqueued_at).total_seconds())
+    per_task_us = int(waited * 1_000_000 / backlog)
+    rows = OpsMetric.objects.filter(name=POLL_WAIT_METRIC, labels=labels_text())
+    if not rows.update(value=per_task_us):
+        metric_set(POLL_WAIT_METRIC, per_task_us)
+
+
 def dispatch_pass(*, interval_seconds: float = 1.0) -> PassReport:
     """Run one pass: sweep, then enqueue due submits, polls and downloads.
 
@@ -113,18 +178,22 @@ def dispatch_pass(*, interval_seconds: float = 1.0) -> PassReport:
     # Back-pressure: with a full broker a queued job's submit task is most likely still
     # waiting, not lost; it stays due (re-driven once the workers have caught up) instead of
     # being enqueued twice. Likewise downloads.
-    backed_up = broker_backlog() >= MAX_BROKER_BACKLOG
+    backlog = broker_backlog()
+    backed_up = backlog >= MAX_BROKER_BACKLOG
     if backed_up:
         logger.info("Broker backlog over %d tasks: no re-drives this pass", MAX_BROKER_BACKLOG)
     due = Generation.objects.filter(next_action_at__lte=now).exclude(provider__in=paused)
-    submits = _claim(due.filter(state=State.QUEUED), limit=0 if backed_up else 200, now=now)
+    lease_end = now + JOB_LEASE
+    submits = _claim(due.filter(state=State.QUEUED), limit=0 if backed_up else 200, until=lease_end)
     for pk in submits:
         enqueue("submit_generation", pk, group="submit")
     budget = max(1, int(settings.PROVIDER_REQUESTS_PER_MINUTE / 60 * interval_seconds))
     pollable = Q(state=State.SUBMITTED) | Q(state=State.EXPIRED, late_state="")
-    polls = _claim(due.filter(pollable), limit=budget, now=now)
+    claimed_until = now + poll_claim(backlog=backlog)
+    polls = _claim(due.filter(pollable), limit=budget, until=claimed_until)
     for start in range(0, len(polls), POLL_BATCH_SIZE):
-        enqueue("poll_generations", polls[start : start + POLL_BATCH_SIZE], group="poll")
+        batch = polls[start : start + POLL_BATCH_SIZE]
+        enqueue("poll_generations", batch, claimed_until, now, backlog, group="poll")
     downloads = _claim(
         Generation.objects.filter(
             next_action_at__lte=now,
@@ -132,7 +201,7 @@ def dispatch_pass(*, interval_seconds: float = 1.0) -> PassReport:
             result_state=Generation.ResultState.PENDING,
         ),
         limit=0 if backed_up else 50,
-        now=now,
+        until=lease_end,
     )
     for pk in downloads:
         enqueue("store_result", pk, group="results")
@@ -175,18 +244,60 @@ def poll_batch_budget() -> float:
     """Return the seconds a batch of polls may go on starting new status reads.
 
     Two thirds of django-q2's task ``timeout`` (90 s: 60 s), and never so long that the last
-    read started (which may take ``lifecycle.POLL_READ_BUDGET_S``, 10 s) outlasts the jobs'
-    claim (``JOB_LEASE``, 60 s), after which the dispatcher would hand the same job out
-    again: 45 s with the defaults. The cluster never kills a worker mid-batch.
+    read started (which may take ``lifecycle.POLL_READ_BUDGET_S``, 10 s) outlasts the claim
+    the batch took when it started (``JOB_LEASE``, 60 s, :func:`generations_poll_reclaim`),
+    after which the dispatcher would hand the same job out again: 45 s with the defaults.
+    The cluster never kills a worker mid-batch.
     """
     by_timeout = settings.Q_CLUSTER.get("timeout", 90) * 2 / 3
     by_claim = JOB_LEASE.total_seconds() - POLL_READ_BUDGET_S - 5.0
     return max(1.0, min(by_timeout, by_claim))
 
 
-def generations_poll_batch(*, generation_ids: list[int]) -> dict[int, str]:
+def generations_poll_reclaim(*, generation_ids: list[int], claimed_until) -> set[int]:
+    """Take over the jobs of a starting poll batch that still hold its claim; return them.
+
+    A job is the batch's while it waits for a poll (``submitted``, or ``expired`` awaiting a
+    late look) and its ``next_action_at`` is still exactly ``claimed_until``, the value the
+    dispatcher's claim set. Anything else means another claim (a later pass, after this
+    batch waited in the broker past its claim), a poll or a callback has had the job since:
+    the batch leaves it. The jobs kept are claimed again for ``JOB_LEASE`` from now, so no
+    pass hands them out while the batch polls them; the rows are locked between the read and
+    the write (``SELECT ... FOR UPDATE``), like the dispatcher's claim.
+
+    Args:
+        generation_ids: the batch's jobs.
+        claimed_until: the ``next_action_at`` the dispatcher's claim gave them.
+    """
+    pollable = Q(state=State.SUBMITTED) | Q(state=State.EXPIRED, late_state="")
+    with transaction.atomic():
+        owned = set(
+            Generation.objects.select_for_update()
+            .filter(pollable, pk__in=generation_ids, next_action_at=claimed_until)
+            .order_by("pk")  # one lock order for batches holding the same jobs
+            .values_list("pk", flat=True)
+        )
+        if owned:
+            Generation.objects.filter(pk__in=owned).update(
+                next_action_at=timezone.now() + JOB_LEASE
+            )
+    return owned
+
+
+def generations_poll_batch(
+    *,
+    generation_ids: list[int],
+    claimed_until=None,
+    enqueued_at=None,
+    backlog: int = 0,
+) -> dict[int, str]:
     """Poll the jobs of one batch in turn; one failing job does not stop the others.
 
+    A batch from the dispatcher first takes over the jobs that still hold its claim
+    (:func:`generations_poll_reclaim`) and skips the others: after waiting in the broker
+    past its claim, their polls belong to a later batch. It also records how long it waited
+    (:func:`poll_wait_observe`). A batch without a claim (a manager's "poll now", a
+    callback's confirmation, a task enqueued before claims were carried) polls every job.
     The batch stops starting reads after :func:`poll_batch_budget` seconds (a slow provider:
     each read may take up to ``lifecycle.POLL_READ_BUDGET_S``); the jobs not reached are made
     due at once (:func:`generations_poll_defer`) for the next pass instead of waiting out
@@ -194,13 +305,21 @@ def generations_poll_batch(*, generation_ids: list[int]) -> dict[int, str]:
 
     Args:
         generation_ids: the jobs the dispatcher claimed for this batch.
+        claimed_until: the ``next_action_at`` the claim gave them (None: no claim carried).
+        enqueued_at: when the pass enqueued the batch.
+        backlog: the tasks waiting in the broker then.
 
     Returns:
         Each job's state after its poll, or ``"error"`` (logged; re-polled when its claim
-        runs out) or ``"deferred"``.
+        runs out), ``"deferred"`` or ``"skipped"`` (claimed by someone else meanwhile).
     """
     results: dict[int, str] = {}
     deadline = time.monotonic() + poll_batch_budget()
+    if claimed_until is not None:
+        poll_wait_observe(enqueued_at=enqueued_at, backlog=backlog)
+        owned = generations_poll_reclaim(generation_ids=generation_ids, claimed_until=claimed_until)
+        results.update(dict.fromkeys((pk for pk in generation_ids if pk not in owned), "skipped"))
+        generation_ids = [pk for pk in generation_ids if pk in owned]
     for index, generation_id in enumerate(generation_ids):
         if time.monotonic() >= deadline:
             rest = generation_ids[index:]
