@@ -1,11 +1,25 @@
 """``manage.py ledger_check``: recompute every account from the ledger; exit 1 on a mismatch."""
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection, transaction
 from django.utils.translation import ngettext
 
 from generations.metrics import LEDGER_CHECK_MISMATCHES, metric_set
 from generations.selectors.ledger import ledger_mismatches
 from generations.services.ledger import spend_days_rebuild
+
+
+def _consistent(check):
+    """Run ``check`` on one snapshot of the database: on PostgreSQL in a REPEATABLE READ,
+    READ ONLY transaction, so a settlement committed while it streams the ledger and then
+    reads the rollups is either in both or in neither (no false mismatch on a busy portal).
+    SQLite runs it as is, and so does a caller already inside a transaction (a test)."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return check()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        return check()
 
 
 class Command(BaseCommand):
@@ -23,7 +37,7 @@ class Command(BaseCommand):
         if options["rebuild_spend_days"]:
             rows = spend_days_rebuild()
             self.stdout.write(f"Rewrote {rows} spend-day rows from the ledger.")
-        problems = ledger_mismatches()
+        problems = _consistent(ledger_mismatches)
         # Kept for /metrics (seedance_ledger_check_mismatches and its time).
         metric_set(LEDGER_CHECK_MISMATCHES, len(problems))
         for problem in problems:
