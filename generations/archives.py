@@ -12,6 +12,7 @@ Why zipstream-ng: maintained, pure Python, no dependencies, computes the size of
 (uncompressed) archive up front; stream-zip needs the sizes too but offers no length.
 """
 
+import logging
 import secrets
 
 from django.core.cache import cache
@@ -25,6 +26,7 @@ from .models import Generation
 from .storage import stored_file_chunks
 
 SLUG_MAX = 50
+logger = logging.getLogger(__name__)
 
 
 def zip_member_name(generation: Generation) -> str:
@@ -63,35 +65,58 @@ def generations_zip(generations: list[Generation]) -> tuple[ZipStream, int]:
 
 # One ZIP at a time per member (docs/storage.md "Bulk actions"): a download holds a web
 # thread for the whole transfer, so a member's parallel downloads could take every thread.
-# The claim lives in the shared cache; it ends with the stream, or after this many seconds
-# if the process died mid-transfer.
+# The claim lives in the shared cache; it ends when the response is closed (the transfer
+# ended, failed, or the client went away), or after this many seconds if the process died.
 ZIP_SLOT_SECONDS = 30 * 60
 
 
 def zip_slot_claim(user_id: int) -> str | None:
     """Claim ``user_id``'s single ZIP download slot; return its token, or None while
-    another of the member's ZIP downloads is still streaming."""
+    another of the member's ZIP downloads is still streaming. A cache that cannot answer
+    does not stop downloads (logged; the token is then empty and frees nothing)."""
     token = secrets.token_hex(8)
-    return token if cache.add(f"bulk-zip:{user_id}", token, ZIP_SLOT_SECONDS) else None
-
-
-def _released_after(chunks, user_id: int, token: str):
-    """Yield ``chunks``; free the member's ZIP slot when the stream ends, fails or the
-    client goes away (the server closes the generator)."""
     try:
-        yield from chunks
-    finally:
+        return token if cache.add(f"bulk-zip:{user_id}", token, ZIP_SLOT_SECONDS) else None
+    except Exception:
+        logger.warning("ZIP slot cache unavailable; download not limited", exc_info=True)
+        return ""
+
+
+def zip_slot_release(user_id: int, token: str) -> None:
+    """Free ``user_id``'s ZIP slot if ``token`` still holds it."""
+    if not token:
+        return
+    try:
         if cache.get(f"bulk-zip:{user_id}") == token:
             cache.delete(f"bulk-zip:{user_id}")
+    except Exception:
+        logger.warning("ZIP slot cache unavailable; the slot expires on its own", exc_info=True)
+
+
+class ZipResponse(StreamingHttpResponse):
+    """A streamed ZIP that frees its member's slot when the server closes it: after the
+    last byte, on an error, or when the client went away, whether or not a byte was sent."""
+
+    def __init__(self, *args, release=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._release = release
+
+    def close(self):
+        try:
+            super().close()
+        finally:
+            if self._release is not None:
+                release, self._release = self._release, None
+                release()
 
 
 def zip_response(
     archive: ZipStream, *, user_id: int | None = None, slot: str | None = None
 ) -> StreamingHttpResponse:
     """Stream ``archive`` as an attachment named ``seedance-videos-<UTC time>.zip``;
-    ``user_id`` and ``slot`` (from :func:`zip_slot_claim`) free that slot when it ends."""
-    chunks = archive if slot is None else _released_after(archive, user_id, slot)
-    response = StreamingHttpResponse(chunks, content_type="application/zip")
+    ``user_id`` and ``slot`` (from :func:`zip_slot_claim`) free that slot when it closes."""
+    release = None if slot is None else (lambda: zip_slot_release(user_id, slot))
+    response = ZipResponse(archive, content_type="application/zip", release=release)
     response["Content-Length"] = str(len(archive))
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     response["Content-Disposition"] = content_disposition_header(

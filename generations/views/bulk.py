@@ -20,7 +20,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from .. import formats
-from ..archives import generations_zip, zip_response, zip_slot_claim
+from ..archives import generations_zip, zip_response, zip_slot_claim, zip_slot_release
 from ..forms.bulk import BulkActionForm, IdListField
 from ..models import Generation
 from ..selectors.generations import bulk_zip_generations
@@ -103,18 +103,23 @@ class GenerationBulkView(View):
         return cache.add(f"bulk-again:{request.user.pk}:{token}", True, timeout=86_400)
 
     def _download(self, request, ids: list[int], back: str):
-        rows, skipped = bulk_zip_generations(user=request.user, ids=ids, limit=BULK_MAX)
-        archive, missing = generations_zip(rows)
-        if len(rows) == missing:
-            messages.error(request, gettext("None of the selected videos can be downloaded."))
-            return HttpResponseRedirect(back)
-        slot = zip_slot_claim(request.user.pk)
+        slot = zip_slot_claim(request.user.pk)  # before any storage call
         if slot is None:
             messages.error(
                 request,
                 gettext("One of your ZIP downloads is still running: wait until it finishes."),
             )
             return HttpResponseRedirect(back)
+        try:
+            rows, skipped = bulk_zip_generations(user=request.user, ids=ids, limit=BULK_MAX)
+            archive, missing = generations_zip(rows)
+            if len(rows) == missing:
+                zip_slot_release(request.user.pk, slot)
+                messages.error(request, gettext("None of the selected videos can be downloaded."))
+                return HttpResponseRedirect(back)
+        except Exception:
+            zip_slot_release(request.user.pk, slot)
+            raise
         if skipped + missing:
             # Shown on the next page the member opens; the ZIP itself cannot say it.
             messages.info(

@@ -113,6 +113,10 @@ def test_one_zip_at_a_time_per_member_and_the_slot_frees_when_the_stream_ends(
     _, path, _ = download(client, [job.pk], tmp_path)
     with zipfile.ZipFile(path) as archive:
         assert archive.namelist() == [zip_member_name(job)]
+    # A response closed before its first byte (the client left at once) frees it too.
+    client.post(reverse("generations:bulk"), post).close()
+    _, path, _ = download(client, [job.pk], tmp_path)
+    assert zipfile.ZipFile(path).namelist() == [zip_member_name(job)]
 
 
 def test_nothing_to_download_is_a_message_not_an_empty_zip(client, payer, local_media):
