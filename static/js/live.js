@@ -33,6 +33,10 @@
   const SLOW_MS = 15000;
   const HIDDEN_MS = 5000;
   const MIN_GAP_MS = 250;
+  // After a failed ask (offline, a restart, an error answer) the next waits twice as long as
+  // the last, up to BACKOFF_MAX_MS, or what Retry-After says: no tab hammers a server that
+  // is already struggling.
+  const BACKOFF_MAX_MS = 60000;
   const NOTIFY_KEY = "notify-desktop";
   const PENDING_KEY = "live-announcement";
   const FINAL = new Set(["succeeded", "failed", "canceled", "expired"]);
@@ -43,6 +47,7 @@
   // The page's render time: the server also lists changes from a few seconds before it (a
   // change that committed while the page rendered), fetched again to be sure; cheap.
   let cursor = body.dataset.updatesSince || "";
+  let backoff = 0; // ms the last failed ask waited before the next; 0 after a good answer
   let ticks = 0;
   let timer = null;
   // Each answer's cards are fetched in turn, after the previous answer's, while the next ask
@@ -226,6 +231,8 @@
     ticks += 1;
     const round = ticks;
     let running = 0;
+    let failed = false;
+    let retryAfter = 0;
     try {
       const url = cursor ? `${updatesUrl}?since=${encodeURIComponent(cursor)}` : updatesUrl;
       const response = await fetch(url, { headers: { Accept: "application/json" } });
@@ -234,8 +241,17 @@
         cursor = update.cursor;
         running = update.running;
         applying = applying.then(() => apply(update, round)).catch(() => {});
+      } else {
+        failed = true;
+        retryAfter = 1000 * (parseInt(response.headers.get("Retry-After") || "0", 10) || 0);
       }
-    } catch (error) { /* offline or restarting: the next tick retries */ }
+    } catch (error) { failed = true; /* offline or restarting: retried after a back-off */ }
+    if (failed) {
+      backoff = Math.min(BACKOFF_MAX_MS, Math.max(retryAfter, backoff ? backoff * 2 : FAST_MS * 2));
+      schedule(backoff);
+      return;
+    }
+    backoff = 0;
     const busy = running > 0 || document.querySelector("[data-live]");
     const period = hidden ? HIDDEN_MS : (busy ? FAST_MS : SLOW_MS);
     schedule(Math.max(MIN_GAP_MS, period - (Date.now() - started)));

@@ -122,3 +122,19 @@ def test_a_job_that_ends_elsewhere_shows_a_toast_and_the_title_counts_running_jo
     page.wait_for_function(f"document.title === '{still}Usage · Seedance Studio'")
     toast.get_by_role("button", name="Dismiss").click()
     assert page.locator(".toast").count() == 0
+
+
+def test_a_failing_updates_endpoint_is_asked_less_and_less_often(live_server, page):
+    """A tab whose asks fail (a struggling or restarting server) backs off, doubling the wait
+    (1.5 s, 3 s, 6 s ...), instead of asking every 0.75 s; a good answer resets it."""
+    asks = []
+
+    def failing(route):
+        asks.append(route.request.url)
+        route.fulfill(status=503, body="busy")
+
+    page.route("**/updates/**", failing)
+    page.goto(f"{live_server.url}/")
+    page.wait_for_timeout(7000)
+    # At 0.75 s the tab would have asked about 9 times; backing off, at most 4.
+    assert 1 <= len(asks) <= 4, asks
