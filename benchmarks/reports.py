@@ -861,6 +861,9 @@ def reused(args: argparse.Namespace) -> dict:
 
     connection.close()
     connection.settings_dict["NAME"] = args.reuse
+    # Only a database this script built: --reuse migrates it, and must never touch a real one.
+    if not User.objects.filter(username="bench-manager").exists():  # SELECT 1: no new columns
+        sys.exit(f"{args.reuse} was not built by this benchmark (no bench-manager): refused")
     started = time.perf_counter()
     call_command("migrate", verbosity=0)  # the migrations added since it was built
     print(f"migrated {args.reuse} in {time.perf_counter() - started:.1f} s", flush=True)
