@@ -34,22 +34,26 @@ class Invitation(models.Model):
     database cannot be used to join. Changing ``SECRET_KEY`` invalidates pending links.
     """
 
-    email = models.EmailField()
-    token_hash = models.CharField(max_length=64, unique=True)
+    email = models.EmailField(verbose_name=_("email"))
+    token_hash = models.CharField(verbose_name=_("token hash"), max_length=64, unique=True)
     invited_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="invitations_sent"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("invited by"),
+        on_delete=models.PROTECT,
+        related_name="invitations_sent",
     )
-    created_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField()
-    accepted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), default=timezone.now)
+    expires_at = models.DateTimeField(verbose_name=_("expires at"))
+    accepted_at = models.DateTimeField(verbose_name=_("accepted at"), null=True, blank=True)
     accepted_by = models.OneToOneField(
         settings.AUTH_USER_MODEL,
+        verbose_name=_("accepted by"),
         on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="invitation",
     )
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(verbose_name=_("revoked at"), null=True, blank=True)
 
     objects = InvitationQuerySet.as_manager()
 
@@ -115,29 +119,34 @@ class AuditEntry(models.Model):
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
         on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="audit_actions",
         help_text=_("Who did it (empty: a command or the system)."),
     )
-    action = models.CharField(max_length=16, choices=Action.choices)
+    action = models.CharField(verbose_name=_("action"), max_length=16, choices=Action.choices)
     target_user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
+        verbose_name=_("target user"),
         on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="audit_subject_of",
     )
     subject = models.CharField(
+        verbose_name=_("subject"),
         max_length=200,
         blank=True,
-        help_text='What was acted on when it is not a member, e.g. "Generation #12".',
+        help_text=_('What was acted on when it is not a member, e.g. "Generation #12".'),
     )
-    before = models.JSONField(default=dict, blank=True)
-    after = models.JSONField(default=dict, blank=True)
-    memo = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    before = models.JSONField(verbose_name=_("before"), default=dict, blank=True)
+    after = models.JSONField(verbose_name=_("after"), default=dict, blank=True)
+    memo = models.CharField(verbose_name=_("memo"), max_length=500, blank=True)
+    created_at = models.DateTimeField(
+        verbose_name=_("created at"), default=timezone.now, db_index=True
+    )
 
     class Meta:
         verbose_name = _("audit entry")
