@@ -28,7 +28,7 @@ from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.translation import gettext, ngettext, pgettext_lazy
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from .admin_lists import (
@@ -660,13 +660,13 @@ class InvitationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     # ``Invitation.status`` values, as the list shows them.
     STATES = {
-        "accepted": pgettext_lazy("invitation state", "accepted"),
-        "revoked": pgettext_lazy("invitation state", "withdrawn"),
-        "expired": pgettext_lazy("invitation state", "expired"),
-        "pending": pgettext_lazy("invitation state", "pending"),
+        "accepted": _("Accepted"),
+        "revoked": _("Withdrawn"),
+        "expired": _("Expired"),
+        "pending": _("Pending"),
     }
 
-    @admin.display(description=pgettext_lazy("invitation", "status"))
+    @admin.display(description=_("status"))
     def state(self, invitation: Invitation) -> str:
         """Return ``invitation.status`` in the active language."""
         return str(self.STATES.get(invitation.status, invitation.status))

@@ -167,7 +167,7 @@ class WebhookEndpoint(models.Model):
     )
     secret = models.CharField(verbose_name=_("secret"), max_length=100, default=_new_webhook_secret)
     description = models.CharField(verbose_name=_("description"), max_length=100, blank=True)
-    is_active = models.BooleanField(verbose_name=_("active"), default=True)
+    is_active = models.BooleanField(verbose_name=_("enabled"), default=True)
     disabled_at = models.DateTimeField(verbose_name=_("disabled at"), null=True, blank=True)
     disabled_reason = models.CharField(
         verbose_name=_("disabled reason"), max_length=255, blank=True
