@@ -20,7 +20,8 @@ from ..factories import GenerationFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
-# Latin words a Russian label may keep (docs/i18n.md "What is not translated"): abbreviations.
+# Latin words a Russian label may keep: abbreviations (docs/i18n.md
+# "What is not translated, and why").
 ALLOWED_LATIN = {"ID", "URL", "PID", "API", "UTC"}
 # Django's automatic English labels of fields that once had none, and the admin's columns.
 ENGLISH_LABELS = (
