@@ -11,6 +11,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 USD_PER_CREDIT = Decimal("0.001")
@@ -53,7 +54,14 @@ class CreditAccount(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user}: {self.balance} available, {self.held} reserved"
+        """Return the account as the admin names it, in the active language."""
+        from ..formats import credits
+
+        return gettext("%(user)s: %(available)s available, %(reserved)s reserved") % {
+            "user": self.user,
+            "available": credits(self.balance),
+            "reserved": credits(self.held),
+        }
 
     @property
     def balance_usd(self) -> Decimal:

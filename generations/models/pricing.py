@@ -7,6 +7,7 @@ version it was priced with, so old jobs are never re-priced.
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from ..catalog import Provider
@@ -42,7 +43,7 @@ class PriceTable(models.Model):
         permissions = [("publish_pricetable", _("Can publish a new price table version"))]
 
     def __str__(self) -> str:
-        return f"Price table v{self.version}"
+        return gettext("Price table v%(version)s") % {"version": self.version}
 
 
 class Price(models.Model):

@@ -11,6 +11,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -63,7 +64,7 @@ class Invitation(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"Invitation for {self.email}"
+        return gettext("Invitation for %(email)s") % {"email": self.email}
 
     @staticmethod
     def new_token() -> str:
@@ -154,4 +155,10 @@ class AuditEntry(models.Model):
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.get_action_display()} by {self.actor or 'system'} at {self.created_at}"
+        from ..formats import moment
+
+        return gettext("%(action)s by %(actor)s, %(when)s") % {
+            "action": self.get_action_display(),
+            "actor": self.actor or gettext("the system"),
+            "when": moment(self.created_at),
+        }

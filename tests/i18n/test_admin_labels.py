@@ -136,6 +136,7 @@ def test_the_ledger_speaks_russian(russian_admin):
     fields = labels(form)
     for russian in ("Счёт:", "Вид:", "Сумма:", "Ключ идемпотентности:"):
         assert russian in fields, fields
+    assert "аня: доступно 0, удержано 40" in form  # the account, as the admin names it
     for page, found in ((listing, headers), (form, fields)):
         assert not latin_words(found)
         for english in ENGLISH_LABELS:
