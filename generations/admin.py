@@ -270,11 +270,11 @@ class CreditEntryAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmi
     search_fields = ("account__user__username", "memo", "idempotency_key")
     raw_id_fields = ("generation", "hold")
 
-    @admin.display(ordering="account__user__username")
+    @admin.display(description=_("user"), ordering="account__user__username")
     def user(self, entry: CreditEntry) -> str:
         return entry.account.user.username
 
-    @admin.display(description="amount", ordering="amount")
+    @admin.display(description=_("amount"), ordering="amount")
     def amount_credits(self, entry: CreditEntry) -> str:
         """Signed credits with separators (docs/formats.md "Money")."""
         return credits(entry.amount)
@@ -368,7 +368,7 @@ class GenerationAdmin(LargeTableAdminMixin, ReadOnlyFormMixin, admin.ModelAdmin)
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
-    @admin.display(description="price (credits)", ordering="price_credits")
+    @admin.display(description=_("price (credits)"), ordering="price_credits")
     def price(self, generation: Generation) -> str:
         return credits(generation.price_credits)
 
@@ -391,13 +391,13 @@ class GenerationAdmin(LargeTableAdminMixin, ReadOnlyFormMixin, admin.ModelAdmin)
         )
         return format_html(
             '<video class="result-player" src="{}"{} controls preload="none" '
-            'playsinline aria-label="Result video #{}"></video>'
-            '<p><a href="{}?download=1" download>Download video #{}</a></p>',
+            'playsinline aria-label="{}"></video>'
+            '<p><a href="{}?download=1" download>{}</a></p>',
             video,
             poster,
-            generation.pk,
+            gettext("Result video #%(id)s") % {"id": generation.pk},
             video,
-            generation.pk,
+            gettext("Download video #%(id)s") % {"id": generation.pk},
         )
 
     def get_search_results(self, request, queryset, search_term):
@@ -519,7 +519,7 @@ class ProviderAlertAdmin(ReadOnlyFormMixin, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
-    @admin.display(boolean=True, ordering="resolved_at")
+    @admin.display(description=_("resolved"), boolean=True, ordering="resolved_at")
     def resolved(self, alert: ProviderAlert) -> bool:
         return alert.is_resolved
 
@@ -653,10 +653,23 @@ class AuditEntryAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin
 class InvitationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Invitations sent from the team page; read-only (the token is stored hashed)."""
 
-    list_display = ("email", "invited_by", "created_at", "expires_at", "status")
+    list_display = ("email", "invited_by", "created_at", "expires_at", "state")
     list_select_related = ("invited_by",)
     search_fields = ("email",)
     exclude = ("token_hash",)
+
+    # ``Invitation.status`` values, as the list shows them.
+    STATES = {
+        "accepted": _("Accepted"),
+        "revoked": _("Withdrawn"),
+        "expired": _("Expired"),
+        "pending": _("Pending"),
+    }
+
+    @admin.display(description=_("status"))
+    def state(self, invitation: Invitation) -> str:
+        """Return ``invitation.status`` in the active language."""
+        return str(self.STATES.get(invitation.status, invitation.status))
 
 
 # --- Provider circuits (issue #12: money safety; owned by services.circuit) ------------------

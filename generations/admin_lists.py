@@ -14,6 +14,7 @@ from django.contrib import admin
 from django.contrib.admin import helpers
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
+from django.utils import formats
 from django.utils.html import format_html
 from django.utils.text import smart_split, unescape_string_literal
 from django.utils.translation import gettext as _
@@ -32,10 +33,11 @@ MAX_LISTED_USERS = 200
 
 class CappedCount(int):
     """A row count that stopped at the cap: an ``int`` for the paginator's arithmetic that
-    shows as ``"10,000+"`` wherever the admin prints the count."""
+    shows as ``"10,000+"`` wherever the admin prints the count, its digits grouped the active
+    language's way ("10 000+" in Russian)."""
 
     def __str__(self) -> str:
-        return f"{int(self):,}+"
+        return formats.number_format(int(self), use_l10n=True, force_grouping=True) + "+"
 
 
 class CappedCountPaginator(Paginator):

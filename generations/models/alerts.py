@@ -27,17 +27,24 @@ class ProviderAlert(models.Model):
     a repeat of the same trouble bumps ``count`` and ``last_seen`` instead of adding rows.
     """
 
-    provider = models.CharField(max_length=20, choices=Provider.choices)
-    kind = models.CharField(max_length=40, help_text=_("e.g. http_401, http_402."))
-    message = models.TextField(help_text=_("What managers read."))
-    detail = models.TextField(blank=True, help_text=_("The provider's own words, for diagnosis."))
-    count = models.PositiveIntegerField(default=1)
-    first_seen = models.DateTimeField(default=timezone.now)
-    last_seen = models.DateTimeField(default=timezone.now)
-    emailed_at = models.DateTimeField(null=True, blank=True)
-    resolved_at = models.DateTimeField(null=True, blank=True)
+    provider = models.CharField(verbose_name=_("provider"), max_length=20, choices=Provider.choices)
+    kind = models.CharField(
+        verbose_name=_("kind"), max_length=40, help_text=_("e.g. http_401, http_402.")
+    )
+    message = models.TextField(verbose_name=_("message"), help_text=_("What managers read."))
+    detail = models.TextField(
+        verbose_name=_("detail"),
+        blank=True,
+        help_text=_("The provider's own words, for diagnosis."),
+    )
+    count = models.PositiveIntegerField(verbose_name=_("count"), default=1)
+    first_seen = models.DateTimeField(verbose_name=_("first seen"), default=timezone.now)
+    last_seen = models.DateTimeField(verbose_name=_("last seen"), default=timezone.now)
+    emailed_at = models.DateTimeField(verbose_name=_("e-mailed at"), null=True, blank=True)
+    resolved_at = models.DateTimeField(verbose_name=_("resolved at"), null=True, blank=True)
     resolved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
+        verbose_name=_("resolved by"),
         on_delete=models.SET_NULL,
         null=True,
         blank=True,

@@ -45,17 +45,27 @@ class ApiToken(models.Model):
     """
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="api_tokens",
     )
-    name = models.CharField(max_length=100, help_text=_("What the token is for, e.g. 'batch bot'."))
-    token_hash = models.CharField(max_length=64, unique=True)
-    prefix = models.CharField(max_length=16, help_text=_("The token's first characters."))
-    created_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField(null=True, blank=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    name = models.CharField(
+        verbose_name=_("name"),
+        max_length=100,
+        help_text=_("What the token is for, e.g. 'batch bot'."),
+    )
+    token_hash = models.CharField(verbose_name=_("token hash"), max_length=64, unique=True)
+    prefix = models.CharField(
+        verbose_name=_("prefix"), max_length=16, help_text=_("The token's first characters.")
+    )
+    created_at = models.DateTimeField(verbose_name=_("created at"), default=timezone.now)
+    expires_at = models.DateTimeField(verbose_name=_("expires at"), null=True, blank=True)
+    last_used_at = models.DateTimeField(verbose_name=_("last used at"), null=True, blank=True)
+    revoked_at = models.DateTimeField(verbose_name=_("revoked at"), null=True, blank=True)
     revoked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
+        verbose_name=_("revoked by"),
         on_delete=models.PROTECT,
         null=True,
         blank=True,
@@ -97,15 +107,24 @@ class ApiIdempotencyKey(models.Model):
     constraint makes parallel creations one job with one hold.
     """
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    key = models.CharField(max_length=255)
-    fingerprint = models.CharField(max_length=64)
-    generation = models.ForeignKey(
-        "generations.Generation", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="+"
     )
-    created_at = models.DateTimeField(default=timezone.now)
+    key = models.CharField(verbose_name=_("key"), max_length=255)
+    fingerprint = models.CharField(verbose_name=_("fingerprint"), max_length=64)
+    generation = models.ForeignKey(
+        "generations.Generation",
+        verbose_name=_("generation"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(verbose_name=_("created at"), default=timezone.now)
 
     class Meta:
+        verbose_name = _("API idempotency key")
+        verbose_name_plural = _("API idempotency keys")
         constraints = [
             models.UniqueConstraint(fields=["user", "key"], name="api_idempotency_key_unique"),
         ]
@@ -137,18 +156,25 @@ class WebhookEndpoint(models.Model):
     """
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhook_endpoints"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="webhook_endpoints",
     )
-    url = models.URLField(max_length=2000)
-    events = models.JSONField(default=list, help_text=_("WebhookEvent values."))
-    secret = models.CharField(max_length=100, default=_new_webhook_secret)
-    description = models.CharField(max_length=100, blank=True)
-    is_active = models.BooleanField(default=True)
-    disabled_at = models.DateTimeField(null=True, blank=True)
-    disabled_reason = models.CharField(max_length=255, blank=True)
-    failure_count = models.PositiveIntegerField(default=0)
-    failing_since = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    url = models.URLField(verbose_name=_("URL"), max_length=2000)
+    events = models.JSONField(
+        verbose_name=_("events"), default=list, help_text=_("WebhookEvent values.")
+    )
+    secret = models.CharField(verbose_name=_("secret"), max_length=100, default=_new_webhook_secret)
+    description = models.CharField(verbose_name=_("description"), max_length=100, blank=True)
+    is_active = models.BooleanField(verbose_name=_("enabled"), default=True)
+    disabled_at = models.DateTimeField(verbose_name=_("disabled at"), null=True, blank=True)
+    disabled_reason = models.CharField(
+        verbose_name=_("disabled reason"), max_length=255, blank=True
+    )
+    failure_count = models.PositiveIntegerField(verbose_name=_("failure count"), default=0)
+    failing_since = models.DateTimeField(verbose_name=_("failing since"), null=True, blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), default=timezone.now)
 
     class Meta:
         verbose_name = _("webhook endpoint")
@@ -173,22 +199,32 @@ class WebhookDelivery(models.Model):
         FAILED = "failed", _("Gave up")
 
     endpoint = models.ForeignKey(
-        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+        WebhookEndpoint,
+        verbose_name=_("endpoint"),
+        on_delete=models.CASCADE,
+        related_name="deliveries",
     )
     generation = models.ForeignKey(
-        "generations.Generation", on_delete=models.PROTECT, related_name="+"
+        "generations.Generation",
+        verbose_name=_("generation"),
+        on_delete=models.PROTECT,
+        related_name="+",
     )
-    event = models.CharField(max_length=40, choices=WebhookEvent.choices)
-    message_id = models.CharField(max_length=40, unique=True)
-    payload = models.JSONField()
-    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    last_attempt_at = models.DateTimeField(null=True, blank=True)
-    last_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    last_error = models.CharField(max_length=255, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    delivered_at = models.DateTimeField(null=True, blank=True)
+    event = models.CharField(verbose_name=_("event"), max_length=40, choices=WebhookEvent.choices)
+    message_id = models.CharField(verbose_name=_("message ID"), max_length=40, unique=True)
+    payload = models.JSONField(verbose_name=_("payload"))
+    state = models.CharField(
+        verbose_name=_("state"), max_length=10, choices=State.choices, default=State.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(verbose_name=_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(verbose_name=_("next attempt at"), null=True, blank=True)
+    last_attempt_at = models.DateTimeField(verbose_name=_("last attempt at"), null=True, blank=True)
+    last_status = models.PositiveSmallIntegerField(
+        verbose_name=_("last status"), null=True, blank=True
+    )
+    last_error = models.CharField(verbose_name=_("last error"), max_length=255, blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), default=timezone.now)
+    delivered_at = models.DateTimeField(verbose_name=_("delivered at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("webhook delivery")

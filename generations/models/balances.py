@@ -13,17 +13,33 @@ class ProviderBalanceReading(models.Model):
     pages read it (``selectors.balances``) and never call the provider themselves.
     """
 
-    provider = models.CharField(max_length=20, choices=Provider.choices, primary_key=True)
+    provider = models.CharField(
+        verbose_name=_("provider"), max_length=20, choices=Provider.choices, primary_key=True
+    )
     usd = models.DecimalField(
-        max_digits=14, decimal_places=4, null=True, blank=True, help_text=_("US dollars.")
+        verbose_name=_("USD"),
+        max_digits=14,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text=_("US dollars."),
     )
     credits = models.BigIntegerField(
-        null=True, blank=True, help_text=_("The provider's own credits, when it counts in them.")
+        verbose_name=_("credits"),
+        null=True,
+        blank=True,
+        help_text=_("The provider's own credits, when it counts in them."),
     )
     error = models.TextField(
-        blank=True, help_text=_("Why the last read failed; empty if it worked.")
+        verbose_name=_("error"),
+        blank=True,
+        help_text=_("Why the last read failed; empty if it worked."),
     )
-    checked_at = models.DateTimeField()
+    checked_at = models.DateTimeField(verbose_name=_("checked at"))
+
+    class Meta:
+        verbose_name = _("provider balance reading")
+        verbose_name_plural = _("provider balance readings")
 
     def __str__(self) -> str:
         return f"{self.get_provider_display()}: {self.usd if self.error == '' else self.error}"

@@ -21,14 +21,22 @@ class ProviderCircuit(models.Model):
         CLOSED = "closed", _("Calls allowed")
         OPEN = "open", _("Paused")
 
-    provider = models.CharField(max_length=20, choices=Provider.choices, primary_key=True)
-    state = models.CharField(max_length=6, choices=State.choices, default=State.CLOSED)
-    reason = models.TextField(blank=True, help_text=_("The refusal that opened it."))
-    opened_at = models.DateTimeField(null=True, blank=True)
-    next_probe_at = models.DateTimeField(null=True, blank=True)
-    probes = models.PositiveIntegerField(default=0, help_text=_("Probes made since it opened."))
-    closed_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(default=timezone.now)
+    provider = models.CharField(
+        verbose_name=_("provider"), max_length=20, choices=Provider.choices, primary_key=True
+    )
+    state = models.CharField(
+        verbose_name=_("state"), max_length=6, choices=State.choices, default=State.CLOSED
+    )
+    reason = models.TextField(
+        verbose_name=_("reason"), blank=True, help_text=_("The refusal that opened it.")
+    )
+    opened_at = models.DateTimeField(verbose_name=_("opened at"), null=True, blank=True)
+    next_probe_at = models.DateTimeField(verbose_name=_("next probe at"), null=True, blank=True)
+    probes = models.PositiveIntegerField(
+        verbose_name=_("probes"), default=0, help_text=_("Probes made since it opened.")
+    )
+    closed_at = models.DateTimeField(verbose_name=_("closed at"), null=True, blank=True)
+    updated_at = models.DateTimeField(verbose_name=_("updated at"), default=timezone.now)
 
     class Meta:
         verbose_name = _("provider circuit")

@@ -93,32 +93,45 @@ class Generation(models.Model):
         DELETED = "deleted", _("Deleted")
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="generations"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.PROTECT,
+        related_name="generations",
     )
-    mode = models.CharField(max_length=20, choices=Mode.choices)
-    provider = models.CharField(max_length=20, choices=Provider.choices, default=Provider.APIXO)
-    model_id = models.CharField(max_length=64)
+    mode = models.CharField(verbose_name=_("mode"), max_length=20, choices=Mode.choices)
+    provider = models.CharField(
+        verbose_name=_("provider"), max_length=20, choices=Provider.choices, default=Provider.APIXO
+    )
+    model_id = models.CharField(verbose_name=_("model ID"), max_length=64)
     failover_from = models.CharField(
+        verbose_name=_("failover from"),
         max_length=20,
         choices=Provider.choices,
         blank=True,
         help_text=_("The provider that kept refusing the submit before failover moved the job."),
     )
-    state = models.CharField(max_length=12, choices=State.choices, default=State.QUEUED)
+    state = models.CharField(
+        verbose_name=_("state"), max_length=12, choices=State.choices, default=State.QUEUED
+    )
 
     # The request, as the member gave it (docs/providers/apixo.md "Parameters").
-    prompt = models.TextField()
-    resolution = models.CharField(max_length=8)
-    duration = models.PositiveSmallIntegerField(help_text=_("Requested seconds (4-12)."))
-    sound = models.BooleanField()
-    aspect_ratio = models.CharField(max_length=5, blank=True)
-    camera_fixed = models.BooleanField(
-        default=False, help_text=_("fixed_lens on seedance-1-5-pro, camera_fixed on extend.")
+    prompt = models.TextField(verbose_name=_("prompt"))
+    resolution = models.CharField(verbose_name=_("resolution"), max_length=8)
+    duration = models.PositiveSmallIntegerField(
+        verbose_name=_("duration"), help_text=_("Requested seconds (4-12).")
     )
-    seed = models.BigIntegerField(null=True, blank=True)
-    watermark = models.BooleanField(default=False)
+    sound = models.BooleanField(verbose_name=_("sound"))
+    aspect_ratio = models.CharField(verbose_name=_("aspect ratio"), max_length=5, blank=True)
+    camera_fixed = models.BooleanField(
+        verbose_name=_("camera fixed"),
+        default=False,
+        help_text=_("fixed_lens on seedance-1-5-pro, camera_fixed on extend."),
+    )
+    seed = models.BigIntegerField(verbose_name=_("seed"), null=True, blank=True)
+    watermark = models.BooleanField(verbose_name=_("watermark"), default=False)
     source_generation = models.ForeignKey(
         "self",
+        verbose_name=_("source generation"),
         on_delete=models.PROTECT,
         null=True,
         blank=True,
@@ -127,39 +140,54 @@ class Generation(models.Model):
     )
 
     # Price, fixed at submission (docs/architecture.md "Money").
-    price_credits = models.PositiveIntegerField()
+    price_credits = models.PositiveIntegerField(verbose_name=_("price credits"))
     price_table = models.ForeignKey(
-        "generations.PriceTable", on_delete=models.PROTECT, related_name="+"
+        "generations.PriceTable",
+        verbose_name=_("price table"),
+        on_delete=models.PROTECT,
+        related_name="+",
     )
 
     # The provider's task.
     # NULL until submitted: the unique constraint below then ignores the job.
-    provider_task_id = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
+    provider_task_id = models.CharField(  # noqa: DJ001
+        verbose_name=_("provider task ID"), max_length=128, null=True, blank=True
+    )
     # sha256 hex of the current submit attempt's webhook token; empty: submitted for polling.
-    callback_token_hash = models.CharField(max_length=64, blank=True)
-    submit_attempts = models.PositiveSmallIntegerField(default=0)
+    callback_token_hash = models.CharField(
+        verbose_name=_("callback token hash"), max_length=64, blank=True
+    )
+    submit_attempts = models.PositiveSmallIntegerField(verbose_name=_("submit attempts"), default=0)
     submit_sent_at = models.DateTimeField(
+        verbose_name=_("submit sent at"),
         null=True,
         blank=True,
         help_text=_("When the current submit attempt started sending; empty: nothing sent yet."),
     )
     poll_count = models.PositiveIntegerField(
-        "status checks",
+        _("status checks"),
         default=0,
         help_text=_(
             "Status requests sent to the provider for this job: polls, callback confirmations,"
             " managers' polls and late looks (services.status_reads)."
         ),
     )
-    poll_errors = models.PositiveSmallIntegerField(default=0)
+    poll_errors = models.PositiveSmallIntegerField(verbose_name=_("poll errors"), default=0)
     next_action_at = models.DateTimeField(
-        null=True, blank=True, help_text=_("When the dispatcher next submits or polls this job.")
+        verbose_name=_("next action at"),
+        null=True,
+        blank=True,
+        help_text=_("When the dispatcher next submits or polls this job."),
     )
     deadline_at = models.DateTimeField(
-        null=True, blank=True, help_text=_("Expire (and release the hold) if not final by then.")
+        verbose_name=_("deadline at"),
+        null=True,
+        blank=True,
+        help_text=_("Expire (and release the hold) if not final by then."),
     )
-    provider_state = models.CharField(max_length=32, blank=True)
+    provider_state = models.CharField(verbose_name=_("provider state"), max_length=32, blank=True)
     not_found_at = models.DateTimeField(
+        verbose_name=_("not found at"),
         null=True,
         blank=True,
         help_text=_(
@@ -167,64 +195,89 @@ class Generation(models.Model):
             "answer after a delay fails the job (services.lifecycle.generation_poll)."
         ),
     )
-    fail_code = models.CharField(max_length=64, blank=True)
-    fail_message = models.TextField(blank=True)
-    cost_time_ms = models.PositiveIntegerField(null=True, blank=True)
+    fail_code = models.CharField(verbose_name=_("fail code"), max_length=64, blank=True)
+    fail_message = models.TextField(verbose_name=_("fail message"), blank=True)
+    cost_time_ms = models.PositiveIntegerField(
+        verbose_name=_("cost time (ms)"), null=True, blank=True
+    )
 
     # The result, kept by the portal (docs/architecture.md "Users and their jobs": not an expiring
     # provider link).
-    result_url = models.URLField(max_length=2000, blank=True)
+    result_url = models.URLField(verbose_name=_("result URL"), max_length=2000, blank=True)
     result_state = models.CharField(
-        max_length=8, choices=ResultState.choices, default=ResultState.NONE, blank=True
+        verbose_name=_("result state"),
+        max_length=8,
+        choices=ResultState.choices,
+        default=ResultState.NONE,
+        blank=True,
     )
-    result_file = models.FileField(upload_to="results/%Y/%m/", blank=True)
-    result_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    result_file = models.FileField(
+        verbose_name=_("result file"), upload_to="results/%Y/%m/", blank=True
+    )
+    result_bytes = models.PositiveBigIntegerField(
+        verbose_name=_("result size (bytes)"), null=True, blank=True
+    )
     # A still frame of the stored result, in the same storage (services.posters); empty
     # until made, or when it could not be made: the gallery card then shows the video.
-    poster = models.FileField(upload_to="posters/%Y/%m/", blank=True)
-    download_attempts = models.PositiveSmallIntegerField(default=0)
+    poster = models.FileField(verbose_name=_("poster"), upload_to="posters/%Y/%m/", blank=True)
+    download_attempts = models.PositiveSmallIntegerField(
+        verbose_name=_("download attempts"), default=0
+    )
 
     # A final answer that came after the job expired (its hold was already released): kept
     # for managers to decide on; no money moves (services.lifecycle.generation_late_record).
     late_state = models.CharField(
+        verbose_name=_("late state"),
         max_length=12,
-        choices=[("", "-"), ("succeeded", "Succeeded")],
+        choices=[("", "-"), ("succeeded", _("Succeeded"))],
         blank=True,
         help_text=_("The provider's final state, reported after the job expired."),
     )
-    late_result_url = models.URLField(max_length=2000, blank=True)
-    late_finished_at = models.DateTimeField(null=True, blank=True)
+    late_result_url = models.URLField(
+        verbose_name=_("late result URL"), max_length=2000, blank=True
+    )
+    late_finished_at = models.DateTimeField(
+        verbose_name=_("late finished at"), null=True, blank=True
+    )
 
     # The member's own mark, toggled on the gallery card (services.owner_actions).
-    favourite = models.BooleanField(default=False)
+    favourite = models.BooleanField(verbose_name=_("favourite"), default=False)
     # When the owner shared the finished video with the team (the team library); empty: not
     # shared, the default (services.sharing, docs/gallery.md "Team library").
-    shared_at = models.DateTimeField(null=True, blank=True)
+    shared_at = models.DateTimeField(verbose_name=_("shared at"), null=True, blank=True)
 
     # Out of the gallery unless its "Hidden" filter is on; restorable (services.bulk_actions).
-    hidden_at = models.DateTimeField(null=True, blank=True)
+    hidden_at = models.DateTimeField(verbose_name=_("hidden at"), null=True, blank=True)
     # Deleted by its member: out of the gallery, files gone, the row and the ledger kept
     # (docs/storage.md "Bulk actions").
-    deleted_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(verbose_name=_("deleted at"), null=True, blank=True)
 
     # One-time key from the form, so a double submit creates one generation (or one group
     # of variations: only the group's first job carries the key).
-    client_token = models.CharField(max_length=64, blank=True)
+    client_token = models.CharField(verbose_name=_("client token"), max_length=64, blank=True)
 
     # Variations (issue #15 item 7; docs/prices.md "Variations"): jobs made by one
     # submission share a group id; index is 1-based, count the group's size. Empty for a
     # job submitted alone. Fixed at creation, so a card shows "Variation 2 of 4" without
     # reading its siblings.
-    variation_group = models.UUIDField(null=True, blank=True)
-    variation_index = models.PositiveSmallIntegerField(null=True, blank=True)
-    variation_count = models.PositiveSmallIntegerField(null=True, blank=True)
+    variation_group = models.UUIDField(verbose_name=_("variation group"), null=True, blank=True)
+    variation_index = models.PositiveSmallIntegerField(
+        verbose_name=_("variation index"), null=True, blank=True
+    )
+    variation_count = models.PositiveSmallIntegerField(
+        verbose_name=_("variation count"), null=True, blank=True
+    )
 
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    submitted_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(
+        verbose_name=_("created at"), default=timezone.now, db_index=True
+    )
+    submitted_at = models.DateTimeField(verbose_name=_("submitted at"), null=True, blank=True)
+    finished_at = models.DateTimeField(verbose_name=_("finished at"), null=True, blank=True)
     # When the provider says the task finished (its completeTime): finalize latency (#13).
-    provider_completed_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    provider_completed_at = models.DateTimeField(
+        verbose_name=_("provider completed at"), null=True, blank=True
+    )
+    updated_at = models.DateTimeField(verbose_name=_("updated at"), auto_now=True)
 
     objects = GenerationQuerySet.as_manager()
 
@@ -416,20 +469,30 @@ class GenerationInput(models.Model):
         IMAGE = "image", _("Image")
         VIDEO = "video", _("Video")
 
-    generation = models.ForeignKey(Generation, on_delete=models.PROTECT, related_name="inputs")
-    kind = models.CharField(max_length=5, choices=Kind.choices)
-    position = models.PositiveSmallIntegerField(default=0, help_text=_("0: start frame, 1: end."))
-    file = models.FileField(upload_to="inputs/%Y/%m/", blank=True)
-    thumbnail = models.FileField(upload_to="inputs/thumbnails/%Y/%m/", blank=True)
-    original_name = models.CharField(max_length=255, blank=True)
-    source_url = models.URLField(max_length=2000, blank=True)
-    content_type = models.CharField(max_length=50, blank=True)
-    size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
-    public_token = models.CharField(max_length=64, unique=True, default=_input_token)
-    expires_at = models.DateTimeField(null=True, blank=True)
+    generation = models.ForeignKey(
+        Generation, verbose_name=_("generation"), on_delete=models.PROTECT, related_name="inputs"
+    )
+    kind = models.CharField(verbose_name=_("kind"), max_length=5, choices=Kind.choices)
+    position = models.PositiveSmallIntegerField(
+        verbose_name=_("position"), default=0, help_text=_("0: start frame, 1: end.")
+    )
+    file = models.FileField(verbose_name=_("file"), upload_to="inputs/%Y/%m/", blank=True)
+    thumbnail = models.FileField(
+        verbose_name=_("thumbnail"), upload_to="inputs/thumbnails/%Y/%m/", blank=True
+    )
+    original_name = models.CharField(verbose_name=_("original name"), max_length=255, blank=True)
+    source_url = models.URLField(verbose_name=_("source URL"), max_length=2000, blank=True)
+    content_type = models.CharField(verbose_name=_("content type"), max_length=50, blank=True)
+    size_bytes = models.PositiveBigIntegerField(
+        verbose_name=_("size (bytes)"), null=True, blank=True
+    )
+    public_token = models.CharField(
+        verbose_name=_("public token"), max_length=64, unique=True, default=_input_token
+    )
+    expires_at = models.DateTimeField(verbose_name=_("expires at"), null=True, blank=True)
     # SHA-256 of what the provider gets (the file's bytes, the URL, or the stored result's
     # name), to recognise an identical resubmission (issue #12 item 5).
-    digest = models.CharField(max_length=64, blank=True)
+    digest = models.CharField(verbose_name=_("digest"), max_length=64, blank=True)
 
     objects = GenerationInputQuerySet.as_manager()
 
@@ -469,9 +532,13 @@ class WorkerLease(models.Model):
     (docs/style.md "Claiming work").
     """
 
-    name = models.CharField(max_length=50, primary_key=True)
-    holder = models.CharField(max_length=64, blank=True)
-    expires_at = models.DateTimeField()
+    name = models.CharField(verbose_name=_("name"), max_length=50, primary_key=True)
+    holder = models.CharField(verbose_name=_("holder"), max_length=64, blank=True)
+    expires_at = models.DateTimeField(verbose_name=_("expires at"))
+
+    class Meta:
+        verbose_name = _("worker lease")
+        verbose_name_plural = _("worker leases")
 
     def __str__(self) -> str:
         return f"{self.name} held by {self.holder or 'nobody'} until {self.expires_at}"

@@ -11,6 +11,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 USD_PER_CREDIT = Decimal("0.001")
@@ -33,11 +34,14 @@ class CreditAccount(models.Model):
     """
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="credit_account"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.PROTECT,
+        related_name="credit_account",
     )
-    balance = models.BigIntegerField("available credits", default=0)
-    held = models.BigIntegerField("reserved credits", default=0)
-    updated_at = models.DateTimeField(auto_now=True)
+    balance = models.BigIntegerField(_("available credits"), default=0)
+    held = models.BigIntegerField(_("reserved credits"), default=0)
+    updated_at = models.DateTimeField(verbose_name=_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("credit account")
@@ -50,7 +54,14 @@ class CreditAccount(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user}: {self.balance} available, {self.held} reserved"
+        """Return the account as the admin names it, in the active language."""
+        from ..formats import credits
+
+        return gettext("%(user)s: %(available)s available, %(reserved)s reserved") % {
+            "user": self.user,
+            "available": credits(self.balance),
+            "reserved": credits(self.held),
+        }
 
     @property
     def balance_usd(self) -> Decimal:
@@ -101,11 +112,16 @@ class CreditEntry(models.Model):
         Kind.CAPTURE: (0, 1),
     }
 
-    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="entries")
-    kind = models.CharField(max_length=10, choices=Kind.choices)
-    amount = models.BigIntegerField(help_text=_("Signed credits; see the class docstring."))
+    account = models.ForeignKey(
+        CreditAccount, verbose_name=_("account"), on_delete=models.PROTECT, related_name="entries"
+    )
+    kind = models.CharField(verbose_name=_("kind"), max_length=10, choices=Kind.choices)
+    amount = models.BigIntegerField(
+        verbose_name=_("amount"), help_text=_("Signed credits; see the class docstring.")
+    )
     generation = models.ForeignKey(
         "generations.Generation",
+        verbose_name=_("generation"),
         on_delete=models.PROTECT,
         null=True,
         blank=True,
@@ -113,6 +129,7 @@ class CreditEntry(models.Model):
     )
     hold = models.ForeignKey(
         "self",
+        verbose_name=_("hold"),
         on_delete=models.PROTECT,
         null=True,
         blank=True,
@@ -121,15 +138,16 @@ class CreditEntry(models.Model):
     )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
         on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="+",
         help_text=_("Who caused the entry; empty for the system."),
     )
-    memo = models.CharField(max_length=255, blank=True)
+    memo = models.CharField(verbose_name=_("memo"), max_length=255, blank=True)
     balance_after = models.BigIntegerField(
-        "available credits after",
+        _("available credits after"),
         null=True,
         editable=False,
         help_text=_(
@@ -137,8 +155,12 @@ class CreditEntry(models.Model):
             "under the account lock (null only before migration 0015 backfilled it)."
         ),
     )
-    idempotency_key = models.CharField(max_length=100, unique=True)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    idempotency_key = models.CharField(
+        verbose_name=_("idempotency key"), max_length=100, unique=True
+    )
+    created_at = models.DateTimeField(
+        verbose_name=_("created at"), default=timezone.now, db_index=True
+    )
 
     class Meta:
         verbose_name = _("credit entry")
@@ -227,23 +249,27 @@ class SpendRollup(models.Model):
     (empty strings and ``False`` for an entry without one).
     """
 
-    slot = models.DateTimeField()
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    provider = models.CharField(max_length=20)
-    mode = models.CharField(max_length=20)
-    resolution = models.CharField(max_length=8)
-    sound = models.BooleanField()
-    captures = models.PositiveIntegerField(default=0)
-    captured = models.BigIntegerField("captured credits", default=0)
-    releases = models.PositiveIntegerField(default=0)
-    released = models.BigIntegerField("released credits", default=0)
+    slot = models.DateTimeField(verbose_name=_("slot"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.PROTECT, related_name="+"
+    )
+    provider = models.CharField(verbose_name=_("provider"), max_length=20)
+    mode = models.CharField(verbose_name=_("mode"), max_length=20)
+    resolution = models.CharField(verbose_name=_("resolution"), max_length=8)
+    sound = models.BooleanField(verbose_name=_("sound"))
+    captures = models.PositiveIntegerField(verbose_name=_("captures"), default=0)
+    captured = models.BigIntegerField(_("captured credits"), default=0)
+    releases = models.PositiveIntegerField(verbose_name=_("releases"), default=0)
+    released = models.BigIntegerField(_("released credits"), default=0)
     # Of the releases, those that ended their job failed or expired, and canceled: with the
     # captures, the jobs that ended in the slot by outcome (a failover's release is neither).
     # A database default too: a node still on older code inserts rows without them.
-    failures = models.PositiveIntegerField(default=0, db_default=0)
-    cancels = models.PositiveIntegerField(default=0, db_default=0)
+    failures = models.PositiveIntegerField(verbose_name=_("failures"), default=0, db_default=0)
+    cancels = models.PositiveIntegerField(verbose_name=_("cancels"), default=0, db_default=0)
 
     class Meta:
+        verbose_name = _("spend rollup")
+        verbose_name_plural = _("spend rollups")
         constraints = [
             models.UniqueConstraint(
                 fields=["slot", "user", "provider", "mode", "resolution", "sound"],
@@ -289,19 +315,22 @@ class SpendDay(models.Model):
     (docs/deploy.md).
     """
 
-    day = models.DateField()
-    provider = models.CharField(max_length=20)
-    mode = models.CharField(max_length=20)
-    resolution = models.CharField(max_length=8)
-    sound = models.BooleanField()
-    captures = models.PositiveIntegerField(default=0)
-    captured = models.BigIntegerField("captured credits", default=0)
-    releases = models.PositiveIntegerField(default=0)
-    released = models.BigIntegerField("released credits", default=0)
-    failures = models.PositiveIntegerField(default=0, db_default=0)  # as in SpendRollup
-    cancels = models.PositiveIntegerField(default=0, db_default=0)
+    day = models.DateField(verbose_name=_("day"))
+    provider = models.CharField(verbose_name=_("provider"), max_length=20)
+    mode = models.CharField(verbose_name=_("mode"), max_length=20)
+    resolution = models.CharField(verbose_name=_("resolution"), max_length=8)
+    sound = models.BooleanField(verbose_name=_("sound"))
+    captures = models.PositiveIntegerField(verbose_name=_("captures"), default=0)
+    captured = models.BigIntegerField(_("captured credits"), default=0)
+    releases = models.PositiveIntegerField(verbose_name=_("releases"), default=0)
+    released = models.BigIntegerField(_("released credits"), default=0)
+    # As in SpendRollup.
+    failures = models.PositiveIntegerField(verbose_name=_("failures"), default=0, db_default=0)
+    cancels = models.PositiveIntegerField(verbose_name=_("cancels"), default=0, db_default=0)
 
     class Meta:
+        verbose_name = _("spend day")
+        verbose_name_plural = _("spend days")
         constraints = [
             models.UniqueConstraint(
                 fields=["day", "provider", "mode", "resolution", "sound"],
@@ -331,20 +360,24 @@ class AccountTotals(models.Model):
     (docs/architecture.md "Stored figures").
     """
 
-    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="+")
-    slot = models.DateTimeField(help_text="UTC start of the quarter hour (spend_slot).")
-    grant_count = models.BigIntegerField(default=0)
-    grant_credits = models.BigIntegerField(default=0)
-    revoke_count = models.BigIntegerField(default=0)
-    revoke_credits = models.BigIntegerField(default=0)
-    hold_count = models.BigIntegerField(default=0)
-    hold_credits = models.BigIntegerField(default=0)
-    capture_count = models.BigIntegerField(default=0)
-    capture_credits = models.BigIntegerField(default=0)
-    release_count = models.BigIntegerField(default=0)
-    release_credits = models.BigIntegerField(default=0)
-    adjust_count = models.BigIntegerField(default=0)
-    adjust_credits = models.BigIntegerField(default=0)
+    account = models.ForeignKey(
+        CreditAccount, verbose_name=_("account"), on_delete=models.PROTECT, related_name="+"
+    )
+    slot = models.DateTimeField(
+        verbose_name=_("slot"), help_text=_("UTC start of the quarter hour (spend_slot).")
+    )
+    grant_count = models.BigIntegerField(verbose_name=_("grant count"), default=0)
+    grant_credits = models.BigIntegerField(verbose_name=_("grant credits"), default=0)
+    revoke_count = models.BigIntegerField(verbose_name=_("revoke count"), default=0)
+    revoke_credits = models.BigIntegerField(verbose_name=_("revoke credits"), default=0)
+    hold_count = models.BigIntegerField(verbose_name=_("hold count"), default=0)
+    hold_credits = models.BigIntegerField(verbose_name=_("hold credits"), default=0)
+    capture_count = models.BigIntegerField(verbose_name=_("capture count"), default=0)
+    capture_credits = models.BigIntegerField(verbose_name=_("capture credits"), default=0)
+    release_count = models.BigIntegerField(verbose_name=_("release count"), default=0)
+    release_credits = models.BigIntegerField(verbose_name=_("release credits"), default=0)
+    adjust_count = models.BigIntegerField(verbose_name=_("adjust count"), default=0)
+    adjust_credits = models.BigIntegerField(verbose_name=_("adjust credits"), default=0)
 
     # The figure columns, in CreditEntry.Kind order: (kind, count field, credits field).
     FIGURES: tuple[tuple[str, str, str], ...] = tuple(
@@ -352,7 +385,8 @@ class AccountTotals(models.Model):
     )
 
     class Meta:
-        verbose_name_plural = "account totals"
+        verbose_name = _("account totals")
+        verbose_name_plural = _("account totals")
         constraints = [
             # Also the index the statement reads: the latest row of an account before a time.
             models.UniqueConstraint(fields=["account", "slot"], name="account_totals_one_per_slot"),

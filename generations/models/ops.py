@@ -15,19 +15,24 @@ class WorkerHeartbeat(models.Model):
     and counts the tasks it ran, so a node whose workers are dead or hung stops renewing.
     """
 
-    node = models.CharField(max_length=200, unique=True)
-    host = models.CharField(max_length=200)
-    pid = models.PositiveIntegerField(help_text=_("The qcluster process (the workers' parent)."))
-    started_at = models.DateTimeField()
-    last_seen_at = models.DateTimeField(db_index=True)
-    tasks_done = models.PositiveBigIntegerField(default=0)
+    node = models.CharField(verbose_name=_("node"), max_length=200, unique=True)
+    host = models.CharField(verbose_name=_("host"), max_length=200)
+    pid = models.PositiveIntegerField(
+        verbose_name=_("PID"), help_text=_("The qcluster process (the workers' parent).")
+    )
+    started_at = models.DateTimeField(verbose_name=_("started at"))
+    last_seen_at = models.DateTimeField(verbose_name=_("last seen at"), db_index=True)
+    tasks_done = models.PositiveBigIntegerField(verbose_name=_("tasks done"), default=0)
     providers = models.CharField(
+        verbose_name=_("providers"),
         max_length=200,
         blank=True,
         help_text=_("The providers this node has a key for, comma-separated (at its last beat)."),
     )
 
     class Meta:
+        verbose_name = _("worker heartbeat")
+        verbose_name_plural = _("worker heartbeats")
         ordering = ["node"]
 
     def __str__(self) -> str:
@@ -46,12 +51,14 @@ class OpsMetric(models.Model):
     that one (name, labels) pair is one row.
     """
 
-    name = models.CharField(max_length=100)
-    labels = models.CharField(max_length=300, blank=True)
-    value = models.BigIntegerField(default=0)
-    updated_at = models.DateTimeField(auto_now=True)
+    name = models.CharField(verbose_name=_("name"), max_length=100)
+    labels = models.CharField(verbose_name=_("labels"), max_length=300, blank=True)
+    value = models.BigIntegerField(verbose_name=_("value"), default=0)
+    updated_at = models.DateTimeField(verbose_name=_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("ops metric")
+        verbose_name_plural = _("ops metrics")
         constraints = [
             models.UniqueConstraint(fields=["name", "labels"], name="ops_metric_name_labels")
         ]

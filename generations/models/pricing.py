@@ -7,6 +7,7 @@ version it was priced with, so old jobs are never re-priced.
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from ..catalog import Provider
@@ -21,11 +22,16 @@ class PriceTableQuerySet(models.QuerySet):
 class PriceTable(models.Model):
     """One published version of the whole price table."""
 
-    version = models.PositiveIntegerField(unique=True)
-    note = models.CharField(max_length=255, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    version = models.PositiveIntegerField(verbose_name=_("version"), unique=True)
+    note = models.CharField(verbose_name=_("note"), max_length=255, blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
     )
 
     objects = PriceTableQuerySet.as_manager()
@@ -37,18 +43,20 @@ class PriceTable(models.Model):
         permissions = [("publish_pricetable", _("Can publish a new price table version"))]
 
     def __str__(self) -> str:
-        return f"Price table v{self.version}"
+        return gettext("Price table v%(version)s") % {"version": self.version}
 
 
 class Price(models.Model):
     """The price of one second of requested video, in whole credits (1 credit = US$0.001)."""
 
-    table = models.ForeignKey(PriceTable, on_delete=models.PROTECT, related_name="prices")
-    provider = models.CharField(max_length=20, choices=Provider.choices)
-    model_id = models.CharField(max_length=64)
-    resolution = models.CharField(max_length=8)
-    sound = models.BooleanField()
-    credits_per_second = models.PositiveIntegerField()
+    table = models.ForeignKey(
+        PriceTable, verbose_name=_("table"), on_delete=models.PROTECT, related_name="prices"
+    )
+    provider = models.CharField(verbose_name=_("provider"), max_length=20, choices=Provider.choices)
+    model_id = models.CharField(verbose_name=_("model ID"), max_length=64)
+    resolution = models.CharField(verbose_name=_("resolution"), max_length=8)
+    sound = models.BooleanField(verbose_name=_("sound"))
+    credits_per_second = models.PositiveIntegerField(verbose_name=_("credits per second"))
 
     class Meta:
         verbose_name = _("price")

@@ -11,6 +11,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -34,22 +35,26 @@ class Invitation(models.Model):
     database cannot be used to join. Changing ``SECRET_KEY`` invalidates pending links.
     """
 
-    email = models.EmailField()
-    token_hash = models.CharField(max_length=64, unique=True)
+    email = models.EmailField(verbose_name=_("email"))
+    token_hash = models.CharField(verbose_name=_("token hash"), max_length=64, unique=True)
     invited_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="invitations_sent"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("invited by"),
+        on_delete=models.PROTECT,
+        related_name="invitations_sent",
     )
-    created_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField()
-    accepted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), default=timezone.now)
+    expires_at = models.DateTimeField(verbose_name=_("expires at"))
+    accepted_at = models.DateTimeField(verbose_name=_("accepted at"), null=True, blank=True)
     accepted_by = models.OneToOneField(
         settings.AUTH_USER_MODEL,
+        verbose_name=_("accepted by"),
         on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="invitation",
     )
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(verbose_name=_("revoked at"), null=True, blank=True)
 
     objects = InvitationQuerySet.as_manager()
 
@@ -59,7 +64,7 @@ class Invitation(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"Invitation for {self.email}"
+        return gettext("Invitation for %(email)s") % {"email": self.email}
 
     @staticmethod
     def new_token() -> str:
@@ -115,29 +120,34 @@ class AuditEntry(models.Model):
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
         on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="audit_actions",
         help_text=_("Who did it (empty: a command or the system)."),
     )
-    action = models.CharField(max_length=16, choices=Action.choices)
+    action = models.CharField(verbose_name=_("action"), max_length=16, choices=Action.choices)
     target_user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
+        verbose_name=_("target user"),
         on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="audit_subject_of",
     )
     subject = models.CharField(
+        verbose_name=_("subject"),
         max_length=200,
         blank=True,
-        help_text='What was acted on when it is not a member, e.g. "Generation #12".',
+        help_text=_('What was acted on when it is not a member, e.g. "Generation #12".'),
     )
-    before = models.JSONField(default=dict, blank=True)
-    after = models.JSONField(default=dict, blank=True)
-    memo = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    before = models.JSONField(verbose_name=_("before"), default=dict, blank=True)
+    after = models.JSONField(verbose_name=_("after"), default=dict, blank=True)
+    memo = models.CharField(verbose_name=_("memo"), max_length=500, blank=True)
+    created_at = models.DateTimeField(
+        verbose_name=_("created at"), default=timezone.now, db_index=True
+    )
 
     class Meta:
         verbose_name = _("audit entry")
@@ -145,4 +155,10 @@ class AuditEntry(models.Model):
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.get_action_display()} by {self.actor or 'system'} at {self.created_at}"
+        from ..formats import moment
+
+        return gettext("%(action)s by %(actor)s, %(when)s") % {
+            "action": self.get_action_display(),
+            "actor": self.actor or gettext("the system"),
+            "when": moment(self.created_at),
+        }
