@@ -88,6 +88,10 @@ def test_only_the_members_own_stored_videos_go_in(client, payer, local_media, tm
     assert "The ZIP left out 2 selected items" in follow.content.decode()
 
 
+# Closing a response fires request_finished, which closes the database connection as a
+# server's would: inside a test's transaction (PostgreSQL) that would end the test, so this
+# test commits for real.
+@pytest.mark.django_db(transaction=True)
 def test_one_zip_at_a_time_per_member_and_the_slot_frees_when_the_stream_ends(
     client, payer, local_media, tmp_path
 ):
