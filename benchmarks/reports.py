@@ -181,10 +181,10 @@ def build(args: argparse.Namespace) -> dict:
     from generations.models.ledger import (
         CANCEL_OUTCOME,
         FAILURE_OUTCOMES,
-        spend_day,
         spend_slot,
     )
     from generations.selectors.ledger import GROUP_FIGURES
+    from generations.services.ledger import spend_days_rebuild
 
     rng = random.Random(args.seed)
     now = timezone.now()
@@ -367,25 +367,7 @@ def build(args: argparse.Namespace) -> dict:
         ),
         batch_size=BATCH,
     )
-    days: dict[tuple, list[int]] = {}
-    for (slot, _, *dimensions), figures in rollup.items():
-        day = days.setdefault((spend_day(slot), *dimensions), [0] * len(GROUP_FIGURES))
-        for position, value in enumerate(figures):
-            day[position] += value
-    SpendDay.objects.bulk_create(
-        (
-            SpendDay(
-                day=day,
-                provider=provider,
-                mode=mode,
-                resolution=resolution,
-                sound=sound,
-                **dict(zip(GROUP_FIGURES, figures, strict=True)),
-            )
-            for (day, provider, mode, resolution, sound), figures in days.items()
-        ),
-        batch_size=BATCH,
-    )
+    spend_days_rebuild()  # the team's days from the rollup, as the service keeps them
     for u in range(1, n_members + 2):
         CreditAccount.objects.filter(id=u).update(balance=balance[u], held=held[u])
     with connection.cursor() as cursor:
