@@ -98,6 +98,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: every later middleware's log lines carry the request id (issue #13 item 9).
     "generations.middleware.RequestIdMiddleware",
+    # Before host validation and the HTTPS redirect: a node's own /healthz, /readyz and
+    # /metrics answer a probe sent to its address (docs/deploy.md "Health, metrics and logs").
+    "generations.middleware.NodeProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -281,6 +284,9 @@ if MEDIA_STORAGE == "s3":
 ALLOW_PLAIN_HTTP = env.bool("ALLOW_PLAIN_HTTP", default=False)
 _https = not DEBUG and not ALLOW_PLAIN_HTTP
 SECURE_SSL_REDIRECT = _https
+# The probes answer over plain HTTP on a node's own address (NodeProbeMiddleware serves them
+# before SecurityMiddleware; this keeps them unredirected should that middleware be removed).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SESSION_COOKIE_SECURE = _https
 CSRF_COOKIE_SECURE = _https
 SECURE_HSTS_SECONDS = 31_536_000 if _https else 0
