@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.db.models import Case, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 
@@ -160,7 +161,10 @@ def generations_delete(*, user: User, ids: list[int]) -> BulkOutcome:
 
     Raises:
         BulkRefused: no id, more than ``BULK_MAX``, or a selected job is in flight (or
-            still downloading its video, or the source of a job in flight).
+            still downloading its video, or the source of a job in flight). The message
+            names the running job by number only when it is the member's own; a video
+            shared with the team and being extended by another member is refused without
+            their job's number (docs/storage.md "Bulk actions").
     """
     _check_size(ids)
     with transaction.atomic():
@@ -175,20 +179,31 @@ def generations_delete(*, user: User, ids: list[int]) -> BulkOutcome:
                 % {"pk": running[0].pk}
             )
         names = [g.result_file.name for g in rows if g.result_file]
+        # The member's own running extension first: its number helps them. Another member's
+        # (extending a video shared with the team) is not theirs to know: no number then.
         busy = (
             GenerationInput.objects.filter(
                 file__in=names, generation__state__in=Generation.State.in_flight()
             )
-            .values_list("generation_id", flat=True)
+            .annotate(own=Case(When(generation__user=user, then=Value(0)), default=Value(1)))
+            .order_by("own", "generation_id")
+            .values_list("generation_id", "own")
             .first()
         )
-        if busy is not None:
+        if busy is not None and busy[1] == 0:
             raise BulkRefused(
                 gettext(
                     "A selected video is the source of generation #%(pk)s, still running;"
                     " delete it once that job has finished. Nothing was deleted."
                 )
-                % {"pk": busy}
+                % {"pk": busy[0]}
+            )
+        if busy is not None:
+            raise BulkRefused(
+                gettext(
+                    "A selected video is being extended by another member; delete it once"
+                    " that job has finished. Nothing was deleted."
+                )
             )
         files = [(g.result_file.storage, g.result_file.name) for g in rows if g.result_file]
         files += [(g.poster.storage, g.poster.name) for g in rows if g.poster]

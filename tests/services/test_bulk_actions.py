@@ -180,3 +180,30 @@ def test_generate_again_is_all_or_nothing_under_the_monthly_cap(payer, make_job,
     with pytest.raises(BulkRefused, match="Nothing was submitted"):
         bulk_actions.generations_again(user=payer, ids=[j.pk for j in jobs])
     assert Generation.objects.count() == count
+
+
+def test_another_members_running_extend_of_a_shared_video_is_not_named(payer):
+    from generations.models import GenerationInput
+
+    source = stored(payer)
+    colleague = UserFactory(credits=1000)
+    theirs = GenerationFactory(
+        user=colleague, state="submitted", mode="video-extend", source_generation=source
+    )
+    GenerationInput.objects.create(generation=theirs, kind="video", file=source.result_file.name)
+    with pytest.raises(BulkRefused) as refused:
+        bulk_actions.generations_delete(user=payer, ids=[source.pk])
+    message = str(refused.value)
+    assert "another member" in message and "Nothing was deleted." in message
+    assert f"#{theirs.pk}" not in message and "#" not in message
+    source.refresh_from_db()
+    assert source.deleted_at is None and default_storage.exists(source.result_file.name)
+    assert not AuditEntry.objects.exists()
+
+    # With the member's own running extend as well, their own job is the one named.
+    mine = GenerationFactory(
+        user=payer, state="submitted", mode="video-extend", source_generation=source
+    )
+    GenerationInput.objects.create(generation=mine, kind="video", file=source.result_file.name)
+    with pytest.raises(BulkRefused, match=f"source of generation #{mine.pk}"):
+        bulk_actions.generations_delete(user=payer, ids=[source.pk])
