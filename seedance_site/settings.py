@@ -54,7 +54,7 @@ def _usd(name: str, default: str) -> Decimal:
 # --- Django basics -------------------------------------------------------------------------
 # No insecure default (issue #12 item 10; docs/architecture.md "Configuration"): DEBUG unset is
 # production, and there is no built-in key. `python3 dev.py run` writes development values
-# (DEBUG=true and a generated key) to a local .env; the test settings bring their own.
+# (DEBUG=true, a generated key, console mail) to a local .env; the test settings bring their own.
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="").strip()
 if not SECRET_KEY:
@@ -192,8 +192,18 @@ AXES_VERBOSE = False
 AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
 
 # --- E-mail --------------------------------------------------------------------------------
-# EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.com:587; console by default.
-vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+# EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.com:587. Required with DEBUG=false:
+# the console default wrote invitation and password-reset links to the journal, and nothing
+# ever arrived (docs/deploy.md "Environment"). consolemail:// must then be asked for.
+_email_url = env.str("EMAIL_URL", default="").strip()
+if not _email_url and not DEBUG:
+    raise ImproperlyConfigured(
+        "EMAIL_URL is not set: with DEBUG=false invitations and password resets must reach "
+        "people. Set your SMTP server, e.g. "
+        "EMAIL_URL=smtp+tls://user:password@smtp.example.com:587, or EMAIL_URL=consolemail:// "
+        "to write every message to the log instead (nothing is delivered)."
+    )
+vars().update(environ.Env.email_url_config(_email_url or "consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Seedance Studio <noreply@localhost>")
 
 # --- Internationalisation ------------------------------------------------------------------
