@@ -344,6 +344,10 @@ APIXO_BASE_URL = _url(
 )
 if USE_SIMULATOR:
     APIXO_API_KEY = SIMULATOR_API_KEY
+# With DEBUG off, the simulator is a mistake unless said so: `manage.py check --deploy` warns
+# (seedance.W001) and /readyz's provider check names it (docs/deploy.md "Environment"). A
+# demo or a load test on purpose sets this to true.
+SIMULATOR_IN_PRODUCTION = env.bool("SIMULATOR_IN_PRODUCTION", default=False)
 APIXO_ROUTING = _choice("APIXO_ROUTING", "auto", ("auto", "value", "official"))
 # The second provider (issue #7; docs/providers/aivideoapi.md). It is offered when it has
 # a key, or when the portal runs on the simulator (no APIXO key): the simulator speaks its API

@@ -19,6 +19,7 @@ _STRIPPED = (
     "ALLOWED_HOSTS",
     "ENV_FILE",
     "EMAIL_URL",
+    "SIMULATOR_IN_PRODUCTION",
 )
 
 

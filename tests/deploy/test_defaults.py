@@ -131,3 +131,20 @@ def test_test_settings_need_no_dotenv(no_dotenv, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "True"
+
+
+def test_deploy_check_warns_when_production_runs_on_the_simulator(no_dotenv):
+    env = clean_env(
+        ENV_FILE=no_dotenv,
+        SECRET_KEY=STRONG_KEY,
+        ALLOWED_HOSTS="studio.test",
+        EMAIL_URL="consolemail://",
+    )
+    check = ("check", "--deploy", "--tag", "seedance", "--fail-level", "WARNING")
+    warned = manage(*check, env=env)
+    assert warned.returncode != 0
+    assert "seedance.W001" in warned.stderr + warned.stdout
+    meant = manage(*check, env={**env, "SIMULATOR_IN_PRODUCTION": "true"})
+    assert meant.returncode == 0, meant.stderr
+    keyed = manage(*check, env={**env, "APIXO_API_KEY": "a-real-key"})
+    assert keyed.returncode == 0, keyed.stderr

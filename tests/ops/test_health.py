@@ -50,6 +50,7 @@ def test_readyz_is_200_with_every_check_when_all_is_well(client, alive):
         "broker": True,
         "dispatcher": True,
         "workers": True,
+        "provider": True,
     }
     assert body["checks"]["workers"]["detail"] == "1 node(s): node-a"
     assert body["checks"]["dispatcher"]["detail"] == "running"
@@ -189,3 +190,32 @@ def test_other_paths_still_validate_the_host_and_redirect(client, db, production
     assert response["Location"].startswith("https://studio.example.com/")
     # A look-alike path is not a probe.
     assert client.get("/readyz/", HTTP_HOST="10.0.0.11:8000").status_code == 400
+
+
+def test_readyz_names_the_simulator_and_warns_when_production_runs_on_it(client, alive, settings):
+    settings.USE_SIMULATOR = True  # no APIXO_API_KEY
+    settings.DEBUG = True
+    provider = client.get("/readyz").json()["checks"]["provider"]
+    assert provider["ok"] is True and provider["detail"] == "simulator (no APIXO_API_KEY)"
+
+    settings.DEBUG = False
+    settings.SIMULATOR_IN_PRODUCTION = False
+    response = client.get("/readyz")
+    # Informational: the page stays 200 (a balancer or an alert is not the place to decide).
+    assert response.status_code == 200
+    detail = response.json()["checks"]["provider"]["detail"]
+    assert detail.startswith("WARNING (seedance.W001)") and "simulator" in detail
+
+    settings.SIMULATOR_IN_PRODUCTION = True  # a demo on purpose
+    detail = client.get("/readyz").json()["checks"]["provider"]["detail"]
+    assert detail == "simulator (no APIXO_API_KEY)"
+
+
+def test_readyz_names_the_real_providers(client, alive, settings):
+    settings.DEBUG = False
+    settings.USE_SIMULATOR = False
+    settings.AIVIDEOAPI_API_KEY = ""
+    assert client.get("/readyz").json()["checks"]["provider"]["detail"] == "apixo"
+    settings.AIVIDEOAPI_API_KEY = "sk-real"
+    settings.AIVIDEOAPI_USES_SIMULATOR = False
+    assert client.get("/readyz").json()["checks"]["provider"]["detail"] == "apixo, aivideoapi"
