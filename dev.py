@@ -6,8 +6,8 @@
 
 ``run`` starts the web server, a django-q2 cluster and, when no ``APIXO_API_KEY`` is set, the
 provider simulator, and stops them together on Ctrl-C or when any of them exits. The portal's
-settings default to production (``DEBUG`` off, no ``SECRET_KEY``), so ``run`` first writes the
-development values to ``.env`` (git-ignored) when they are missing there.
+settings default to production (``DEBUG`` off, no ``SECRET_KEY``, no ``EMAIL_URL``), so ``run``
+first writes the development values to ``.env`` (git-ignored) when they are missing there.
 """
 
 import os
@@ -55,7 +55,12 @@ DEV_VALUES_HEADER = "# Written by `python3 dev.py run`: development values, neve
 
 
 def ensure_dev_env() -> None:
-    """Make ``.env`` hold ``DEBUG=true`` and a generated ``SECRET_KEY`` unless already set.
+    """Make ``.env`` hold ``DEBUG=true``, a generated ``SECRET_KEY`` and
+    ``EMAIL_URL=consolemail://`` (mail to the console) unless already set.
+
+    The settings refuse to start with ``DEBUG`` off and no ``EMAIL_URL`` (docs/deploy.md
+    "Environment"); a ``.env`` copied from ``.env.example`` says ``DEBUG=false``, so the
+    console backend is written explicitly, as the development value it is.
 
     Values already in ``.env`` or in the real environment are kept; an empty ``SECRET_KEY=``
     line (as copied from ``.env.example``) is filled in. The key stays the same across runs so
@@ -67,7 +72,11 @@ def ensure_dev_env() -> None:
         for key, _, value in (line.partition("=") for line in lines if "=" in line)
         if not key.lstrip().startswith("#")
     }
-    wanted = {"DEBUG": "true", "SECRET_KEY": secrets.token_urlsafe(50)}
+    wanted = {
+        "DEBUG": "true",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "EMAIL_URL": "consolemail://",
+    }
     missing = {
         key: value
         for key, value in wanted.items()

@@ -12,6 +12,13 @@ Environment (all optional):
 - ``WEB_THREADS``: threads per process, default 4. Each thread keeps at most one PostgreSQL
   connection, so a node holds up to ``WEB_CONCURRENCY x WEB_THREADS`` (the README's sizing rule).
 - ``WEB_TIMEOUT``: seconds a worker may go silent before it is restarted, default 60.
+- ``WEB_GRACEFUL_TIMEOUT``: seconds a worker that is being replaced (recycled after
+  ``max_requests``, ``systemctl reload``, ``systemctl stop``) lets its running requests finish
+  before it is killed, default 300: long enough for a streamed ZIP or video download
+  (docs/deploy.md "Web workers: recycling and downloads"). ``TimeoutStopSec`` of
+  ``seedance-web.service`` must stay above it.
+- ``WEB_MAX_REQUESTS``: requests a worker process serves before it is recycled, default
+  10000 (plus up to 10 % jitter, so the processes do not recycle together).
 - ``LOG_FORMAT``: ``text`` (default, combined log format plus ``rid=`` request id) or ``json``
   (one JSON object per access line, like the portal's own log lines).
 
@@ -48,11 +55,16 @@ workers = _positive_int("WEB_CONCURRENCY", max(2, os.cpu_count() or 1))
 threads = _positive_int("WEB_THREADS", 4)
 worker_class = "gthread"
 timeout = _positive_int("WEB_TIMEOUT", 60)
-graceful_timeout = 30
+# A recycled worker stops accepting and lets its running requests finish for this long. Not
+# the 30 s of gunicorn's default: a ZIP or video streamed by Django (no X-Accel) to a slow
+# client takes minutes, and was cut mid-file whenever its worker recycled (docs/deploy.md
+# "Web workers: recycling and downloads").
+graceful_timeout = _positive_int("WEB_GRACEFUL_TIMEOUT", 300)
 keepalive = 5
-# Recycle workers now and then, staggered, so a slow leak never takes a node down.
-max_requests = 2000
-max_requests_jitter = 200
+# Recycle workers now and then, staggered, so a slow leak never takes a node down. Live pages
+# poll /updates/ about 80 times a minute per tab, so a low figure recycles every few minutes.
+max_requests = _positive_int("WEB_MAX_REQUESTS", 10_000)
+max_requests_jitter = max_requests // 10
 # Static files are served by whitenoise from memory-mapped files; no need to preload the app.
 preload_app = False
 

@@ -6,7 +6,7 @@ class GenerationsConfig(AppConfig):
     verbose_name = "Seedance Studio"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401 - connects the receivers
+        from . import checks, signals  # noqa: F401 - registers the checks, connects receivers
 
         self._connect_operations()
 

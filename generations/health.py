@@ -135,6 +135,29 @@ def check_workers() -> Check:
     return Check(True, f"{len(alive)} node(s): {', '.join(alive[:10])}")
 
 
+def check_provider() -> Check:
+    """Name the provider setup in use; informational, it never fails the page.
+
+    With DEBUG off on the simulator (no ``APIXO_API_KEY``) and without
+    ``SIMULATOR_IN_PRODUCTION``, the detail is the warning of ``manage.py check --deploy``
+    (``seedance.W001``; docs/operations.md "Health endpoints").
+    """
+    from .checks import SIMULATOR_IN_PRODUCTION, simulator_in_production
+
+    if simulator_in_production():
+        return Check(
+            True,
+            f"WARNING ({SIMULATOR_IN_PRODUCTION}): DEBUG is off and APIXO_API_KEY is not set: "
+            "the provider simulator answers, no real video is made",
+        )
+    if settings.USE_SIMULATOR:
+        return Check(True, "simulator (no APIXO_API_KEY)")
+    providers = ["apixo"]
+    if settings.AIVIDEOAPI_API_KEY and not settings.AIVIDEOAPI_USES_SIMULATOR:
+        providers.append("aivideoapi")
+    return Check(True, ", ".join(providers))
+
+
 CHECKS: dict[str, Callable[[], Check]] = {
     "database": check_database,
     "migrations": check_migrations,
@@ -142,6 +165,7 @@ CHECKS: dict[str, Callable[[], Check]] = {
     "broker": check_broker,
     "dispatcher": check_dispatcher,
     "workers": check_workers,
+    "provider": check_provider,
 }
 # Checks that need the database: skipped (failed) when the database is down.
 _NEEDS_DATABASE = ("migrations", "dispatcher", "workers")

@@ -114,3 +114,38 @@ class UserLanguageMiddleware:
                 translation.activate(language)
                 request.LANGUAGE_CODE = translation.get_language()
         return self.get_response(request)
+
+
+class NodeProbeMiddleware:
+    """Serve ``/healthz``, ``/readyz`` and ``/metrics`` before host validation and HTTPS redirect.
+
+    docs/deploy.md "Health, metrics and logs": a load balancer's health check and a Prometheus
+    scrape reach each web node directly (``http://10.0.0.11:8000/readyz``), with the node's
+    address as ``Host`` and over plain HTTP. Through the usual chain such a request gets 400
+    (the address is not in ``ALLOWED_HOSTS``) or, with the public host name, a 301 to HTTPS.
+    These three views build no URL from the ``Host`` header and set no cookie, so for exactly
+    these paths (``request.path_info``, any method: the views answer 405 to all but GET and
+    HEAD) this middleware calls the view itself and returns its answer; every other path goes
+    on unchanged. ``/metrics`` keeps its ``METRICS_TOKEN`` check (in the view). Place it right
+    after ``RequestIdMiddleware`` (the probe's log lines keep their request id) and before
+    ``SecurityMiddleware`` and ``CommonMiddleware``, which validate the host.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        from .views.health import HealthzView, MetricsView, ReadyzView
+
+        self.get_response = get_response
+        self.views = {
+            "/healthz": HealthzView.as_view(),
+            "/readyz": ReadyzView.as_view(),
+            "/metrics": MetricsView.as_view(),
+        }
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        view = self.views.get(request.path_info)
+        if view is None:
+            return self.get_response(request)
+        response = view(request)
+        # What SecurityMiddleware would have added; the body is JSON or plain text.
+        response.setdefault("X-Content-Type-Options", "nosniff")
+        return response

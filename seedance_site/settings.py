@@ -54,7 +54,7 @@ def _usd(name: str, default: str) -> Decimal:
 # --- Django basics -------------------------------------------------------------------------
 # No insecure default (issue #12 item 10; docs/architecture.md "Configuration"): DEBUG unset is
 # production, and there is no built-in key. `python3 dev.py run` writes development values
-# (DEBUG=true and a generated key) to a local .env; the test settings bring their own.
+# (DEBUG=true, a generated key, console mail) to a local .env; the test settings bring their own.
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="").strip()
 if not SECRET_KEY:
@@ -98,6 +98,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: every later middleware's log lines carry the request id (issue #13 item 9).
     "generations.middleware.RequestIdMiddleware",
+    # Before host validation and the HTTPS redirect: a node's own /healthz, /readyz and
+    # /metrics answer a probe sent to its address (docs/deploy.md "Health, metrics and logs").
+    "generations.middleware.NodeProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -189,8 +192,18 @@ AXES_VERBOSE = False
 AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
 
 # --- E-mail --------------------------------------------------------------------------------
-# EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.com:587; console by default.
-vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+# EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.com:587. Required with DEBUG=false:
+# the console default wrote invitation and password-reset links to the journal, and nothing
+# ever arrived (docs/deploy.md "Environment"). consolemail:// must then be asked for.
+_email_url = env.str("EMAIL_URL", default="").strip()
+if not _email_url and not DEBUG:
+    raise ImproperlyConfigured(
+        "EMAIL_URL is not set: with DEBUG=false invitations and password resets must reach "
+        "people. Set your SMTP server, e.g. "
+        "EMAIL_URL=smtp+tls://user:password@smtp.example.com:587, or EMAIL_URL=consolemail:// "
+        "to write every message to the log instead (nothing is delivered)."
+    )
+vars().update(environ.Env.email_url_config(_email_url or "consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Seedance Studio <noreply@localhost>")
 
 # --- Internationalisation ------------------------------------------------------------------
@@ -281,6 +294,9 @@ if MEDIA_STORAGE == "s3":
 ALLOW_PLAIN_HTTP = env.bool("ALLOW_PLAIN_HTTP", default=False)
 _https = not DEBUG and not ALLOW_PLAIN_HTTP
 SECURE_SSL_REDIRECT = _https
+# The probes answer over plain HTTP on a node's own address (NodeProbeMiddleware serves them
+# before SecurityMiddleware; this keeps them unredirected should that middleware be removed).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SESSION_COOKIE_SECURE = _https
 CSRF_COOKIE_SECURE = _https
 SECURE_HSTS_SECONDS = 31_536_000 if _https else 0
@@ -328,6 +344,10 @@ APIXO_BASE_URL = _url(
 )
 if USE_SIMULATOR:
     APIXO_API_KEY = SIMULATOR_API_KEY
+# With DEBUG off, the simulator is a mistake unless said so: `manage.py check --deploy` warns
+# (seedance.W001) and /readyz's provider check names it (docs/deploy.md "Environment"). A
+# demo or a load test on purpose sets this to true.
+SIMULATOR_IN_PRODUCTION = env.bool("SIMULATOR_IN_PRODUCTION", default=False)
 APIXO_ROUTING = _choice("APIXO_ROUTING", "auto", ("auto", "value", "official"))
 # The second provider (issue #7; docs/providers/aivideoapi.md). It is offered when it has
 # a key, or when the portal runs on the simulator (no APIXO key): the simulator speaks its API

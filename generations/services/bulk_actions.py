@@ -11,15 +11,17 @@ The bulk ZIP download is a read: ``selectors.generations.bulk_zip_generations`` 
 ``generations.archives``.
 """
 
+import hashlib
 import logging
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.db.models import Case, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 
 from ..catalog import UnsupportedRequest
-from ..models import AuditEntry, Generation, GenerationInput, User
+from ..models import AuditEntry, CreditAccount, Generation, GenerationInput, User
 from ..selectors.limits import spending_limits
 from .audit import audit_record
 from .generations import GenerationSpec, generation_create
@@ -39,6 +41,28 @@ class BulkRefused(Exception):
 
     ``str(error)`` is the message for the member.
     """
+
+
+class BulkAlreadySubmitted(BulkRefused):
+    """Generate again was already done with this form (its one-time token); nothing was written.
+
+    A double click or a resent form, possibly on another web process or node: the jobs the
+    first post made stand and nothing more is held (docs/storage.md "Bulk actions").
+    """
+
+    def __init__(self) -> None:
+        super().__init__(gettext("These jobs were already submitted; nothing more was charged."))
+
+
+def again_client_token(*, token: str, source_id: int) -> str:
+    """Return the ``Generation.client_token`` (64 characters) of the job Generate again makes.
+
+    Derived from the gallery form's one-time ``token`` and the repeated job's id, so the
+    same form posted twice gives the same tokens, which the database's unique constraint
+    ``generation_unique_client_token`` (per member) admits once. Prefixed apart from the
+    form's and the API's tokens (``api:``).
+    """
+    return "again:" + hashlib.sha256(f"{token}\n{source_id}".encode()).hexdigest()[:58]
 
 
 @dataclass
@@ -160,7 +184,10 @@ def generations_delete(*, user: User, ids: list[int]) -> BulkOutcome:
 
     Raises:
         BulkRefused: no id, more than ``BULK_MAX``, or a selected job is in flight (or
-            still downloading its video, or the source of a job in flight).
+            still downloading its video, or the source of a job in flight). The message
+            names the running job by number only when it is the member's own; a video
+            shared with the team and being extended by another member is refused without
+            their job's number (docs/storage.md "Bulk actions").
     """
     _check_size(ids)
     with transaction.atomic():
@@ -175,20 +202,31 @@ def generations_delete(*, user: User, ids: list[int]) -> BulkOutcome:
                 % {"pk": running[0].pk}
             )
         names = [g.result_file.name for g in rows if g.result_file]
+        # The member's own running extension first: its number helps them. Another member's
+        # (extending a video shared with the team) is not theirs to know: no number then.
         busy = (
             GenerationInput.objects.filter(
                 file__in=names, generation__state__in=Generation.State.in_flight()
             )
-            .values_list("generation_id", flat=True)
+            .annotate(own=Case(When(generation__user=user, then=Value(0)), default=Value(1)))
+            .order_by("own", "generation_id")
+            .values_list("generation_id", "own")
             .first()
         )
-        if busy is not None:
+        if busy is not None and busy[1] == 0:
             raise BulkRefused(
                 gettext(
                     "A selected video is the source of generation #%(pk)s, still running;"
                     " delete it once that job has finished. Nothing was deleted."
                 )
-                % {"pk": busy}
+                % {"pk": busy[0]}
+            )
+        if busy is not None:
+            raise BulkRefused(
+                gettext(
+                    "A selected video is being extended by another member; delete it once"
+                    " that job has finished. Nothing was deleted."
+                )
             )
         files = [(g.result_file.storage, g.result_file.name) for g in rows if g.result_file]
         files += [(g.poster.storage, g.poster.name) for g in rows if g.poster]
@@ -258,7 +296,7 @@ def _again_spec(generation: Generation, *, user: User) -> GenerationSpec:
     )
 
 
-def generations_again(*, user: User, ids: list[int]) -> BulkOutcome:
+def generations_again(*, user: User, ids: list[int], token: str = "") -> BulkOutcome:
     """Submit each of ``user``'s selected generations again: one new job each, all or none.
 
     Each new job is priced now (``price_quote``) and held on its own through
@@ -266,15 +304,24 @@ def generations_again(*, user: User, ids: list[int]) -> BulkOutcome:
     created in one transaction: when the balance or the monthly cap does not cover them
     all, none is created and the message gives the total and what is available.
 
+    With the gallery form's one-time ``token`` the call is made at most once, durably: each
+    new job carries ``again_client_token(token, source)``, unique per member in the
+    database. The member's account row is locked before the tokens are looked up, so a
+    second post of the same form (another gunicorn process or node, the cache cleared)
+    waits for the first and then finds its jobs; the unique constraint backs that up.
+
     Args:
         user: the member paying for the jobs.
         ids: generation ids as posted (at most ``BULK_MAX``); deleted jobs can be repeated
             (their request is kept), except an extension of a deleted video.
+        token: the form's one-time token (up to 64 characters); empty: no replay guard.
 
     Returns:
         The new generations, ``queued``, in the order of the originals' ids.
 
     Raises:
+        BulkAlreadySubmitted: a job of this token and one of the selected ids exists
+            already (a resent form). Nothing is created or held.
         BulkRefused: no id, more than ``BULK_MAX``, none of the member's own, a price
             the balance or cap does not cover, an unavailable mode or provider, or stored
             inputs without a public address. Nothing is held then.
@@ -290,6 +337,9 @@ def generations_again(*, user: User, ids: list[int]) -> BulkOutcome:
     )
     if not rows:
         raise BulkRefused(gettext("None of the selected videos is yours. Nothing was submitted."))
+    tokens = [again_client_token(token=token, source_id=g.pk) if token else "" for g in rows]
+    if token and _already_made(user=user, tokens=tokens):
+        raise BulkAlreadySubmitted
     specs = [_again_spec(g, user=user) for g in rows]
     if any(i.stored_name for s in specs for i in s.inputs) and not stored_inputs_available():
         raise BulkRefused(InputsNotConfigured.message)
@@ -317,7 +367,17 @@ def generations_again(*, user: User, ids: list[int]) -> BulkOutcome:
         )
     try:
         with transaction.atomic():
-            created = [generation_create(user=user, spec=spec) for spec in specs]
+            if token:
+                # One post of this form at a time per member: the second waits here for the
+                # first to commit, then finds its jobs (nothing created, nothing held).
+                CreditAccount.objects.get_or_create(user=user)
+                CreditAccount.objects.select_for_update().filter(user=user).first()
+                if _already_made(user=user, tokens=tokens):
+                    raise BulkAlreadySubmitted
+            created = [
+                generation_create(user=user, spec=spec, client_token=client_token)
+                for spec, client_token in zip(specs, tokens, strict=True)
+            ]
             _audit(
                 user,
                 AuditEntry.Action.AGAIN,
@@ -329,3 +389,8 @@ def generations_again(*, user: User, ids: list[int]) -> BulkOutcome:
         # The balance changed since the check above: the transaction rolled every hold back.
         raise BulkRefused(_nothing_submitted(error)) from None
     return BulkOutcome(done=created, skipped=len(wanted) - len(rows))
+
+
+def _already_made(*, user: User, tokens: list[str]) -> bool:
+    """Return whether ``user`` has a job carrying any of the client ``tokens``."""
+    return Generation.objects.filter(user=user, client_token__in=tokens).exists()

@@ -10,7 +10,6 @@ confirmation page without JavaScript (``GenerationBulkDeleteView``), a ``<dialog
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
 from django.urls import reverse
@@ -25,7 +24,7 @@ from ..forms.bulk import BulkActionForm, IdListField
 from ..models import Generation
 from ..selectors.generations import bulk_zip_generations
 from ..services import bulk_actions
-from ..services.bulk_actions import BULK_MAX, BulkRefused
+from ..services.bulk_actions import BULK_MAX, BulkAlreadySubmitted, BulkRefused
 
 
 def safe_next(request, fallback: str = "") -> str:
@@ -74,33 +73,20 @@ class GenerationBulkView(View):
             return HttpResponseRedirect(f"{reverse('generations:bulk_delete')}?{query}")
         if action == "again" and len(ids) == 1:
             return HttpResponseRedirect(f"{reverse('generations:new')}?again={ids[0]}")
-        if action == "again" and not self._first_use(request):
-            # A double click or a resent form: the jobs were made the first time.
-            messages.info(
-                request, gettext("These jobs were already submitted; nothing more was charged.")
-            )
+        if action == "again" and not request.POST.get("token", ""):
+            # A form without its one-time token is refused like a used one.
+            messages.info(request, str(BulkAlreadySubmitted()))
             return HttpResponseRedirect(back)
         try:
             text = getattr(self, f"_{action}")(request, ids)
+        except BulkAlreadySubmitted as error:
+            # A double click or a resent form: the jobs were made the first time.
+            messages.info(request, str(error))
         except BulkRefused as error:
             messages.error(request, str(error))
         else:
             messages.success(request, text)
         return HttpResponseRedirect(back)
-
-    @staticmethod
-    def _first_use(request) -> bool:
-        """Claim the form's one-time ``token`` (rendered with the gallery) for this member.
-
-        Generate again holds credits for every selected job, so the same form posted twice
-        (a double click, a resend) must not make them twice (docs/storage.md "Bulk
-        actions"). The claim lives in the cache (shared by the web nodes) for a day; a form
-        without a token is refused like a used one.
-        """
-        token = request.POST.get("token", "")[:64]
-        if not token:
-            return False
-        return cache.add(f"bulk-again:{request.user.pk}:{token}", True, timeout=86_400)
 
     def _download(self, request, ids: list[int], back: str):
         slot = zip_slot_claim(request.user.pk)  # before any storage call
@@ -168,7 +154,10 @@ class GenerationBulkView(View):
         ) % {"n": count} + _skipped(outcome.skipped)
 
     def _again(self, request, ids: list[int]) -> str:
-        outcome = bulk_actions.generations_again(user=request.user, ids=ids)
+        # The form's one-time token makes the jobs once, durably: the database refuses a
+        # second set (services.bulk_actions.generations_again), whichever process serves it.
+        token = request.POST.get("token", "")[:64]
+        outcome = bulk_actions.generations_again(user=request.user, ids=ids, token=token)
         credits = sum(g.price_credits for g in outcome.done)
         jobs = ngettext("%(n)d new job", "%(n)d new jobs", len(outcome.done)) % {
             "n": len(outcome.done)

@@ -63,7 +63,7 @@ class GenerationListView(GalleryToolbarMixin, ListView):
         return super().get_context_data(
             variation_group=_uuid_param(self.request.GET.get("group")),
             showing_hidden=self._hidden(),
-            # The bulk form's one-time token (views/bulk.py ``_first_use``).
+            # The bulk form's one-time token (services.bulk_actions.again_client_token).
             bulk_token=secrets.token_urlsafe(16),
             **kwargs,
         )

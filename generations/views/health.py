@@ -34,7 +34,9 @@ class ReadyzView(View):
     """Answer 200 when every dependency is usable, else 503; JSON with each check.
 
     Checks (``generations.health``): database, migrations applied, cache, broker, the
-    dispatcher's lease renewed recently, at least one worker node's heartbeat.
+    dispatcher's lease renewed recently, at least one worker node's heartbeat, and the
+    provider setup (informational, never failing: it names the simulator in production;
+    docs/operations.md "Health endpoints").
     """
 
     http_method_names = ["get", "head"]

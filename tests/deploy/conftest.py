@@ -10,7 +10,17 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 # What the test settings put in the environment, and what a developer's shell may carry: a
 # process started here sees only what the test gives it.
-_STRIPPED = ("DJANGO_", "APIXO_", "AIVIDEOAPI_", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "ENV_FILE")
+_STRIPPED = (
+    "DJANGO_",
+    "APIXO_",
+    "AIVIDEOAPI_",
+    "DEBUG",
+    "SECRET_KEY",
+    "ALLOWED_HOSTS",
+    "ENV_FILE",
+    "EMAIL_URL",
+    "SIMULATOR_IN_PRODUCTION",
+)
 
 
 def clean_env(**values: str) -> dict[str, str]:

@@ -26,7 +26,12 @@ def test_start_up_refuses_without_secret_key(no_dotenv):
 
 
 def test_debug_unset_runs_as_production(no_dotenv):
-    env = clean_env(ENV_FILE=no_dotenv, SECRET_KEY=STRONG_KEY, ALLOWED_HOSTS="studio.test")
+    env = clean_env(
+        ENV_FILE=no_dotenv,
+        SECRET_KEY=STRONG_KEY,
+        ALLOWED_HOSTS="studio.test",
+        EMAIL_URL="smtp+tls://user:secret@smtp.example.com:587",
+    )
     result = manage(
         "shell",
         "-c",
@@ -47,12 +52,32 @@ def test_production_refuses_a_weak_key_and_missing_hosts(no_dotenv):
     assert "ALLOWED_HOSTS is not set" in hosts.stderr
 
 
+def test_production_refuses_to_start_without_a_mail_server(no_dotenv):
+    """Invitations and password resets went to the journal: EMAIL_URL is required."""
+    env = clean_env(ENV_FILE=no_dotenv, SECRET_KEY=STRONG_KEY, ALLOWED_HOSTS="studio.test")
+    for unset in ({}, {"EMAIL_URL": ""}, {"EMAIL_URL": "  "}):
+        result = manage("check", env={**env, **unset})
+        assert result.returncode != 0
+        assert "EMAIL_URL is not set" in result.stderr
+    # The console is allowed when asked for, and development needs nothing.
+    console = manage(
+        "shell",
+        "-c",
+        "from django.conf import settings; print(settings.EMAIL_BACKEND)",
+        env={**env, "EMAIL_URL": "consolemail://"},
+    )
+    assert console.returncode == 0, console.stderr
+    assert console.stdout.splitlines()[-1] == "django.core.mail.backends.console.EmailBackend"
+    development = manage("check", env={**env, "DEBUG": "true"})
+    assert development.returncode == 0, development.stderr
+
+
 def test_dev_run_writes_development_values_that_manage_py_reads(tmp_path, monkeypatch):
     dev = _load_dev_module()
     dotenv = tmp_path / ".env"
     dotenv.write_text("# copied from .env.example\nSECRET_KEY=\nPROVIDER_DEFAULT=apixo\n")
     monkeypatch.setattr(dev, "DOTENV", dotenv)
-    for name in ("DEBUG", "SECRET_KEY"):
+    for name in ("DEBUG", "SECRET_KEY", "EMAIL_URL"):
         monkeypatch.delenv(name, raising=False)
 
     dev.ensure_dev_env()
@@ -65,6 +90,7 @@ def test_dev_run_writes_development_values_that_manage_py_reads(tmp_path, monkey
     )
     assert values["DEBUG"] == "true"
     assert len(values["SECRET_KEY"]) >= 50
+    assert values["EMAIL_URL"] == "consolemail://"
     assert values["PROVIDER_DEFAULT"] == "apixo"  # the developer's own lines stay
     assert first.count("SECRET_KEY=") == 1
     result = manage("check", env=clean_env(ENV_FILE=str(dotenv)))
@@ -76,10 +102,16 @@ def test_dev_run_keeps_values_already_set(tmp_path, monkeypatch):
     dotenv = tmp_path / ".env"
     dotenv.write_text(f"DEBUG=false\nSECRET_KEY={STRONG_KEY}\n")
     monkeypatch.setattr(dev, "DOTENV", dotenv)
+    monkeypatch.delenv("EMAIL_URL", raising=False)
 
     dev.ensure_dev_env()
 
-    assert dotenv.read_text() == f"DEBUG=false\nSECRET_KEY={STRONG_KEY}\n"
+    # Only what was missing is added: the console mail backend, explicitly.
+    assert dotenv.read_text() == (
+        f"DEBUG=false\nSECRET_KEY={STRONG_KEY}\n{dev.DEV_VALUES_HEADER}\nEMAIL_URL=consolemail://\n"
+    )
+    result = manage("check", env=clean_env(ENV_FILE=str(dotenv), ALLOWED_HOSTS="studio.test"))
+    assert result.returncode == 0, result.stderr
 
 
 def test_dotenv_is_git_ignored():
@@ -99,3 +131,20 @@ def test_test_settings_need_no_dotenv(no_dotenv, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "True"
+
+
+def test_deploy_check_warns_when_production_runs_on_the_simulator(no_dotenv):
+    env = clean_env(
+        ENV_FILE=no_dotenv,
+        SECRET_KEY=STRONG_KEY,
+        ALLOWED_HOSTS="studio.test",
+        EMAIL_URL="consolemail://",
+    )
+    check = ("check", "--deploy", "--tag", "seedance", "--fail-level", "WARNING")
+    warned = manage(*check, env=env)
+    assert warned.returncode != 0
+    assert "seedance.W001" in warned.stderr + warned.stdout
+    meant = manage(*check, env={**env, "SIMULATOR_IN_PRODUCTION": "true"})
+    assert meant.returncode == 0, meant.stderr
+    keyed = manage(*check, env={**env, "APIXO_API_KEY": "a-real-key"})
+    assert keyed.returncode == 0, keyed.stderr

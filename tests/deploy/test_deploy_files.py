@@ -429,3 +429,48 @@ def test_nginx_access_log_redacts_secrets_in_paths(served_through_nginx):
     assert "GET /webhooks/generations/5/[redacted]/ HTTP/" in text
     assert "GET /accounts/reset/MQ/set-password/ HTTP/" in text  # no secret there: kept
     assert text.count("[redacted]") >= 2 * len(sent) - 1
+
+
+@requires_nginx
+def test_protected_media_keep_the_sandbox_policy_through_x_accel(tmp_path):
+    """docs/deploy.md "The nginx site": a file sent by X-Accel-Redirect carries nginx's headers,
+    not the app's, so the internal location itself forbids running or framing it."""
+    import http.server
+    import threading
+
+    class App(http.server.BaseHTTPRequestHandler):
+        """Stands in for the app after its permission check: hands the file to nginx."""
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("X-Accel-Redirect", "/protected-media/page.html")
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    app = http.server.ThreadingHTTPServer(("127.0.0.1", 0), App)
+    threading.Thread(target=app.serve_forever, daemon=True).start()
+    http_port, https_port = free_port(), free_port()
+    config = nginx_config(
+        tmp_path, http_port=http_port, https_port=https_port, web_port=app.server_address[1]
+    )
+    (tmp_path / "media" / "page.html").write_text("<script>alert(1)</script>")
+    nginx = subprocess.Popen(
+        [NGINX, "-p", str(tmp_path), "-c", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_for_port(https_port)
+        status, headers, body = _request(f"https://127.0.0.1:{https_port}/videos/1/file/")
+    finally:
+        os.killpg(nginx.pid, signal.SIGTERM)
+        nginx.wait(timeout=30)
+        app.shutdown()
+    assert (status, body) == (200, b"<script>alert(1)</script>")
+    assert headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["X-Content-Type-Options"] == "nosniff"

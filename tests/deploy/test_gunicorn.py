@@ -84,6 +84,7 @@ def production_portal(tmp_path_factory, scratch_database):
         SECRET_KEY=secrets.token_urlsafe(50),
         ALLOWED_HOSTS="127.0.0.1,localhost",
         ALLOW_PLAIN_HTTP="true",
+        EMAIL_URL="consolemail://",  # required with DEBUG off; no mail leaves the test
         DATABASE_URL=scratch_database,
         STATIC_ROOT=str(tmp_path / "static"),
         MEDIA_ROOT=str(tmp_path / "media"),

@@ -50,6 +50,7 @@ def test_readyz_is_200_with_every_check_when_all_is_well(client, alive):
         "broker": True,
         "dispatcher": True,
         "workers": True,
+        "provider": True,
     }
     assert body["checks"]["workers"]["detail"] == "1 node(s): node-a"
     assert body["checks"]["dispatcher"]["detail"] == "running"
@@ -154,3 +155,67 @@ def test_readyz_when_the_database_is_down_is_503_and_skips_what_needs_it(
             "detail": "skipped: the database is unreachable",
             "seconds": 0.0,
         }
+
+
+@pytest.fixture
+def production_host(settings):
+    """What a production node has: one public host name, DEBUG off, HTTP redirected to HTTPS."""
+    settings.DEBUG = False
+    settings.ALLOWED_HOSTS = ["studio.example.com"]
+    settings.SECURE_SSL_REDIRECT = True
+    settings.METRICS_TOKEN = "probe-token"
+
+
+@pytest.mark.parametrize("host", ["10.0.0.11:8000", "studio.example.com"])
+def test_probes_answer_on_a_nodes_own_address_over_plain_http(client, alive, production_host, host):
+    # docs/deploy.md "Health, metrics and logs": the balancer and Prometheus call each node.
+    assert client.get("/healthz", HTTP_HOST=host).status_code == 200
+    response = client.get("/readyz", HTTP_HOST=host)
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "ok"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    metrics = client.get("/metrics", HTTP_HOST=host, HTTP_AUTHORIZATION="Bearer probe-token")
+    assert metrics.status_code == 200
+    assert b"seedance_jobs" in metrics.content
+    # The token is still wanted.
+    assert client.get("/metrics", HTTP_HOST=host).status_code == 401
+    # Only GET and HEAD, as before.
+    assert client.post("/readyz", HTTP_HOST=host).status_code == 405
+
+
+def test_other_paths_still_validate_the_host_and_redirect(client, db, production_host):
+    assert client.get("/accounts/login/", HTTP_HOST="10.0.0.11:8000").status_code == 400
+    response = client.get("/accounts/login/", HTTP_HOST="studio.example.com")
+    assert response.status_code == 301
+    assert response["Location"].startswith("https://studio.example.com/")
+    # A look-alike path is not a probe.
+    assert client.get("/readyz/", HTTP_HOST="10.0.0.11:8000").status_code == 400
+
+
+def test_readyz_names_the_simulator_and_warns_when_production_runs_on_it(client, alive, settings):
+    settings.USE_SIMULATOR = True  # no APIXO_API_KEY
+    settings.DEBUG = True
+    provider = client.get("/readyz").json()["checks"]["provider"]
+    assert provider["ok"] is True and provider["detail"] == "simulator (no APIXO_API_KEY)"
+
+    settings.DEBUG = False
+    settings.SIMULATOR_IN_PRODUCTION = False
+    response = client.get("/readyz")
+    # Informational: the page stays 200 (a balancer or an alert is not the place to decide).
+    assert response.status_code == 200
+    detail = response.json()["checks"]["provider"]["detail"]
+    assert detail.startswith("WARNING (seedance.W001)") and "simulator" in detail
+
+    settings.SIMULATOR_IN_PRODUCTION = True  # a demo on purpose
+    detail = client.get("/readyz").json()["checks"]["provider"]["detail"]
+    assert detail == "simulator (no APIXO_API_KEY)"
+
+
+def test_readyz_names_the_real_providers(client, alive, settings):
+    settings.DEBUG = False
+    settings.USE_SIMULATOR = False
+    settings.AIVIDEOAPI_API_KEY = ""
+    assert client.get("/readyz").json()["checks"]["provider"]["detail"] == "apixo"
+    settings.AIVIDEOAPI_API_KEY = "sk-real"
+    settings.AIVIDEOAPI_USES_SIMULATOR = False
+    assert client.get("/readyz").json()["checks"]["provider"]["detail"] == "apixo, aivideoapi"

@@ -32,6 +32,8 @@ def enabled_levels(log_level: str | None) -> dict[str, list[bool]]:
         "SECRET_KEY": "logging-test-key-" + "k7Qz9" * 10,
         "DEBUG": "false",
         "ALLOWED_HOSTS": "studio.example.com",
+        # Required with DEBUG off; the console is what this test means.
+        "EMAIL_URL": "consolemail://",
     }
     env.pop("LOG_LEVEL", None)
     if log_level:

@@ -10,7 +10,7 @@ from django.core.files.storage import default_storage
 
 from generations.models import AuditEntry, CreditAccount, CreditEntry, Generation
 from generations.services import bulk_actions
-from generations.services.bulk_actions import BULK_MAX, BulkRefused
+from generations.services.bulk_actions import BULK_MAX, BulkAlreadySubmitted, BulkRefused
 from generations.services.team import member_cap_set
 
 from ..factories import GenerationFactory, UserFactory
@@ -180,3 +180,68 @@ def test_generate_again_is_all_or_nothing_under_the_monthly_cap(payer, make_job,
     with pytest.raises(BulkRefused, match="Nothing was submitted"):
         bulk_actions.generations_again(user=payer, ids=[j.pk for j in jobs])
     assert Generation.objects.count() == count
+
+
+def test_another_members_running_extend_of_a_shared_video_is_not_named(payer):
+    from generations.models import GenerationInput
+
+    source = stored(payer)
+    colleague = UserFactory(credits=1000)
+    theirs = GenerationFactory(
+        user=colleague, state="submitted", mode="video-extend", source_generation=source
+    )
+    GenerationInput.objects.create(generation=theirs, kind="video", file=source.result_file.name)
+    with pytest.raises(BulkRefused) as refused:
+        bulk_actions.generations_delete(user=payer, ids=[source.pk])
+    message = str(refused.value)
+    assert "another member" in message and "Nothing was deleted." in message
+    assert f"#{theirs.pk}" not in message and "#" not in message
+    source.refresh_from_db()
+    assert source.deleted_at is None and default_storage.exists(source.result_file.name)
+    assert not AuditEntry.objects.exists()
+
+    # With the member's own running extend as well, their own job is the one named.
+    mine = GenerationFactory(
+        user=payer, state="submitted", mode="video-extend", source_generation=source
+    )
+    GenerationInput.objects.create(generation=mine, kind="video", file=source.result_file.name)
+    with pytest.raises(BulkRefused, match=f"source of generation #{mine.pk}"):
+        bulk_actions.generations_delete(user=payer, ids=[source.pk])
+
+
+def test_generate_again_with_a_used_token_creates_and_holds_nothing(payer, make_job):
+    jobs = [make_job(state="failed"), make_job(state="failed")]
+    ids = [j.pk for j in jobs]
+    made = bulk_actions.generations_again(user=payer, ids=ids, token="form-1")
+    assert len(made.done) == 2
+    assert {g.client_token for g in made.done} == {
+        bulk_actions.again_client_token(token="form-1", source_id=pk) for pk in ids
+    }
+    before, generations = ledger_rows(), Generation.objects.count()
+    account = CreditAccount.objects.get(user=payer)
+    with pytest.raises(BulkAlreadySubmitted, match="already submitted"):
+        bulk_actions.generations_again(user=payer, ids=ids, token="form-1")
+    # Part of the same selection is a replay too: all or nothing.
+    with pytest.raises(BulkAlreadySubmitted):
+        bulk_actions.generations_again(user=payer, ids=[ids[1]], token="form-1")
+    assert ledger_rows() == before and Generation.objects.count() == generations
+    refreshed = CreditAccount.objects.get(user=payer)
+    assert (refreshed.balance, refreshed.held) == (account.balance, account.held)
+    assert AuditEntry.objects.filter(action="again").count() == 1
+    # Another form (a new token) makes new jobs; so does another member with the same token.
+    assert len(bulk_actions.generations_again(user=payer, ids=ids, token="form-2").done) == 2
+
+
+def test_generate_again_refused_for_credits_can_be_retried_with_the_same_form(payer, make_job):
+    from generations.services.ledger import credits_grant, credits_revoke
+
+    jobs = [make_job(state="failed"), make_job(state="failed")]
+    balance = CreditAccount.objects.get(user=payer).balance
+    credits_revoke(user=payer, amount=balance - 50, actor=None, memo="test")
+    with pytest.raises(BulkRefused, match="Nothing was submitted"):
+        bulk_actions.generations_again(user=payer, ids=[j.pk for j in jobs], token="form-1")
+    assert not Generation.objects.filter(state="queued").exists()
+    # Nothing was made, so the same form works once the member has the credits.
+    credits_grant(user=payer, amount=100, actor=None, memo="test")
+    made = bulk_actions.generations_again(user=payer, ids=[j.pk for j in jobs], token="form-1")
+    assert len(made.done) == 2

@@ -180,3 +180,30 @@ def test_generate_again_on_several_is_made_once_per_form(
     no_token = signed_in.post(BULK, {"action": "again", "ids": [j.pk for j in jobs]})
     assert "already submitted" in texts(no_token)[-1]
     assert Generation.objects.filter(state="queued").count() == 2
+
+
+def test_generate_again_is_made_once_per_form_across_processes(
+    signed_in, payer, make_job, django_capture_on_commit_callbacks
+):
+    """Without Redis each gunicorn process has its own cache: the second post of one form
+    may reach a process that never saw the first. The database decides, not the cache."""
+    from django.core.cache import cache
+
+    from generations.models import CreditEntry
+
+    jobs = [make_job(state="failed"), make_job(state="failed")]
+    token = signed_in.get(reverse("generations:list")).context["bulk_token"]
+    data = {"action": "again", "ids": [j.pk for j in jobs], "token": token}
+    with django_capture_on_commit_callbacks():
+        first = signed_in.post(BULK, data)
+    assert texts(first)[-1].startswith("Queued 2 new jobs")
+    entries = CreditEntry.objects.count()
+    account = CreditAccount.objects.get(user=payer)
+    cache.clear()  # another process: nothing of the first post in its cache
+    with django_capture_on_commit_callbacks():
+        again = signed_in.post(BULK, data)
+    assert texts(again)[-1] == "These jobs were already submitted; nothing more was charged."
+    assert Generation.objects.filter(state="queued").count() == 2
+    assert CreditEntry.objects.count() == entries
+    refreshed = CreditAccount.objects.get(user=payer)
+    assert (refreshed.balance, refreshed.held) == (account.balance, account.held)
