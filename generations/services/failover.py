@@ -85,7 +85,9 @@ def generation_failover(
 ) -> FailoverResult:
     """Move a job whose submit kept failing to the other provider, re-pricing its hold.
 
-    Call it from the submit worker once the first provider's retries are spent, with the
+    Call it from the submit worker once the first provider's retries are spent (after
+    ``SUBMIT_MAX_ATTEMPTS`` failed connections, or from the ``SUBMIT_MAX_ATTEMPTS``-th 5xx
+    refusal on: ``lifecycle.generation_submit``), with the
     job still ``submitting`` on attempt ``attempts``. It does nothing (``moved`` False, no
     reason) for an error that is not a retryable one of ``FAILOVER_ERRORS`` (a misconfigured
     address is not retryable) or when :func:`failover_target` finds no provider. Otherwise,
@@ -94,8 +96,8 @@ def generation_failover(
 
     - the current hold is released and the target's price (``price_quote``, credits) held;
     - the job takes the target's provider, model, price and price table version, records
-      ``failover_from``, goes back to ``queued`` with a fresh attempt count, and its submit
-      is enqueued on commit.
+      ``failover_from``, goes back to ``queued`` with fresh attempt and refusal counts, and
+      its submit is enqueued on commit.
 
     Args:
         generation_id: the job.
@@ -147,6 +149,7 @@ def generation_failover(
             locked.price_table = quote.price_table
             locked.state = State.QUEUED
             locked.submit_attempts = 0
+            locked.submit_refusals = 0
             locked.submit_sent_at = None
             locked.callback_token_hash = ""
             locked.next_action_at = now

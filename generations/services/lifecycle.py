@@ -28,6 +28,7 @@ from ..models import CreditEntry, Generation, User
 from ..providers import GenerationRequest, ProviderNotConfigured, TaskStatus, get_provider
 from ..providers.errors import (
     ProviderError,
+    ProviderRateLimited,
     ProviderRequestRejected,
     ProviderServerError,
     ReadFault,
@@ -43,7 +44,7 @@ from ..workers import node_name
 from .alerts import provider_alert_raise
 from .callback_tokens import callback_base_url, callback_token_new, callback_url
 from .circuit import provider_circuit_open
-from .failover import generation_failover
+from .failover import FAILOVER_ERRORS, generation_failover
 from .inputs import InputsNotConfigured, inputs_expire_later, provider_input_urls
 from .ledger import HoldAlreadySettled, credits_capture, credits_release
 from .poll_schedule import first_poll_delay, next_poll_delay
@@ -53,6 +54,13 @@ logger = logging.getLogger(__name__)
 State = Generation.State
 
 SUBMIT_MAX_ATTEMPTS = 6
+# Backoff of a submit the provider refused with 429 or a 5xx of its own (nothing was created):
+# full jitter, ceiling 2 s doubling up to 300 s, plus a floor of 1 s, until the job's deadline
+# (docs/architecture.md "What must hold": 429 and 5xx "back off until the deadline";
+# docs/providers/apixo.md "HTTP errors": "exponential backoff with jitter").
+SUBMIT_BACKOFF_BASE_S = 2.0
+SUBMIT_BACKOFF_CAP_S = 300.0
+SUBMIT_BACKOFF_FLOOR_S = 1.0
 DOWNLOAD_MAX_ATTEMPTS = 5
 # A job whose submit outcome is unknown can only be settled by a callback: the task would end
 # within minutes and APIXO's callback retries end 12.5 min after
@@ -166,7 +174,7 @@ def _request_for(generation: Generation) -> GenerationRequest:
     )
 
 
-def generation_submit(*, generation_id: int) -> str:
+def generation_submit(*, generation_id: int, claimed_until: datetime | None = None) -> str:
     """Send a queued generation to its provider and record the provider's ``taskId``.
 
     The job is claimed (``queued`` -> ``submitting``) by a conditional UPDATE, so two workers
@@ -187,8 +195,14 @@ def generation_submit(*, generation_id: int) -> str:
       (``services.alerts``) and the provider's circuit opens (``services.circuit``): no
       submit or poll goes there until a probe shows the key works again; a job still
       waiting at its deadline expires with a release;
-    - retryable (429, 500, 503, no connection): back to ``queued`` with backoff and jitter, up to
-      ``SUBMIT_MAX_ATTEMPTS`` attempts, then failed and released;
+    - refused by the provider for now (429, or a 5xx of its own: nothing was created): back to
+      ``queued`` with capped exponential backoff and jitter (:func:`submit_backoff`), this
+      attempt uncounted and ``submit_refusals`` counted, until the job's deadline expires
+      it with a release (docs/architecture.md "What must hold": 429 and 5xx "back off
+      until the deadline"). From the ``SUBMIT_MAX_ATTEMPTS``-th refusal on, a 5xx tries a
+      failover to the other provider when that is on (``services.failover``);
+    - no connection (nothing sent): back to ``queued`` with backoff and jitter, up to
+      ``SUBMIT_MAX_ATTEMPTS`` attempts, then failover (when on) or failed and released;
     - outcome unknown (the connection dropped after sending, an answer without a usable
       ``taskId``, or a gateway's 502/504: ``errors.submit_outcome_unknown``): ``unknown``;
       never re-sent blindly (docs/architecture.md "Generation lifecycle").
@@ -197,20 +211,32 @@ def generation_submit(*, generation_id: int) -> str:
 
     A job whose provider is paused (open circuit) is not claimed: its next attempt waits for
     the next probe. A job whose provider is no longer configured fails at once with a
-    release and a provider alert (issue #12 item 4).
+    release and a provider alert (issue #12 item 4). A job tried before whose
+    ``next_action_at`` is still in the future is not claimed either, unless that time is
+    ``claimed_until``: it is waiting out a backoff, and a duplicate or stale submit task must
+    not cut the wait short (nor spend an attempt).
+
+    Args:
+        generation_id: the job.
+        claimed_until: the ``next_action_at`` the enqueuer gave the job with this task (the
+            dispatcher's claim, or the creation's ``SUBMIT_GRACE``); None when the task
+            carries no claim, which then runs only for a new job or one that is due.
 
     Returns:
         The state the generation is left in ("" when it was not queued, or another actor
         moved it meanwhile, or its provider is paused: nothing done).
     """
     now = timezone.now()
-    provider = (
+    row = (
         Generation.objects.filter(pk=generation_id, state=State.QUEUED)
-        .values_list("provider", flat=True)
+        .values_list("provider", "next_action_at", "submit_attempts", "submit_refusals")
         .first()
     )
-    if provider is None:
+    if row is None:
         return ""
+    provider, due_at, attempts, refusals = row
+    if (attempts or refusals) and due_at and due_at > now and due_at != claimed_until:
+        return ""  # tried before and waiting out its backoff: a duplicate or stale task
     paused_until = provider_paused_until(provider=provider)
     if paused_until is not None:
         Generation.objects.filter(pk=generation_id, state=State.QUEUED).update(
@@ -283,6 +309,8 @@ def generation_submit(*, generation_id: int) -> str:
             return State.UNKNOWN if moved else ""
         if is_credentials_error(error):
             return _submit_paused(generation, error)
+        if isinstance(error, (ProviderRateLimited, ProviderServerError)) and error.retryable:
+            return _submit_refused_for_now(generation, error, request=request)
         if error.retryable and generation.submit_attempts < SUBMIT_MAX_ATTEMPTS:
             delay = backoff_delay(generation.submit_attempts, cap=300.0)
             moved = _move(
@@ -333,6 +361,68 @@ def _keep_task_of_expired(generation_id: int, task_id: str) -> None:
         next_action_at=timezone.now(),
         updated_at=timezone.now(),
     )
+
+
+def submit_backoff(refusals: int) -> timedelta:
+    """Return the wait after the ``refusals``-th 429 or 5xx refusal of a job's submit.
+
+    ``SUBMIT_BACKOFF_FLOOR_S`` plus full jitter under a ceiling of ``SUBMIT_BACKOFF_BASE_S``
+    seconds doubling per refusal up to ``SUBMIT_BACKOFF_CAP_S`` (docs/providers/apixo.md
+    "HTTP errors": "exponential backoff with jitter"). Not scaled by ``POLL_TIME_SCALE``.
+
+    Args:
+        refusals: refusals so far, this one included (1 or more).
+    """
+    jitter = backoff_delay(
+        min(max(refusals - 1, 0), 16), base=SUBMIT_BACKOFF_BASE_S, cap=SUBMIT_BACKOFF_CAP_S
+    )
+    return timedelta(seconds=SUBMIT_BACKOFF_FLOOR_S + jitter)
+
+
+def _submit_refused_for_now(
+    generation: Generation, error: ProviderError, *, request: GenerationRequest
+) -> str:
+    """Requeue a submit the provider refused with 429 or a 5xx of its own; back off.
+
+    Nothing was created at the provider (``errors.submit_outcome_unknown`` is False for the
+    error), so the job may be sent again; the attempt is not counted in ``submit_attempts``
+    (docs/architecture.md "What must hold": 429 and 5xx "back off until the deadline"), only
+    in ``submit_refusals``, and the job waits :func:`submit_backoff` before its next attempt.
+    The sweeper expires it with a release at its deadline. A 5xx from the
+    ``SUBMIT_MAX_ATTEMPTS``-th refusal on first tries a failover to the other provider
+    (``services.failover``, when ``PROVIDER_FAILOVER`` is on; docs/providers.md "Retry
+    rules"); a skipped failover's reason is kept for the member.
+
+    Returns:
+        ``queued``, or the state another actor left the job in (e.g. a callback adopted it).
+    """
+    refusals = generation.submit_refusals + 1
+    message = error.message
+    if isinstance(error, FAILOVER_ERRORS) and refusals >= SUBMIT_MAX_ATTEMPTS:
+        failover = generation_failover(
+            generation_id=generation.pk,
+            error=error,
+            request=request,
+            attempts=generation.submit_attempts,
+        )
+        if failover.moved:
+            return State.QUEUED
+        if failover.reason:
+            message = f"{message} {failover.reason}"
+    logger.info("Submit of generation %s refused for now (%d): %r", generation.pk, refusals, error)
+    now = timezone.now()
+    moved = Generation.objects.filter(
+        pk=generation.pk, state=State.SUBMITTING, submit_attempts=generation.submit_attempts
+    ).update(
+        state=State.QUEUED,
+        submit_attempts=F("submit_attempts") - 1,
+        submit_refusals=F("submit_refusals") + 1,
+        submit_sent_at=None,
+        next_action_at=now + submit_backoff(refusals),
+        fail_message=message,
+        updated_at=now,
+    )
+    return State.QUEUED if moved else _state(generation.pk)
 
 
 def _submit_paused(generation: Generation, error: ProviderError) -> str:

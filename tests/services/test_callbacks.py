@@ -89,7 +89,7 @@ def test_each_submit_attempt_gets_a_new_token(api, make_job, settings):
 
     assert generation_submit(generation_id=generation.pk) == State.QUEUED
     first_hash = Generation.objects.get(pk=generation.pk).callback_token_hash
-    Generation.objects.filter(pk=generation.pk).update(state=State.QUEUED)
+    Generation.objects.filter(pk=generation.pk).update(next_action_at=timezone.now())
     assert generation_submit(generation_id=generation.pk) == State.SUBMITTED
 
     urls = [json.loads(c.request.body)["callback_url"] for c in api.calls]

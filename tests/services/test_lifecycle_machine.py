@@ -117,6 +117,10 @@ PROVIDER = st.sampled_from(PROVIDERS)
 # 5xx, aivideoapi.ai's 503 ``upstream_error``, nothing sent); 429 only fails it.
 FAILOVER_FAULTS = ("500", "503", "no_connection")
 RETRYABLE_FAULTS = ("429", *FAILOVER_FAULTS)
+# The provider's own refusals (429, its 5xx): nothing was created, so the job backs off until
+# its deadline, the attempt uncounted (docs/architecture.md "What must hold"); a 5xx fails
+# over from the SUBMIT_MAX_ATTEMPTS-th refusal on, when it can.
+REFUSAL_FAULTS = ("429", "500", "503")
 # The portal's account refused (401/402/403, spend limit): the provider's circuit opens.
 CREDENTIAL_FAULTS = ("401", "402", "403", "spend_limit")
 
@@ -366,7 +370,8 @@ class LifecycleMachine(RuleBasedStateMachine):
     def check_retries_spent(self, job, before, before_entries, credits_before, fault, result):
         """Check a job whose first provider's retries just ran out on ``fault``: it failed
         over (a release of the first hold, a hold of the other provider's price, queued
-        there) or failed with one release, saying why a possible failover was skipped.
+        there) or, after a failed connection, failed with one release, saying why a possible
+        failover was skipped; after a refusal (429, 5xx) it keeps backing off, queued.
 
         Returns:
             True if it failed over.
@@ -388,7 +393,8 @@ class LifecycleMachine(RuleBasedStateMachine):
                 assert self.fake.task_of_job[job].provider == target
             SEEN[f"failover {source} -> {target}"] += 1
             return True
-        assert result == after["state"] == State.FAILED, (result, after["state"])
+        expected = State.QUEUED if fault in REFUSAL_FAULTS else State.FAILED
+        assert result == after["state"] == expected, (result, after["state"])
         assert after["provider"] == before["provider"]
         if price == 0:
             assert "Failover to" in after["fail_message"] and "skipped" in after["fail_message"]
@@ -412,6 +418,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         """A worker runs the submit task, the job's provider answering with ``fault``; a task
         it makes ends ``plan[0]`` after ``plan[1]`` seconds. A failover's submit, queued on
         commit, then runs at the other provider without a fault."""
+        make_due(job)  # the dispatcher's re-drive, after any backoff wait
         before, before_entries = row(job), entries_of(job)
         provider = before["provider"]
         was_paused, paused_before = paused(provider), paused_providers()
@@ -443,7 +450,10 @@ class LifecycleMachine(RuleBasedStateMachine):
             assert result == "" and self.fake.submit_requests[job] == requests_before
             assert unscheduled(after) == unscheduled(before)
             return
-        retried_out = before["submit_attempts"] + 1 >= SUBMIT_MAX_ATTEMPTS
+        if fault in REFUSAL_FAULTS:
+            retried_out = fault != "429" and before["submit_refusals"] + 1 >= SUBMIT_MAX_ATTEMPTS
+        else:
+            retried_out = before["submit_attempts"] + 1 >= SUBMIT_MAX_ATTEMPTS
         if fault in RETRYABLE_FAULTS and retried_out:
             self.check_retries_spent(job, before, before_entries, credits_before, fault, result)
             return
@@ -462,10 +472,13 @@ class LifecycleMachine(RuleBasedStateMachine):
         }
         # The provider is paused; the job keeps its hold and waits.
         expected |= dict.fromkeys(CREDENTIAL_FAULTS, State.QUEUED)
-        uncounted = fault in CREDENTIAL_FAULTS  # nothing was started at the provider
+        # Nothing was started at the provider: the attempt is not counted.
+        uncounted = fault in CREDENTIAL_FAULTS or fault in REFUSAL_FAULTS
         assert after["submit_attempts"] == before["submit_attempts"] + (0 if uncounted else 1)
+        refused = fault in REFUSAL_FAULTS
+        assert after["submit_refusals"] == before["submit_refusals"] + (1 if refused else 0)
         assert after["provider"] == provider
-        if uncounted:
+        if fault in CREDENTIAL_FAULTS:
             assert paused(provider)
         if fault == "killed_after_claim":
             assert after["state"] == State.SUBMITTING and after["submit_sent_at"] is None
@@ -507,13 +520,23 @@ class LifecycleMachine(RuleBasedStateMachine):
         provider = row(job)["provider"]
         result = ""
         for _ in range(SUBMIT_MAX_ATTEMPTS):
+            make_due(job)
             before, before_entries, credits_before = row(job), entries_of(job), available(job)
             with self.worker(), self.fake.faults(submit=fault):
                 result = generation_submit(generation_id=job)
             if result != State.QUEUED or row(job)["provider"] != provider:
                 break
         note(f"provider down ({fault}) at {provider} -> {row(job)['state']}")
-        assert before["submit_attempts"] + 1 == SUBMIT_MAX_ATTEMPTS
+        if fault == "429":  # backs off until the deadline, attempts uncounted
+            after = row(job)
+            assert result == after["state"] == State.QUEUED
+            assert after["submit_attempts"] == before["submit_attempts"]
+            assert after["submit_refusals"] == before["submit_refusals"] + 1
+            return
+        if fault in REFUSAL_FAULTS:
+            assert before["submit_refusals"] + 1 >= SUBMIT_MAX_ATTEMPTS
+        else:
+            assert before["submit_attempts"] + 1 == SUBMIT_MAX_ATTEMPTS
         self.check_retries_spent(job, before, before_entries, credits_before, fault, result)
 
     @precondition(lambda self: self.fake.running_jobs())
@@ -942,6 +965,13 @@ MUST_SEE_SMALL = (
     ("circuit opened: apixo", "circuit opened: aivideoapi"),
     ("circuit closed: apixo", "circuit closed: aivideoapi"),
 )
+
+
+def make_due(job: int) -> None:
+    """Let a queued job's backoff pass, as the dispatcher's re-drive would wait for it."""
+    Generation.objects.filter(pk=job, state=State.QUEUED, next_action_at__gt=timezone.now()).update(
+        next_action_at=timezone.now()
+    )
 
 
 def missing(groups) -> list[str]:

@@ -9,6 +9,7 @@ job within its own attempt cap (docs/architecture.md "Generation lifecycle").
 from datetime import timedelta
 
 import pytest
+import requests
 from django.utils import timezone
 
 from generations.models import Generation
@@ -204,19 +205,24 @@ def test_broker_backlog_is_zero_in_sync_mode():
     assert dispatch.broker_backlog() == 0
 
 
-def test_retryable_submit_errors_stop_at_the_attempt_cap(api, make_job):
-    api.post(SUBMIT_URL, status=503, json=envelope(None, code=503, message="Unavailable"))
+def test_failed_connections_on_submit_stop_at_the_attempt_cap(api, make_job):
+    """Nothing was sent, yet the provider cannot be reached: bounded by SUBMIT_MAX_ATTEMPTS.
+    (429 and the provider's own 5xx back off until the deadline instead: test_failover.)"""
+    api.post(SUBMIT_URL, body=requests.exceptions.ConnectTimeout("nothing sent"))
     generation = make_job()
 
     states = []
     for _ in range(SUBMIT_MAX_ATTEMPTS + 2):
+        Generation.objects.filter(pk=generation.pk, state=State.QUEUED).update(
+            next_action_at=timezone.now()
+        )
         states.append(generation_submit(generation_id=generation.pk))
 
     assert states[: SUBMIT_MAX_ATTEMPTS - 1] == [State.QUEUED] * (SUBMIT_MAX_ATTEMPTS - 1)
     assert states[SUBMIT_MAX_ATTEMPTS - 1 :] == [State.FAILED, "", ""]
     assert submit_calls(api) == SUBMIT_MAX_ATTEMPTS
     generation.refresh_from_db()
-    assert generation.fail_code == "HTTP_503"
+    assert generation.fail_code == "connection_failed"
     assert settlements(generation) == ["hold", "release"]
 
 
