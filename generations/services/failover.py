@@ -39,8 +39,9 @@ logger = logging.getLogger(__name__)
 State = Generation.State
 
 # Errors that say the provider is down or unreachable, and nothing was created there:
-# 500/503 (docs/providers/apixo.md "HTTP errors"; a gateway's 502/504 never gets here, it is
-# an unknown outcome: errors.submit_outcome_unknown;
+# 500/503 in the provider's own error body (docs/providers/apixo.md "HTTP errors"; a gateway's
+# 502/504 or a CDN's or proxy's 5xx never gets here, it is an unknown outcome:
+# errors.submit_outcome_unknown;
 # docs/providers/aivideoapi.md "Error Reference": 500 internal_error, 503 upstream_error) and a
 # connection that failed before the request was sent. 429 is left out: the account is busy, not the
 # provider down, and aivideoapi.ai's ``spend_limit_exceeded`` is a limit the operator set.

@@ -204,7 +204,8 @@ def generation_submit(*, generation_id: int, claimed_until: datetime | None = No
     - no connection (nothing sent): back to ``queued`` with backoff and jitter, up to
       ``SUBMIT_MAX_ATTEMPTS`` attempts, then failover (when on) or failed and released;
     - outcome unknown (the connection dropped after sending, an answer without a usable
-      ``taskId``, or a gateway's 502/504: ``errors.submit_outcome_unknown``): ``unknown``;
+      ``taskId``, a gateway's 502/504, or any 5xx not in the provider's own error shape:
+      ``errors.submit_outcome_unknown``): ``unknown``;
       never re-sent blindly (docs/architecture.md "Generation lifecycle").
       A callback resolves it (``services.callbacks``), else it expires with a release at
       its deadline (``services.sweeper``).
@@ -294,8 +295,8 @@ def generation_submit(*, generation_id: int, claimed_until: datetime | None = No
     except ProviderError as error:
         if submit_outcome_unknown(error):
             # Sent, but no usable answer (dropped connection, a 200 without a taskId, a
-            # gateway's 502/504): the task may exist at the provider, so re-sending could
-            # charge twice.
+            # gateway's 502/504, a CDN's or proxy's 5xx): the task may exist at the provider,
+            # so re-sending could charge twice.
             logger.warning(
                 "Submit of generation %s has an unknown outcome: %r", generation_id, error
             )

@@ -378,3 +378,66 @@ def test_a_duplicate_submit_task_does_not_cut_a_backoff_short(both, settings):
         generation_submit(generation_id=generation.pk, claimed_until=generation.next_action_at)
         == State.QUEUED
     )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("provider", "status", "body"),
+    [
+        ("apixo", 524, "<html>A timeout occurred</html>"),  # a CDN: the origin took it
+        ("apixo", 520, ""),  # a CDN: the origin's answer was empty or unreadable
+        ("apixo", 503, "<html>Service Unavailable</html>"),  # a proxy's own page
+        ("apixo", 500, '{"error": "upstream"}'),  # foreign JSON, not APIXO's envelope
+        ("apixo", 503, '{"code": 502, "message": "bad gateway"}'),  # code is not the status
+        ("aivideoapi", 503, "<html>Service Unavailable</html>"),
+        ("aivideoapi", 500, '{"code": 500, "message": "oops"}'),  # not its {"error": {...}}
+    ],
+)
+def test_a_5xx_not_in_the_providers_own_shape_is_an_unknown_outcome_never_resent(
+    both, settings, provider, status, body
+):
+    """Review: only the provider's own error body says nothing was created. A CDN's 520/524
+    or a proxy's 503 may come after the provider took the submit, so re-sending could start a
+    second billed task; the job waits in ``unknown`` with its hold."""
+    settings.PROVIDER_FAILOVER = True
+    member = UserFactory(credits=1000)
+    url = AIV_SUBMIT_URL if provider == "aivideoapi" else SUBMIT_URL
+    both.post(url, body=body, status=status)
+    generation = generation_create(user=member, spec=spec(provider=provider))
+
+    assert generation_submit(generation_id=generation.pk) == State.UNKNOWN
+    make_due(generation)
+    assert generation_submit(generation_id=generation.pk) == ""  # never re-sent
+    generation.refresh_from_db()
+    assert (generation.state, generation.provider, generation.failover_from) == (
+        State.UNKNOWN,
+        provider,
+        "",
+    )
+    assert len(entries(generation)) == 1
+    assert len([c for c in both.calls if c.request.url == url]) == 1
+    assert ProviderAlert.objects.filter(provider=provider).exists()  # managers hear of it
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("provider", "status", "body"),
+    [
+        ("apixo", 500, {"code": 500, "message": "Internal error", "data": None}),
+        ("apixo", 503, {"code": 503, "message": "Service unavailable"}),
+        ("aivideoapi", 500, {"error": {"code": "internal_error", "message": "x", "type": "s"}}),
+        ("aivideoapi", 503, {"error": {"code": "upstream_error", "message": "x", "type": "s"}}),
+    ],
+)
+def test_a_5xx_in_the_providers_own_shape_created_nothing_and_is_retried(
+    both, settings, provider, status, body
+):
+    settings.PROVIDER_FAILOVER = False
+    member = UserFactory(credits=1000)
+    url = AIV_SUBMIT_URL if provider == "aivideoapi" else SUBMIT_URL
+    both.post(url, json=body, status=status)
+    generation = generation_create(user=member, spec=spec(provider=provider))
+
+    assert generation_submit(generation_id=generation.pk) == State.QUEUED
+    generation.refresh_from_db()
+    assert generation.submit_refusals == 1
