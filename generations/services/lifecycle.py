@@ -24,7 +24,7 @@ from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
 from ..catalog import Mode
-from ..models import CreditEntry, Generation, User
+from ..models import CreditEntry, Generation, ProviderCircuit, User
 from ..providers import GenerationRequest, ProviderNotConfigured, TaskStatus, get_provider
 from ..providers.errors import (
     ProviderError,
@@ -189,6 +189,11 @@ def generation_submit(*, generation_id: int, claimed_until: datetime | None = No
       in callback mode);
     - refused for good (400, 404, other 4xx): ``failed`` and the hold released, with the
       provider's message (docs/providers/apixo.md "HTTP errors");
+    - refused with 403 a second time, after a probe of the provider succeeded since this
+      job's first 403 (:func:`_job_refused_not_key`): the key works, so the provider refuses
+      this job (docs/providers/apixo.md "HTTP errors": 403 is a key without permission *or*
+      content against its policy): ``failed`` with ``HTTP_403`` and the hold released; the
+      circuit stays as it is;
     - refused for the portal's account (401, 402, 403, spend limit: ``errors.
       is_credentials_error``): nothing was started at the provider, so the job goes back to
       ``queued`` with its hold and this attempt uncounted, a provider alert is raised
@@ -308,6 +313,8 @@ def generation_submit(*, generation_id: int, claimed_until: datetime | None = No
                 generation_id, State.SUBMITTING, **unknown_outcome_changes(timezone.now())
             )
             return State.UNKNOWN if moved else ""
+        if _job_refused_not_key(generation, error):
+            return _submit_refused_403(generation, error)
         if is_credentials_error(error):
             return _submit_paused(generation, error)
         if isinstance(error, (ProviderRateLimited, ProviderServerError)) and error.retryable:
@@ -426,13 +433,58 @@ def _submit_refused_for_now(
     return State.QUEUED if moved else _state(generation.pk)
 
 
+# What the member reads when the provider refused the job itself with 403.
+REFUSED_403_MESSAGE = (
+    "The video service refused this job (HTTP 403) although the portal's access works; it "
+    "may break the service's content policy. Your credits were returned."
+)
+
+
+def _job_refused_not_key(generation: Generation, error: ProviderError) -> bool:
+    """Tell whether ``error``, a submit's 403, refuses this job rather than the portal's key.
+
+    True when the job had a 403 before (``refused_403_at``) and a probe of its provider
+    succeeded since (the circuit's ``closed_at`` is later; only a successful probe closes
+    it, ``services.circuit``): the key works, so the 403 is about the job, e.g. its content
+    (docs/providers/apixo.md "HTTP errors": 403 "key lacks permission, or content violates
+    policy"). aivideoapi.ai's 403 ``ip_not_allowed`` (docs/providers/aivideoapi.md "Error
+    Reference") is about the calling address, never the job, and never counts.
+    """
+    if error.status != 403 or error.code == "ip_not_allowed" or not generation.refused_403_at:
+        return False
+    return ProviderCircuit.objects.filter(
+        provider=generation.provider,
+        state=ProviderCircuit.State.CLOSED,
+        closed_at__gt=generation.refused_403_at,
+    ).exists()
+
+
+def _submit_refused_403(generation: Generation, error: ProviderError) -> str:
+    """Fail a job the provider refused with 403 again although its key works; release.
+
+    Nothing was created (a 403 refuses the request), so the hold is released; the
+    provider's circuit is not opened again, and no credentials alert is raised: the key was
+    proven by a probe since the job's first 403 (:func:`_job_refused_not_key`).
+
+    Returns:
+        ``failed``, or the state another actor left the job in.
+    """
+    logger.warning("Submit of generation %s refused with 403 again: %r", generation.pk, error)
+    outcome = Outcome(State.FAILED, fail_code="HTTP_403", fail_message=REFUSED_403_MESSAGE)
+    generation_finalize(
+        generation_id=generation.pk, outcome=outcome, from_states=(State.SUBMITTING,)
+    )
+    return _state(generation.pk)
+
+
 def _submit_paused(generation: Generation, error: ProviderError) -> str:
     """Requeue a submit refused for the portal's account; alert and pause the provider.
 
     Nothing was started at the provider (docs/providers/apixo.md "HTTP errors": 401/402/403 refuse
     the request), so the attempt is not counted and the hold stays. The job waits for the
     circuit's next probe (``services.circuit``); it expires with a release at its deadline
-    if the account never works again.
+    if the account never works again. A 403 is recorded on the job (``refused_403_at``): a
+    second one after a successful probe fails the job instead (:func:`_submit_refused_403`).
 
     Returns:
         ``queued``, or the state another actor left the job in (e.g. a callback adopted it).
@@ -440,12 +492,14 @@ def _submit_paused(generation: Generation, error: ProviderError) -> str:
     logger.warning("Submit of generation %s refused for the account: %r", generation.pk, error)
     provider_alert_raise(provider=generation.provider, error=error)
     circuit = provider_circuit_open(provider=generation.provider, error=error)
+    refused_403_at = timezone.now() if error.status == 403 else generation.refused_403_at
     moved = Generation.objects.filter(
         pk=generation.pk, state=State.SUBMITTING, submit_attempts=generation.submit_attempts
     ).update(
         state=State.QUEUED,
         submit_attempts=F("submit_attempts") - 1,
         submit_sent_at=None,
+        refused_403_at=refused_403_at,
         next_action_at=circuit.next_probe_at,
         fail_message=(
             "Waiting: the video service refused the portal's account; an administrator has "

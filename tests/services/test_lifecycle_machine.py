@@ -457,6 +457,15 @@ class LifecycleMachine(RuleBasedStateMachine):
         if fault in RETRYABLE_FAULTS and retried_out:
             self.check_retries_spent(job, before, before_entries, credits_before, fault, result)
             return
+        if fault == "403" and refused_since_probe(before):
+            # The key was proven by a probe since this job's first 403: the job is refused
+            # (its content), not the key; it fails with a release, nothing is paused.
+            after = row(job)
+            assert result == after["state"] == State.FAILED
+            assert after["fail_code"] == "HTTP_403"
+            assert not paused(provider)
+            SEEN["403 refused the job"] += 1
+            return
         expected = {
             "ok": State.SUBMITTED,
             "429": State.QUEUED,
@@ -992,6 +1001,19 @@ MUST_SEE_SMALL = (
     ("circuit opened: apixo", "circuit opened: aivideoapi"),
     ("circuit closed: apixo", "circuit closed: aivideoapi"),
 )
+
+
+def refused_since_probe(before: dict) -> bool:
+    """Tell whether a 403 now refuses the job (``lifecycle._job_refused_not_key``): it had a
+    403 before, a probe closed its provider's circuit since, and the 403 is not
+    aivideoapi.ai's ``ip_not_allowed``."""
+    if before["provider"] == "aivideoapi" or not before["refused_403_at"]:
+        return False
+    return ProviderCircuit.objects.filter(
+        provider=before["provider"],
+        state=ProviderCircuit.State.CLOSED,
+        closed_at__gt=before["refused_403_at"],
+    ).exists()
 
 
 def make_due(job: int) -> None:
