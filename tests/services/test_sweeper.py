@@ -407,3 +407,32 @@ def test_a_dropped_submit_parks_the_job_unknown_with_a_short_deadline(api, make_
     assert generations_sweep(now=generation.deadline_at + timedelta(seconds=1)).expired == 1
     assert submit_calls(api) == 1
     assert settlements(generation) == ["hold", "release"]
+
+
+def test_one_job_that_raises_does_not_stop_the_sweep(make_job, monkeypatch):
+    """Review: an exception for one job aborted the sweep, and with it every dispatcher pass.
+    It is logged, reported to managers and left for the next sweep; the others are settled."""
+    from generations.models import ProviderAlert
+    from generations.services import sweeper
+
+    past = timezone.now() - timedelta(minutes=1)
+    broken = make_job(state=State.SUBMITTED, provider_task_id="task_b", deadline_at=past)
+    fine = make_job(state=State.SUBMITTED, provider_task_id="task_f", deadline_at=past)
+    real = sweeper.generation_finalize
+
+    def finalize(*, generation_id, **kwargs):
+        if generation_id == broken.pk:
+            raise RuntimeError("a bug in one job")
+        return real(generation_id=generation_id, **kwargs)
+
+    monkeypatch.setattr(sweeper, "generation_finalize", finalize)
+
+    report = generations_sweep()
+
+    assert report.expired == 1
+    broken.refresh_from_db()
+    fine.refresh_from_db()
+    assert (broken.state, fine.state) == (State.SUBMITTED, State.EXPIRED)
+    assert settlements(broken) == ["hold"] and settlements(fine) == ["hold", "release"]
+    alert = ProviderAlert.objects.get(kind="sweep_failed")
+    assert f"#{broken.pk}" in alert.message
