@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.files import File
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
@@ -349,8 +349,46 @@ def generation_submit(*, generation_id: int, claimed_until: datetime | None = No
         fail_message="",
     )
     if not moved:
+        if _adopt_after_unknown(generation, task_id):
+            return State.SUBMITTED
         _keep_task_of_expired(generation_id, task_id)
     return State.SUBMITTED if moved else ""
+
+
+def _adopt_after_unknown(generation: Generation, task_id: str) -> bool:
+    """Record a late submit answer on a job the sweeper moved to ``unknown`` meanwhile.
+
+    A submit that ran longer than ``sweeper.submit_stuck_after()`` is parked as ``unknown``
+    (its worker looked dead); when its answer does arrive, the ``taskId`` is the only way
+    to the task the provider runs and bills. On a conditional UPDATE, only while the job is
+    still ``unknown`` on the same attempt without a task id, it becomes ``submitted`` with
+    its first poll scheduled, as the callback's adoption does (``services.callbacks``);
+    no money moves (docs/architecture.md "Generation lifecycle").
+
+    Returns:
+        True if the task id was recorded.
+    """
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            return bool(
+                Generation.objects.filter(
+                    pk=generation.pk,
+                    state=State.UNKNOWN,
+                    provider_task_id__isnull=True,
+                    submit_attempts=generation.submit_attempts,
+                ).update(
+                    state=State.SUBMITTED,
+                    provider_task_id=task_id,
+                    submitted_at=now,
+                    next_action_at=now + first_poll_delay(generation),
+                    fail_message="",
+                    updated_at=now,
+                )
+            )
+    except IntegrityError:  # another generation holds that task id: leave this one alone
+        logger.warning("Late task %r of generation %s belongs to another", task_id, generation.pk)
+        return False
 
 
 def _keep_task_of_expired(generation_id: int, task_id: str) -> None:

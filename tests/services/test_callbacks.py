@@ -607,3 +607,26 @@ def test_a_webhook_on_a_node_without_the_providers_key_moves_no_money(make_job, 
     job.refresh_from_db()
     assert job.state == State.SUBMITTED
     assert settlements(job) == ["hold"]
+
+
+def test_a_submit_answer_arriving_after_the_sweeper_parked_the_job_is_kept(api, make_job):
+    """Review: a slow submit is moved to ``unknown`` by the sweeper; its taskId, when the
+    answer comes, is recorded instead of dropped (the provider runs and bills the task)."""
+    from generations.services.lifecycle import unknown_outcome_changes
+
+    generation = make_job()
+
+    def submit_answer(request):
+        Generation.objects.filter(pk=generation.pk).update(
+            **unknown_outcome_changes(timezone.now())
+        )
+        return 200, {}, json.dumps(envelope({"taskId": "task_slow"}))
+
+    api.add_callback(responses.POST, SUBMIT_URL, callback=submit_answer)
+
+    assert generation_submit(generation_id=generation.pk) == State.SUBMITTED
+
+    generation.refresh_from_db()
+    assert (generation.state, generation.provider_task_id) == (State.SUBMITTED, "task_slow")
+    assert generation.next_action_at is not None
+    assert settlements(generation) == ["hold"]
