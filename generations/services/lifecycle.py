@@ -305,10 +305,10 @@ def generation_submit(*, generation_id: int, claimed_until: datetime | None = No
             logger.warning(
                 "Submit of generation %s has an unknown outcome: %r", generation_id, error
             )
-            if isinstance(error, ProviderServerError):
-                # A gateway in front of the provider is failing: jobs will wait in
-                # ``unknown``; managers hear of it (one e-mail per hour per kind).
-                provider_alert_raise(provider=generation.provider, error=error)
+            # Whatever the cause (a dropped connection, a gateway's or CDN's 5xx, a 3xx, a 200
+            # without a taskId), the job now waits in ``unknown`` and may be refunded while
+            # the provider bills its task: managers hear of it (one e-mail per hour per kind).
+            provider_alert_raise(provider=generation.provider, error=error)
             moved = _move(
                 generation_id, State.SUBMITTING, **unknown_outcome_changes(timezone.now())
             )

@@ -375,3 +375,23 @@ def test_a_second_403_without_a_probe_since_keeps_the_job_waiting(api, make_job,
 
     assert generation_submit(generation_id=generation.pk) == State.QUEUED
     assert ProviderCircuit.objects.get().state == ProviderCircuit.State.OPEN
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"status": 302, "headers": {"Location": "https://elsewhere.example/"}, "body": ""},
+        {"status": 200, "json": {"code": 200, "message": "success", "data": {}}},  # no taskId
+        {"body": __import__("requests").exceptions.ReadTimeout("sent, no answer")},
+    ],
+)
+def test_every_submit_with_an_unknown_outcome_alerts_managers(api, make_job, managers, answer):
+    """Review: only a gateway's 5xx alerted; a 3xx or a 200 without a taskId left jobs
+    waiting in ``unknown`` (and refunded at its grace) without a word to managers."""
+    api.post(SUBMIT_URL, **answer)
+    generation = make_job()
+
+    assert generation_submit(generation_id=generation.pk) == State.UNKNOWN
+
+    assert ProviderAlert.objects.filter(provider="apixo").exists()
+    assert settlements(generation) == ["hold"]
