@@ -164,7 +164,8 @@ def provider_request_observed(method: str, url: str, outcome: str) -> None:
 
 
 def webhook_delivery_observed(result: str) -> None:
-    """Count one webhook delivery: ``accepted``, ``not_found``, ``too_large``, ``bad_request``."""
+    """Count one webhook delivery: ``accepted``, ``not_found``, ``too_large``, ``bad_request``,
+    ``retry_later``."""
     metric_add(WEBHOOK_DELIVERIES, result=result)
 
 

@@ -45,9 +45,10 @@ LOOP_SECONDS = 55.0  # below the schedule's minute and Q_CLUSTER timeout
 IDLE_PASSES_BEFORE_EXIT = 20
 
 
-def submit_generation(generation_id: int) -> str:
-    """Submit one queued generation (``generation_submit``); then make sure polling runs."""
-    state = generation_submit(generation_id=generation_id)
+def submit_generation(generation_id: int, claimed_until=None) -> str:
+    """Submit one queued generation (``generation_submit``) with the claim its enqueuer gave
+    it (``claimed_until``; None for a due job); then make sure polling runs."""
+    state = generation_submit(generation_id=generation_id, claimed_until=claimed_until)
     if state and settings.DISPATCHER_AUTOSTART:
         ensure_dispatcher()
     return state

@@ -158,6 +158,16 @@ class Generation(models.Model):
         verbose_name=_("callback token hash"), max_length=64, blank=True
     )
     submit_attempts = models.PositiveSmallIntegerField(verbose_name=_("submit attempts"), default=0)
+    # Submits the provider refused with 429 or a 5xx of its own (nothing created): they back
+    # off until the deadline and do not count in ``submit_attempts``
+    # (services.lifecycle.generation_submit).
+    submit_refusals = models.PositiveSmallIntegerField(verbose_name=_("submit refusals"), default=0)
+    # When the provider last refused this job's submit with HTTP 403: a second 403 after a
+    # successful probe of the provider refuses the job, not the key
+    # (services.lifecycle.generation_submit).
+    refused_403_at = models.DateTimeField(
+        verbose_name=_("refused with 403 at"), null=True, blank=True
+    )
     submit_sent_at = models.DateTimeField(
         verbose_name=_("submit sent at"),
         null=True,

@@ -393,7 +393,11 @@ def error_from_answer(status: int, body: Any) -> ProviderError:
         return ProviderTaskNotFound(status=status, code=code, detail=text[:MAX_FAIL_MESSAGE_CHARS])
     if code == "insufficient_credits":
         return error_for_status(402, http_status=status, code=code, provider_text=text)
-    return error_for_status(status, code=code, provider_text=text)
+    answer = error_for_status(status, code=code, provider_text=text)
+    # aivideoapi.ai's own error body (docs/providers/aivideoapi.md "Error Codes"); anything
+    # else came from a CDN or proxy in front of it (``errors.submit_outcome_unknown``).
+    answer.provider_shaped = bool(code)
+    return answer
 
 
 def _envelope_data(body: Any) -> Any:

@@ -332,12 +332,17 @@ def _envelope_error(status: int, envelope: dict, *, http_status: int) -> Provide
         # saying
         # 404. A 404 whose body is not an envelope (a proxy's page) proves nothing.
         return ProviderTaskNotFound(status=http_status, code="404", detail=text)
-    return error_for_status(
+    error = error_for_status(
         status,
         http_status=http_status,
         code=str(code) if is_int(code) else "",
         provider_text=text,
     )
+    # APIXO's own error answer: its envelope, ``code`` equal to the status
+    # (docs/providers/apixo.md "Envelope and states"); anything else came from a gateway,
+    # a CDN or a proxy in front of it (``errors.submit_outcome_unknown``).
+    error.provider_shaped = is_int(code) and code == status and "message" in envelope
+    return error
 
 
 def parse_task(data: Any, *, expected_task_id: str | None) -> TaskStatus:

@@ -27,12 +27,18 @@ class ProviderError(Exception):
         retryable: True when the same call may succeed later (with backoff).
         alert_admin: True when an operator must act (credentials, provider balance).
         detail: extra text for logs only (e.g. a body excerpt); not for users.
+        provider_shaped: True when the answer's body was the provider's own documented error
+            shape (APIXO's ``{"code", "message", "data"}`` envelope with ``code`` equal to the
+            status, aivideoapi.ai's ``{"error": {"code", ...}}``), so the provider itself
+            answered; False for an empty, HTML or foreign body, e.g. a CDN's or a proxy's
+            page (see :func:`submit_outcome_unknown`).
     """
 
     default_code = "provider_error"
     default_message = "The video service returned an error."
     retryable = False
     alert_admin = False
+    provider_shaped = False
 
     def __init__(
         self,
@@ -351,17 +357,28 @@ def submit_outcome_unknown(error: ProviderError) -> bool:
     """Tell whether a failed submit may still have created (and will bill) a task.
 
     True for :class:`ProviderOutcomeUnknown` (sent, then the connection dropped or timed
-    out), :class:`ProviderResponseError` (an answer without a usable ``taskId``) and a
-    :class:`ProviderServerError` with HTTP 502 or 504: a gateway in front of the provider
-    answering for a request it may have passed on. docs/providers.md "Error mapping" lists
-    502 and 504 as retryable, which holds for reads; a submit re-sent after one could start a
-    second billed task, so it is treated as an unknown outcome instead
-    (docs/architecture.md "Generation lifecycle"). 500 and 503 are the provider's own
-    refusal: nothing was created, and the submit is retried.
+    out), :class:`ProviderResponseError` (an answer without a usable ``taskId``) and every
+    :class:`ProviderServerError` except the provider's own refusal:
+
+    - HTTP 502 or 504 always: a gateway in front of the provider answering for a request it
+      may have passed on. docs/providers.md "Error mapping" lists them as retryable, which
+      holds for reads; a submit re-sent after one could start a second billed task;
+    - any other 5xx whose body is not the provider's own error shape
+      (``ProviderError.provider_shaped``): an empty body, an HTML page or foreign JSON comes
+      from a CDN or proxy in front of the provider (e.g. a CDN's 520 or 524 after the
+      origin took the request, a proxy's own 503), which may have passed the submit on.
+
+    Only a 5xx (not 502/504) in the provider's documented error shape says that the provider
+    itself refused the request (docs/providers/apixo.md "HTTP errors";
+    docs/providers/aivideoapi.md "Error Reference": 500 ``internal_error``, 503
+    ``upstream_error``): nothing was created, and the submit is retried
+    (docs/architecture.md "Generation lifecycle").
     """
     if isinstance(error, (ProviderOutcomeUnknown, ProviderResponseError)):
         return True
-    return isinstance(error, ProviderServerError) and error.status in _GATEWAY_STATUSES
+    if not isinstance(error, ProviderServerError):
+        return False
+    return error.status in _GATEWAY_STATUSES or not error.provider_shaped
 
 
 def is_retryable(error: ProviderError, *, idempotent: bool) -> bool:

@@ -11,7 +11,9 @@ docs/style.md practice 9):
 - the per-attempt token in the URL (``services.callback_tokens``) is the only proof of who
   sent it; a wrong or unknown token is refused (404) and writes nothing;
 - the body is a signal, never the truth: it is parsed strictly and only its ``taskId`` may be
-  used, and only to confirm with ``statusTask`` when the submit answer was never stored;
+  used, and only when the submit answer was never stored: to confirm with ``statusTask``, or,
+  when that cannot be done now, to adopt the task for the poller to confirm. Such a job's
+  delivery that names no task at all is answered 503, so that the provider sends it again;
 - the outcome comes from a fresh ``statusTask`` answer and goes through the same
   ``generation_finalize`` as the poller and the sweeper, so duplicate, late and out-of-order
   deliveries change nothing.
@@ -26,6 +28,7 @@ The entry point is :func:`generation_callback_receive`; the webhook view
 machine may call it directly.
 """
 
+import json
 import logging
 from collections.abc import Mapping
 
@@ -37,8 +40,8 @@ from ..models import Generation
 from ..providers import ProviderNotConfigured, TaskStatus, get_provider
 from ..providers.errors import (
     ProviderError,
-    ProviderNotFound,
     ProviderResponseError,
+    ProviderTaskNotFound,
     ReadFault,
     status_read_fault,
 )
@@ -64,6 +67,20 @@ State = Generation.State
 # States in which the submit answer (the taskId) may be missing while the task exists: the
 # submit is in flight, its answer was lost, or an earlier attempt's answer was an error.
 ADOPTABLE_STATES = (State.QUEUED, State.SUBMITTING, State.UNKNOWN)
+# Longest task id stored (``Generation.provider_task_id``).
+TASK_ID_MAX_LENGTH = 128
+
+
+class CallbackRetryLater(Exception):
+    """A recognised delivery for a task-less job names no task: ask the provider to retry.
+
+    The job's submit answer was lost (``unknown``) or is still out, and this delivery is the
+    only place its ``taskId`` can come from; acknowledging it with 200 would end the
+    provider's retries and leave the job to expire with a release although the provider ran
+    (and bills) the task (docs/architecture.md "Generation lifecycle"). The view answers 503,
+    which both providers retry (docs/providers/apixo.md "Webhooks": 30 s, 2 min, 10 min;
+    docs/providers/aivideoapi.md "Callback": at once, 3 and 10 min). Nothing was written.
+    """
 
 
 def generation_callback_receive(
@@ -77,19 +94,26 @@ def generation_callback_receive(
 
     For a recognised delivery, in order:
     - a generation already final is left alone (late or duplicate delivery);
-    - the body is parsed strictly (``ProviderClient.parse_callback``); a malformed body is
-      logged and only the stored ``taskId`` is used;
+    - the body's ``taskId`` is first read leniently (:func:`callback_task_id`), then the
+      body is parsed strictly (``ProviderClient.parse_callback``); a malformed body is
+      logged and only the stored or the leniently read ``taskId`` is used;
     - the task to confirm is the stored ``provider_task_id``; if none is stored yet (the job
       is ``submitting``, ``unknown`` or back in ``queued``: an early callback or a lost
       submit answer), the body's ``taskId``: :func:`generation_callback_confirm` reads its
-      status, checks no other generation uses it, stores it and finalizes.
+      status, checks no other generation uses it, stores it and finalizes. Whenever the
+      status cannot be read here (provider paused or not configured on this node, a read
+      that fails other than with a documented "task does not exist"), the id is still
+      adopted for the poller to confirm: the token proved the sender, the provider will not
+      deliver again after a 200, and adopting moves no money (docs/architecture.md
+      "Generation lifecycle"). If such a job's delivery names no task at all,
+      :class:`CallbackRetryLater` is raised so that the provider retries.
     The status read happens in this call, outside any transaction, so the outcome is visible
     as soon as the 200 goes back (docs/architecture.md "Performance targets": within a second). It
     has a total budget of ``WEBHOOK_STATUS_CONNECT_TIMEOUT + WEBHOOK_STATUS_READ_TIMEOUT`` seconds
     (5 s by default; APIXO allows 30 s); a read that fails or runs out of time enqueues a
-    poll at once. A generation whose provider is no longer configured fails with a release
-    and an alert (issue #12 item 4); one whose provider is paused (``services.circuit``) is
-    left to the poller, which resumes after the circuit closes. An ``expired`` job's
+    poll at once. A generation whose provider is not configured on this node, or paused
+    (``services.circuit``), is left to the workers' poller (after adopting the body's task,
+    see above), which resumes after the circuit closes. An ``expired`` job's
     delivery is confirmed too: a success is recorded as "finished after expiry" for
     managers (``lifecycle.generation_late_record``), never charged.
 
@@ -105,6 +129,8 @@ def generation_callback_receive(
         True if the delivery was recognised (answer 200), False if not (answer 404).
 
     Raises:
+        CallbackRetryLater: recognised, but the job has no task id yet and the delivery names
+            none; nothing was written (the view answers 503 and the provider retries).
         django.db.DatabaseError: the database failed; the view answers 500 and APIXO retries.
     """
     generation = generation_for_callback(generation_id)
@@ -117,23 +143,32 @@ def generation_callback_receive(
         # would cost more than the rest of the delivery.
         logger.debug("Late or duplicate callback for final generation %s", generation_id)
         return True
+    # Read before anything else may fail: for a job without a stored task id this is the
+    # only copy of its taskId, and the token already proved who sent it.
+    body_task_id = callback_task_id(body, headers or {})
+    adoptable = generation.provider_task_id is None and generation.state in ADOPTABLE_STATES
     try:
         client = get_provider(generation.provider)
     except ProviderNotConfigured:
         # This web node's environment lacks the provider (a rolling deploy, a missing key in
-        # its env file): that says nothing about the task, so no money moves here. The
-        # delivery is acknowledged and the job left to the workers' polls and sweeps.
+        # its env file): that says nothing about the task, so no money moves here. A job
+        # still waiting for its submit answer adopts the body's taskId for the workers'
+        # polls to confirm; anything else is acknowledged and left to the workers.
         logger.warning(
             "Callback for generation %s: provider %s not configured on this node; left to "
             "the workers",
             generation_id,
             generation.provider,
         )
+        if adoptable:
+            _adopt_or_retry(generation, task_id=body_task_id)
         return True
     claimed = _parse(client, generation, body, headers or {})
     task_id = generation.provider_task_id
     if task_id is None:
-        task_id = claimed.task_id if claimed is not None else None
+        task_id = claimed.task_id if claimed is not None else body_task_id
+        if adoptable and not task_id:
+            raise CallbackRetryLater(f"callback for generation {generation_id} names no task")
     elif claimed is not None and claimed.task_id != task_id:
         logger.warning(
             "Callback for generation %s names task %r, not its task %r; confirming its own",
@@ -146,6 +181,61 @@ def generation_callback_receive(
     elif task_id:
         generation_callback_confirm(generation_id=generation_id, task_id=task_id)
     return True
+
+
+def callback_task_id(body: bytes, headers: Mapping[str, str]) -> str:
+    """Return the ``taskId`` a callback names, read leniently, or "" if it names none.
+
+    Unlike ``ProviderClient.parse_callback`` this accepts any JSON object that carries a
+    task id where either provider puts it: APIXO's envelope ``data.taskId``
+    (docs/providers/apixo.md "Webhooks"), aivideoapi.ai's task object ``id`` or its
+    ``X-Task-Id`` header (docs/providers/aivideoapi.md "Callback"). Used only to adopt a task
+    for the poller to confirm, never to finalize. A value that is not a non-empty string of
+    at most ``TASK_ID_MAX_LENGTH`` characters without whitespace does not count.
+    """
+    candidates = []
+    try:
+        parsed = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        parsed = None
+    if isinstance(parsed, dict):
+        data = parsed.get("data")
+        if isinstance(data, dict):
+            candidates.append(data.get("taskId"))
+        candidates += [parsed.get("taskId"), parsed.get("id")]
+    candidates += [value for name, value in headers.items() if name.lower() == "x-task-id"]
+    for candidate in candidates:
+        if (
+            isinstance(candidate, str)
+            and 0 < len(candidate) <= TASK_ID_MAX_LENGTH
+            and candidate.isprintable()
+            and not any(char.isspace() for char in candidate)
+        ):
+            return candidate
+    return ""
+
+
+def _adopt_or_retry(generation: Generation, *, task_id: str) -> None:
+    """Adopt ``task_id`` unconfirmed for the poller, or raise :class:`CallbackRetryLater`."""
+    if not task_id:
+        raise CallbackRetryLater(f"callback for generation {generation.pk} names no task")
+    if _held_by_another(generation, task_id):
+        return
+    _adopt(generation, task_id=task_id, status=None)
+
+
+def _held_by_another(generation: Generation, task_id: str) -> bool:
+    """Tell whether another generation of the same provider already holds ``task_id``."""
+    taken = (
+        Generation.objects.filter(provider=generation.provider, provider_task_id=task_id)
+        .exclude(pk=generation.pk)
+        .exists()
+    )
+    if taken:
+        logger.warning(
+            "Callback for generation %s names another job's task %r", generation.pk, task_id
+        )
+    return taken
 
 
 def _parse(
@@ -176,9 +266,11 @@ def generation_callback_confirm(*, generation_id: int, task_id: str) -> str:
     (the ``generation_unique_provider_task`` constraint decides): on the locked row it is
     stored, the job becomes ``submitted`` and, if the status is final, is finalized in the
     same transaction. The submit worker, if still waiting for its answer, then finds the job
-    no longer ``submitting`` and does nothing. A status read that fails with a retryable or
-    operator error still adopts the id, for the poller to confirm; a 404 or a garbled answer
-    (the provider does not know that task) adopts nothing.
+    no longer ``submitting`` and does nothing. When no status can be read here (the provider
+    is paused or not configured on this node, or the read fails with anything but a
+    documented "task does not exist", ``errors.ProviderTaskNotFound``) the id is still
+    adopted, unconfirmed, for the poller to confirm: the token proved the sender, and
+    adopting moves no money. Only the documented "task does not exist" adopts nothing.
 
     Args:
         generation_id: the generation the webhook token proved.
@@ -193,34 +285,30 @@ def generation_callback_confirm(*, generation_id: int, task_id: str) -> str:
     adopting = generation.provider_task_id is None
     if not adopting:
         task_id = generation.provider_task_id
-    elif generation.state not in ADOPTABLE_STATES:
-        return generation.state
-    elif (
-        Generation.objects.filter(provider=generation.provider, provider_task_id=task_id)
-        .exclude(pk=generation_id)
-        .exists()
-    ):
-        logger.warning(
-            "Callback for generation %s names another job's task %r", generation_id, task_id
-        )
+    elif generation.state not in ADOPTABLE_STATES or _held_by_another(generation, task_id):
         return generation.state
     if provider_paused_until(provider=generation.provider) is not None:
-        # Calls to the provider are paused: adopt nothing unconfirmed here; the poller
-        # reads the status once the circuit closes.
+        # Calls to the provider are paused: nothing is read now. A task-less job adopts the
+        # id unconfirmed (no money moves); the poller reads it once the circuit closes.
+        if adopting:
+            return _adopt(generation, task_id=task_id, status=None)
         return generation.state
     try:
         status = task_status_read(
             generation=generation, client=webhook_client(generation.provider), task_id=task_id
         )
     except ProviderNotConfigured:
-        return generation.state  # not configured on this node: left to the workers
+        # Not configured on this node: left to the workers, which confirm an adopted id.
+        if adopting:
+            return _adopt(generation, task_id=task_id, status=None)
+        return generation.state
     except ProviderError as error:
         logger.warning("Confirming the callback of generation %s failed: %r", generation_id, error)
         fault = status_read_fault(error)
         if fault == ReadFault.CREDENTIALS:
             provider_alert_raise(provider=generation.provider, error=error)
             provider_circuit_open(provider=generation.provider, error=error)
-        if adopting and isinstance(error, (ProviderNotFound, ProviderResponseError)):
+        if adopting and isinstance(error, ProviderTaskNotFound):
             return generation.state
         if not adopting:
             if fault == ReadFault.TRANSIENT:

@@ -186,7 +186,7 @@ def dispatch_pass(*, interval_seconds: float = 1.0) -> PassReport:
     lease_end = now + JOB_LEASE
     submits = _claim(due.filter(state=State.QUEUED), limit=0 if backed_up else 200, until=lease_end)
     for pk in submits:
-        enqueue("submit_generation", pk, group="submit")
+        enqueue("submit_generation", pk, lease_end, group="submit")
     budget = max(1, int(settings.PROVIDER_REQUESTS_PER_MINUTE / 60 * interval_seconds))
     pollable = Q(state=State.SUBMITTED) | Q(state=State.EXPIRED, late_state="")
     claimed_until = now + poll_claim(backlog=backlog)

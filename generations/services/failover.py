@@ -39,8 +39,9 @@ logger = logging.getLogger(__name__)
 State = Generation.State
 
 # Errors that say the provider is down or unreachable, and nothing was created there:
-# 500/503 (docs/providers/apixo.md "HTTP errors"; a gateway's 502/504 never gets here, it is
-# an unknown outcome: errors.submit_outcome_unknown;
+# 500/503 in the provider's own error body (docs/providers/apixo.md "HTTP errors"; a gateway's
+# 502/504 or a CDN's or proxy's 5xx never gets here, it is an unknown outcome:
+# errors.submit_outcome_unknown;
 # docs/providers/aivideoapi.md "Error Reference": 500 internal_error, 503 upstream_error) and a
 # connection that failed before the request was sent. 429 is left out: the account is busy, not the
 # provider down, and aivideoapi.ai's ``spend_limit_exceeded`` is a limit the operator set.
@@ -85,7 +86,9 @@ def generation_failover(
 ) -> FailoverResult:
     """Move a job whose submit kept failing to the other provider, re-pricing its hold.
 
-    Call it from the submit worker once the first provider's retries are spent, with the
+    Call it from the submit worker once the first provider's retries are spent (after
+    ``SUBMIT_MAX_ATTEMPTS`` failed connections, or from the ``SUBMIT_MAX_ATTEMPTS``-th 5xx
+    refusal on: ``lifecycle.generation_submit``), with the
     job still ``submitting`` on attempt ``attempts``. It does nothing (``moved`` False, no
     reason) for an error that is not a retryable one of ``FAILOVER_ERRORS`` (a misconfigured
     address is not retryable) or when :func:`failover_target` finds no provider. Otherwise,
@@ -94,8 +97,8 @@ def generation_failover(
 
     - the current hold is released and the target's price (``price_quote``, credits) held;
     - the job takes the target's provider, model, price and price table version, records
-      ``failover_from``, goes back to ``queued`` with a fresh attempt count, and its submit
-      is enqueued on commit.
+      ``failover_from``, goes back to ``queued`` with fresh attempt and refusal counts, and
+      its submit is enqueued on commit.
 
     Args:
         generation_id: the job.
@@ -147,6 +150,7 @@ def generation_failover(
             locked.price_table = quote.price_table
             locked.state = State.QUEUED
             locked.submit_attempts = 0
+            locked.submit_refusals = 0
             locked.submit_sent_at = None
             locked.callback_token_hash = ""
             locked.next_action_at = now

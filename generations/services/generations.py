@@ -246,9 +246,17 @@ def _create_and_hold(
     )
     credits_hold(user=user, amount=quote.credits, generation=generation, actor=user)
     inputs_create(generation=generation, inputs=spec.inputs)  # files already stored
-    transaction.on_commit(lambda: _enqueue_submit(generation.pk))
+    claim = generation.next_action_at
+    transaction.on_commit(lambda: _enqueue_submit(generation.pk, claim))
     return generation
 
 
-def _enqueue_submit(generation_id: int) -> None:
-    enqueue("submit_generation", generation_id, group="submit", name=f"submit-{generation_id}")
+def _enqueue_submit(generation_id: int, claimed_until) -> None:
+    """Enqueue the submit with its claim (``lifecycle.generation_submit``'s ``claimed_until``)."""
+    enqueue(
+        "submit_generation",
+        generation_id,
+        claimed_until,
+        group="submit",
+        name=f"submit-{generation_id}",
+    )

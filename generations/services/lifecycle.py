@@ -18,16 +18,17 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.files import File
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
 from ..catalog import Mode
-from ..models import CreditEntry, Generation, User
+from ..models import CreditEntry, Generation, ProviderCircuit, User
 from ..providers import GenerationRequest, ProviderNotConfigured, TaskStatus, get_provider
 from ..providers.errors import (
     ProviderError,
+    ProviderRateLimited,
     ProviderRequestRejected,
     ProviderServerError,
     ReadFault,
@@ -43,7 +44,7 @@ from ..workers import node_name
 from .alerts import provider_alert_raise
 from .callback_tokens import callback_base_url, callback_token_new, callback_url
 from .circuit import provider_circuit_open
-from .failover import generation_failover
+from .failover import FAILOVER_ERRORS, generation_failover
 from .inputs import InputsNotConfigured, inputs_expire_later, provider_input_urls
 from .ledger import HoldAlreadySettled, credits_capture, credits_release
 from .poll_schedule import first_poll_delay, next_poll_delay
@@ -53,6 +54,13 @@ logger = logging.getLogger(__name__)
 State = Generation.State
 
 SUBMIT_MAX_ATTEMPTS = 6
+# Backoff of a submit the provider refused with 429 or a 5xx of its own (nothing was created):
+# full jitter, ceiling 2 s doubling up to 300 s, plus a floor of 1 s, until the job's deadline
+# (docs/architecture.md "What must hold": 429 and 5xx "back off until the deadline";
+# docs/providers/apixo.md "HTTP errors": "exponential backoff with jitter").
+SUBMIT_BACKOFF_BASE_S = 2.0
+SUBMIT_BACKOFF_CAP_S = 300.0
+SUBMIT_BACKOFF_FLOOR_S = 1.0
 DOWNLOAD_MAX_ATTEMPTS = 5
 # A job whose submit outcome is unknown can only be settled by a callback: the task would end
 # within minutes and APIXO's callback retries end 12.5 min after
@@ -166,7 +174,7 @@ def _request_for(generation: Generation) -> GenerationRequest:
     )
 
 
-def generation_submit(*, generation_id: int) -> str:
+def generation_submit(*, generation_id: int, claimed_until: datetime | None = None) -> str:
     """Send a queued generation to its provider and record the provider's ``taskId``.
 
     The job is claimed (``queued`` -> ``submitting``) by a conditional UPDATE, so two workers
@@ -181,36 +189,60 @@ def generation_submit(*, generation_id: int) -> str:
       in callback mode);
     - refused for good (400, 404, other 4xx): ``failed`` and the hold released, with the
       provider's message (docs/providers/apixo.md "HTTP errors");
+    - refused with 403 a second time, after a probe of the provider succeeded since this
+      job's first 403 (:func:`_job_refused_not_key`): the key works, so the provider refuses
+      this job (docs/providers/apixo.md "HTTP errors": 403 is a key without permission *or*
+      content against its policy): ``failed`` with ``HTTP_403`` and the hold released; the
+      circuit stays as it is;
     - refused for the portal's account (401, 402, 403, spend limit: ``errors.
       is_credentials_error``): nothing was started at the provider, so the job goes back to
       ``queued`` with its hold and this attempt uncounted, a provider alert is raised
       (``services.alerts``) and the provider's circuit opens (``services.circuit``): no
       submit or poll goes there until a probe shows the key works again; a job still
       waiting at its deadline expires with a release;
-    - retryable (429, 500, 503, no connection): back to ``queued`` with backoff and jitter, up to
-      ``SUBMIT_MAX_ATTEMPTS`` attempts, then failed and released;
+    - refused by the provider for now (429, or a 5xx of its own: nothing was created): back to
+      ``queued`` with capped exponential backoff and jitter (:func:`submit_backoff`), this
+      attempt uncounted and ``submit_refusals`` counted, until the job's deadline expires
+      it with a release (docs/architecture.md "What must hold": 429 and 5xx "back off
+      until the deadline"). From the ``SUBMIT_MAX_ATTEMPTS``-th refusal on, a 5xx tries a
+      failover to the other provider when that is on (``services.failover``);
+    - no connection (nothing sent): back to ``queued`` with backoff and jitter, up to
+      ``SUBMIT_MAX_ATTEMPTS`` attempts, then failover (when on) or failed and released;
     - outcome unknown (the connection dropped after sending, an answer without a usable
-      ``taskId``, or a gateway's 502/504: ``errors.submit_outcome_unknown``): ``unknown``;
+      ``taskId``, a gateway's 502/504, or any 5xx not in the provider's own error shape:
+      ``errors.submit_outcome_unknown``): ``unknown``;
       never re-sent blindly (docs/architecture.md "Generation lifecycle").
       A callback resolves it (``services.callbacks``), else it expires with a release at
       its deadline (``services.sweeper``).
 
     A job whose provider is paused (open circuit) is not claimed: its next attempt waits for
     the next probe. A job whose provider is no longer configured fails at once with a
-    release and a provider alert (issue #12 item 4).
+    release and a provider alert (issue #12 item 4). A job tried before whose
+    ``next_action_at`` is still in the future is not claimed either, unless that time is
+    ``claimed_until``: it is waiting out a backoff, and a duplicate or stale submit task must
+    not cut the wait short (nor spend an attempt).
+
+    Args:
+        generation_id: the job.
+        claimed_until: the ``next_action_at`` the enqueuer gave the job with this task (the
+            dispatcher's claim, or the creation's ``SUBMIT_GRACE``); None when the task
+            carries no claim, which then runs only for a new job or one that is due.
 
     Returns:
         The state the generation is left in ("" when it was not queued, or another actor
         moved it meanwhile, or its provider is paused: nothing done).
     """
     now = timezone.now()
-    provider = (
+    row = (
         Generation.objects.filter(pk=generation_id, state=State.QUEUED)
-        .values_list("provider", flat=True)
+        .values_list("provider", "next_action_at", "submit_attempts", "submit_refusals")
         .first()
     )
-    if provider is None:
+    if row is None:
         return ""
+    provider, due_at, attempts, refusals = row
+    if (attempts or refusals) and due_at and due_at > now and due_at != claimed_until:
+        return ""  # tried before and waiting out its backoff: a duplicate or stale task
     paused_until = provider_paused_until(provider=provider)
     if paused_until is not None:
         Generation.objects.filter(pk=generation_id, state=State.QUEUED).update(
@@ -268,21 +300,25 @@ def generation_submit(*, generation_id: int) -> str:
     except ProviderError as error:
         if submit_outcome_unknown(error):
             # Sent, but no usable answer (dropped connection, a 200 without a taskId, a
-            # gateway's 502/504): the task may exist at the provider, so re-sending could
-            # charge twice.
+            # gateway's 502/504, a CDN's or proxy's 5xx): the task may exist at the provider,
+            # so re-sending could charge twice.
             logger.warning(
                 "Submit of generation %s has an unknown outcome: %r", generation_id, error
             )
-            if isinstance(error, ProviderServerError):
-                # A gateway in front of the provider is failing: jobs will wait in
-                # ``unknown``; managers hear of it (one e-mail per hour per kind).
-                provider_alert_raise(provider=generation.provider, error=error)
+            # Whatever the cause (a dropped connection, a gateway's or CDN's 5xx, a 3xx, a 200
+            # without a taskId), the job now waits in ``unknown`` and may be refunded while
+            # the provider bills its task: managers hear of it (one e-mail per hour per kind).
+            provider_alert_raise(provider=generation.provider, error=error)
             moved = _move(
                 generation_id, State.SUBMITTING, **unknown_outcome_changes(timezone.now())
             )
             return State.UNKNOWN if moved else ""
+        if _job_refused_not_key(generation, error):
+            return _submit_refused_403(generation, error)
         if is_credentials_error(error):
             return _submit_paused(generation, error)
+        if isinstance(error, (ProviderRateLimited, ProviderServerError)) and error.retryable:
+            return _submit_refused_for_now(generation, error, request=request)
         if error.retryable and generation.submit_attempts < SUBMIT_MAX_ATTEMPTS:
             delay = backoff_delay(generation.submit_attempts, cap=300.0)
             moved = _move(
@@ -313,8 +349,46 @@ def generation_submit(*, generation_id: int) -> str:
         fail_message="",
     )
     if not moved:
+        if _adopt_after_unknown(generation, task_id):
+            return State.SUBMITTED
         _keep_task_of_expired(generation_id, task_id)
     return State.SUBMITTED if moved else ""
+
+
+def _adopt_after_unknown(generation: Generation, task_id: str) -> bool:
+    """Record a late submit answer on a job the sweeper moved to ``unknown`` meanwhile.
+
+    A submit that ran longer than ``sweeper.submit_stuck_after()`` is parked as ``unknown``
+    (its worker looked dead); when its answer does arrive, the ``taskId`` is the only way
+    to the task the provider runs and bills. On a conditional UPDATE, only while the job is
+    still ``unknown`` on the same attempt without a task id, it becomes ``submitted`` with
+    its first poll scheduled, as the callback's adoption does (``services.callbacks``);
+    no money moves (docs/architecture.md "Generation lifecycle").
+
+    Returns:
+        True if the task id was recorded.
+    """
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            return bool(
+                Generation.objects.filter(
+                    pk=generation.pk,
+                    state=State.UNKNOWN,
+                    provider_task_id__isnull=True,
+                    submit_attempts=generation.submit_attempts,
+                ).update(
+                    state=State.SUBMITTED,
+                    provider_task_id=task_id,
+                    submitted_at=now,
+                    next_action_at=now + first_poll_delay(generation),
+                    fail_message="",
+                    updated_at=now,
+                )
+            )
+    except IntegrityError:  # another generation holds that task id: leave this one alone
+        logger.warning("Late task %r of generation %s belongs to another", task_id, generation.pk)
+        return False
 
 
 def _keep_task_of_expired(generation_id: int, task_id: str) -> None:
@@ -335,13 +409,120 @@ def _keep_task_of_expired(generation_id: int, task_id: str) -> None:
     )
 
 
+def submit_backoff(refusals: int) -> timedelta:
+    """Return the wait after the ``refusals``-th 429 or 5xx refusal of a job's submit.
+
+    ``SUBMIT_BACKOFF_FLOOR_S`` plus full jitter under a ceiling of ``SUBMIT_BACKOFF_BASE_S``
+    seconds doubling per refusal up to ``SUBMIT_BACKOFF_CAP_S`` (docs/providers/apixo.md
+    "HTTP errors": "exponential backoff with jitter"). Not scaled by ``POLL_TIME_SCALE``.
+
+    Args:
+        refusals: refusals so far, this one included (1 or more).
+    """
+    jitter = backoff_delay(
+        min(max(refusals - 1, 0), 16), base=SUBMIT_BACKOFF_BASE_S, cap=SUBMIT_BACKOFF_CAP_S
+    )
+    return timedelta(seconds=SUBMIT_BACKOFF_FLOOR_S + jitter)
+
+
+def _submit_refused_for_now(
+    generation: Generation, error: ProviderError, *, request: GenerationRequest
+) -> str:
+    """Requeue a submit the provider refused with 429 or a 5xx of its own; back off.
+
+    Nothing was created at the provider (``errors.submit_outcome_unknown`` is False for the
+    error), so the job may be sent again; the attempt is not counted in ``submit_attempts``
+    (docs/architecture.md "What must hold": 429 and 5xx "back off until the deadline"), only
+    in ``submit_refusals``, and the job waits :func:`submit_backoff` before its next attempt.
+    The sweeper expires it with a release at its deadline. A 5xx from the
+    ``SUBMIT_MAX_ATTEMPTS``-th refusal on first tries a failover to the other provider
+    (``services.failover``, when ``PROVIDER_FAILOVER`` is on; docs/providers.md "Retry
+    rules"); a skipped failover's reason is kept for the member.
+
+    Returns:
+        ``queued``, or the state another actor left the job in (e.g. a callback adopted it).
+    """
+    refusals = generation.submit_refusals + 1
+    message = error.message
+    if isinstance(error, FAILOVER_ERRORS) and refusals >= SUBMIT_MAX_ATTEMPTS:
+        failover = generation_failover(
+            generation_id=generation.pk,
+            error=error,
+            request=request,
+            attempts=generation.submit_attempts,
+        )
+        if failover.moved:
+            return State.QUEUED
+        if failover.reason:
+            message = f"{message} {failover.reason}"
+    logger.info("Submit of generation %s refused for now (%d): %r", generation.pk, refusals, error)
+    now = timezone.now()
+    moved = Generation.objects.filter(
+        pk=generation.pk, state=State.SUBMITTING, submit_attempts=generation.submit_attempts
+    ).update(
+        state=State.QUEUED,
+        submit_attempts=F("submit_attempts") - 1,
+        submit_refusals=F("submit_refusals") + 1,
+        submit_sent_at=None,
+        next_action_at=now + submit_backoff(refusals),
+        fail_message=message,
+        updated_at=now,
+    )
+    return State.QUEUED if moved else _state(generation.pk)
+
+
+# What the member reads when the provider refused the job itself with 403.
+REFUSED_403_MESSAGE = (
+    "The video service refused this job (HTTP 403) although the portal's access works; it "
+    "may break the service's content policy. Your credits were returned."
+)
+
+
+def _job_refused_not_key(generation: Generation, error: ProviderError) -> bool:
+    """Tell whether ``error``, a submit's 403, refuses this job rather than the portal's key.
+
+    True when the job had a 403 before (``refused_403_at``) and a probe of its provider
+    succeeded since (the circuit's ``closed_at`` is later; only a successful probe closes
+    it, ``services.circuit``): the key works, so the 403 is about the job, e.g. its content
+    (docs/providers/apixo.md "HTTP errors": 403 "key lacks permission, or content violates
+    policy"). aivideoapi.ai's 403 ``ip_not_allowed`` (docs/providers/aivideoapi.md "Error
+    Reference") is about the calling address, never the job, and never counts.
+    """
+    if error.status != 403 or error.code == "ip_not_allowed" or not generation.refused_403_at:
+        return False
+    return ProviderCircuit.objects.filter(
+        provider=generation.provider,
+        state=ProviderCircuit.State.CLOSED,
+        closed_at__gt=generation.refused_403_at,
+    ).exists()
+
+
+def _submit_refused_403(generation: Generation, error: ProviderError) -> str:
+    """Fail a job the provider refused with 403 again although its key works; release.
+
+    Nothing was created (a 403 refuses the request), so the hold is released; the
+    provider's circuit is not opened again, and no credentials alert is raised: the key was
+    proven by a probe since the job's first 403 (:func:`_job_refused_not_key`).
+
+    Returns:
+        ``failed``, or the state another actor left the job in.
+    """
+    logger.warning("Submit of generation %s refused with 403 again: %r", generation.pk, error)
+    outcome = Outcome(State.FAILED, fail_code="HTTP_403", fail_message=REFUSED_403_MESSAGE)
+    generation_finalize(
+        generation_id=generation.pk, outcome=outcome, from_states=(State.SUBMITTING,)
+    )
+    return _state(generation.pk)
+
+
 def _submit_paused(generation: Generation, error: ProviderError) -> str:
     """Requeue a submit refused for the portal's account; alert and pause the provider.
 
     Nothing was started at the provider (docs/providers/apixo.md "HTTP errors": 401/402/403 refuse
     the request), so the attempt is not counted and the hold stays. The job waits for the
     circuit's next probe (``services.circuit``); it expires with a release at its deadline
-    if the account never works again.
+    if the account never works again. A 403 is recorded on the job (``refused_403_at``): a
+    second one after a successful probe fails the job instead (:func:`_submit_refused_403`).
 
     Returns:
         ``queued``, or the state another actor left the job in (e.g. a callback adopted it).
@@ -349,12 +530,14 @@ def _submit_paused(generation: Generation, error: ProviderError) -> str:
     logger.warning("Submit of generation %s refused for the account: %r", generation.pk, error)
     provider_alert_raise(provider=generation.provider, error=error)
     circuit = provider_circuit_open(provider=generation.provider, error=error)
+    refused_403_at = timezone.now() if error.status == 403 else generation.refused_403_at
     moved = Generation.objects.filter(
         pk=generation.pk, state=State.SUBMITTING, submit_attempts=generation.submit_attempts
     ).update(
         state=State.QUEUED,
         submit_attempts=F("submit_attempts") - 1,
         submit_sent_at=None,
+        refused_403_at=refused_403_at,
         next_action_at=circuit.next_probe_at,
         fail_message=(
             "Waiting: the video service refused the portal's account; an administrator has "

@@ -22,6 +22,9 @@ What it does, each bounded by a per-job counter or deadline:
   intent was recorded, nothing was sent: back to ``queued`` for another attempt, unless
   ``submit_attempts`` reached ``SUBMIT_MAX_ATTEMPTS`` (then failed, with a release).
 
+Each job is settled on its own: one that raises is logged, reported to managers (alert kind
+``sweep_failed``) and left for the next sweep, and the sweep goes on with the others.
+
 The other re-drives are the dispatcher's due-job claims: ``queued`` jobs whose submit task
 was lost (``next_action_at`` passed), ``submitted`` jobs whose poll was lost (the claim's
 lease) and succeeded jobs whose result download was lost (``lifecycle.download_lease``).
@@ -35,9 +38,10 @@ from django.conf import settings
 from django.utils import timezone
 
 from ..models import Generation
-from ..providers import PROVIDER_NAMES, configured_providers
+from ..providers import PROVIDER_NAMES, ProviderError, configured_providers
 from ..selectors.nodes import provider_served_elsewhere
 from ..workers import node_name
+from .alerts import provider_alert_raise
 from .lifecycle import (
     LEDGER_MISMATCH,
     SUBMIT_MAX_ATTEMPTS,
@@ -94,22 +98,25 @@ def generations_sweep(*, now: datetime | None = None) -> SweepReport:
     ).exclude(fail_code=LEDGER_MISMATCH)
     for pk, state in orphans.values_list("pk", "state")[:SWEEP_LIMIT]:
         reason = "the provider is not configured on the node that ran the sweep"
-        gone += (
-            generation_provider_gone(generation_id=pk, reason=reason, from_states=(state,))
-            == State.FAILED
+        gone += _isolated(
+            pk,
+            lambda pk=pk, state=state, reason=reason: (
+                generation_provider_gone(generation_id=pk, reason=reason, from_states=(state,))
+                == State.FAILED
+            ),
         )
     expired = 0
     overdue = Generation.objects.filter(state__in=State.in_flight(), deadline_at__lt=now).exclude(
         fail_code=LEDGER_MISMATCH  # parked for a manager (lifecycle._park_ledger_mismatch)
     )
+    expiry = Outcome(
+        State.EXPIRED,
+        fail_code="EXPIRED",
+        fail_message="No final answer came from the video service in time; refunded.",
+    )
     for pk in overdue.values_list("pk", flat=True)[:SWEEP_LIMIT]:
-        expired += generation_finalize(
-            generation_id=pk,
-            outcome=Outcome(
-                State.EXPIRED,
-                fail_code="EXPIRED",
-                fail_message="No final answer came from the video service in time; refunded.",
-            ),
+        expired += _isolated(
+            pk, lambda pk=pk: generation_finalize(generation_id=pk, outcome=expiry)
         )
     stuck = Generation.objects.filter(
         state=State.SUBMITTING, updated_at__lt=now - submit_stuck_after()
@@ -124,14 +131,17 @@ def generations_sweep(*, now: datetime | None = None) -> SweepReport:
     never_sent = stuck.filter(submit_sent_at__isnull=True)
     for pk, attempts in never_sent.values_list("pk", "submit_attempts")[:SWEEP_LIMIT]:
         if attempts >= SUBMIT_MAX_ATTEMPTS:
-            failed += generation_finalize(
-                generation_id=pk,
-                outcome=Outcome(
-                    State.FAILED,
-                    fail_code="SUBMIT_ABANDONED",
-                    fail_message="The job could not be sent to the video service; refunded.",
+            failed += _isolated(
+                pk,
+                lambda pk=pk: generation_finalize(
+                    generation_id=pk,
+                    outcome=Outcome(
+                        State.FAILED,
+                        fail_code="SUBMIT_ABANDONED",
+                        fail_message="The job could not be sent to the video service; refunded.",
+                    ),
+                    from_states=(State.SUBMITTING,),
                 ),
-                from_states=(State.SUBMITTING,),
             )
         else:
             requeued += never_sent.filter(pk=pk).update(
@@ -140,3 +150,30 @@ def generations_sweep(*, now: datetime | None = None) -> SweepReport:
     return SweepReport(
         expired=expired, provider_gone=gone, requeued=requeued, unknown=unknown, failed=failed
     )
+
+
+def _isolated(pk: int, act) -> bool:
+    """Run ``act()`` for job ``pk``; if it raises, log, alert managers and return False.
+
+    One job that cannot be settled (a bug, a row that breaks a constraint) must not stop
+    the sweep, which runs first in every dispatcher pass (``services.dispatch``): without
+    this, every later pass would raise on the same job and no job would be submitted,
+    polled or expired (docs/architecture.md "Generation lifecycle"). The job is left as it
+    was (its own transaction rolled back) and is tried again by the next sweep.
+    """
+    try:
+        return bool(act())
+    except Exception as error:
+        logger.exception("The sweep could not settle generation %s; went on with the others", pk)
+        provider = Generation.objects.values_list("provider", flat=True).filter(pk=pk).first()
+        provider_alert_raise(
+            provider=provider or "",
+            error=ProviderError(
+                f"The sweep could not settle generation #{pk}; it is tried again at the next "
+                "sweep. See the server log.",
+                code="sweep_failed",
+                alert_admin=True,
+                detail=repr(error)[:300],
+            ),
+        )
+        return False

@@ -315,3 +315,83 @@ def test_the_alert_e_mail_is_sent_by_a_queued_task_not_by_the_caller(
 
     email_provider_alert(alert.pk)  # what the worker runs
     assert len(alert_mails()) == 1
+
+
+# --- A 403 for one job, not for the key (review: content refusals reopened the circuit) --------
+
+
+def test_a_second_403_after_a_successful_probe_fails_that_job_without_pausing(
+    api, make_job, managers
+):
+    """docs/providers/apixo.md "HTTP errors": 403 is a key without permission or content
+    against the policy. Once a probe proved the key works, the same job's second 403 is a
+    refusal of the job: it fails with a release and the provider stays open for the others."""
+    api.post(SUBMIT_URL, status=403, json=envelope(None, code=403, message="Content refused"))
+    api.get(BALANCE_URL, json=envelope(74.87))
+    generation = make_job()
+
+    assert generation_submit(generation_id=generation.pk) == State.QUEUED  # first: pause
+    assert ProviderCircuit.objects.get().state == ProviderCircuit.State.OPEN
+    assert provider_circuit_probe(provider="apixo") is True  # the key works
+    Generation.objects.filter(pk=generation.pk).update(next_action_at=timezone.now())
+    alerts = ProviderAlert.objects.count()
+
+    assert generation_submit(generation_id=generation.pk) == State.FAILED
+
+    generation.refresh_from_db()
+    assert generation.fail_code == "HTTP_403"
+    assert "HTTP 403" in generation.fail_message and "returned" in generation.fail_message
+    assert settlements(generation) == ["hold", "release"]
+    assert ProviderCircuit.objects.get().state == ProviderCircuit.State.CLOSED
+    assert ProviderAlert.objects.count() == alerts
+    assert ledger_mismatches() == []
+
+
+def test_another_jobs_first_403_after_a_probe_still_pauses_the_provider(api, make_job, managers):
+    api.post(SUBMIT_URL, status=403, json=envelope(None, code=403, message="Forbidden"))
+    api.get(BALANCE_URL, json=envelope(74.87))
+    first, second = make_job(), make_job()
+    generation_submit(generation_id=first.pk)
+    assert provider_circuit_probe(provider="apixo") is True
+
+    assert generation_submit(generation_id=second.pk) == State.QUEUED
+
+    assert ProviderCircuit.objects.get().state == ProviderCircuit.State.OPEN
+    assert settlements(second) == ["hold"]
+
+
+def test_a_second_403_without_a_probe_since_keeps_the_job_waiting(api, make_job, managers):
+    """The circuit closed before the job's 403 (an older outage): nothing proves the key."""
+    api.post(SUBMIT_URL, status=403, json=envelope(None, code=403, message="Forbidden"))
+    generation = make_job()
+    ProviderCircuit.objects.create(
+        provider="apixo",
+        state=ProviderCircuit.State.CLOSED,
+        closed_at=timezone.now() - timedelta(hours=1),
+    )
+    Generation.objects.filter(pk=generation.pk).update(
+        refused_403_at=timezone.now() - timedelta(minutes=5)
+    )
+
+    assert generation_submit(generation_id=generation.pk) == State.QUEUED
+    assert ProviderCircuit.objects.get().state == ProviderCircuit.State.OPEN
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"status": 302, "headers": {"Location": "https://elsewhere.example/"}, "body": ""},
+        {"status": 200, "json": {"code": 200, "message": "success", "data": {}}},  # no taskId
+        {"body": __import__("requests").exceptions.ReadTimeout("sent, no answer")},
+    ],
+)
+def test_every_submit_with_an_unknown_outcome_alerts_managers(api, make_job, managers, answer):
+    """Review: only a gateway's 5xx alerted; a 3xx or a 200 without a taskId left jobs
+    waiting in ``unknown`` (and refunded at its grace) without a word to managers."""
+    api.post(SUBMIT_URL, **answer)
+    generation = make_job()
+
+    assert generation_submit(generation_id=generation.pk) == State.UNKNOWN
+
+    assert ProviderAlert.objects.filter(provider="apixo").exists()
+    assert settlements(generation) == ["hold"]

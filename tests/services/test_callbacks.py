@@ -89,7 +89,7 @@ def test_each_submit_attempt_gets_a_new_token(api, make_job, settings):
 
     assert generation_submit(generation_id=generation.pk) == State.QUEUED
     first_hash = Generation.objects.get(pk=generation.pk).callback_token_hash
-    Generation.objects.filter(pk=generation.pk).update(state=State.QUEUED)
+    Generation.objects.filter(pk=generation.pk).update(next_action_at=timezone.now())
     assert generation_submit(generation_id=generation.pk) == State.SUBMITTED
 
     urls = [json.loads(c.request.body)["callback_url"] for c in api.calls]
@@ -447,15 +447,132 @@ def test_an_early_callback_naming_another_jobs_task_adopts_nothing(api, make_job
     assert len(api.calls) == 0
 
 
-def test_an_early_callback_without_a_usable_task_id_changes_nothing(api, make_job):
+def test_an_early_callback_without_a_usable_task_id_changes_nothing_and_asks_for_a_retry(
+    api, make_job
+):
+    """A 200 would end the provider's retries, and this delivery is the job's only copy of
+    its taskId: the provider is asked to send it again (review: lost taskIds)."""
     generation = make_job(state=State.UNKNOWN, submit_attempts=1)
     token = give_token(generation)
     before = snapshot(generation)
 
-    assert generation_callback_receive(generation_id=generation.pk, token=token, body=b"{}")
+    with pytest.raises(callbacks.CallbackRetryLater):
+        generation_callback_receive(generation_id=generation.pk, token=token, body=b"{}")
 
     assert snapshot(generation) == before
     assert len(api.calls) == 0
+
+
+# --- A lost submit answer: the callback's taskId is never thrown away (review: money) ----------
+
+
+def unknown_job(make_job, **fields):
+    """A job whose submit answer was lost: ``unknown``, no task id, a webhook token."""
+    generation = make_job(state=State.UNKNOWN, submit_attempts=1, **fields)
+    return generation, give_token(generation)
+
+
+def assert_adopted_unconfirmed(generation, task_id):
+    generation.refresh_from_db()
+    assert (generation.state, generation.provider_task_id) == (State.SUBMITTED, task_id)
+    assert generation.next_action_at is not None  # the poller confirms it
+    assert settlements(generation) == ["hold"]  # adopting moves no money
+
+
+def test_a_callback_on_a_node_without_the_key_adopts_the_task_of_an_unknown_job(make_job, settings):
+    settings.AIVIDEOAPI_API_KEY = "sk-live"
+    generation, token = unknown_job(
+        make_job, provider="aivideoapi", model_id="doubao-seedance-1.5-pro"
+    )
+    settings.AIVIDEOAPI_API_KEY = ""  # this node's env lacks the key
+    body = json.dumps({"id": "11111111-2222-3333-4444-555555555555", "status": "completed"})
+
+    assert generation_callback_receive(
+        generation_id=generation.pk, token=token, body=body.encode(), headers={}
+    )
+
+    assert_adopted_unconfirmed(generation, "11111111-2222-3333-4444-555555555555")
+
+
+def test_a_callback_on_a_node_without_the_key_naming_no_task_asks_for_a_retry(make_job, settings):
+    settings.AIVIDEOAPI_API_KEY = "sk-live"
+    generation, token = unknown_job(
+        make_job, provider="aivideoapi", model_id="doubao-seedance-1.5-pro"
+    )
+    settings.AIVIDEOAPI_API_KEY = ""
+    before = snapshot(generation)
+
+    with pytest.raises(callbacks.CallbackRetryLater):
+        generation_callback_receive(generation_id=generation.pk, token=token, body=b"<html>")
+
+    assert snapshot(generation) == before
+
+
+def test_a_body_the_strict_parse_refuses_still_gives_its_task_id(api, make_job):
+    """An envelope with an unexpected field value fails ``parse_callback``; its taskId is
+    still read leniently and confirmed."""
+    generation, token = unknown_job(make_job)
+    api.get(STATUS_URL, json=envelope(task_data("task_9", "success")))
+    body = json.dumps(envelope({"taskId": "task_9", "state": 7})).encode()
+
+    assert generation_callback_receive(generation_id=generation.pk, token=token, body=body)
+
+    generation.refresh_from_db()
+    assert (generation.state, generation.provider_task_id) == (State.SUCCEEDED, "task_9")
+    assert settlements(generation) == ["hold", "capture"]
+
+
+def test_a_callback_while_the_provider_is_paused_adopts_the_task_unread(api, make_job):
+    from generations.providers.errors import ProviderAuthError
+    from generations.services.circuit import provider_circuit_open
+
+    generation, token = unknown_job(make_job)
+    provider_circuit_open(provider="apixo", error=ProviderAuthError(status=401))
+
+    assert generation_callback_receive(
+        generation_id=generation.pk, token=token, body=callback_body("task_p", "success")
+    )
+
+    assert status_calls(api) == 0
+    assert_adopted_unconfirmed(generation, "task_p")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"status": 404, "body": "<html>Not Found</html>"},  # a proxy's 404, not the provider's
+        {"status": 200, "body": "<html>maintenance</html>"},  # unreadable
+        {"status": 200, "body": json.dumps(envelope({"state": "success"}))},  # no taskId
+    ],
+)
+def test_a_callback_whose_confirming_read_is_not_an_answer_still_adopts(api, make_job, answer):
+    generation, token = unknown_job(make_job)
+    api.get(STATUS_URL, status=answer["status"], body=answer["body"])
+
+    assert generation_callback_receive(
+        generation_id=generation.pk, token=token, body=callback_body("task_r", "success")
+    )
+
+    assert_adopted_unconfirmed(generation, "task_r")
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "expected"),
+    [
+        (json.dumps(envelope({"taskId": "t1"})), {}, "t1"),
+        (json.dumps({"id": "t2", "status": 5}), {}, "t2"),
+        (b"not json", {"X-Task-Id": "t3"}, "t3"),
+        (b"\xff", {"x-task-id": "t4"}, "t4"),
+        (json.dumps({"id": "has space"}), {}, ""),
+        (json.dumps({"id": "x" * 129}), {}, ""),
+        (json.dumps({"id": 12}), {}, ""),
+        (json.dumps([1, 2]), {}, ""),
+        (b"", {}, ""),
+    ],
+)
+def test_callback_task_id_reads_either_providers_shape(body, headers, expected):
+    raw = body.encode() if isinstance(body, str) else body
+    assert callbacks.callback_task_id(raw, headers) == expected
 
 
 def test_a_callbacks_confirming_read_counts_as_a_status_check(api, make_job):
@@ -490,3 +607,26 @@ def test_a_webhook_on_a_node_without_the_providers_key_moves_no_money(make_job, 
     job.refresh_from_db()
     assert job.state == State.SUBMITTED
     assert settlements(job) == ["hold"]
+
+
+def test_a_submit_answer_arriving_after_the_sweeper_parked_the_job_is_kept(api, make_job):
+    """Review: a slow submit is moved to ``unknown`` by the sweeper; its taskId, when the
+    answer comes, is recorded instead of dropped (the provider runs and bills the task)."""
+    from generations.services.lifecycle import unknown_outcome_changes
+
+    generation = make_job()
+
+    def submit_answer(request):
+        Generation.objects.filter(pk=generation.pk).update(
+            **unknown_outcome_changes(timezone.now())
+        )
+        return 200, {}, json.dumps(envelope({"taskId": "task_slow"}))
+
+    api.add_callback(responses.POST, SUBMIT_URL, callback=submit_answer)
+
+    assert generation_submit(generation_id=generation.pk) == State.SUBMITTED
+
+    generation.refresh_from_db()
+    assert (generation.state, generation.provider_task_id) == (State.SUBMITTED, "task_slow")
+    assert generation.next_action_at is not None
+    assert settlements(generation) == ["hold"]

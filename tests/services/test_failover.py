@@ -5,13 +5,17 @@ docs/prices.md "Default price table": 8 s, 720p, sound on is 40 credits/s at API
 aivideoapi.ai (560).
 """
 
+from datetime import timedelta
+
 import pytest
 import requests
+from django.utils import timezone
 
 from generations.models import CreditEntry, Generation, ProviderAlert
 from generations.selectors.ledger import ledger_mismatches
 from generations.services.generations import GenerationSpec, generation_create
 from generations.services.lifecycle import SUBMIT_MAX_ATTEMPTS, generation_poll, generation_submit
+from generations.services.sweeper import generations_sweep
 
 from ..factories import UserFactory
 from ..fake_apixo import BASE, SUBMIT_URL, envelope
@@ -50,14 +54,28 @@ def apixo_down(api, status: int = 503, url: str = SUBMIT_URL) -> None:
 
 
 def submit_until_settled(generation: Generation) -> str:
-    """Run submit attempts (the dispatcher's re-drives, without the backoff waits)."""
+    """Run submit attempts (the dispatcher's re-drives, each after its backoff wait)."""
     state, provider = "", generation.provider
     for _ in range(SUBMIT_MAX_ATTEMPTS + 1):
+        make_due(generation)
         state = generation_submit(generation_id=generation.pk)
         generation.refresh_from_db()
         if generation.state != State.QUEUED or generation.provider != provider:
             break
     return state
+
+
+def make_due(generation: Generation) -> None:
+    """Let a queued job's backoff wait pass."""
+    Generation.objects.filter(pk=generation.pk, state=State.QUEUED).update(
+        next_action_at=timezone.now()
+    )
+
+
+def expire_at_deadline(generation: Generation) -> None:
+    generation.refresh_from_db()
+    generations_sweep(now=generation.deadline_at + timedelta(seconds=1))
+    generation.refresh_from_db()
 
 
 def entries(generation: Generation) -> list[tuple[str, int]]:
@@ -113,22 +131,26 @@ def test_apixo_down_moves_the_job_to_aivideoapi_at_its_price(both):
 
 
 @pytest.mark.django_db
-def test_a_short_balance_skips_failover_and_the_job_fails_with_a_release(both):
+def test_a_short_balance_skips_failover_and_the_job_backs_off_until_its_deadline(both):
     member = UserFactory(credits=400)  # covers APIXO's 320, not aivideoapi.ai's 560
     apixo_down(both)
     generation = generation_create(user=member, spec=spec())
 
-    assert submit_until_settled(generation) == State.FAILED
+    assert submit_until_settled(generation) == State.QUEUED
     generation.refresh_from_db()
     assert (generation.provider, generation.failover_from) == ("apixo", "")
     assert "Failover to aivideoapi.ai at its price was skipped" in generation.fail_message
     assert "needs 560 credits but only 400 are available" in generation.fail_message
-    # The release inside the refused failover was rolled back with it: one hold, one release.
+    # The release inside the refused failover was rolled back with it: the hold stays.
+    assert entries(generation) == [(Kind.HOLD, -320)]
+    assert not [c for c in both.calls if c.request.url == AIV_SUBMIT_URL]
+    assert ledger_mismatches() == []
+
+    expire_at_deadline(generation)  # docs/architecture.md "What must hold"
+    assert generation.state == State.EXPIRED
     assert entries(generation) == [(Kind.HOLD, -320), (Kind.RELEASE, 320)]
     member.credit_account.refresh_from_db()
     assert (member.credit_account.balance, member.credit_account.held) == (400, 0)
-    assert not [c for c in both.calls if c.request.url == AIV_SUBMIT_URL]
-    assert ledger_mismatches() == []
 
 
 @pytest.mark.django_db
@@ -137,10 +159,10 @@ def test_a_monthly_cap_skips_failover(both):
     apixo_down(both)
     generation = generation_create(user=member, spec=spec())
 
-    assert submit_until_settled(generation) == State.FAILED
+    assert submit_until_settled(generation) == State.QUEUED
     generation.refresh_from_db()
     assert "monthly cap of 500 credits" in generation.fail_message
-    assert entries(generation) == [(Kind.HOLD, -320), (Kind.RELEASE, 320)]
+    assert entries(generation) == [(Kind.HOLD, -320)]
     assert ledger_mismatches() == []
 
 
@@ -151,18 +173,19 @@ def test_failover_is_off_by_default(both, settings):
     apixo_down(both)
     generation = generation_create(user=member, spec=spec())
 
-    assert submit_until_settled(generation) == State.FAILED
+    assert submit_until_settled(generation) == State.QUEUED
     generation.refresh_from_db()
     assert generation.provider == "apixo"
     assert "Failover" not in generation.fail_message
-    assert entries(generation) == [(Kind.HOLD, -320), (Kind.RELEASE, 320)]
+    assert entries(generation) == [(Kind.HOLD, -320)]  # held until it runs or expires
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("status", "expected"),
-    # 402: the provider is paused and the job waits with its hold (issue #12 item 1).
-    [(400, State.FAILED), (429, State.FAILED), (402, State.QUEUED)],
+    # 402: the provider is paused and the job waits with its hold (issue #12 item 1); 429:
+    # the job backs off until its deadline (docs/architecture.md "What must hold").
+    [(400, State.FAILED), (429, State.QUEUED), (402, State.QUEUED)],
 )
 def test_only_server_errors_and_network_failures_fail_over(both, status, expected):
     member = UserFactory(credits=1000)
@@ -249,14 +272,14 @@ def test_video_extend_has_nowhere_to_go(both):
     Generation.objects.filter(pk=generation.pk).update(prompt="Continue the shot")
     generation.inputs.create(kind="video", position=0, source_url="https://cdn.example/a.mp4")
 
-    assert submit_until_settled(generation) == State.FAILED
+    assert submit_until_settled(generation) == State.QUEUED  # backs off until its deadline
     generation.refresh_from_db()
     assert (generation.provider, generation.failover_from) == ("apixo", "")
     assert "Failover" not in generation.fail_message
 
 
 @pytest.mark.django_db
-def test_failover_happens_once_then_the_job_fails_with_one_release(both):
+def test_failover_happens_once_then_the_job_expires_with_one_release(both):
     member = UserFactory(credits=1000)
     apixo_down(both)
     both.post(
@@ -269,9 +292,11 @@ def test_failover_happens_once_then_the_job_fails_with_one_release(both):
     generation.refresh_from_db()
     assert generation.provider == "aivideoapi"
 
-    assert submit_until_settled(generation) == State.FAILED
+    assert submit_until_settled(generation) == State.QUEUED  # backs off, no second failover
     generation.refresh_from_db()
     assert (generation.provider, generation.failover_from) == ("aivideoapi", "apixo")
+    expire_at_deadline(generation)
+    assert generation.state == State.EXPIRED
     assert entries(generation) == [
         (Kind.HOLD, -320),
         (Kind.RELEASE, 320),
@@ -300,3 +325,119 @@ def test_ledger_check_wants_exactly_one_open_hold_per_job_in_flight(make_job, pa
     credits_release(hold=first)
     problems = [str(p) for p in ledger_mismatches()]
     assert problems == [f"generation {generation.pk}: is queued but has 0 open holds or a capture"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("status", [429, 500, 503])
+def test_a_provider_refusing_for_longer_than_the_attempt_cap_does_not_fail_the_job(
+    both, settings, status
+):
+    """Review: 429 and the provider's own 5xx failed the job after SUBMIT_MAX_ATTEMPTS (about
+    a minute). They back off until the deadline (docs/architecture.md "What must hold"),
+    uncounted, with a growing wait, and the job is sent once the provider takes it."""
+    settings.PROVIDER_FAILOVER = False
+    member = UserFactory(credits=1000)
+    apixo_down(both, status=status)
+    generation = generation_create(user=member, spec=spec())
+
+    waits = []
+    for _ in range(3 * SUBMIT_MAX_ATTEMPTS):
+        make_due(generation)
+        assert generation_submit(generation_id=generation.pk) == State.QUEUED
+        generation.refresh_from_db()
+        waits.append((generation.next_action_at - timezone.now()).total_seconds())
+    assert (generation.submit_attempts, generation.submit_refusals) == (0, 3 * SUBMIT_MAX_ATTEMPTS)
+    assert all(1.0 <= wait <= 301.0 for wait in waits)
+    assert entries(generation) == [(Kind.HOLD, -320)]
+
+    both.replace("POST", SUBMIT_URL, json=envelope({"taskId": "task_late"}))
+    make_due(generation)
+    assert generation_submit(generation_id=generation.pk) == State.SUBMITTED
+
+
+@pytest.mark.django_db
+def test_a_duplicate_submit_task_does_not_cut_a_backoff_short(both, settings):
+    settings.PROVIDER_FAILOVER = False
+    member = UserFactory(credits=1000)
+    apixo_down(both, status=429)
+    generation = generation_create(user=member, spec=spec())
+    assert generation_submit(generation_id=generation.pk) == State.QUEUED
+    generation.refresh_from_db()
+    waiting = (generation.next_action_at, generation.submit_attempts, generation.submit_refusals)
+
+    assert generation_submit(generation_id=generation.pk) == ""  # a stale or duplicate task
+    assert generation_submit(generation_id=generation.pk, claimed_until=timezone.now()) == ""
+
+    generation.refresh_from_db()
+    after = (generation.next_action_at, generation.submit_attempts, generation.submit_refusals)
+    assert after == waiting
+    assert len([c for c in both.calls if c.request.url == SUBMIT_URL]) == 1
+    # The dispatcher's own claim is honoured.
+    Generation.objects.filter(pk=generation.pk).update(next_action_at=generation.next_action_at)
+    assert (
+        generation_submit(generation_id=generation.pk, claimed_until=generation.next_action_at)
+        == State.QUEUED
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("provider", "status", "body"),
+    [
+        ("apixo", 524, "<html>A timeout occurred</html>"),  # a CDN: the origin took it
+        ("apixo", 520, ""),  # a CDN: the origin's answer was empty or unreadable
+        ("apixo", 503, "<html>Service Unavailable</html>"),  # a proxy's own page
+        ("apixo", 500, '{"error": "upstream"}'),  # foreign JSON, not APIXO's envelope
+        ("apixo", 503, '{"code": 502, "message": "bad gateway"}'),  # code is not the status
+        ("aivideoapi", 503, "<html>Service Unavailable</html>"),
+        ("aivideoapi", 500, '{"code": 500, "message": "oops"}'),  # not its {"error": {...}}
+    ],
+)
+def test_a_5xx_not_in_the_providers_own_shape_is_an_unknown_outcome_never_resent(
+    both, settings, provider, status, body
+):
+    """Review: only the provider's own error body says nothing was created. A CDN's 520/524
+    or a proxy's 503 may come after the provider took the submit, so re-sending could start a
+    second billed task; the job waits in ``unknown`` with its hold."""
+    settings.PROVIDER_FAILOVER = True
+    member = UserFactory(credits=1000)
+    url = AIV_SUBMIT_URL if provider == "aivideoapi" else SUBMIT_URL
+    both.post(url, body=body, status=status)
+    generation = generation_create(user=member, spec=spec(provider=provider))
+
+    assert generation_submit(generation_id=generation.pk) == State.UNKNOWN
+    make_due(generation)
+    assert generation_submit(generation_id=generation.pk) == ""  # never re-sent
+    generation.refresh_from_db()
+    assert (generation.state, generation.provider, generation.failover_from) == (
+        State.UNKNOWN,
+        provider,
+        "",
+    )
+    assert len(entries(generation)) == 1
+    assert len([c for c in both.calls if c.request.url == url]) == 1
+    assert ProviderAlert.objects.filter(provider=provider).exists()  # managers hear of it
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("provider", "status", "body"),
+    [
+        ("apixo", 500, {"code": 500, "message": "Internal error", "data": None}),
+        ("apixo", 503, {"code": 503, "message": "Service unavailable"}),
+        ("aivideoapi", 500, {"error": {"code": "internal_error", "message": "x", "type": "s"}}),
+        ("aivideoapi", 503, {"error": {"code": "upstream_error", "message": "x", "type": "s"}}),
+    ],
+)
+def test_a_5xx_in_the_providers_own_shape_created_nothing_and_is_retried(
+    both, settings, provider, status, body
+):
+    settings.PROVIDER_FAILOVER = False
+    member = UserFactory(credits=1000)
+    url = AIV_SUBMIT_URL if provider == "aivideoapi" else SUBMIT_URL
+    both.post(url, json=body, status=status)
+    generation = generation_create(user=member, spec=spec(provider=provider))
+
+    assert generation_submit(generation_id=generation.pk) == State.QUEUED
+    generation.refresh_from_db()
+    assert generation.submit_refusals == 1

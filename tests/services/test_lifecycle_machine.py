@@ -78,7 +78,7 @@ from generations.models import CreditAccount, CreditEntry, Generation, ProviderC
 from generations.selectors.ledger import ledger_mismatches
 from generations.services import lifecycle
 from generations.services.callback_tokens import callback_token_digest
-from generations.services.callbacks import generation_callback_receive
+from generations.services.callbacks import CallbackRetryLater, generation_callback_receive
 from generations.services.circuit import provider_circuit_probe
 from generations.services.dispatch import dispatch_pass
 from generations.services.generations import GenerationSpec, generation_create
@@ -117,6 +117,10 @@ PROVIDER = st.sampled_from(PROVIDERS)
 # 5xx, aivideoapi.ai's 503 ``upstream_error``, nothing sent); 429 only fails it.
 FAILOVER_FAULTS = ("500", "503", "no_connection")
 RETRYABLE_FAULTS = ("429", *FAILOVER_FAULTS)
+# The provider's own refusals (429, its 5xx): nothing was created, so the job backs off until
+# its deadline, the attempt uncounted (docs/architecture.md "What must hold"); a 5xx fails
+# over from the SUBMIT_MAX_ATTEMPTS-th refusal on, when it can.
+REFUSAL_FAULTS = ("429", "500", "503")
 # The portal's account refused (401/402/403, spend limit): the provider's circuit opens.
 CREDENTIAL_FAULTS = ("401", "402", "403", "spend_limit")
 
@@ -366,7 +370,8 @@ class LifecycleMachine(RuleBasedStateMachine):
     def check_retries_spent(self, job, before, before_entries, credits_before, fault, result):
         """Check a job whose first provider's retries just ran out on ``fault``: it failed
         over (a release of the first hold, a hold of the other provider's price, queued
-        there) or failed with one release, saying why a possible failover was skipped.
+        there) or, after a failed connection, failed with one release, saying why a possible
+        failover was skipped; after a refusal (429, 5xx) it keeps backing off, queued.
 
         Returns:
             True if it failed over.
@@ -388,7 +393,8 @@ class LifecycleMachine(RuleBasedStateMachine):
                 assert self.fake.task_of_job[job].provider == target
             SEEN[f"failover {source} -> {target}"] += 1
             return True
-        assert result == after["state"] == State.FAILED, (result, after["state"])
+        expected = State.QUEUED if fault in REFUSAL_FAULTS else State.FAILED
+        assert result == after["state"] == expected, (result, after["state"])
         assert after["provider"] == before["provider"]
         if price == 0:
             assert "Failover to" in after["fail_message"] and "skipped" in after["fail_message"]
@@ -412,6 +418,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         """A worker runs the submit task, the job's provider answering with ``fault``; a task
         it makes ends ``plan[0]`` after ``plan[1]`` seconds. A failover's submit, queued on
         commit, then runs at the other provider without a fault."""
+        make_due(job)  # the dispatcher's re-drive, after any backoff wait
         before, before_entries = row(job), entries_of(job)
         provider = before["provider"]
         was_paused, paused_before = paused(provider), paused_providers()
@@ -443,9 +450,21 @@ class LifecycleMachine(RuleBasedStateMachine):
             assert result == "" and self.fake.submit_requests[job] == requests_before
             assert unscheduled(after) == unscheduled(before)
             return
-        retried_out = before["submit_attempts"] + 1 >= SUBMIT_MAX_ATTEMPTS
+        if fault in REFUSAL_FAULTS:
+            retried_out = fault != "429" and before["submit_refusals"] + 1 >= SUBMIT_MAX_ATTEMPTS
+        else:
+            retried_out = before["submit_attempts"] + 1 >= SUBMIT_MAX_ATTEMPTS
         if fault in RETRYABLE_FAULTS and retried_out:
             self.check_retries_spent(job, before, before_entries, credits_before, fault, result)
+            return
+        if fault == "403" and refused_since_probe(before):
+            # The key was proven by a probe since this job's first 403: the job is refused
+            # (its content), not the key; it fails with a release, nothing is paused.
+            after = row(job)
+            assert result == after["state"] == State.FAILED
+            assert after["fail_code"] == "HTTP_403"
+            assert not paused(provider)
+            SEEN["403 refused the job"] += 1
             return
         expected = {
             "ok": State.SUBMITTED,
@@ -462,10 +481,13 @@ class LifecycleMachine(RuleBasedStateMachine):
         }
         # The provider is paused; the job keeps its hold and waits.
         expected |= dict.fromkeys(CREDENTIAL_FAULTS, State.QUEUED)
-        uncounted = fault in CREDENTIAL_FAULTS  # nothing was started at the provider
+        # Nothing was started at the provider: the attempt is not counted.
+        uncounted = fault in CREDENTIAL_FAULTS or fault in REFUSAL_FAULTS
         assert after["submit_attempts"] == before["submit_attempts"] + (0 if uncounted else 1)
+        refused = fault in REFUSAL_FAULTS
+        assert after["submit_refusals"] == before["submit_refusals"] + (1 if refused else 0)
         assert after["provider"] == provider
-        if uncounted:
+        if fault in CREDENTIAL_FAULTS:
             assert paused(provider)
         if fault == "killed_after_claim":
             assert after["state"] == State.SUBMITTING and after["submit_sent_at"] is None
@@ -507,13 +529,23 @@ class LifecycleMachine(RuleBasedStateMachine):
         provider = row(job)["provider"]
         result = ""
         for _ in range(SUBMIT_MAX_ATTEMPTS):
+            make_due(job)
             before, before_entries, credits_before = row(job), entries_of(job), available(job)
             with self.worker(), self.fake.faults(submit=fault):
                 result = generation_submit(generation_id=job)
             if result != State.QUEUED or row(job)["provider"] != provider:
                 break
         note(f"provider down ({fault}) at {provider} -> {row(job)['state']}")
-        assert before["submit_attempts"] + 1 == SUBMIT_MAX_ATTEMPTS
+        if fault == "429":  # backs off until the deadline, attempts uncounted
+            after = row(job)
+            assert result == after["state"] == State.QUEUED
+            assert after["submit_attempts"] == before["submit_attempts"]
+            assert after["submit_refusals"] == before["submit_refusals"] + 1
+            return
+        if fault in REFUSAL_FAULTS:
+            assert before["submit_refusals"] + 1 >= SUBMIT_MAX_ATTEMPTS
+        else:
+            assert before["submit_attempts"] + 1 == SUBMIT_MAX_ATTEMPTS
         self.check_retries_spent(job, before, before_entries, credits_before, fault, result)
 
     @precondition(lambda self: self.fake.running_jobs())
@@ -568,13 +600,26 @@ class LifecycleMachine(RuleBasedStateMachine):
             body = self.fake.body(task, "success" if task.state == "success" else "failed")
         if kind == "unknown_task":
             read_fault = "ok"  # a failed read would adopt an id the provider does not know
+            if was_paused:  # likewise a paused provider (the id is adopted unread)
+                kind, body, headers = "truthful", self.fake.body(task), self.fake.headers(task)
+        adoptable = before["provider_task_id"] is None and before["state"] in (
+            State.QUEUED,
+            State.SUBMITTING,
+            State.UNKNOWN,
+        )
+        # APIXO sends no headers: an unreadable body names no task. aivideoapi.ai's X-Task-Id
+        # still does, and a body whose headers contradict it still has its id.
+        names_no_task = kind == "malformed" and task.provider != "aivideoapi"
         with self.fake.faults(status=read_fault), self.worker(survives=survives):
-            recognised = [
-                generation_callback_receive(
-                    generation_id=job, token=token, body=body, headers=headers
-                )
-                for _ in range(2 if kind == "duplicate" else 1)
-            ]
+            try:
+                recognised = [
+                    generation_callback_receive(
+                        generation_id=job, token=token, body=body, headers=headers
+                    )
+                    for _ in range(2 if kind == "duplicate" else 1)
+                ]
+            except CallbackRetryLater:
+                recognised = None
         after = row(job)
         self.circuits_noted(paused_before)
         note(
@@ -585,6 +630,14 @@ class LifecycleMachine(RuleBasedStateMachine):
             assert recognised == [False]
             assert after == before and entries_of(job) == before_entries
             assert self.fake.status_reads == reads_before
+            return
+        if recognised is None:
+            # A job still waiting for its task id, and a delivery naming none: the provider is
+            # asked to send it again (503), nothing changes (review: lost taskIds).
+            assert adoptable and names_no_task
+            assert after == before and entries_of(job) == before_entries
+            assert self.fake.status_reads == reads_before
+            SEEN["callback naming no task: retry asked"] += 1
             return
         assert all(recognised)
         assert callback_token_digest(token) == before["callback_token_hash"]
@@ -600,12 +653,18 @@ class LifecycleMachine(RuleBasedStateMachine):
             return
         if was_paused:  # no status read while the provider is paused; the poller resumes
             assert self.fake.status_reads == reads_before
-            assert after["state"] == before["state"] and entries_of(job) == before_entries
+            assert entries_of(job) == before_entries
+            if adoptable:  # the task id is adopted unread, for the poller to confirm
+                assert (after["state"], after["provider_task_id"]) == (
+                    State.SUBMITTED,
+                    task.task_id,
+                )
+            else:
+                assert after["state"] == before["state"]
             return
-        adoptable = before["provider_task_id"] is None
-        if adoptable and kind in ("malformed", "contradicting_headers", "unknown_task"):
-            # No usable task id, or one the provider does not know: nothing changes but the
-            # count of status requests sent (issue #18 item 2).
+        if adoptable and kind == "unknown_task":
+            # A task id the provider does not know: nothing changes but the count of status
+            # requests sent (issue #18 item 2).
             reads = self.fake.status_reads - reads_before
             assert after == before | {"poll_count": before["poll_count"] + reads}
             return
@@ -942,6 +1001,26 @@ MUST_SEE_SMALL = (
     ("circuit opened: apixo", "circuit opened: aivideoapi"),
     ("circuit closed: apixo", "circuit closed: aivideoapi"),
 )
+
+
+def refused_since_probe(before: dict) -> bool:
+    """Tell whether a 403 now refuses the job (``lifecycle._job_refused_not_key``): it had a
+    403 before, a probe closed its provider's circuit since, and the 403 is not
+    aivideoapi.ai's ``ip_not_allowed``."""
+    if before["provider"] == "aivideoapi" or not before["refused_403_at"]:
+        return False
+    return ProviderCircuit.objects.filter(
+        provider=before["provider"],
+        state=ProviderCircuit.State.CLOSED,
+        closed_at__gt=before["refused_403_at"],
+    ).exists()
+
+
+def make_due(job: int) -> None:
+    """Let a queued job's backoff pass, as the dispatcher's re-drive would wait for it."""
+    Generation.objects.filter(pk=job, state=State.QUEUED, next_action_at__gt=timezone.now()).update(
+        next_action_at=timezone.now()
+    )
 
 
 def missing(groups) -> list[str]:

@@ -9,6 +9,7 @@ job within its own attempt cap (docs/architecture.md "Generation lifecycle").
 from datetime import timedelta
 
 import pytest
+import requests
 from django.utils import timezone
 
 from generations.models import Generation
@@ -204,19 +205,24 @@ def test_broker_backlog_is_zero_in_sync_mode():
     assert dispatch.broker_backlog() == 0
 
 
-def test_retryable_submit_errors_stop_at_the_attempt_cap(api, make_job):
-    api.post(SUBMIT_URL, status=503, json=envelope(None, code=503, message="Unavailable"))
+def test_failed_connections_on_submit_stop_at_the_attempt_cap(api, make_job):
+    """Nothing was sent, yet the provider cannot be reached: bounded by SUBMIT_MAX_ATTEMPTS.
+    (429 and the provider's own 5xx back off until the deadline instead: test_failover.)"""
+    api.post(SUBMIT_URL, body=requests.exceptions.ConnectTimeout("nothing sent"))
     generation = make_job()
 
     states = []
     for _ in range(SUBMIT_MAX_ATTEMPTS + 2):
+        Generation.objects.filter(pk=generation.pk, state=State.QUEUED).update(
+            next_action_at=timezone.now()
+        )
         states.append(generation_submit(generation_id=generation.pk))
 
     assert states[: SUBMIT_MAX_ATTEMPTS - 1] == [State.QUEUED] * (SUBMIT_MAX_ATTEMPTS - 1)
     assert states[SUBMIT_MAX_ATTEMPTS - 1 :] == [State.FAILED, "", ""]
     assert submit_calls(api) == SUBMIT_MAX_ATTEMPTS
     generation.refresh_from_db()
-    assert generation.fail_code == "HTTP_503"
+    assert generation.fail_code == "connection_failed"
     assert settlements(generation) == ["hold", "release"]
 
 
@@ -401,3 +407,32 @@ def test_a_dropped_submit_parks_the_job_unknown_with_a_short_deadline(api, make_
     assert generations_sweep(now=generation.deadline_at + timedelta(seconds=1)).expired == 1
     assert submit_calls(api) == 1
     assert settlements(generation) == ["hold", "release"]
+
+
+def test_one_job_that_raises_does_not_stop_the_sweep(make_job, monkeypatch):
+    """Review: an exception for one job aborted the sweep, and with it every dispatcher pass.
+    It is logged, reported to managers and left for the next sweep; the others are settled."""
+    from generations.models import ProviderAlert
+    from generations.services import sweeper
+
+    past = timezone.now() - timedelta(minutes=1)
+    broken = make_job(state=State.SUBMITTED, provider_task_id="task_b", deadline_at=past)
+    fine = make_job(state=State.SUBMITTED, provider_task_id="task_f", deadline_at=past)
+    real = sweeper.generation_finalize
+
+    def finalize(*, generation_id, **kwargs):
+        if generation_id == broken.pk:
+            raise RuntimeError("a bug in one job")
+        return real(generation_id=generation_id, **kwargs)
+
+    monkeypatch.setattr(sweeper, "generation_finalize", finalize)
+
+    report = generations_sweep()
+
+    assert report.expired == 1
+    broken.refresh_from_db()
+    fine.refresh_from_db()
+    assert (broken.state, fine.state) == (State.SUBMITTED, State.EXPIRED)
+    assert settlements(broken) == ["hold"] and settlements(fine) == ["hold", "release"]
+    alert = ProviderAlert.objects.get(kind="sweep_failed")
+    assert f"#{broken.pk}" in alert.message

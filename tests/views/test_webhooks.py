@@ -156,3 +156,20 @@ def test_a_forged_id_past_bigint_is_a_404_not_a_500(provider_client):
     """Review finding: SQLite raised OverflowError on the raw lookup."""
     response = post(provider_client, "/webhooks/generations/99999999999999999999/x/", b"{}")
     assert response.status_code == 404
+
+
+def test_a_delivery_for_an_unknown_job_naming_no_task_is_a_503_the_provider_retries(
+    api, make_job, provider_client
+):
+    """The job's submit answer was lost; 200 would end the provider's retries and the job
+    would expire with a refund though the task ran (review: lost taskIds)."""
+    generation = make_job(state=State.UNKNOWN, submit_attempts=1)
+    token = give_token(generation)
+
+    response = post(provider_client, hook(generation.pk, token), b"<html>oops</html>")
+
+    assert response.status_code == 503
+    assert response["Retry-After"]
+    generation.refresh_from_db()
+    assert (generation.state, generation.provider_task_id) == (State.UNKNOWN, None)
+    assert settlements(generation) == ["hold"]
