@@ -141,6 +141,14 @@ PORTAL_MESSAGES = frozenset(
         ),
         gettext_noop("The video service does not know this task."),
         gettext_noop("The video service address is misconfigured."),
+        gettext_noop(
+            "The video service refused this job (HTTP 403) although the portal's access works; "
+            "it may break the service's content policy. Your credits were returned."
+        ),
+        gettext_noop(
+            "The sweep could not settle a generation; it is tried again at the next sweep. "
+            "See the alert's detail and the server log."
+        ),
     }
 )
 # providers.errors.provider_error quotes the provider after its own message.

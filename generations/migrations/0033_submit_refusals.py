@@ -13,6 +13,8 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='generation',
             name='submit_refusals',
-            field=models.PositiveSmallIntegerField(default=0, verbose_name='submit refusals'),
+            field=models.PositiveSmallIntegerField(
+                db_default=0, default=0, verbose_name='submit refusals'
+            ),
         ),
     ]

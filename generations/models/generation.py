@@ -160,8 +160,11 @@ class Generation(models.Model):
     submit_attempts = models.PositiveSmallIntegerField(verbose_name=_("submit attempts"), default=0)
     # Submits the provider refused with 429 or a 5xx of its own (nothing created): they back
     # off until the deadline and do not count in ``submit_attempts``
-    # (services.lifecycle.generation_submit).
-    submit_refusals = models.PositiveSmallIntegerField(verbose_name=_("submit refusals"), default=0)
+    # (services.lifecycle.generation_submit). A database default too: during a rolling
+    # upgrade a node still on older code inserts jobs without it.
+    submit_refusals = models.PositiveSmallIntegerField(
+        verbose_name=_("submit refusals"), default=0, db_default=0
+    )
     # When the provider last refused this job's submit with HTTP 403: a second 403 after a
     # successful probe of the provider refuses the job, not the key
     # (services.lifecycle.generation_submit).

@@ -56,6 +56,13 @@ State = Generation.State
 
 SUBMIT_STUCK_MARGIN = timedelta(seconds=60)
 SWEEP_LIMIT = 500
+# The alert a job the sweep could not settle raises (its id and the error go in the detail):
+# one fixed sentence, so that the managers' pages show it in their language
+# (generations.i18n.PORTAL_MESSAGES).
+SWEEP_FAILED_MESSAGE = (
+    "The sweep could not settle a generation; it is tried again at the next sweep. "
+    "See the alert's detail and the server log."
+)
 
 
 @dataclass(frozen=True)
@@ -169,11 +176,10 @@ def _isolated(pk: int, act) -> bool:
         provider_alert_raise(
             provider=provider or "",
             error=ProviderError(
-                f"The sweep could not settle generation #{pk}; it is tried again at the next "
-                "sweep. See the server log.",
+                SWEEP_FAILED_MESSAGE,
                 code="sweep_failed",
                 alert_admin=True,
-                detail=repr(error)[:300],
+                detail=f"generation #{pk}: {error!r}"[:300],
             ),
         )
         return False

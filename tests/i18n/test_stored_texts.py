@@ -78,6 +78,20 @@ def test_every_portal_message_is_one_the_code_writes():
     assert not missing
 
 
+def test_the_lifecycle_and_sweep_sentences_are_translated_when_shown():
+    """A job refused for its own 403 and a sweep that could not settle a job store fixed
+    English sentences; the member's and the managers' pages show them in their language."""
+    from generations.services.lifecycle import REFUSED_403_MESSAGE
+    from generations.services.sweeper import SWEEP_FAILED_MESSAGE
+
+    for message in (REFUSED_403_MESSAGE, SWEEP_FAILED_MESSAGE):
+        assert message in PORTAL_MESSAGES
+        with translation.override("ru"):
+            ours, theirs = message_parts(message)
+        assert theirs == ""
+        assert ours != message
+
+
 def test_dates_follow_the_language():
     moment = datetime(2026, 11, 29, 14, 5, tzinfo=UTC)
     with translation.override("en"):

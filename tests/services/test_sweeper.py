@@ -435,4 +435,4 @@ def test_one_job_that_raises_does_not_stop_the_sweep(make_job, monkeypatch):
     assert (broken.state, fine.state) == (State.SUBMITTED, State.EXPIRED)
     assert settlements(broken) == ["hold"] and settlements(fine) == ["hold", "release"]
     alert = ProviderAlert.objects.get(kind="sweep_failed")
-    assert f"#{broken.pk}" in alert.message
+    assert f"#{broken.pk}" in alert.detail
