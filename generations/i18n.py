@@ -142,8 +142,13 @@ PORTAL_MESSAGES = frozenset(
         gettext_noop("The video service does not know this task."),
         gettext_noop("The video service address is misconfigured."),
         gettext_noop(
-            "The video service refused this job (HTTP 403) although the portal's access works; "
-            "it may break the service's content policy. Your credits were returned."
+            "The video service refused this job (HTTP 403) although the portal's access works: "
+            "the request may break the service's content policy, or the key may not be allowed "
+            "this model or route. Your credits were returned."
+        ),
+        gettext_noop(
+            "A worker stopped answering while it sent jobs to the video service; they wait for "
+            "its callback and are refunded if none comes."
         ),
         gettext_noop(
             "The sweep could not settle a generation; it is tried again at the next sweep. "

@@ -54,6 +54,7 @@ from .circuit import provider_circuit_open
 from .dispatch import JOB_LEASE
 from .lifecycle import (
     Outcome,
+    adopted_deadline,
     generation_finalize,
     generation_late_record,
     generation_read_failed,
@@ -342,6 +343,8 @@ def _adopt(generation: Generation, *, task_id: str, status: TaskStatus | None) -
                 "submitted_at": locked.submitted_at or now,
                 "provider_state": status.raw_state[:32] if status is not None else "",
                 "next_action_at": now + next_poll_delay(locked, fast=True),
+                # An ``unknown`` job's deadline was cut short; a known task gets it back.
+                "deadline_at": adopted_deadline(locked),
                 "fail_message": "",
                 "updated_at": now,
             }

@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.core.files import File
 from django.db import IntegrityError, transaction
-from django.db.models import F, Value
-from django.db.models.functions import Coalesce, Least
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone
 
 from ..catalog import Mode
@@ -233,23 +233,24 @@ def generation_submit(*, generation_id: int, claimed_until: datetime | None = No
         moved it meanwhile, or its provider is paused: nothing done).
     """
     now = timezone.now()
-    row = (
-        Generation.objects.filter(pk=generation_id, state=State.QUEUED)
-        .values_list("provider", "next_action_at", "submit_attempts", "submit_refusals")
+    # A job tried before and waiting out its backoff is claimed only by the task its
+    # enqueuer gave that claim: a duplicate or stale task does nothing (in the read here and
+    # in the claim's UPDATE below, so a backoff set meanwhile holds too).
+    claimable = _submit_claimable(now, claimed_until)
+    provider = (
+        Generation.objects.filter(claimable, pk=generation_id, state=State.QUEUED)
+        .values_list("provider", flat=True)
         .first()
     )
-    if row is None:
+    if provider is None:
         return ""
-    provider, due_at, attempts, refusals = row
-    if (attempts or refusals) and due_at and due_at > now and due_at != claimed_until:
-        return ""  # tried before and waiting out its backoff: a duplicate or stale task
     paused_until = provider_paused_until(provider=provider)
     if paused_until is not None:
         Generation.objects.filter(pk=generation_id, state=State.QUEUED).update(
             next_action_at=max(paused_until, now), updated_at=now
         )
         return ""
-    claimed = Generation.objects.filter(pk=generation_id, state=State.QUEUED).update(
+    claimed = Generation.objects.filter(claimable, pk=generation_id, state=State.QUEUED).update(
         state=State.SUBMITTING,
         submit_attempts=F("submit_attempts") + 1,
         submit_sent_at=None,
@@ -355,6 +356,39 @@ def generation_submit(*, generation_id: int, claimed_until: datetime | None = No
     return State.SUBMITTED if moved else ""
 
 
+def _submit_claimable(now: datetime, claimed_until: datetime | None) -> Q:
+    """Return the condition under which a submit task may claim its queued job.
+
+    A job never tried, or one that is due (``next_action_at`` unset or past), may be
+    claimed by any task; a job waiting out a backoff only by the task carrying the claim its
+    enqueuer set (``claimed_until`` equal to ``next_action_at``). Workers and dispatchers of
+    this release and the previous one do not mix (the task's arguments changed): docs/deploy.md
+    "Upgrading" stops every worker before starting the new ones.
+    """
+    due = (
+        Q(submit_attempts=0, submit_refusals=0)
+        | Q(next_action_at__isnull=True)
+        | Q(next_action_at__lte=now)
+    )
+    if claimed_until is None:
+        return due
+    return due | Q(next_action_at=claimed_until)
+
+
+def adopted_deadline(generation: Generation):
+    """Return the ``deadline_at`` expression for a job that adopts its task after all.
+
+    Parking a job as ``unknown`` brings its deadline forward to ``UNKNOWN_OUTCOME_GRACE``
+    (:func:`unknown_outcome_changes`); once its task id is known (a late submit answer, a
+    callback) it is an ordinary submitted job again and gets back the deadline every job has,
+    ``GENERATION_DEADLINE_SECONDS`` after its creation (or a later one it already had), so a
+    slow task is not expired and released while the provider still runs and bills it
+    (docs/architecture.md "Generation lifecycle").
+    """
+    full = Value(generation.created_at + timedelta(seconds=settings.GENERATION_DEADLINE_SECONDS))
+    return Greatest(Coalesce("deadline_at", full), full)
+
+
 def _adopt_after_unknown(generation: Generation, task_id: str) -> bool:
     """Record a late submit answer on a job the sweeper moved to ``unknown`` meanwhile.
 
@@ -381,6 +415,7 @@ def _adopt_after_unknown(generation: Generation, task_id: str) -> bool:
                     state=State.SUBMITTED,
                     provider_task_id=task_id,
                     submitted_at=now,
+                    deadline_at=adopted_deadline(generation),
                     next_action_at=now + first_poll_delay(generation),
                     fail_message="",
                     updated_at=now,
@@ -473,8 +508,9 @@ def _submit_refused_for_now(
 
 # What the member reads when the provider refused the job itself with 403.
 REFUSED_403_MESSAGE = (
-    "The video service refused this job (HTTP 403) although the portal's access works; it "
-    "may break the service's content policy. Your credits were returned."
+    "The video service refused this job (HTTP 403) although the portal's access works: the "
+    "request may break the service's content policy, or the key may not be allowed this "
+    "model or route. Your credits were returned."
 )
 
 

@@ -59,6 +59,10 @@ SWEEP_LIMIT = 500
 # The alert a job the sweep could not settle raises (its id and the error go in the detail):
 # one fixed sentence, so that the managers' pages show it in their language
 # (generations.i18n.PORTAL_MESSAGES).
+SUBMIT_STUCK_MESSAGE = (
+    "A worker stopped answering while it sent jobs to the video service; they wait for its "
+    "callback and are refunded if none comes."
+)
 SWEEP_FAILED_MESSAGE = (
     "The sweep could not settle a generation; it is tried again at the next sweep. "
     "See the alert's detail and the server log."
@@ -128,12 +132,26 @@ def generations_sweep(*, now: datetime | None = None) -> SweepReport:
     stuck = Generation.objects.filter(
         state=State.SUBMITTING, updated_at__lt=now - submit_stuck_after()
     ).exclude(fail_code=LEDGER_MISMATCH)
-    maybe_sent = stuck.filter(submit_sent_at__isnull=False).values_list("pk", flat=True)
-    unknown = stuck.filter(pk__in=list(maybe_sent[:SWEEP_LIMIT])).update(
+    maybe_sent = list(
+        stuck.filter(submit_sent_at__isnull=False).values_list("pk", "provider")[:SWEEP_LIMIT]
+    )
+    unknown = stuck.filter(pk__in=[pk for pk, _ in maybe_sent]).update(
         **unknown_outcome_changes(now)
     )
     if unknown:
         logger.warning("%d generation(s) stuck submitting after sending moved to unknown", unknown)
+        # As for any submit whose outcome is unknown (services.lifecycle.generation_submit):
+        # the job may be refunded while the provider bills its task, so managers hear of it.
+        for provider in sorted({provider for _, provider in maybe_sent}):
+            provider_alert_raise(
+                provider=provider,
+                error=ProviderError(
+                    SUBMIT_STUCK_MESSAGE,
+                    code="submit_stuck",
+                    alert_admin=True,
+                    detail=f"{unknown} generation(s) moved to unknown at {now:%Y-%m-%d %H:%M} UTC",
+                ),
+            )
     requeued = failed = 0
     never_sent = stuck.filter(submit_sent_at__isnull=True)
     for pk, attempts in never_sent.values_list("pk", "submit_attempts")[:SWEEP_LIMIT]:

@@ -630,3 +630,49 @@ def test_a_submit_answer_arriving_after_the_sweeper_parked_the_job_is_kept(api, 
     assert (generation.state, generation.provider_task_id) == (State.SUBMITTED, "task_slow")
     assert generation.next_action_at is not None
     assert settlements(generation) == ["hold"]
+
+
+def test_an_adopted_unknown_job_gets_its_full_deadline_back(api, make_job, settings):
+    """Review: parking a job as ``unknown`` cut its deadline to the 30-minute grace; once a
+    callback gives its task id it is an ordinary submitted job again, and a slow task must
+    not be expired and released while the provider still runs (and bills) it."""
+    from generations.providers.errors import ProviderAuthError
+    from generations.services.circuit import provider_circuit_open
+    from generations.services.lifecycle import unknown_outcome_changes
+
+    generation, token = unknown_job(make_job)
+    Generation.objects.filter(pk=generation.pk).update(**unknown_outcome_changes(timezone.now()))
+    generation.refresh_from_db()
+    assert generation.deadline_at < generation.created_at + timedelta(hours=1)
+    provider_circuit_open(provider="apixo", error=ProviderAuthError(status=401))
+
+    assert generation_callback_receive(
+        generation_id=generation.pk, token=token, body=callback_body("task_d", "success")
+    )
+
+    generation.refresh_from_db()
+    assert generation.provider_task_id == "task_d"
+    assert generation.deadline_at == generation.created_at + timedelta(
+        seconds=settings.GENERATION_DEADLINE_SECONDS
+    )
+
+
+def test_a_late_submit_answer_gets_the_full_deadline_back(api, make_job, settings):
+    from generations.services.lifecycle import unknown_outcome_changes
+
+    generation = make_job()
+
+    def submit_answer(request):
+        Generation.objects.filter(pk=generation.pk).update(
+            **unknown_outcome_changes(timezone.now())
+        )
+        return 200, {}, json.dumps(envelope({"taskId": "task_late"}))
+
+    api.add_callback(responses.POST, SUBMIT_URL, callback=submit_answer)
+
+    assert generation_submit(generation_id=generation.pk) == State.SUBMITTED
+
+    generation.refresh_from_db()
+    assert generation.deadline_at == generation.created_at + timedelta(
+        seconds=settings.GENERATION_DEADLINE_SECONDS
+    )

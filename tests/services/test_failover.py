@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 import requests
+from django.db.models import F
 from django.utils import timezone
 
 from generations.models import CreditEntry, Generation, ProviderAlert
@@ -441,3 +442,34 @@ def test_a_5xx_in_the_providers_own_shape_created_nothing_and_is_retried(
     assert generation_submit(generation_id=generation.pk) == State.QUEUED
     generation.refresh_from_db()
     assert generation.submit_refusals == 1
+
+
+@pytest.mark.django_db
+def test_a_stale_task_cannot_claim_once_a_backoff_is_set_under_it(both, settings, monkeypatch):
+    """Review: the backoff is part of the claim's UPDATE, not only of the read before it. A
+    claim-less task reads a due job; before it claims, another task's refusal sets a new
+    backoff: the stale task then claims and sends nothing."""
+    from generations.services import lifecycle
+
+    settings.PROVIDER_FAILOVER = False
+    member = UserFactory(credits=1000)
+    apixo_down(both, status=429)
+    generation = generation_create(user=member, spec=spec())
+    assert generation_submit(generation_id=generation.pk) == State.QUEUED
+    make_due(generation)
+    sent = len([c for c in both.calls if c.request.url == SUBMIT_URL])
+
+    def another_task_refused_meanwhile(*, provider):
+        Generation.objects.filter(pk=generation.pk).update(
+            next_action_at=timezone.now() + timedelta(seconds=30),
+            submit_refusals=F("submit_refusals") + 1,
+        )
+        return None  # the provider is not paused
+
+    monkeypatch.setattr(lifecycle, "provider_paused_until", another_task_refused_meanwhile)
+
+    assert generation_submit(generation_id=generation.pk) == ""
+
+    generation.refresh_from_db()
+    assert (generation.state, generation.submit_refusals) == (State.QUEUED, 2)
+    assert len([c for c in both.calls if c.request.url == SUBMIT_URL]) == sent

@@ -436,3 +436,20 @@ def test_one_job_that_raises_does_not_stop_the_sweep(make_job, monkeypatch):
     assert settlements(broken) == ["hold"] and settlements(fine) == ["hold", "release"]
     alert = ProviderAlert.objects.get(kind="sweep_failed")
     assert f"#{broken.pk}" in alert.detail
+
+
+def test_a_stuck_submit_moved_to_unknown_alerts_managers(api, make_job):
+    """Review: a worker killed mid-submit leaves its job ``unknown``, to be refunded in 30
+    minutes while the provider may bill the task: like every unknown outcome, managers hear
+    of it (one alert per provider, counted up)."""
+    from generations.models import ProviderAlert
+    from generations.services.sweeper import SUBMIT_STUCK_MESSAGE
+
+    stuck_submitting(make_job, sent=True)
+    stuck_submitting(make_job, sent=True)
+
+    assert generations_sweep().unknown == 2
+
+    alert = ProviderAlert.objects.get(kind="submit_stuck")
+    assert (alert.provider, alert.message) == ("apixo", SUBMIT_STUCK_MESSAGE)
+    assert "2 generation(s)" in alert.detail
