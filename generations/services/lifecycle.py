@@ -363,7 +363,7 @@ def _submit_claimable(now: datetime, claimed_until: datetime | None) -> Q:
     claimed by any task; a job waiting out a backoff only by the task carrying the claim its
     enqueuer set (``claimed_until`` equal to ``next_action_at``). Workers and dispatchers of
     this release and the previous one do not mix (the task's arguments changed): docs/deploy.md
-    "Upgrading" stops every worker before starting the new ones.
+    "Upgrades" stops every worker before starting the new ones.
     """
     due = (
         Q(submit_attempts=0, submit_refusals=0)

@@ -130,12 +130,14 @@ def test_rate_limited_submits_are_retried_with_backoff(member, simulator, settin
     generation = create_job(member)
     generation.refresh_from_db()
     assert generation.state == "queued"  # waiting for its retry, hold still in place
-    assert generation.submit_attempts == 1 and generation.next_action_at is not None
+    # A 429 created nothing: a refusal, not an attempt (it backs off until the deadline).
+    assert (generation.submit_attempts, generation.submit_refusals) == (0, 1)
+    assert generation.next_action_at is not None
     assert CreditAccount.objects.get(user=member).held == 40
 
     requests.post(f"{simulator.base_url}/_sim/config", json={"rate_429": 0.0}, timeout=5)
     Generation.objects.filter(pk=generation.pk).update(next_action_at=generation.created_at)
     generation = drive_until_settled(generation)
     assert generation.state == "succeeded"
-    assert generation.submit_attempts == 2
+    assert (generation.submit_attempts, generation.submit_refusals) == (1, 1)
     assert ledger_mismatches() == []
