@@ -32,7 +32,7 @@ def submits(monkeypatch) -> list[int]:
     queued: list[int] = []
     monkeypatch.setattr(
         "generations.services.generations.enqueue",
-        lambda task, generation_id, **kwargs: queued.append(generation_id),
+        lambda task, generation_id, *claim, **kwargs: queued.append(generation_id),
     )
     return queued
 
