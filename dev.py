@@ -6,7 +6,7 @@
 
 ``run`` starts the web server, a django-q2 cluster and, when no ``APIXO_API_KEY`` is set, the
 provider simulator, and stops them together on Ctrl-C or when any of them exits. The portal's
-settings default to production (``DEBUG`` off, no ``SECRET_KEY``, no ``EMAIL_URL``), so ``run``
+settings default to production (``DEBUG`` off, no ``SECRET_KEY``, no mail), so ``run``
 first writes the development values to ``.env`` (git-ignored) when they are missing there.
 """
 
@@ -58,7 +58,7 @@ def ensure_dev_env() -> None:
     """Make ``.env`` hold ``DEBUG=true``, a generated ``SECRET_KEY`` and
     ``EMAIL_URL=consolemail://`` (mail to the console) unless already set.
 
-    The settings refuse to start with ``DEBUG`` off and no ``EMAIL_URL`` (docs/deploy.md
+    With ``DEBUG`` off and no ``EMAIL_URL`` the settings send no mail at all (docs/deploy.md
     "Environment"); a ``.env`` copied from ``.env.example`` says ``DEBUG=false``, so the
     console backend is written explicitly, as the development value it is.
 

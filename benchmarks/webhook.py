@@ -171,7 +171,7 @@ def main() -> int:
         "DEBUG": "false",
         "SECRET_KEY": secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "127.0.0.1",
-        "EMAIL_URL": "consolemail://",  # required with DEBUG off; the benchmark sends none
+        "EMAIL_URL": "consolemail://",  # the benchmark sends none; set, as production would be
         "TRUST_X_FORWARDED_PROTO": "true",
         "DATABASE_URL": database_url,
         "STATIC_ROOT": str(scratch / "static"),

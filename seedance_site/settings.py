@@ -192,18 +192,16 @@ AXES_VERBOSE = False
 AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
 
 # --- E-mail --------------------------------------------------------------------------------
-# EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.com:587. Required with DEBUG=false:
-# the console default wrote invitation and password-reset links to the journal, and nothing
-# ever arrived (docs/deploy.md "Environment"). consolemail:// must then be asked for.
+# EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.com:587; consolemail:// writes each
+# message to the log (development: dev.py writes it). With DEBUG=false and none set, no mail
+# is sent: every send fails like an unreachable server and `check --deploy` warns
+# (seedance.W002). The console is never the production default: it wrote invitation and
+# password-reset links to the journal (docs/deploy.md "Environment").
 _email_url = env.str("EMAIL_URL", default="").strip()
-if not _email_url and not DEBUG:
-    raise ImproperlyConfigured(
-        "EMAIL_URL is not set: with DEBUG=false invitations and password resets must reach "
-        "people. Set your SMTP server, e.g. "
-        "EMAIL_URL=smtp+tls://user:password@smtp.example.com:587, or EMAIL_URL=consolemail:// "
-        "to write every message to the log instead (nothing is delivered)."
-    )
 vars().update(environ.Env.email_url_config(_email_url or "consolemail://"))
+EMAIL_CONFIGURED = bool(_email_url) or DEBUG
+if not EMAIL_CONFIGURED:
+    EMAIL_BACKEND = "generations.mail.NoMailServerBackend"
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Seedance Studio <noreply@localhost>")
 
 # --- Internationalisation ------------------------------------------------------------------

@@ -52,13 +52,26 @@ def test_production_refuses_a_weak_key_and_missing_hosts(no_dotenv):
     assert "ALLOWED_HOSTS is not set" in hosts.stderr
 
 
-def test_production_refuses_to_start_without_a_mail_server(no_dotenv):
-    """Invitations and password resets went to the journal: EMAIL_URL is required."""
+def test_production_without_a_mail_server_sends_nothing_and_says_so(no_dotenv):
+    """Invitations and password resets went to the journal: without EMAIL_URL production
+    now sends no mail at all (each send fails like an unreachable server) and
+    ``check --deploy`` warns; the settings still load, so a build can collect static files
+    without the production secrets."""
     env = clean_env(ENV_FILE=no_dotenv, SECRET_KEY=STRONG_KEY, ALLOWED_HOSTS="studio.test")
+    send = (
+        "from smtplib import SMTPException; from django.core.mail import send_mail\n"
+        "try:\n    send_mail('s', 'link', None, ['a@example.com'])\n"
+        "except SMTPException as error:\n    print('refused:', error)\n"
+    )
+    deploy = ("check", "--deploy", "--tag", "seedance", "--fail-level", "WARNING")
     for unset in ({}, {"EMAIL_URL": ""}, {"EMAIL_URL": "  "}):
-        result = manage("check", env={**env, **unset})
-        assert result.returncode != 0
-        assert "EMAIL_URL is not set" in result.stderr
+        result = manage("shell", "-c", send, env={**env, **unset})
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines()[-1].startswith("refused: EMAIL_URL is not set")
+        assert "link" not in result.stdout  # nothing written to the log either
+        warned = manage(*deploy, env={**env, **unset})
+        assert warned.returncode != 0
+        assert "seedance.W002" in warned.stderr + warned.stdout
     # The console is allowed when asked for, and development needs nothing.
     console = manage(
         "shell",
@@ -68,6 +81,8 @@ def test_production_refuses_to_start_without_a_mail_server(no_dotenv):
     )
     assert console.returncode == 0, console.stderr
     assert console.stdout.splitlines()[-1] == "django.core.mail.backends.console.EmailBackend"
+    configured = manage(*deploy, env={**env, "EMAIL_URL": "consolemail://"})
+    assert "seedance.W002" not in configured.stderr + configured.stdout
     development = manage("check", env={**env, "DEBUG": "true"})
     assert development.returncode == 0, development.stderr
 
