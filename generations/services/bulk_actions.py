@@ -21,12 +21,12 @@ from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 
 from ..catalog import UnsupportedRequest
-from ..models import AuditEntry, CreditAccount, Generation, GenerationInput, User
+from ..models import AuditEntry, Generation, GenerationInput, User
 from ..selectors.limits import spending_limits
 from .audit import audit_record
 from .generations import GenerationSpec, generation_create
 from .inputs import InputsNotConfigured, input_spec_copy, stored_inputs_available
-from .ledger import LedgerError
+from .ledger import LedgerError, locked_account
 from .pricing import price_quote
 
 logger = logging.getLogger(__name__)
@@ -370,8 +370,7 @@ def generations_again(*, user: User, ids: list[int], token: str = "") -> BulkOut
             if token:
                 # One post of this form at a time per member: the second waits here for the
                 # first to commit, then finds its jobs (nothing created, nothing held).
-                CreditAccount.objects.get_or_create(user=user)
-                CreditAccount.objects.select_for_update().filter(user=user).first()
+                locked_account(user.pk)
                 if _already_made(user=user, tokens=tokens):
                     raise BulkAlreadySubmitted
             created = [

@@ -54,10 +54,10 @@ from .circuit import provider_circuit_open
 from .dispatch import JOB_LEASE
 from .lifecycle import (
     Outcome,
-    adopted_deadline,
     generation_finalize,
     generation_late_record,
     generation_read_failed,
+    task_adopted_changes,
 )
 from .poll_schedule import next_poll_delay
 from .status_reads import task_status_read
@@ -337,17 +337,13 @@ def _adopt(generation: Generation, *, task_id: str, status: TaskStatus | None) -
         if locked.provider_task_id is None:
             if locked.state not in ADOPTABLE_STATES:
                 return locked.state
-            changes = {
-                "state": State.SUBMITTED,
-                "provider_task_id": task_id,
-                "submitted_at": locked.submitted_at or now,
-                "provider_state": status.raw_state[:32] if status is not None else "",
-                "next_action_at": now + next_poll_delay(locked, fast=True),
-                # An ``unknown`` job's deadline was cut short; a known task gets it back.
-                "deadline_at": adopted_deadline(locked),
-                "fail_message": "",
-                "updated_at": now,
-            }
+            changes = task_adopted_changes(
+                locked,
+                task_id=task_id,
+                now=now,
+                next_action_at=now + next_poll_delay(locked, fast=True),
+            )
+            changes["provider_state"] = status.raw_state[:32] if status is not None else ""
             try:
                 with transaction.atomic():
                     Generation.objects.filter(pk=locked.pk).update(**changes)

@@ -105,8 +105,13 @@ class HoldAlreadySettled(LedgerError):
     """
 
 
-def _locked_account(user_id: int) -> CreditAccount:
-    """Return the user's account locked for update (created empty if missing)."""
+def locked_account(user_id: int) -> CreditAccount:
+    """Return the user's account locked for update (created empty if missing).
+
+    Call inside a transaction; every change of the account's balance happens under this
+    lock (docs/architecture.md "Two-phase charging"), so holding it also serialises other
+    work of the same member against their holds (``bulk_actions.generations_again``).
+    """
     CreditAccount.objects.get_or_create(user_id=user_id)
     return CreditAccount.objects.select_for_update().get(user_id=user_id)
 
@@ -199,7 +204,7 @@ def _move(
     """Write one entry on the locked account; ``check(account)`` may refuse it first."""
     key = key or f"{kind}:{uuid.uuid4().hex}"
     with transaction.atomic():
-        account = _locked_account(user.pk)
+        account = locked_account(user.pk)
         existing = _replay(key, account=account, kind=kind, amount=amount)
         if existing is not None:
             return existing
@@ -399,7 +404,7 @@ def _settle(
         raise ValueError(f"Entry {hold.pk} is a {hold.kind}, not a hold.")
     amount = hold.amount if kind == Kind.CAPTURE else -hold.amount
     with transaction.atomic():
-        account = _locked_account(hold.account.user_id)
+        account = locked_account(hold.account.user_id)
         try:
             with transaction.atomic():
                 entry = _apply(

@@ -375,18 +375,30 @@ def _submit_claimable(now: datetime, claimed_until: datetime | None) -> Q:
     return due | Q(next_action_at=claimed_until)
 
 
-def adopted_deadline(generation: Generation):
-    """Return the ``deadline_at`` expression for a job that adopts its task after all.
+def task_adopted_changes(
+    generation: Generation, *, task_id: str, now: datetime, next_action_at: datetime
+) -> dict:
+    """Return the field changes that give a task-less job its ``task_id`` (for an UPDATE).
 
-    Parking a job as ``unknown`` brings its deadline forward to ``UNKNOWN_OUTCOME_GRACE``
-    (:func:`unknown_outcome_changes`); once its task id is known (a late submit answer, a
-    callback) it is an ordinary submitted job again and gets back the deadline every job has,
-    ``GENERATION_DEADLINE_SECONDS`` after its creation (or a later one it already had), so a
-    slow task is not expired and released while the provider still runs and bills it
-    (docs/architecture.md "Generation lifecycle").
+    Used when the task id comes late: a submit answer after the sweeper parked the job
+    (:func:`_adopt_after_unknown`) or a callback (``services.callbacks``). The job becomes
+    ``submitted``, its next look is at ``next_action_at``, and it gets back the deadline
+    every job has, ``GENERATION_DEADLINE_SECONDS`` after its creation (or a later one it
+    already had): parking it as ``unknown`` had cut it to ``UNKNOWN_OUTCOME_GRACE``
+    (:func:`unknown_outcome_changes`), and a slow task must not be expired and released
+    while the provider still runs and bills it (docs/architecture.md "Generation
+    lifecycle"). No money moves.
     """
     full = Value(generation.created_at + timedelta(seconds=settings.GENERATION_DEADLINE_SECONDS))
-    return Greatest(Coalesce("deadline_at", full), full)
+    return {
+        "state": State.SUBMITTED,
+        "provider_task_id": task_id,
+        "submitted_at": generation.submitted_at or now,
+        "deadline_at": Greatest(Coalesce("deadline_at", full), full),
+        "next_action_at": next_action_at,
+        "fail_message": "",
+        "updated_at": now,
+    }
 
 
 def _adopt_after_unknown(generation: Generation, task_id: str) -> bool:
@@ -412,13 +424,12 @@ def _adopt_after_unknown(generation: Generation, task_id: str) -> bool:
                     provider_task_id__isnull=True,
                     submit_attempts=generation.submit_attempts,
                 ).update(
-                    state=State.SUBMITTED,
-                    provider_task_id=task_id,
-                    submitted_at=now,
-                    deadline_at=adopted_deadline(generation),
-                    next_action_at=now + first_poll_delay(generation),
-                    fail_message="",
-                    updated_at=now,
+                    **task_adopted_changes(
+                        generation,
+                        task_id=task_id,
+                        now=now,
+                        next_action_at=now + first_poll_delay(generation),
+                    )
                 )
             )
     except IntegrityError:  # another generation holds that task id: leave this one alone

@@ -154,18 +154,17 @@ def generations_sweep(*, now: datetime | None = None) -> SweepReport:
             )
     requeued = failed = 0
     never_sent = stuck.filter(submit_sent_at__isnull=True)
+    abandoned = Outcome(
+        State.FAILED,
+        fail_code="SUBMIT_ABANDONED",
+        fail_message="The job could not be sent to the video service; refunded.",
+    )
     for pk, attempts in never_sent.values_list("pk", "submit_attempts")[:SWEEP_LIMIT]:
         if attempts >= SUBMIT_MAX_ATTEMPTS:
             failed += _isolated(
                 pk,
                 lambda pk=pk: generation_finalize(
-                    generation_id=pk,
-                    outcome=Outcome(
-                        State.FAILED,
-                        fail_code="SUBMIT_ABANDONED",
-                        fail_message="The job could not be sent to the video service; refunded.",
-                    ),
-                    from_states=(State.SUBMITTING,),
+                    generation_id=pk, outcome=abandoned, from_states=(State.SUBMITTING,)
                 ),
             )
         else:

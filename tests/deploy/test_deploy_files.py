@@ -301,6 +301,17 @@ def _request(url: str, *, data: bytes | None = None, headers: dict | None = None
         return error.code, error.headers, error.read()
 
 
+def start_nginx(prefix: Path, config: Path) -> subprocess.Popen:
+    """Start Debian's nginx on ``config`` with ``prefix`` as its prefix, in its own session
+    (stop it with ``os.killpg(process.pid, signal.SIGTERM)``)."""
+    return subprocess.Popen(
+        [NGINX, "-p", str(prefix), "-c", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
 @pytest.fixture
 def served_through_nginx(tmp_path):
     """gunicorn with production settings (DEBUG off, behind a proxy) and nginx in front.
@@ -343,12 +354,7 @@ def served_through_nginx(tmp_path):
         stderr=(tmp_path / "gunicorn.log").open("wb"),
         start_new_session=True,
     )
-    nginx = subprocess.Popen(
-        [NGINX, "-p", str(tmp_path), "-c", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    nginx = start_nginx(tmp_path, config)
     try:
         wait_for_port(web_port, timeout=60)
         wait_for_port(https_port)
@@ -457,12 +463,7 @@ def test_protected_media_keep_the_sandbox_policy_through_x_accel(tmp_path):
         tmp_path, http_port=http_port, https_port=https_port, web_port=app.server_address[1]
     )
     (tmp_path / "media" / "page.html").write_text("<script>alert(1)</script>")
-    nginx = subprocess.Popen(
-        [NGINX, "-p", str(tmp_path), "-c", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    nginx = start_nginx(tmp_path, config)
     try:
         wait_for_port(https_port)
         status, headers, body = _request(f"https://127.0.0.1:{https_port}/videos/1/file/")
