@@ -145,8 +145,11 @@ def generation_callback_receive(
         logger.debug("Late or duplicate callback for final generation %s", generation_id)
         return True
     # Read before anything else may fail: for a job without a stored task id this is the
-    # only copy of its taskId, and the token already proved who sent it.
-    body_task_id = callback_task_id(body, headers or {})
+    # only copy of its taskId, and the token already proved who sent it. A job that has its
+    # task id (every ordinary delivery) skips this second parse of the body.
+    body_task_id = (
+        callback_task_id(body, headers or {}) if generation.provider_task_id is None else ""
+    )
     adoptable = generation.provider_task_id is None and generation.state in ADOPTABLE_STATES
     try:
         client = get_provider(generation.provider)
